@@ -1,0 +1,162 @@
+"""Code ranges and code sets: small values that parse their text once and answer `contains()`.
+
+ICD-10-CM ranges follow the official tabular order, not string order, and take in the
+descendants of both ends: ``C84.00-C84.99`` holds the letter subcategories ``C84.A-`` and
+``C84.Z-`` (which come before ``C84.9`` in the tabular list) but not ``C84.9A`` (which comes
+after ``C84.99``); ``C86.0-C86.6`` holds ``C86.60``. CPT ranges are plain ranges of
+five-character codes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dli_check.icd10cm import CodeIndex, code_index, dotted, undotted
+
+_CPT = re.compile(r"[0-9]{4}[0-9A-Z]")
+
+
+@dataclass(frozen=True)
+class IcdRange:
+    """An ICD-10-CM code or range as printed (``Z94.81``, ``C81.00-C81.99``)."""
+
+    text: str
+    first: str
+    last: str
+    low: int
+    high: int
+
+    @classmethod
+    def parse(cls, text: str, index: CodeIndex | None = None) -> IcdRange:
+        """Parse ``CODE`` or ``CODE-CODE``; ValueError says precisely what is wrong."""
+        index = index or code_index()
+        ends = text.split("-")
+        if len(ends) > 2 or not all(e.strip() for e in ends):
+            raise ValueError(f"{text!r} is not an ICD-10-CM code or a range CODE-CODE")
+        keys = []
+        for end in ends:
+            key = undotted(end)
+            if key is None:
+                raise ValueError(f"{end.strip()!r} is not shaped like an ICD-10-CM code")
+            if key not in index:
+                raise ValueError(f"{dotted(key)} is not a code in ICD-10-CM {index.release}")
+            keys.append(key)
+        low = index.position[keys[0]]
+        last = index.position[keys[-1]]
+        if last < low:
+            raise ValueError(
+                f"range {text!r} ends before it starts in ICD-10-CM tabular order"
+            )
+        return cls(text, dotted(keys[0]), dotted(keys[-1]), low, index.last_descendant[last])
+
+    def contains_position(self, position: int, index: CodeIndex) -> bool:
+        """Whether the code at this tabular position lies in the range.
+
+        A heading code (one with descendants) that sorts before the range's first code
+        lies in it when all of its descendants do: ``C92.0`` in ``C92.00-C92.92``.
+        """
+        if self.low <= position <= self.high:
+            return True
+        last = index.last_descendant[position]
+        return last > position and self.low <= position + 1 and last <= self.high
+
+    def contains(self, code: str, index: CodeIndex | None = None) -> bool:
+        """Whether an ICD-10-CM code (dotted or not, any case) lies in the range."""
+        index = index or code_index()
+        position = index.position.get(undotted(code) or "")
+        return position is not None and self.contains_position(position, index)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class CptRange:
+    """A CPT code or range of codes as printed (``38242``, ``38240-38243``)."""
+
+    text: str
+    first: str
+    last: str
+
+    @classmethod
+    def parse(cls, text: str) -> CptRange:
+        """Parse ``CODE`` or ``CODE-CODE``; ValueError says precisely what is wrong."""
+        ends = [e.strip() for e in text.split("-")]
+        if len(ends) > 2:
+            raise ValueError(f"{text!r} is not a CPT code or a range CODE-CODE")
+        for end in ends:
+            if not _CPT.fullmatch(end):
+                raise ValueError(f"{end!r} is not a five-character CPT code")
+        if ends[-1] < ends[0]:
+            raise ValueError(f"range {text!r} ends before it starts")
+        return cls(text, ends[0], ends[-1])
+
+    def contains(self, code: str) -> bool:
+        """Whether a CPT code lies in the range."""
+        return len(code) == 5 and self.first <= code <= self.last
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class IcdEntry:
+    """One line of a code set: a range and the words printed beside it."""
+
+    codes: IcdRange
+    description: str
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """Codes a code set leaves out on purpose or by omission, and what a reviewer should know."""
+
+    codes: tuple[IcdRange, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class IcdCodeSet:
+    """A named set of ICD-10-CM ranges, with caveats for codes it leaves out."""
+
+    name: str
+    title: str
+    entries: tuple[IcdEntry, ...]
+    caveats: tuple[Caveat, ...]
+
+    def entry_for(self, key: str, index: CodeIndex) -> IcdEntry | None:
+        """The entry that lists an undotted code, if any."""
+        position = index.position.get(key)
+        if position is None:
+            return None
+        for entry in self.entries:
+            if entry.codes.contains_position(position, index):
+                return entry
+        return None
+
+    def caveat_for(self, key: str, index: CodeIndex) -> Caveat | None:
+        """The caveat that names an undotted code the set does not list, if any."""
+        position = index.position.get(key)
+        if position is None:
+            return None
+        for caveat in self.caveats:
+            if any(r.contains_position(position, index) for r in caveat.codes):
+                return caveat
+        return None
+
+
+@dataclass(frozen=True)
+class CptCodeSet:
+    """A named set of CPT codes."""
+
+    name: str
+    title: str
+    entries: tuple[tuple[CptRange, str], ...]
+
+    def contains(self, code: str) -> bool:
+        """Whether the set lists this CPT code."""
+        return any(r.contains(code) for r, _ in self.entries)
+
+    def __str__(self) -> str:
+        return ", ".join(str(r) for r, _ in self.entries)

@@ -1,0 +1,114 @@
+"""What an evaluation returns: decisions, actions, and the cited reasons behind them.
+
+Reasons are the positive twin of validation errors: each names the criterion, says whether
+it was met, not met or unknown, explains it in plain words and quotes the guideline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Status = Literal["met", "not_met", "unknown"]
+Decision = Literal["medically_necessary", "not_medically_necessary", "insufficient_information"]
+Action = Literal["approve", "request_information", "refer_to_clinical_reviewer"]
+
+ACTIONS: dict[str, Action] = {
+    "medically_necessary": "approve",
+    "insufficient_information": "request_information",
+    # An adverse medical-necessity determination is a clinician's: the engine recommends it.
+    "not_medically_necessary": "refer_to_clinical_reviewer",
+}
+
+_FROZEN = ConfigDict(frozen=True)
+
+
+class Citation(BaseModel):
+    """A passage of the guideline: its section path and its words."""
+
+    model_config = _FROZEN
+    section: str
+    quote: str
+
+
+class Reason(BaseModel):
+    """How one criterion came out for one service line."""
+
+    model_config = _FROZEN
+    criterion: str
+    status: Status
+    explanation: str
+    citation: Citation
+    also_cites: list[Citation]
+    notes: list[str]
+    """What the engine saw: e.g. which listed range a code fell in, or why it fell in none."""
+    missing: list[str]
+    """Fact paths that were absent, when the status is unknown."""
+
+
+class ServiceResult(BaseModel):
+    """The decision for one requested service line."""
+
+    model_config = _FROZEN
+    service: str
+    cpt: str | None
+    decision: Decision
+    action: Action
+    outcome: Citation | None
+    """Where the guideline states this decision (none when information is missing)."""
+    reasons: list[Reason]
+    missing: list[str]
+
+
+class GuidelineInfo(BaseModel):
+    """Which guideline decided."""
+
+    model_config = _FROZEN
+    id: str
+    title: str
+    publish_date: dt.date
+    last_review_date: dt.date
+    status: str
+
+
+class CodeSystemInfo(BaseModel):
+    """Which code-set release the codes were checked against."""
+
+    model_config = _FROZEN
+    system: str
+    release: str
+    source: str
+
+
+class Provenance(BaseModel):
+    """Everything needed to reproduce a result."""
+
+    model_config = _FROZEN
+    guideline: GuidelineInfo
+    rules_sha256: str
+    engine_version: str
+    code_system: CodeSystemInfo
+
+
+class CaseResult(BaseModel):
+    """The decision for a whole case, line by line, in input order."""
+
+    model_config = _FROZEN
+    case_id: str
+    decision: Decision
+    services: list[ServiceResult]
+    provenance: Provenance
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The result as JSON; the same input always gives the same bytes."""
+        return self.model_dump_json(indent=indent)
+
+
+def case_decision(decisions: list[Decision]) -> Decision:
+    """Any line not medically necessary decides the case; else any insufficient line."""
+    for decision in ("not_medically_necessary", "insufficient_information"):
+        if decision in decisions:
+            return decision  # type: ignore[return-value]
+    return "medically_necessary"
