@@ -3,12 +3,12 @@ for every requested service, whether it is medically necessary, citing the guide
 
 __version__ = "0.1.0"
 
-from dli_check.case import Case, Patient, ServiceLine, Transplant  # noqa: E402
-from dli_check.codes import CptRange, IcdRange  # noqa: E402
-from dli_check.engine import Rules, evaluate, load_rules, read_case  # noqa: E402
-from dli_check.errors import CaseError, DliCheckError, Problem, RuleFileError  # noqa: E402
-from dli_check.results import CaseResult, Citation, Reason, ServiceResult  # noqa: E402
-from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema  # noqa: E402
+from dli_check.case import Case, Patient, ServiceLine, Transplant
+from dli_check.codes import CptRange, IcdRange
+from dli_check.engine import Rules, evaluate, load_rules, read_case
+from dli_check.errors import CaseError, DliCheckError, Problem, RuleFileError
+from dli_check.results import CaseResult, Citation, Reason, ServiceResult
+from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
 
 __all__ = [
     "Case",

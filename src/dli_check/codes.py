@@ -45,9 +45,7 @@ class IcdRange:
         low = index.position[keys[0]]
         last = index.position[keys[-1]]
         if last < low:
-            raise ValueError(
-                f"range {text!r} ends before it starts in ICD-10-CM tabular order"
-            )
+            raise ValueError(f"range {text!r} ends before it starts in ICD-10-CM tabular order")
         return cls(text, dotted(keys[0]), dotted(keys[-1]), low, index.last_descendant[last])
 
     def contains_position(self, position: int, index: CodeIndex) -> bool:

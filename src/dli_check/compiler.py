@@ -18,8 +18,10 @@ values are ones the case format allows.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from dli_check import rules_model as rm
 from dli_check.case import FACTS
@@ -45,6 +47,14 @@ class CompiledCriterion:
 
 
 @dataclass(frozen=True)
+class CompiledOutcome:
+    """A service's decision and where the guideline states it."""
+
+    decision: rm.Decision
+    citation: Citation
+
+
+@dataclass(frozen=True)
 class CompiledService:
     """A service ready to run: its CPT codes, criteria and outcomes."""
 
@@ -52,8 +62,8 @@ class CompiledService:
     title: str
     cpt: CptCodeSet | None
     criteria: tuple[CompiledCriterion, ...]
-    when_met: rm.Outcome
-    otherwise: rm.Outcome
+    when_met: CompiledOutcome
+    otherwise: CompiledOutcome
 
 
 class CompileProblem(Exception):
@@ -88,7 +98,9 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
     for i, service in enumerate(model.services):
         path: PathKey = ("services", i)
         if service.id in services:
-            problems.append(CompileProblem((*path, "id"), f"service {service.id!r} is defined twice"))
+            problems.append(
+                CompileProblem((*path, "id"), f"service {service.id!r} is defined twice")
+            )
         cpt = None
         if service.cpt_code_set is not None:
             cpt = cpt_sets.get(service.cpt_code_set)
@@ -96,8 +108,7 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
                 problems.append(
                     CompileProblem(
                         (*path, "cpt_code_set"),
-                        f"no CPT code set named {service.cpt_code_set!r}"
-                        + _known(cpt_sets),
+                        f"no CPT code set named {service.cpt_code_set!r}" + _known(cpt_sets),
                     )
                 )
         seen: set[str] = set()
@@ -119,7 +130,12 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
                 )
             )
         services[service.id] = CompiledService(
-            service.id, service.title, cpt, tuple(criteria), service.when_met, service.otherwise
+            service.id,
+            service.title,
+            cpt,
+            tuple(criteria),
+            CompiledOutcome(service.when_met.decision, _citation(service.when_met.citation)),
+            CompiledOutcome(service.otherwise.decision, _citation(service.otherwise.citation)),
         )
     return services, problems
 
@@ -179,7 +195,7 @@ class _Builder:
         )
         return False
 
-    def build(self, cond: object, path: PathKey) -> Check:  # noqa: C901 - one branch per operator
+    def build(self, cond: object, path: PathKey) -> Check:
         if isinstance(cond, rm.All | rm.Any_):
             is_all = isinstance(cond, rm.All)
             op = "all" if is_all else "any"
@@ -274,15 +290,14 @@ class _Builder:
                         f"{args.fact!r} and {args.other!r} are not",
                     )
                 )
-            test: Callable[[object, object], bool] = lambda a, b: a == b  # noqa: E731
+            test: Callable[[Any, Any], bool] = operator.eq
         else:
-            op, args = ("before", cond.before) if isinstance(cond, rm.Before) else ("after", cond.after)
+            op, args = (
+                ("before", cond.before) if isinstance(cond, rm.Before) else ("after", cond.after)
+            )
             self.kind(args.fact, (*path, op, "fact"), ("date",), op)
             self.kind(args.other, (*path, op, "other"), ("date",), op)
-            if op == "before":
-                test = lambda a, b: a < b  # type: ignore[operator] # noqa: E731
-            else:
-                test = lambda a, b: a > b  # type: ignore[operator] # noqa: E731
+            test = operator.lt if op == "before" else operator.gt
         fact, other = args.fact, args.other
 
         def check(facts: Facts) -> Answer:
@@ -320,4 +335,3 @@ def _match_codes(code_set: IcdCodeSet, codes: tuple[str, ...], index: CodeIndex)
         return ("met", (), tuple(listed))
     notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
     return ("not_met", (), notes)
-

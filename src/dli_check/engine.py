@@ -86,11 +86,22 @@ def _load(path: Path) -> Rules:
         raw, located = read_rule_file(path)
     except RuleFileProblems as exc:
         raise RuleFileError(exc.problems) from None
+    if located.data is None:
+        raise RuleFileError([Problem(name, 1, 1, "", "the rule file is empty")])
     try:
         model = RuleFile.model_validate(located.data)
     except ValidationError as exc:
         raise RuleFileError(
-            [_problem(name, located, data_path(located.data, e["loc"]), describe(e)) for e in exc.errors()]
+            [
+                _problem(
+                    name,
+                    located,
+                    data_path(located.data, e["loc"]),
+                    describe(e),
+                    key=e["type"] == "extra_forbidden",
+                )
+                for e in exc.errors()
+            ]
         ) from None
     services, compile_problems = compile_services(model)
     if compile_problems:
@@ -112,12 +123,16 @@ def _load(path: Path) -> Rules:
     return Rules(name, provenance.rules_sha256, model, services, provenance)
 
 
-def _problem(name: str, located: Located, path: PathKey, message: str) -> Problem:
-    line, column = located.position(path)
+def _problem(
+    name: str, located: Located, path: PathKey, message: str, *, key: bool = False
+) -> Problem:
+    line, column = located.position(path, key=key)
     return Problem(name, line, column, format_path(path), message)
 
 
-def read_case(case: Mapping[str, Any] | str | os.PathLike[str] | Case, rules: Rules | None = None) -> Case:
+def read_case(
+    case: Mapping[str, Any] | str | os.PathLike[str] | Case, rules: Rules | None = None
+) -> Case:
     """Validate a case (a dict, a JSON file path or a `Case`) against the case format and
     the services the rules govern. Raises `CaseError` naming the field path."""
     rules = rules or _bundled()
@@ -143,7 +158,9 @@ def _validate(data: Any, source: str) -> Case:
         errors = exc.errors()
         first = errors[0]
         more = len(errors) - 1
-        message = describe(first) + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+        message = describe(first) + (
+            f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+        )
         raise CaseError(source, format_path(tuple(first["loc"])), message) from None
     except RecursionError:
         raise CaseError(source, "", "nested too deeply", kind="too_large") from None
@@ -219,11 +236,11 @@ def _evaluate_line(
     decision: Decision
     outcome: Citation | None
     if "not_met" in statuses:
-        decision, outcome = service.otherwise.decision, _cite(service.otherwise.citation)
+        decision, outcome = service.otherwise.decision, service.otherwise.citation
     elif "unknown" in statuses:
         decision, outcome = "insufficient_information", None
     else:
-        decision, outcome = service.when_met.decision, _cite(service.when_met.citation)
+        decision, outcome = service.when_met.decision, service.when_met.citation
     return ServiceResult(
         service=line.service,
         cpt=line.cpt,
@@ -233,7 +250,3 @@ def _evaluate_line(
         reasons=reasons,
         missing=list(missing),
     )
-
-
-def _cite(citation: Any) -> Citation:
-    return Citation(section=citation.section, quote=" ".join(citation.quote.split()))

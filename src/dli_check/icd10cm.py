@@ -20,8 +20,19 @@ PACKAGE = "simple_icd_10_cm"
 _CODE_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
 _LIST_NAME = re.compile(r"code-list-([A-Za-z]+)-(\d{4})\.txt")
 _MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,14 @@ def _release_name(list_file: Path) -> str:
 def build_index(codes: list[str], release: str, source: str) -> CodeIndex:
     """Index a tabular-order (pre-order) list of undotted codes.
 
-    Chapters (``"2"``) and blocks (``"C81-C96"``) are left out: they are not codes. A code's
-    subtree is the run of codes after it that start with it.
+    Chapters (``"2"``) and blocks (``"C81-C96"``) are left out: they are not codes. A block
+    of one category (``"B10"``) is listed just before that category: it is kept once. A
+    code's subtree is the run of codes after it that start with it.
     """
-    kept = [c for c in codes if c and not c.isdigit() and "-" not in c]
+    kept: list[str] = []
+    for code in codes:
+        if code and not code.isdigit() and "-" not in code and (not kept or kept[-1] != code):
+            kept.append(code)
     last = list(range(len(kept)))
     open_subtrees: list[int] = []
     for i, code in enumerate(kept):

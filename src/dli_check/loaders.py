@@ -25,6 +25,8 @@ MAX_CASE_FILE_BYTES = 1024 * 1024
 
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
 PathKey = tuple[str | int, ...]
 
 
@@ -34,9 +36,14 @@ class Located:
 
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    """Where the value at each path starts."""
+    key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    """Where the key of each mapping entry starts."""
 
-    def position(self, path: PathKey) -> tuple[int, int]:
-        """Where a path starts, or its nearest ancestor that exists."""
+    def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """Where a path's value (or key) starts, or its nearest ancestor's value."""
+        if key and path in self.key_positions:
+            return self.key_positions[path]
         for end in range(len(path), -1, -1):
             found = self.positions.get(path[:end])
             if found:
@@ -77,7 +84,9 @@ def _build(
     budget[0] -= 1
     if budget[0] < 0:
         raise _YamlProblem(*_mark(node), "too many YAML nodes (aliases expanding?)")
-    out.positions.setdefault(path, _mark(node))
+    out.positions[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        raise _YamlProblem(*_mark(node), f"unsupported YAML tag {node.tag!r}")
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
@@ -87,7 +96,7 @@ def _build(
                 raise _YamlProblem(*_mark(key_node), "mapping keys must be plain scalars")
             if key in result:
                 raise _YamlProblem(*_mark(key_node), f"duplicate key {key!r}")
-            out.positions[(*path, key)] = _mark(key_node)
+            out.key_positions[(*path, key)] = _mark(key_node)
             result[key] = _build(loader, value_node, (*path, key), out, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -169,14 +178,23 @@ def parse_case_json(raw: bytes, source: str) -> Any:
         key = str(exc)
         # Keys are field names; anything else might be content, which errors never echo.
         named = f" {key!r}" if _FIELD_NAME.fullmatch(key) else ""
-        raise CaseError(source, "", f"duplicate key{named} in a JSON object", kind="invalid_json") from None
+        raise CaseError(
+            source, "", f"duplicate key{named} in a JSON object", kind="invalid_json"
+        ) from None
     except _BadConstant as exc:
         raise CaseError(
-            source, "", f"{exc} is not valid JSON (NaN and Infinity are refused)", kind="invalid_json"
+            source,
+            "",
+            f"{exc} is not valid JSON (NaN and Infinity are refused)",
+            kind="invalid_json",
         ) from None
     except json.JSONDecodeError as exc:
         raise CaseError(
-            source, "", f"invalid JSON: {exc.msg}", kind="invalid_json", line=exc.lineno,
+            source,
+            "",
+            f"invalid JSON: {exc.msg}",
+            kind="invalid_json",
+            line=exc.lineno,
             column=exc.colno,
         ) from None
     except RecursionError:

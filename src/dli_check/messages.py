@@ -11,6 +11,7 @@ from typing import Any
 from pydantic_core import ErrorDetails
 
 from dli_check.loaders import PathKey
+from dli_check.rules_model import OPERATORS
 
 _TYPES = {
     "bool_type": "must be a JSON boolean (true or false)",
@@ -41,15 +42,19 @@ def describe(error: ErrorDetails) -> str:
     if kind == "string_too_short":
         return "must not be empty"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = ctx.get("expected_tags", "")
-        if "discriminator" in ctx and "system" in str(ctx["discriminator"]):
-            return f"'system' must be one of: {tags}"
-        return f"unknown operator; a condition has exactly one of: {tags}"
+        return f"{ctx.get('discriminator')} must be one of: {ctx.get('expected_tags')}"
     if kind == "condition_shape":
-        return f"{error['msg']}"
+        given = error.get("input")
+        if isinstance(given, dict) and len(given) == 1:
+            return f"unknown operator {next(iter(given))!r}; operators are: {_operators()}"
+        return f"{error['msg']} ({_operators()})"
     if kind == "string_pattern_mismatch" and "pattern" in ctx:
         return f"does not match the pattern {ctx['pattern']}"
     return _TYPES.get(kind, error["msg"])
+
+
+def _operators() -> str:
+    return ", ".join(OPERATORS)
 
 
 def data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
@@ -66,9 +71,7 @@ def data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif k == len(loc) - 1 and isinstance(node, dict) and part != "[key]":
-            pass
-        else:
+        elif not (k == len(loc) - 1 and isinstance(node, dict) and part != "[key]"):
             continue
         path.append(part)
     return tuple(path)

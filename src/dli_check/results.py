@@ -110,5 +110,5 @@ def case_decision(decisions: list[Decision]) -> Decision:
     """Any line not medically necessary decides the case; else any insufficient line."""
     for decision in ("not_medically_necessary", "insufficient_information"):
         if decision in decisions:
-            return decision  # type: ignore[return-value]
+            return decision
     return "medically_necessary"

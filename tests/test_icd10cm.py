@@ -1,0 +1,56 @@
+"""The compact ICD-10-CM index is the package's data, and codes normalise as documented."""
+
+from __future__ import annotations
+
+import pytest
+
+from dli_check.icd10cm import code_index, dotted, undotted
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_index_equals_the_packages_code_set_and_order() -> None:
+    import simple_icd_10_cm as package
+
+    codes = package.get_all_codes(with_dots=False)
+    # A block of one category ("B10") has the category's name: it is listed twice.
+    expected = list(dict.fromkeys(c for c in codes if package.is_category_or_subcategory(c)))
+    index = code_index()
+    assert list(index.position) == expected
+    for code, position in index.position.items():
+        assert index.last_descendant[position] == position + len(package.get_descendants(code))
+
+
+def test_release_is_named() -> None:
+    index = code_index()
+    assert index.release == "FY2026 (April 1, 2026 update)"
+    assert index.source == "simple-icd-10-cm 1.5.0"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("C92.00", "C9200"),
+        ("c9200", "C9200"),
+        (" c92.00 ", "C9200"),
+        ("Z94.84", "Z9484"),
+        ("C84.A0", "C84A0"),
+        ("c84a0", "C84A0"),
+        ("C92", "C92"),
+        ("S06.0X1A", "S060X1A"),
+        ("C9.200", None),
+        ("C92..00", None),
+        ("92.00", None),
+        ("C92.00000", None),
+        ("", None),
+        ("C92-C93", None),
+    ],
+)
+def test_undotted(text: str, key: str | None) -> None:
+    assert undotted(text) == key
+
+
+@pytest.mark.parametrize(
+    ("key", "printed"), [("C9200", "C92.00"), ("C92", "C92"), ("Z9484", "Z94.84")]
+)
+def test_dotted(key: str, printed: str) -> None:
+    assert dotted(key) == printed

@@ -1,0 +1,195 @@
+"""Every kind of bad rule file gives a RuleFileError naming file, line, column and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA
+from dli_check import RuleFileError, load_rules
+
+VALID = (DATA / "made-up-guideline.yaml").read_text(encoding="utf-8")
+
+# (name, text replaced, replacement, expected message after "FILE:")
+ROWS = [
+    (
+        "unknown key",
+        "    title: Booster infusion\n",
+        "    title: Booster infusion\n    colour: red\n",
+        "28:5: services[0].colour: is not a known field",
+    ),
+    (
+        "unknown operator",
+        "{before: {fact: transplant.date",
+        "{earlier: {fact: transplant.date",
+        "37:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, one_of, is_true, present, in_code_set, same_as, before, after, constant",
+    ),
+    (
+        "two operators in one condition",
+        "condition: {present: transplant.indication}",
+        "condition: {present: transplant.indication, constant: true}",
+        "45:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, one_of, is_true, present, in_code_set, same_as, before, after, constant)",
+    ),
+    (
+        "unknown fact",
+        "{present: transplant.indication}",
+        "{present: transplant.indicaton}",
+        "45:30: services[0].criteria[3].condition.present: unknown fact 'transplant.indicaton'; facts are: patient.diagnoses, service.cpt, service.date, service.genetically_modified, service.lymphocyte_donor_id, service.service, transplant.conditioning, transplant.date, transplant.donor_id, transplant.indication, transplant.medically_necessary, transplant.status, transplant.type",
+    ),
+    (
+        "undefined code set",
+        "code_set: booster_diagnoses}",
+        "code_set: boster_diagnoses}",
+        "41:70: services[0].criteria[2].condition.in_code_set.code_set: no ICD-10-CM code set named 'boster_diagnoses' (defined: booster_diagnoses)",
+    ),
+    (
+        "undefined CPT code set",
+        "cpt_code_set: booster_procedures",
+        "cpt_code_set: booster_diagnoses",
+        "28:19: services[0].cpt_code_set: no CPT code set named 'booster_diagnoses' (defined: booster_procedures)",
+    ),
+    (
+        "malformed code range",
+        "C90.00-C90.02",
+        "C90.00-C90.0Q",
+        "15:17: code_sets.booster_diagnoses.codes[0].codes: C90.0Q is not a code in ICD-10-CM FY2026 (April 1, 2026 update)",
+    ),
+    (
+        "range that runs backwards",
+        "C90.00-C90.02",
+        "C90.02-C90.00",
+        "15:17: code_sets.booster_diagnoses.codes[0].codes: range 'C90.02-C90.00' ends before it starts in ICD-10-CM tabular order",
+    ),
+    (
+        "unquoted CPT code",
+        "{codes: 38240-38241,",
+        "{codes: 38240,",
+        "24:17: code_sets.booster_procedures.codes[0].codes: a CPT code or range must be a quoted string, e.g. '38242'",
+    ),
+    (
+        "criterion without a citation",
+        '        citation: {section: Indications, quote: "documented"}\n',
+        "",
+        "42:9: services[0].criteria[3].citation: is required but missing",
+    ),
+    (
+        "empty quote",
+        'quote: "documented"',
+        'quote: ""',
+        "44:49: services[0].criteria[3].citation.quote: must not be empty",
+    ),
+    (
+        "value the fact cannot take",
+        "values: [autologous, syngeneic]",
+        "values: [autologous, syngenic]",
+        "33:74: services[0].criteria[0].condition.one_of.values[1]: 'syngenic' is not a value of 'transplant.type' (one of: allogeneic, autologous, syngeneic)",
+    ),
+    (
+        "operator that does not suit the fact",
+        "{before: {fact: transplant.date, other: service.date}}",
+        "{before: {fact: transplant.type, other: service.date}}",
+        "37:36: services[0].criteria[1].condition.before.fact: before does not apply to 'transplant.type', a choice fact",
+    ),
+    (
+        "unknown decision",
+        "decision: not_medically_necessary",
+        "decision: denied",
+        "50:17: services[0].otherwise.decision: must be one of: 'medically_necessary', 'not_medically_necessary'",
+    ),
+    (
+        "unknown code system",
+        "system: CPT",
+        "system: HCPCS",
+        "20:5: code_sets.booster_procedures: 'system' must be one of: 'ICD-10-CM', 'CPT'",
+    ),
+    (
+        "duplicate key",
+        "    title: Booster infusion\n",
+        "    title: Booster infusion\n    title: Again\n",
+        "28:5: duplicate key 'title'",
+    ),
+    (
+        "duplicate criterion id",
+        "- id: myeloma",
+        "- id: autologous",
+        "38:13: services[0].criteria[2].id: criterion 'autologous' is defined twice",
+    ),
+    (
+        "bad YAML",
+        "  id: TEST-BOOST-01\n",
+        "  id: [TEST-BOOST-01\n",
+        "5:8: YAML: expected ',' or ']', but got ':'",
+    ),
+    (
+        "python object tag",
+        "status: New",
+        "status: !!python/object/apply:os.system [echo]",
+        "8:11: unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+    ),
+    (
+        "wrong format version",
+        "rules_format: 1",
+        "rules_format: 2",
+        "2:15: rules_format: must be one of: 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS]
+)
+def test_rule_file_error(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in VALID
+    path = tmp_path / "rules.yaml"
+    path.write_text(VALID.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert str(caught.value.problems[0]) == f"{path}:{expected}"
+    assert "\n" not in str(caught.value)
+
+
+def test_every_problem_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        VALID.replace("transplant.indication}", "nope}")
+        .replace("colour", "x")
+        .replace("decision: medically_necessary", "decision: fine"),
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(45, 30), (47, 17)]
+    assert str(caught.value).endswith("(and 1 more problem)")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "1:1: the rule file is empty"),
+        (b"- a list\n", "1:1: must be an object"),
+        (b"\xff\xfe", "1:1: not UTF-8 (byte 0)"),
+        (
+            b"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + b"".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n".encode()
+                for i in range(8)
+            ),
+            "too many YAML nodes (aliases expanding?)",
+        ),
+    ],
+    ids=["empty", "not a mapping", "not UTF-8", "billion laughs"],
+)
+def test_unusable_files(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(content)
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(RuleFileError, match="cannot read: No such file or directory"):
+        load_rules(tmp_path / "absent.yaml")
