@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install clean expected
 
 install: $(STAMP)
 
@@ -35,3 +35,9 @@ test: lint typecheck unit
 
 clean:
 	rm -rf $(VENV) build dist
+
+# Rewrite examples/expected/ from the current engine: review the diff before committing.
+expected: $(STAMP)
+	for f in examples/cases/*.json; do \
+	  $(BIN)/dli-check "$$f" --format json > "examples/expected/$$(basename "$$f")" || exit 1; \
+	done

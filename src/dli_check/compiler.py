@@ -159,9 +159,10 @@ _NOT_MET: Answer = ("not_met", (), ())
 def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
     """Kleene's all (decisive=not_met, default=met) and any (decisive=met, default=not_met)."""
     statuses = [a[0] for a in answers]
-    notes = tuple(n for a in answers for n in a[2])
     if decisive in statuses:
-        return (decisive, (), notes)
+        # Only the parts that decided speak: a met `any` does not list the branches it skipped.
+        return (decisive, (), tuple(n for a in answers if a[0] == decisive for n in a[2]))
+    notes = tuple(n for a in answers for n in a[2])
     if "unknown" in statuses:
         missing = tuple(dict.fromkeys(m for a in answers for m in a[1]))
         return ("unknown", missing, notes)

@@ -131,10 +131,14 @@ def _problem(
 
 
 def read_case(
-    case: Mapping[str, Any] | str | os.PathLike[str] | Case, rules: Rules | None = None
+    case: Mapping[str, Any] | str | os.PathLike[str] | Case,
+    rules: Rules | None = None,
+    *,
+    source: str = "<case>",
 ) -> Case:
     """Validate a case (a dict, a JSON file path or a `Case`) against the case format and
-    the services the rules govern. Raises `CaseError` naming the field path."""
+    the services the rules govern. Raises `CaseError` naming the field path; `source`
+    names a dict's origin in errors."""
     rules = rules or _bundled()
     if isinstance(case, Case):
         parsed, source = case, f"case {case.case_id}"
@@ -143,7 +147,7 @@ def read_case(
             source = str(case)
             data = read_case_file(Path(case))
         else:
-            source, data = "<case>", case
+            data = case
         parsed = _validate(data, source)
     _check_services(parsed, rules, source)
     return parsed
@@ -186,15 +190,19 @@ def _check_services(case: Case, rules: Rules, source: str) -> None:
 
 
 def evaluate(
-    case: Mapping[str, Any] | str | os.PathLike[str] | Case, rules: Rules | None = None
+    case: Mapping[str, Any] | str | os.PathLike[str] | Case,
+    rules: Rules | None = None,
+    *,
+    source: str = "<case>",
 ) -> CaseResult:
     """Decide every service line of a case and the case as a whole, with cited reasons.
 
     `case` is a dict, the path of a JSON case file, or a `Case`; `rules` defaults to the
-    bundled CG-TRANS-03. Raises `CaseError` for a case that breaks the case format.
+    bundled CG-TRANS-03; `source` names a dict's origin in errors. Raises `CaseError` for a
+    case that breaks the case format.
     """
     rules = rules or _bundled()
-    parsed = read_case(case, rules)
+    parsed = read_case(case, rules, source=source)
     case_wide = case_facts(parsed)
     lines = [
         _evaluate_line(rules.services[line.service], line, i, case_wide)

@@ -67,6 +67,12 @@ class CaseError(DliCheckError):
         self.kind = kind
         self.line = line
         self.column = column
-        where = source if line is None else f"{source}:{line}:{column}"
-        text = f"{where}: {path}: {message}" if path else f"{where}: {message}"
-        super().__init__(text)
+        separator = ":" if line is not None else ": "
+        super().__init__(f"{source}{separator}{self.detail}")
+
+    @property
+    def detail(self) -> str:
+        """The message without the source: ``services[0].cpt: ...`` or ``3:7: invalid JSON``."""
+        if self.line is not None:
+            return f"{self.line}:{self.column}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message

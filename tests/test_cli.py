@@ -1,0 +1,328 @@
+"""The dli-check command, through Typer's test runner and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import BASE_CASE, DATA, ROOT, mutate
+from dli_check import evaluate
+from dli_check.cli import CSV_COLUMNS, app
+
+EXAMPLES = ROOT / "examples" / "cases"
+AML = EXAMPLES / "dli-relapsed-aml.json"
+AUTOLOGOUS = EXAMPLES / "dli-after-autologous-transplant.json"
+runner = CliRunner()
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_prints_the_decision_for_a_person() -> None:
+    code, out, err = run(str(AML))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "Case EX-001: MEDICALLY NECESSARY  (CG-TRANS-03, last reviewed 2023-05-11)"
+    assert lines[2] == "1. donor_lymphocyte_infusion (CPT 38242): MEDICALLY NECESSARY -> approve"
+    assert lines[3].startswith("   met     transplant-allogeneic: The transplant was allogeneic")
+    assert "✓" not in out  # plain text when not a terminal
+
+
+def test_check_shows_unmet_and_unknown_criteria() -> None:
+    code, out, _ = run(str(EXAMPLES / "dli-missing-information.json"))
+    assert code == 0
+    assert (
+        "   unknown transplant-medically-necessary: The transplant itself was medically necessary."
+        in out
+    )
+    assert "           missing: transplant.medically_necessary" in out
+    assert (
+        "   Information needed: transplant.medically_necessary, services[0].lymphocyte_donor_id, "
+        "transplant.donor_id" in out
+    )
+    code, out, _ = run(str(AUTOLOGOUS))
+    assert "   not met transplant-allogeneic:" in out
+    assert "-> refer to clinical reviewer" in out
+
+
+def test_check_json_is_the_library_result() -> None:
+    code, out, _ = run(str(AML), "--format", "json")
+    assert code == 0
+    assert out == evaluate(AML).to_json() + "\n"
+
+
+def test_check_reads_stdin() -> None:
+    code, out, _ = run("-", "--format", "json", stdin=json.dumps(BASE_CASE))
+    assert code == 0
+    assert json.loads(out)["decision"] == "medically_necessary"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "message"),
+    [
+        (
+            ["-"],
+            '{"case_id": 1, "services": []}',
+            1,
+            "dli-check: <stdin>: case_id: must be a string (and 1 more problem)",
+        ),
+        (
+            ["-"],
+            "{",
+            1,
+            "dli-check: <stdin>:1:2: invalid JSON: Expecting property name enclosed in double quotes",
+        ),
+        (["absent.json"], None, 2, "dli-check: absent.json: no such file"),
+        (
+            [str(AML), "--rules", "absent.yaml"],
+            None,
+            2,
+            "dli-check: absent.yaml:1:1: cannot read: No such file or directory",
+        ),
+    ],
+)
+def test_check_errors_are_one_line(
+    args: list[str], stdin: str | None, code: int, message: str
+) -> None:
+    got, out, err = run(*args, stdin=stdin)
+    assert (got, out, err) == (code, "", message + "\n")
+
+
+@pytest.mark.parametrize(
+    ("path", "code"), [(AML, 0), (AUTOLOGOUS, 3), (EXAMPLES / "dli-missing-information.json", 3)]
+)
+def test_fail_unless_approved(path: Path, code: int) -> None:
+    assert run(str(path), "--fail-unless-approved")[0] == code
+    assert run(str(path))[0] == 0
+
+
+def test_check_with_another_rule_file(tmp_path: Path) -> None:
+    case = mutate(
+        {
+            "transplant": {"type": "autologous", "date": "2024-02-01", "indication": "C90.00"},
+            "patient.diagnoses": ["C90.01"],
+            "services": [{"service": "booster_infusion", "date": "2024-03-01"}],
+        }
+    )
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case))
+    code, out, _ = run(str(path), "--rules", str(DATA / "made-up-guideline.yaml"))
+    assert code == 0
+    assert out.startswith(
+        "Case T-1: MEDICALLY NECESSARY  (TEST-BOOST-01, last reviewed 2024-01-15)"
+    )
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "cases"
+    (root / "b").mkdir(parents=True)
+    for path in sorted(EXAMPLES.glob("*.json"))[:3]:
+        shutil.copy(path, root / path.name)
+    (root / "b" / "broken.json").write_text('{"case_id": "BAD-1", "services": [], "x": 1}')
+    (root / "b" / "not-json.json").write_text("{")
+    (root / "notes.txt").write_text("not a case")
+    return root
+
+
+def test_batch_writes_one_record_per_input_in_path_order(case_dir: Path) -> None:
+    code, out, err = run("batch", str(case_dir), "--quiet")
+    assert code == 1  # two invalid cases
+    records = [json.loads(line) for line in out.splitlines()]
+    sources = [Path(r["source"]).relative_to(case_dir).as_posix() for r in records]
+    assert sources == [
+        "b/broken.json",
+        "b/not-json.json",
+        *sorted(p.name for p in EXAMPLES.glob("*.json"))[:3],
+    ]
+    assert records[0] == {
+        "source": str(case_dir / "b" / "broken.json"),
+        "case_id": "BAD-1",
+        "error": {
+            "kind": "invalid_case",
+            "message": "services: must not be empty (and 1 more problem)",
+        },
+    }
+    assert records[1]["error"] == {
+        "kind": "invalid_json",
+        "message": "1:2: invalid JSON: Expecting property name enclosed in double quotes",
+    }
+    assert records[1]["case_id"] is None
+    assert records[2]["decision"] == "medically_necessary"
+    assert records[2]["provenance"]["guideline"]["id"] == "CG-TRANS-03"
+    assert err == ""
+
+
+def test_batch_output_does_not_depend_on_workers(case_dir: Path, tmp_path: Path) -> None:
+    outputs = []
+    for workers in ("1", "2", "3"):
+        target = tmp_path / f"out-{workers}.jsonl"
+        code, _, _ = run(
+            "batch", str(case_dir), "--workers", workers, "--output", str(target), "--quiet"
+        )
+        assert code == 1
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0].count(b"\n") == 5
+
+
+def test_batch_reads_json_lines(tmp_path: Path) -> None:
+    source = tmp_path / "cases.jsonl"
+    source.write_text(
+        json.dumps(BASE_CASE) + "\n\n" + '{"case_id": "x"}\n' + json.dumps(BASE_CASE) + "\n"
+    )
+    code, out, _ = run("batch", str(source), "--quiet")
+    assert code == 1
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["source"] for r in records] == [f"{source}:1", f"{source}:3", f"{source}:4"]
+    assert records[1]["error"]["message"] == "services: is required but missing"
+
+
+def test_batch_csv(case_dir: Path) -> None:
+    code, out, _ = run("batch", str(case_dir), "--format", "csv", "--quiet")
+    assert code == 1
+    rows = out.splitlines()
+    assert rows[0] == ",".join(CSV_COLUMNS)
+    assert rows[1].endswith(",invalid_case,services: must not be empty (and 1 more problem)")
+    assert len(rows) == 1 + 5
+    assert (
+        ",EX-011,medically_necessary,0,lymphocyte_collection_cryopreservation,,medically_necessary,approve,,,,,"
+        in rows[3]
+    )
+
+
+def test_batch_summary_goes_to_stderr(case_dir: Path) -> None:
+    code, out, err = run("batch", str(case_dir))
+    assert code == 1
+    assert "dli-check batch" in err and "error: invalid_case" in err and "total" in err
+    assert out.count("\n") == 5
+
+
+@pytest.mark.parametrize("args", [["batch", "absent-dir"], ["batch", str(AML)]])
+def test_batch_bad_input_path(args: list[str]) -> None:
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert err.startswith("dli-check: ") and err.count("\n") == 1
+
+
+def test_batch_fail_unless_approved(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(BASE_CASE))
+    assert run("batch", str(tmp_path), "--quiet")[0] == 0
+    (tmp_path / "b.json").write_text(json.dumps(mutate({"transplant.type": "autologous"})))
+    assert run("batch", str(tmp_path), "--quiet")[0] == 0
+    assert run("batch", str(tmp_path), "--quiet", "--fail-unless-approved")[0] == 3
+
+
+def test_rules_validate() -> None:
+    code, out, _ = run("rules", "validate", str(ROOT / "rules" / "cg-trans-03.yaml"))
+    assert code == 0
+    assert out.endswith(": OK (CG-TRANS-03: 3 services, 13 criteria, 4 code sets)\n")
+
+
+def test_rules_validate_reports_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (DATA / "made-up-guideline.yaml").read_text()
+    bad.write_text(
+        text.replace("transplant.indication}", "nope}").replace(
+            "decision: medically_necessary", "decision: x"
+        )
+    )
+    code, out, err = run("rules", "validate", str(bad))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"dli-check: {bad}:45:30: services[0].criteria[3].condition.present: unknown fact 'nope'; facts are: "
+        "patient.diagnoses, service.cpt, service.date, service.genetically_modified, service.lymphocyte_donor_id, "
+        "service.service, transplant.conditioning, transplant.date, transplant.donor_id, transplant.indication, "
+        "transplant.medically_necessary, transplant.status, transplant.type",
+        f"dli-check: {bad}:47:17: services[0].when_met.decision: must be one of: 'medically_necessary', "
+        "'not_medically_necessary'",
+    ]
+
+
+def test_rules_show() -> None:
+    code, out, _ = run("rules", "show")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(
+        "CG-TRANS-03: Donor Lymphocyte Infusion for Hematologic Malignancies"
+    )
+    assert "Donor lymphocyte infusion (donor_lymphocyte_infusion; CPT 38242)" in lines
+    assert "      transplant.type is allogeneic" in lines
+    assert "      any of:" in lines
+    assert "        - transplant.conditioning is not given" in lines
+    assert "  otherwise -> NOT MEDICALLY NECESSARY" in lines
+
+
+def test_rules_show_mermaid() -> None:
+    code, out, _ = run("rules", "show", "--format", "mermaid")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "flowchart TD"
+    assert '  s0["Donor lymphocyte infusion<br/>CPT 38242"]' in lines
+    assert '  s0 --> s0c0{"transplant-allogeneic<br/>transplant.type is allogeneic"}' in lines
+    assert "  s0c0 -- not met --> s0no" in lines
+    assert '  s0c7 -- met --> s0yes(["MEDICALLY NECESSARY"])' in lines
+
+
+@pytest.mark.parametrize(
+    ("kind", "title"), [("case", "Case"), ("result", "CaseResult"), ("rules", "RuleFile")]
+)
+def test_schema(kind: str, title: str) -> None:
+    code, out, _ = run("schema", kind)
+    assert code == 0
+    document = json.loads(out)
+    assert document["title"] == title
+    if kind == "case":
+        assert document["$defs"]["ServiceLine"]["properties"]["service"]["enum"] == [
+            "donor_lymphocyte_infusion",
+            "lymphocyte_collection_cryopreservation",
+            "genetic_modification_of_donor_lymphocytes",
+        ]
+
+
+def test_version() -> None:
+    code, out, _ = run("--version")
+    assert code == 0
+    assert out == (
+        "dli-check 0.1.0\nCG-TRANS-03 (published 2023-06-28, last reviewed 2023-05-11)\n"
+        "ICD-10-CM FY2026 (April 1, 2026 update) from simple-icd-10-cm 1.5.0\n"
+    )
+
+
+def test_usage_error_exits_2() -> None:
+    assert run("batch")[0] == 2
+    assert run(str(AML), "--format", "yaml")[0] == 2
+
+
+def test_installed_entry_point_on_examples(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "dli-check"
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [str(exe), "batch", str(EXAMPLES), "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = [
+        json.loads((ROOT / "examples" / "expected" / p.name).read_text())
+        for p in sorted(EXAMPLES.glob("*.json"))
+    ]
+    assert [{k: v for k, v in r.items() if k != "source"} for r in records] == expected
+    module = subprocess.run(
+        [sys.executable, "-m", "dli_check", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert module.returncode == 0 and module.stdout.startswith("dli-check 0.1.0\n")
