@@ -24,7 +24,7 @@ def test_readme_library_example() -> None:
     assert lines[0] == said[0] == "medically_necessary"
     assert lines[1] == said[1] == "approve []"
     assert (
-        lines[3]
+        lines[2]
         == said[2]
         == "<case>: services[0].genetically_modified: must be a JSON boolean (true or false)"
     )
