@@ -18,8 +18,11 @@ $(STAMP): $(BIN)/python $(SOURCES)
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/dli-check examples/cases/dli-relapsed-aml.json
-	$(BIN)/dli-check batch examples/cases --output -
+	$(BIN)/dli-check examples/cases/dli-hodgkin-in-remission-code.json
+	mkdir -p build
+	$(BIN)/dli-check batch examples/cases --output build/demo-results.jsonl
+	$(BIN)/dli-check batch examples/cases --format csv --output build/demo-results.csv --quiet
+	@echo "Results: build/demo-results.jsonl (JSON Lines), build/demo-results.csv (one row per service line)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
