@@ -150,6 +150,7 @@ def test_batch_writes_one_record_per_input_in_path_order(case_dir: Path) -> None
             "kind": "invalid_case",
             "message": "services: must not be empty (and 1 more problem)",
         },
+        "rules_sha256": records[2]["provenance"]["rules_sha256"],
     }
     assert records[1]["error"] == {
         "kind": "invalid_json",

@@ -1,8 +1,9 @@
 """Evaluating many cases: a directory of JSON files or a JSON Lines file, in parallel.
 
-Every input yields exactly one record, in input order whatever the number of workers: the
-result JSON with its ``source``, or an error record naming the problem. Records are JSON
-text, ready to be written as JSON Lines.
+Every input yields exactly one record, in input order whatever the number of workers and
+whatever order the file system lists files in: the result JSON with its ``source``, or an
+error record naming the problem. A worker process that dies takes no input with it: its
+cases are tried again one by one, and the one that kills a worker gets an error record.
 """
 
 from __future__ import annotations
@@ -10,14 +11,24 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from dli_check.engine import Rules, evaluate, load_rules
 from dli_check.errors import CaseError, DliCheckError
 from dli_check.loaders import parse_case_json, read_case_file
+
+CHUNK = 64
+"""Inputs sent to a worker at a time."""
+MAX_DEPTH = 64
+"""How deep a directory walk goes."""
 
 
 class InputError(DliCheckError):
@@ -46,22 +57,32 @@ class Record:
     """Per service line: (decision, criteria not met, criteria unknown)."""
 
 
-def list_inputs(path: Path) -> tuple[int, Iterator[Input]]:
-    """The inputs under a path, and how many there are.
+@dataclass
+class Inputs:
+    """The inputs under a path: how many, the inputs themselves, and what was passed over."""
 
-    A directory gives every ``*.json`` file below it, in sorted path order; a ``.jsonl``
-    file gives each non-blank line. Raises `InputError` if the path cannot be read.
+    total: int
+    items: Iterator[Input]
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def list_inputs(path: Path, *, exclude: Iterable[Path] = ()) -> Inputs:
+    """The inputs under a path.
+
+    A directory gives every ``*.json`` file below it, in sorted path order. Symbolic links
+    are followed only to targets inside the directory; loops are cut; a file reached by
+    two paths is read once. A ``.jsonl`` file gives each non-blank line. `exclude` names
+    files never to read (the output file). Raises `InputError` if the path cannot be read.
     """
     if path.is_dir():
-        files = sorted((p for p in path.rglob("*.json") if p.is_file()), key=lambda p: p.as_posix())
-        return len(files), (Input(str(p), path=str(p)) for p in files)
+        return _directory_inputs(path, {p.resolve() for p in exclude})
     if path.is_file() and path.suffix == ".jsonl":
         try:
             with path.open("rb") as handle:
                 count = sum(1 for line in handle if line.strip())
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-        return count, _jsonl_inputs(path)
+        return Inputs(count, _jsonl_inputs(path))
     if path.exists():
         raise InputError(f"{path}: not a directory or a .jsonl file")
     raise InputError(f"{path}: no such file or directory")
@@ -74,6 +95,62 @@ def _jsonl_inputs(path: Path) -> Iterator[Input]:
                 yield Input(f"{path}:{number}", text=line)
 
 
+def _directory_inputs(root: Path, exclude: set[Path]) -> Inputs:
+    skipped: Counter[str] = Counter()
+    found: list[tuple[str, Path]] = []
+    real_root = root.resolve()
+    _walk(root, real_root, (real_root,), found, skipped, exclude)
+    found.sort()
+    seen: set[Path] = set()
+    unique = []
+    for _, p in found:
+        real = p.resolve()
+        if real in seen:
+            skipped["the same file by another path (symbolic link)"] += 1
+            continue
+        seen.add(real)
+        unique.append(p)
+    return Inputs(len(unique), (Input(str(p), path=str(p)) for p in unique), skipped)
+
+
+def _walk(
+    directory: Path,
+    real_root: Path,
+    chain: tuple[Path, ...],
+    found: list[tuple[str, Path]],
+    skipped: Counter[str],
+    exclude: set[Path],
+) -> None:
+    if len(chain) > MAX_DEPTH:
+        skipped["directory nested too deeply"] += 1
+        return
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        skipped["unreadable directory"] += 1
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            skipped["broken symbolic link"] += 1
+            continue
+        if entry.is_symlink() and not real.is_relative_to(real_root):
+            skipped["symbolic link out of the input directory"] += 1
+        elif real.is_dir():
+            if real in chain:
+                skipped["symbolic link loop"] += 1
+            else:
+                _walk(path, real_root, (*chain, real), found, skipped, exclude)
+        elif real in exclude:
+            skipped["the output file"] += 1
+        elif entry.name.endswith(".json") and real.is_file():
+            found.append((path.relative_to(chain[0]).as_posix(), path))
+        else:
+            skipped["not a .json file"] += 1
+
+
 def evaluate_input(item: Input, rules: Rules) -> Record:
     """Evaluate one input into its record; never raises for a bad case."""
     data: Any = None
@@ -84,7 +161,7 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
             data = parse_case_json(item.text or b"", item.source)
         result = evaluate(data, rules, source=item.source)
     except CaseError as exc:
-        return _error_record(item.source, data, exc.kind, exc.detail)
+        return error_record(item.source, data, exc.kind, exc.detail, rules.sha256)
     lines = tuple(
         (
             s.decision,
@@ -98,12 +175,14 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
     return Record(item.source, record, result.decision, None, lines)
 
 
-def _error_record(source: str, data: Any, kind: str, message: str) -> Record:
+def error_record(source: str, data: Any, kind: str, message: str, rules_sha256: str) -> Record:
+    """The record of an input that gave no decision; the message never holds its content."""
     case_id = data.get("case_id") if isinstance(data, dict) else None
     error = {
         "source": source,
         "case_id": case_id if isinstance(case_id, str) else None,
         "error": {"kind": kind, "message": message},
+        "rules_sha256": rules_sha256,
     }
     return Record(source, json.dumps(error, separators=(",", ":")), None, kind)
 
@@ -113,24 +192,151 @@ _worker_rules: Rules | None = None
 
 def _init_worker(rules_path: str | None) -> None:
     global _worker_rules
+    # Ctrl-C is the parent's to handle: it stops cleanly and writes what is done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_rules = load_rules(rules_path)
 
 
-def _work(item: Input) -> Record:
+def _work(items: list[Input]) -> list[Record]:
     assert _worker_rules is not None
-    return evaluate_input(item, _worker_rules)
+    return [evaluate_input(item, _worker_rules) for item in items]
 
 
 def run_batch(
     inputs: Iterable[Input], rules_path: str | os.PathLike[str] | None = None, workers: int = 1
 ) -> Iterator[Record]:
-    """Evaluate inputs over `workers` processes; records come back in input order."""
+    """Evaluate inputs over `workers` processes; records come back in input order, and
+    only a bounded number of inputs is in flight, so memory does not grow with the input."""
     path = None if rules_path is None else str(rules_path)
     rules = load_rules(path)  # fails here, once, for a bad rule file
     if workers <= 1:
         for item in inputs:
             yield evaluate_input(item, rules)
         return
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(path,)) as pool:
-        yield from pool.imap(_work, inputs, chunksize=32)
+    yield from _Pool(path, workers, rules.sha256).run(iter(inputs))
+
+
+class _Pool:
+    """A process pool that survives its workers' deaths."""
+
+    def __init__(self, rules_path: str | None, workers: int, rules_sha256: str) -> None:
+        self.rules_path, self.workers, self.rules_sha256 = rules_path, workers, rules_sha256
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(self.rules_path,),
+        )
+
+    def run(self, inputs: Iterator[Input]) -> Iterator[Record]:
+        window: deque[tuple[list[Input], Future[list[Record]]]] = deque()
+        try:
+            while True:
+                while len(window) < self.workers * 4:
+                    chunk = list(islice(inputs, CHUNK))
+                    if not chunk:
+                        break
+                    window.append((chunk, self._submit(chunk)))
+                if not window:
+                    return
+                chunk, future = window.popleft()
+                yield from self._collect(chunk, future)
+        finally:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, chunk: list[Input]) -> Future[list[Record]]:
+        try:
+            return self.executor.submit(_work, chunk)
+        except BrokenProcessPool:
+            self._restart()
+            return self.executor.submit(_work, chunk)
+
+    def _restart(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = self._start()
+
+    def _collect(self, chunk: list[Input], future: Future[list[Record]]) -> Iterator[Record]:
+        try:
+            yield from future.result()
+            return
+        except BrokenProcessPool:
+            pass
+        # A worker died on one of these inputs (or beside them): try each alone.
+        for item in chunk:
+            try:
+                yield from self._submit([item]).result()
+            except BrokenProcessPool:
+                self._restart()
+                yield error_record(
+                    item.source,
+                    None,
+                    "worker_died",
+                    "the process evaluating this case died",
+                    self.rules_sha256,
+                )
+
+
+@dataclass
+class Summary:
+    """Counts over a batch; they always add up to the number of inputs."""
+
+    total: int = 0
+    already_done: int = 0
+    """Inputs that had a record already (``--resume``)."""
+    cases: Counter[str] = field(default_factory=Counter)
+    lines: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    not_met: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Files passed over that are not inputs (not .json, links out of the directory...)."""
+
+    def add(self, record: Record) -> None:
+        """Count one record."""
+        if record.decision is None:
+            self.errors[record.error_kind or "error"] += 1
+            return
+        self.cases[record.decision] += 1
+        for decision, not_met, unknown in record.lines:
+            self.lines[decision] += 1
+            self.not_met.update(not_met)
+            self.unknown.update(unknown)
+
+    @property
+    def evaluated(self) -> int:
+        """Inputs that got a record in this run."""
+        return self.cases.total() + self.errors.total()
+
+    @property
+    def not_evaluated(self) -> int:
+        """Inputs left when the run stopped early."""
+        return self.total - self.already_done - self.evaluated
+
+
+def recorded_sources(output: Path) -> set[str]:
+    """The sources that already have a whole record in a JSON Lines output file.
+
+    A last line cut short by a crash is removed from the file, so that its input is
+    evaluated again and the file stays valid JSON Lines.
+    """
+    try:
+        with output.open("r+b") as handle:
+            data = handle.read()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                handle.truncate(end)
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise InputError(f"{output}: cannot resume: {exc.strerror}") from None
+    sources = set()
+    for number, line in enumerate(data[:end].splitlines(), start=1):
+        try:
+            sources.add(json.loads(line)["source"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{output}:{number}: not a dli-check record; cannot resume") from None
+    return sources

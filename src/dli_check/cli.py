@@ -6,41 +6,51 @@ Exit codes (also in ``--help`` and the README):
 * 1: at least one case was invalid (the others were still evaluated);
 * 2: usage error, unreadable input path, or invalid rule file;
 * 3: with ``--fail-unless-approved``, at least one case was not medically necessary or
-  lacked information (and none was invalid).
+  lacked information (and none was invalid);
+* 4: the output could not be written (disk full, closed pipe); what was written is whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
 import time
-from collections import Counter
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, BinaryIO, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
 from dli_check import __version__
-from dli_check.batch import InputError, Record, list_inputs, run_batch
+from dli_check.batch import (
+    Input,
+    InputError,
+    Record,
+    Summary,
+    list_inputs,
+    recorded_sources,
+    run_batch,
+)
 from dli_check.engine import evaluate, load_rules
 from dli_check.errors import CaseError, RuleFileError
-from dli_check.explain import mermaid, result_lines, rules_lines
+from dli_check.explain import mermaid, result_lines, rules_lines, summary_tables
 from dli_check.loaders import parse_case_json
 from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
 
-EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every case evaluated; 1 at least one case invalid (the others still "
     "evaluated); 2 usage error, unreadable input path or invalid rule file; 3 with "
-    "--fail-unless-approved, a case not medically necessary or lacking information."
+    "--fail-unless-approved, a case not medically necessary or lacking information; 4 the "
+    "output could not be written (disk full, closed pipe)."
 )
 
 
@@ -219,56 +229,6 @@ def _csv_rows(record: Record) -> list[list[str]]:
     return rows
 
 
-class _Summary:
-    def __init__(self) -> None:
-        self.cases: Counter[str] = Counter()
-        self.lines: Counter[str] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.not_met: Counter[str] = Counter()
-        self.unknown: Counter[str] = Counter()
-
-    def add(self, record: Record) -> None:
-        if record.decision is None:
-            self.errors[record.error_kind or "error"] += 1
-            return
-        self.cases[record.decision] += 1
-        for decision, not_met, unknown in record.lines:
-            self.lines[decision] += 1
-            self.not_met.update(not_met)
-            self.unknown.update(unknown)
-
-    def tables(self, total: int, seconds: float) -> list[Table]:
-        """The decisions table, and the criteria that most often decided against or held up."""
-        done = sum(self.cases.values()) + sum(self.errors.values())
-        rate = done / seconds if seconds > 0 else 0.0
-        decisions = Table(
-            title="dli-check batch",
-            caption=f"{done} cases in {seconds:.2f} s ({rate:,.0f} cases/s)",
-        )
-        decisions.add_column("decision")
-        decisions.add_column("cases", justify="right")
-        decisions.add_column("service lines", justify="right")
-        for decision in (
-            "medically_necessary",
-            "not_medically_necessary",
-            "insufficient_information",
-        ):
-            decisions.add_row(decision, str(self.cases[decision]), str(self.lines[decision]))
-        for kind, count in sorted(self.errors.items()):
-            decisions.add_row(f"error: {kind}", str(count), "")
-        if done < total:
-            decisions.add_row("not evaluated (interrupted)", str(total - done), "")
-        decisions.add_row("total", str(total), str(sum(self.lines.values())), style="bold")
-        criteria = Table(title="criteria most often not met or unknown")
-        criteria.add_column("criterion")
-        criteria.add_column("not met", justify="right")
-        criteria.add_column("unknown", justify="right")
-        ranked = (self.not_met + self.unknown).most_common(5)
-        for criterion, _ in sorted(ranked, key=lambda item: (-item[1], item[0])):
-            criteria.add_row(criterion, str(self.not_met[criterion]), str(self.unknown[criterion]))
-        return [decisions, criteria] if ranked else [decisions]
-
-
 @app.command()
 def batch(
     path: Annotated[Path, typer.Argument(help="A directory of *.json cases, or a .jsonl file.")],
@@ -279,6 +239,12 @@ def batch(
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, help="Processes (default: cores).")
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Append to --output, evaluating only inputs it has no record of."
+        ),
+    ] = False,
     rules_path: RulesOption = None,
     fail_unless_approved: FailOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
@@ -286,67 +252,46 @@ def batch(
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
     _rules(rules_path)
+    if resume and (output == "-" or format is not BatchFormat.jsonl):
+        _fail("--resume needs --output FILE in the jsonl format")
     try:
-        total, inputs = list_inputs(path)
+        found = list_inputs(path, exclude=[] if output == "-" else [Path(output)])
+        done = recorded_sources(Path(output)) if resume else set()
     except InputError as exc:
         _fail(str(exc))
-    count = workers or os.cpu_count() or 1
-    err = _err()
-    summary = _Summary()
-    started = time.perf_counter()
+    summary = Summary(total=found.total, skipped=found.skipped)
+    inputs = _not_done(found.items, done, summary) if done else found.items
     try:
-        sink = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
+        sink = sys.stdout.buffer if output == "-" else open(output, "ab" if resume else "wb")  # noqa: SIM115
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror}")
-    writer = _CsvWriter(sink) if format is BatchFormat.csv else None
-    progress = None
-    if err.is_terminal and not quiet:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        progress = Progress(
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-    task = progress.add_task("cases", total=total, rate="") if progress else None
+    err = _err()
+    progress = _progress(err, max(summary.total - len(done), 0)) if not quiet else None
+    encode = _CsvEncoder().encode if format is BatchFormat.csv else _jsonl
+    started = time.perf_counter()
+    pending: list[bytes] = []
     interrupted = False
     try:
-        if progress:
-            progress.start()
-        pending: list[bytes] = []
-        for record in run_batch(inputs, rules_path, min(count, max(total, 1))):
+        count = min(workers or os.cpu_count() or 1, max(summary.total, 1))
+        for record in run_batch(inputs, rules_path, count):
             summary.add(record)
-            pending.append(writer.encode(record) if writer else record.json.encode() + b"\n")
+            pending.append(encode(record))
             if len(pending) >= 256:
                 _write(sink, pending)
-            if progress and task is not None:
-                done = sum(summary.cases.values()) + sum(summary.errors.values())
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, advance=1, rate=f"{rate:,.0f} cases/s")
+            if progress:
+                progress.step(summary.evaluated)
         _write(sink, pending)
     except KeyboardInterrupt:
-        _write(sink, pending)
         interrupted = True
-    except BrokenPipeError:
-        _fail("output closed before all records were written")
+        _write_or_fail(sink, pending)
+    except OSError as exc:
+        _output_failed(output, exc)
     finally:
         if progress:
             progress.stop()
-        if sink is not sys.stdout.buffer:
-            sink.close()
+        _close(sink)
     if not quiet:
-        for table in summary.tables(total, time.perf_counter() - started):
+        for table in summary_tables(summary, time.perf_counter() - started):
             err.print(table)
     if interrupted:
         raise typer.Exit(130)
@@ -356,7 +301,57 @@ def batch(
         raise typer.Exit(EXIT_NOT_APPROVED)
 
 
-def _write(sink: Any, pending: list[bytes]) -> None:
+def _jsonl(record: Record) -> bytes:
+    return record.json.encode() + b"\n"
+
+
+class _Progress:
+    """A progress bar with rate and time left, on a terminal."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.bar.add_task("cases", total=total, rate="")
+        self.started = time.perf_counter()
+        self.bar.start()
+
+    def step(self, done: int) -> None:
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(self.task, completed=done, rate=f"{rate:,.0f} cases/s")
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _progress(console: Console, total: int) -> _Progress | None:
+    return _Progress(console, total) if console.is_terminal else None
+
+
+def _not_done(items: Iterator[Input], done: set[str], summary: Summary) -> Iterator[Input]:
+    for item in items:
+        if item.source in done:
+            summary.already_done += 1
+        else:
+            yield item
+
+
+def _write(sink: BinaryIO, pending: list[bytes]) -> None:
     """Write whole records only, so an interrupted run never ends in half a record."""
     if pending:
         sink.write(b"".join(pending))
@@ -364,8 +359,29 @@ def _write(sink: Any, pending: list[bytes]) -> None:
         pending.clear()
 
 
-class _CsvWriter:
-    def __init__(self, sink: Any) -> None:
+def _write_or_fail(sink: BinaryIO, pending: list[bytes]) -> None:
+    try:
+        _write(sink, pending)
+    except OSError as exc:
+        _output_failed(getattr(sink, "name", "-"), exc)
+
+
+def _output_failed(output: str, exc: OSError) -> NoReturn:
+    if isinstance(exc, BrokenPipeError):
+        # Keep the interpreter from failing again on the closed pipe when it exits.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _fail("output closed before all records were written", EXIT_OUTPUT_FAILED)
+    _fail(f"{output}: cannot write: {exc.strerror}", EXIT_OUTPUT_FAILED)
+
+
+def _close(sink: BinaryIO) -> None:
+    if sink is not sys.stdout.buffer:
+        with contextlib.suppress(OSError):  # a failed flush was reported already
+            sink.close()
+
+
+class _CsvEncoder:
+    def __init__(self) -> None:
         self.header = True
 
     def encode(self, record: Record) -> bytes:
