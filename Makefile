@@ -25,8 +25,8 @@ demo: $(STAMP)
 	@echo "Results: build/demo-results.jsonl (JSON Lines), build/demo-results.csv (one row per service line)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests $(wildcard benchmarks fuzz)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks fuzz)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

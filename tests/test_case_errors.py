@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,54 +134,3 @@ def test_case_must_be_an_object(value: Any) -> None:
 def test_null_means_absent() -> None:
     result = evaluate(mutate({"transplant.medically_necessary": None, "patient": None}))
     assert result.services[0].missing == ["transplant.medically_necessary", "patient.diagnoses"]
-
-
-FILE_ROWS: list[tuple[str, bytes, str, str]] = [
-    (
-        "invalid JSON",
-        b'{"case_id": "x",\n  "services": [}',
-        "invalid_json",
-        ":2:16: invalid JSON: Expecting value",
-    ),
-    (
-        "duplicate key",
-        b'{"case_id": "a", "case_id": "b", "services": []}',
-        "invalid_json",
-        ": duplicate key 'case_id' in a JSON object",
-    ),
-    (
-        "NaN",
-        b'{"case_id": NaN}',
-        "invalid_json",
-        ": NaN is not valid JSON (NaN and Infinity are refused)",
-    ),
-    ("not UTF-8", b'{"case_id": "\xff"}', "encoding", ": not UTF-8 (byte 13)"),
-    ("top level a list", b"[]", "invalid_case", ": a case must be a JSON object"),
-    ("too large", b" " * (1024 * 1024 + 1), "too_large", ": larger than the 1024 KiB limit"),
-]
-
-
-@pytest.mark.parametrize(
-    ("content", "kind", "message"), [r[1:] for r in FILE_ROWS], ids=[r[0] for r in FILE_ROWS]
-)
-def test_bad_case_file(tmp_path: Path, content: bytes, kind: str, message: str) -> None:
-    path = tmp_path / "case.json"
-    path.write_bytes(content)
-    with pytest.raises(CaseError) as caught:
-        evaluate(path)
-    assert caught.value.kind == kind
-    assert str(caught.value) == f"{path}{message}"
-
-
-def test_byte_order_mark_is_fine(tmp_path: Path) -> None:
-    import json
-
-    path = tmp_path / "case.json"
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(BASE_CASE).encode())
-    assert evaluate(path).decision == "medically_necessary"
-
-
-def test_unreadable_path(tmp_path: Path) -> None:
-    with pytest.raises(CaseError, match="cannot read: No such file or directory") as caught:
-        evaluate(tmp_path / "absent.json")
-    assert caught.value.kind == "unreadable"

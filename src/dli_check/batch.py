@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -204,7 +204,7 @@ def _work(items: list[Input]) -> list[Record]:
 
 def run_batch(
     inputs: Iterable[Input], rules_path: str | os.PathLike[str] | None = None, workers: int = 1
-) -> Iterator[Record]:
+) -> Generator[Record, None, None]:
     """Evaluate inputs over `workers` processes; records come back in input order, and
     only a bounded number of inputs is in flight, so memory does not grow with the input."""
     path = None if rules_path is None else str(rules_path)

@@ -55,6 +55,10 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 """A calendar date written ``YYYY-MM-DD``."""
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+MAX_ITEMS = 1000
+"""At most this many diagnoses, or service lines, in a case (claims carry far fewer)."""
+MAX_TEXT = 256
+"""At most this many characters in an identifier."""
 
 
 class Patient(BaseModel):
@@ -62,7 +66,7 @@ class Patient(BaseModel):
 
     model_config = _STRICT
     diagnoses: list[IcdCode] | None = Field(
-        default=None, description="The claim's ICD-10-CM diagnosis codes."
+        default=None, max_length=MAX_ITEMS, description="The claim's ICD-10-CM diagnosis codes."
     )
 
 
@@ -78,17 +82,19 @@ class Transplant(BaseModel):
     indication: IcdCode | None = Field(
         default=None, description="ICD-10-CM code of the disease the transplant treats."
     )
-    donor_id: str | None = Field(default=None, min_length=1)
+    donor_id: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
 
 
 class ServiceLine(BaseModel):
     """One requested service."""
 
     model_config = _STRICT
-    service: str = Field(min_length=1, description="A service the rule file governs.")
+    service: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="A service the rule file governs."
+    )
     cpt: str | None = Field(default=None, pattern=r"^[0-9]{4}[0-9A-Z]$")
     date: IsoDate | None = None
-    lymphocyte_donor_id: str | None = Field(default=None, min_length=1)
+    lymphocyte_donor_id: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
     genetically_modified: bool = False
 
 
@@ -96,10 +102,10 @@ class Case(BaseModel):
     """A patient case: the transplant and the services requested."""
 
     model_config = _STRICT
-    case_id: str = Field(min_length=1)
+    case_id: str = Field(min_length=1, max_length=MAX_TEXT)
     patient: Patient | None = None
     transplant: Transplant | None = None
-    services: list[ServiceLine] = Field(min_length=1)
+    services: list[ServiceLine] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ from dli_check.loaders import parse_case_json
 from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
 
 EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every case evaluated; 1 at least one case invalid (the others still "
@@ -270,20 +272,22 @@ def batch(
     encode = _CsvEncoder().encode if format is BatchFormat.csv else _jsonl
     started = time.perf_counter()
     pending: list[bytes] = []
-    interrupted = False
+    records = run_batch(
+        inputs, rules_path, min(workers or os.cpu_count() or 1, max(summary.total, 1))
+    )
     try:
-        count = min(workers or os.cpu_count() or 1, max(summary.total, 1))
-        for record in run_batch(inputs, rules_path, count):
-            summary.add(record)
-            pending.append(encode(record))
-            if len(pending) >= 256:
-                _write(sink, pending)
-            if progress:
-                progress.step(summary.evaluated)
-        _write(sink, pending)
-    except KeyboardInterrupt:
-        interrupted = True
-        _write_or_fail(sink, pending)
+        with _GracefulStop() as stop:
+            for record in records:
+                summary.add(record)
+                pending.append(encode(record))
+                if len(pending) >= 256:
+                    _write(sink, pending)
+                if progress:
+                    progress.step(summary.evaluated)
+                if stop.requested:
+                    break
+            records.close()  # stops the workers
+            _write(sink, pending)
     except OSError as exc:
         _output_failed(output, exc)
     finally:
@@ -293,8 +297,8 @@ def batch(
     if not quiet:
         for table in summary_tables(summary, time.perf_counter() - started):
             err.print(table)
-    if interrupted:
-        raise typer.Exit(130)
+    if stop.requested:
+        raise typer.Exit(EXIT_INTERRUPTED)
     if summary.errors:
         raise typer.Exit(EXIT_INVALID_CASE)
     if fail_unless_approved and set(summary.cases) - {"medically_necessary"}:
@@ -354,16 +358,29 @@ def _not_done(items: Iterator[Input], done: set[str], summary: Summary) -> Itera
 def _write(sink: BinaryIO, pending: list[bytes]) -> None:
     """Write whole records only, so an interrupted run never ends in half a record."""
     if pending:
-        sink.write(b"".join(pending))
-        sink.flush()
+        data = b"".join(pending)
         pending.clear()
+        sink.write(data)
+        sink.flush()
 
 
-def _write_or_fail(sink: BinaryIO, pending: list[bytes]) -> None:
-    try:
-        _write(sink, pending)
-    except OSError as exc:
-        _output_failed(getattr(sink, "name", "-"), exc)
+class _GracefulStop:
+    """The first Ctrl-C asks the batch to stop after the record at hand; a second one
+    stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> _GracefulStop:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
 
 
 def _output_failed(output: str, exc: OSError) -> NoReturn:
@@ -440,7 +457,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         print(
             f"dli-check: internal error ({type(exc).__name__}); please report it", file=sys.stderr

@@ -70,6 +70,8 @@ def load_yaml(text: str, filename: str) -> Located:
         budget = [MAX_RULE_FILE_NODES]
         located.data = _build(loader, root, (), located, budget) if root is not None else None
         return located
+    except RecursionError:
+        raise _YamlProblem(1, 1, "YAML nested too deeply") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -199,6 +201,9 @@ def parse_case_json(raw: bytes, source: str) -> Any:
         ) from None
     except RecursionError:
         raise CaseError(source, "", "JSON nested too deeply", kind="too_large") from None
+    except ValueError:  # e.g. an integer of more than 4300 digits
+        message = "invalid JSON: a number too large"
+        raise CaseError(source, "", message, kind="invalid_json") from None
 
 
 def read_case_file(path: Path) -> Any:

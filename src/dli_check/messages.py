@@ -41,6 +41,10 @@ def describe(error: ErrorDetails) -> str:
         return "must not be empty"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return f"{ctx.get('discriminator')} must be one of: {ctx.get('expected_tags')}"
     if kind == "condition_shape":

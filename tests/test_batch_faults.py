@@ -1,0 +1,250 @@
+"""A batch under faults: every input is reported exactly once, nothing else is lost, and
+every failure is one clear line with a documented exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import BASE_CASE, mutate
+from dli_check import batch
+from dli_check.batch import Summary, list_inputs, run_batch
+from dli_check.cli import app
+
+runner = CliRunner()
+EXE = str(Path(sys.executable).parent / "dli-check")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_cases(directory: Path, count: int, prefix: str = "case") -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        case = mutate(
+            {"case_id": f"{prefix}-{i}", "transplant.type": ["allogeneic", "autologous"][i % 2]}
+        )
+        (directory / f"{prefix}-{i:04d}.json").write_text(json.dumps(case))
+
+
+def sources(output: str) -> list[str]:
+    return [json.loads(line)["source"] for line in output.splitlines()]
+
+
+def test_unreadable_file_gives_an_error_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cases(tmp_path, 3)
+    real_open = Path.open
+
+    def guarded(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "case-0001.json":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded)
+    code, out, _ = run("batch", str(tmp_path), "--workers", "1", "--quiet")
+    assert code == 1
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r.get("decision") for r in records] == [
+        "medically_necessary",
+        None,
+        "medically_necessary",
+    ]
+    assert records[1]["error"] == {
+        "kind": "unreadable",
+        "message": "cannot read: Permission denied",
+    }
+
+
+def test_files_that_vanish_or_change_during_the_run(tmp_path: Path) -> None:
+    write_cases(tmp_path, 4)
+    found = list_inputs(tmp_path)
+    (tmp_path / "case-0001.json").unlink()
+    (tmp_path / "case-0002.json").write_text('{"case_id": "x", "services": [')
+    records = list(run_batch(found.items))
+    assert [r.source for r in records] == [str(tmp_path / f"case-{i:04d}.json") for i in range(4)]
+    assert [r.error_kind for r in records] == [None, "unreadable", "invalid_json", None]
+
+
+def test_symbolic_links(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_cases(root / "real", 2)
+    outside = tmp_path / "outside"
+    write_cases(outside, 1, prefix="secret")
+    (root / "data").mkdir()
+    (root / "data" / "kept.txt").write_text(json.dumps(BASE_CASE))
+    (root / "linked.json").symlink_to(root / "data" / "kept.txt")  # inside: followed
+    (root / "escape.json").symlink_to(outside / "secret-0000.json")  # outside: skipped
+    (root / "escape-dir").symlink_to(outside, target_is_directory=True)
+    (root / "real" / "loop").symlink_to(root, target_is_directory=True)  # a loop
+    (root / "alias").symlink_to(root / "real", target_is_directory=True)  # the same files again
+    (root / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    found = list_inputs(root)
+    assert [Path(i.source).relative_to(root).as_posix() for i in found.items] == [
+        "alias/case-0000.json",
+        "alias/case-0001.json",
+        "linked.json",
+    ]
+    assert dict(found.skipped) == {
+        "symbolic link out of the input directory": 2,
+        "symbolic link loop": 2,
+        "the same file by another path (symbolic link)": 2,
+        "broken symbolic link": 1,
+        "not a .json file": 1,
+    }
+
+
+def test_listing_order_does_not_matter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_cases(tmp_path / "a", 3)
+    write_cases(tmp_path / "b", 3)
+    first = run("batch", str(tmp_path), "--quiet")[1]
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p: reversed(list(real_scandir(p))))
+    assert run("batch", str(tmp_path), "--quiet")[1] == first
+
+
+def test_non_json_files_and_the_output_file_are_skipped_and_counted(tmp_path: Path) -> None:
+    write_cases(tmp_path, 2)
+    (tmp_path / "README.txt").write_text("notes")
+    output = tmp_path / "results.json"
+    output.write_text("left from an earlier run")
+    code, out, err = run("batch", str(tmp_path), "--output", str(output))
+    assert code == 0 and out == ""
+    assert len(output.read_text().splitlines()) == 2
+    assert "passed over: not a .json file" in err and "passed over: the output file" in err
+
+
+def test_full_disk(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    write_cases(tmp_path, 2)
+    code, _, err = run("batch", str(tmp_path), "--output", "/dev/full", "--quiet")
+    assert code == 4
+    assert err == "dli-check: /dev/full: cannot write: No space left on device\n"
+
+
+def test_closed_pipe(tmp_path: Path) -> None:
+    write_cases(tmp_path, 400)
+    process = subprocess.Popen(
+        [EXE, "batch", str(tmp_path), "--workers", "1", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(100)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 4
+    assert err == "dli-check: output closed before all records were written\n"
+
+
+def _die_on(item: batch.Input, rules: Any) -> batch.Record:
+    if Path(item.source).name.endswith("-die.json"):
+        os._exit(3)
+    return ORIGINAL(item, rules)
+
+
+ORIGINAL = batch.evaluate_input
+
+
+def test_a_worker_that_dies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_cases(tmp_path, 150)
+    (tmp_path / "case-0100-die.json").write_text(json.dumps(BASE_CASE))
+    monkeypatch.setattr(batch, "evaluate_input", _die_on)  # forked workers inherit it
+    found = list_inputs(tmp_path)
+    records = list(run_batch(found.items, workers=2))
+    assert len(records) == 151
+    assert [r.source for r in records] == sorted(r.source for r in records)
+    died = [r for r in records if r.error_kind == "worker_died"]
+    assert [Path(r.source).name for r in died] == ["case-0100-die.json"]
+    assert json.loads(died[0].json)["error"]["message"] == "the process evaluating this case died"
+    assert sum(1 for r in records if r.decision is not None) == 150
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_leaves_whole_records(tmp_path: Path, workers: str) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("".join(json.dumps(mutate({"case_id": f"c{i}"})) + "\n" for i in range(20000)))
+    output = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [EXE, "batch", str(cases), "-o", str(output), "-w", workers],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while (not output.exists() or output.stat().st_size == 0) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    text = output.read_text()
+    assert text.endswith("\n")
+    done = [json.loads(line)["case_id"] for line in text.splitlines()]
+    assert done == [f"c{i}" for i in range(len(done))]
+    assert 0 < len(done) < 20000
+    assert "not evaluated (interrupted)" in err.decode() and "Traceback" not in err.decode()
+
+
+def test_resume_after_a_crash(tmp_path: Path) -> None:
+    write_cases(tmp_path / "in", 30)
+    (tmp_path / "in" / "zz-bad.json").write_text("{")
+    full = tmp_path / "full.jsonl"
+    run("batch", str(tmp_path / "in"), "-o", str(full), "--quiet")
+    crashed = tmp_path / "crashed.jsonl"
+    data = full.read_bytes()
+    crashed.write_bytes(data[: data.index(b"\n", len(data) // 2) + 40])  # half a record at the end
+    code, _, err = run("batch", str(tmp_path / "in"), "-o", str(crashed), "--resume")
+    assert code == 1  # zz-bad.json, in the half evaluated again, is still invalid
+    assert crashed.read_bytes() == data
+    assert "already in the output (--resume)" in err
+    code, _, err = run("batch", str(tmp_path / "in"), "-o", str(crashed), "--resume")
+    assert crashed.read_bytes() == data  # nothing left to do
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--resume"], "dli-check: --resume needs --output FILE in the jsonl format\n"),
+        (
+            ["--resume", "-o", "x.csv", "-f", "csv"],
+            "dli-check: --resume needs --output FILE in the jsonl format\n",
+        ),
+    ],
+)
+def test_resume_usage(tmp_path: Path, args: list[str], message: str) -> None:
+    assert run("batch", str(tmp_path), *args)[::2] == (2, message)
+
+
+def test_resume_refuses_a_file_that_is_not_ours(tmp_path: Path) -> None:
+    write_cases(tmp_path / "in", 1)
+    other = tmp_path / "other.jsonl"
+    other.write_text("hello\n")
+    code, _, err = run("batch", str(tmp_path / "in"), "-o", str(other), "--resume")
+    assert (code, err) == (2, f"dli-check: {other}:1: not a dli-check record; cannot resume\n")
+
+
+def test_summary_adds_up(tmp_path: Path) -> None:
+    summary = Summary(total=5, already_done=1)
+    for record in run_batch(list_inputs(_three(tmp_path)).items):
+        summary.add(record)
+    assert summary.evaluated + summary.already_done + summary.not_evaluated == summary.total
+    assert summary.not_evaluated == 1
+
+
+def _three(tmp_path: Path) -> Path:
+    write_cases(tmp_path, 2)
+    (tmp_path / "x.json").write_text("[]")
+    return tmp_path

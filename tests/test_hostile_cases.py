@@ -1,0 +1,164 @@
+"""Hostile and broken case files: each gives one CaseError of the right kind, never a
+decision, never a traceback, and never the file's content in the message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import BASE_CASE
+from dli_check import CaseError, evaluate
+
+SECRET = "Jane Q Patient"
+
+ROWS: list[tuple[str, bytes, str, str]] = [
+    (
+        "invalid JSON, with line and column",
+        b'{"case_id": "x",\n  "services": [}',
+        "invalid_json",
+        ":2:16: invalid JSON: Expecting value",
+    ),
+    ("trailing garbage", json.dumps(BASE_CASE).encode() + b" x", "invalid_json", ":1:"),
+    ("empty file", b"", "invalid_json", ":1:1: invalid JSON: Expecting value"),
+    ("top level a list", b"[]", "invalid_case", ": a case must be a JSON object"),
+    (
+        "top level a string",
+        b'"' + SECRET.encode() + b'"',
+        "invalid_case",
+        ": a case must be a JSON object",
+    ),
+    (
+        "duplicate top-level key",
+        b'{"case_id": "a", "case_id": "b", "services": []}',
+        "invalid_json",
+        ": duplicate key 'case_id' in a JSON object",
+    ),
+    (
+        "duplicate nested key: a false overwritten by a true",
+        b'{"case_id": "a", "transplant": {"medically_necessary": false, "medically_necessary": true}, "services": []}',
+        "invalid_json",
+        ": duplicate key 'medically_necessary' in a JSON object",
+    ),
+    (
+        "duplicate key that is not a field name",
+        ('{"case_id": "a", "' + SECRET + '": 1, "' + SECRET + '": 2}').encode(),
+        "invalid_json",
+        ": duplicate key in a JSON object",
+    ),
+    (
+        "NaN",
+        b'{"case_id": NaN}',
+        "invalid_json",
+        ": NaN is not valid JSON (NaN and Infinity are refused)",
+    ),
+    (
+        "Infinity",
+        b'{"case_id": -Infinity}',
+        "invalid_json",
+        ": -Infinity is not valid JSON (NaN and Infinity are refused)",
+    ),
+    ("not UTF-8", b'{"case_id": "\xff"}', "encoding", ": not UTF-8 (byte 13)"),
+    ("UTF-16", '{"case_id": "x"}'.encode("utf-16"), "encoding", ": not UTF-8 (byte 0)"),
+    (
+        "a number of 5000 digits",
+        b'{"case_id": ' + b"9" * 5000 + b"}",
+        "invalid_json",
+        ": invalid JSON: a number too large",
+    ),
+    (
+        "nested 10,000 deep",
+        b'{"case_id": ' + b"[" * 10000 + b"]" * 10000 + b"}",
+        "too_large",
+        ": JSON nested too deeply",
+    ),
+    (
+        "over the size limit",
+        b" " * (1024 * 1024 + 1),
+        "too_large",
+        ": larger than the 1024 KiB limit",
+    ),
+    (
+        "100,000 diagnoses",
+        json.dumps(
+            {
+                "case_id": "x",
+                "patient": {"diagnoses": ["C9200"] * 100_000},
+                "services": [{"service": "donor_lymphocyte_infusion"}],
+            },
+            separators=(",", ":"),
+        ).encode(),
+        "invalid_case",
+        ": patient.diagnoses: must have at most 1000 items",
+    ),
+    (
+        "a string where a boolean belongs",
+        json.dumps(
+            {**BASE_CASE, "transplant": {**BASE_CASE["transplant"], "medically_necessary": "true"}}
+        ).encode(),
+        "invalid_case",
+        ": transplant.medically_necessary: must be a JSON boolean (true or false)",
+    ),
+    (
+        "a number where a string belongs",
+        json.dumps({**BASE_CASE, "case_id": 17}).encode(),
+        "invalid_case",
+        ": case_id: must be a string",
+    ),
+    (
+        "a misspelt field",
+        json.dumps({**BASE_CASE, "transplant": {"medicaly_necessary": True}}).encode(),
+        "invalid_case",
+        ": transplant.medicaly_necessary: is not a known field",
+    ),
+    (
+        "an over-long identifier",
+        json.dumps({**BASE_CASE, "case_id": "x" * 257}).encode(),
+        "invalid_case",
+        ": case_id: must be at most 256 characters",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "message"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS]
+)
+def test_hostile_case_file(tmp_path: Path, content: bytes, kind: str, message: str) -> None:
+    path = tmp_path / "case.json"
+    path.write_bytes(content)
+    with pytest.raises(CaseError) as caught:
+        evaluate(path)
+    assert caught.value.kind == kind
+    assert str(caught.value).startswith(f"{path}{message}")
+    assert "\n" not in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "case.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(BASE_CASE).encode())
+    assert evaluate(path).decision == "medically_necessary"
+
+
+def test_unreadable_path(tmp_path: Path) -> None:
+    with pytest.raises(CaseError, match="cannot read: No such file or directory") as caught:
+        evaluate(tmp_path / "absent.json")
+    assert caught.value.kind == "unreadable"
+
+
+def test_a_directory_is_not_a_case(tmp_path: Path) -> None:
+    with pytest.raises(CaseError, match="cannot read: Is a directory") as caught:
+        evaluate(tmp_path)
+    assert caught.value.kind == "unreadable"
+
+
+def test_deep_dict_from_a_library_caller() -> None:
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]  # type: ignore[assignment]
+    with pytest.raises(CaseError) as caught:
+        evaluate({**BASE_CASE, "transplant": deep})
+    assert str(caught.value) == "<case>: transplant.x: is not a known field"

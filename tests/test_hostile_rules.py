@@ -1,0 +1,65 @@
+"""Hostile rule files: refused quickly with a located error; none can run code."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from dli_check import RuleFileError, load_rules
+
+
+def _laughs(levels: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        refs = ", ".join(f"*a{i - 1}" for _ in range(10))
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+ROWS = [
+    ("billion laughs", _laughs(9), "1:66: too many YAML nodes (aliases expanding?)"),
+    (
+        "python object",
+        "rules_format: !!python/object/apply:os.system ['echo pwned']\n",
+        "1:15: unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+    ),
+    (
+        "python name in a scalar",
+        "rules_format: !!python/name:os.system\n",
+        "1:15: YAML: could not determine a constructor for the tag 'tag:yaml.org,2002:python/name:os.system'",
+    ),
+    (
+        "custom tag",
+        "rules_format: !include other.yaml\n",
+        "1:15: YAML: could not determine a constructor for the tag '!include'",
+    ),
+    ("duplicate key", "rules_format: 1\nrules_format: 1\n", "2:1: duplicate key 'rules_format'"),
+    ("nested very deep", "a: " + "[" * 5000 + "]" * 5000 + "\n", "1:1: YAML nested too deeply"),
+    ("mapping as a key", "? {a: 1}\n: 2\n", "1:3: mapping keys must be plain scalars"),
+    (
+        "tabs",
+        "rules_format:\t1\nguideline:\n\t- x\n",
+        "1:14: YAML: found character '\\t' that cannot start any token",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_hostile_rule_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    started = time.perf_counter()
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert str(caught.value.problems[0]) == f"{path}:{expected}"
+    assert time.perf_counter() - started < 10  # refused, not expanded
+
+
+def test_oversized_rule_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(b"# " + b"x" * (4 * 1024 * 1024) + b"\n")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert str(caught.value) == f"{path}:1:1: larger than 4 MiB"
