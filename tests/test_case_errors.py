@@ -133,4 +133,4 @@ def test_case_must_be_an_object(value: Any) -> None:
 
 def test_null_means_absent() -> None:
     result = evaluate(mutate({"transplant.medically_necessary": None, "patient": None}))
-    assert result.services[0].missing == ["transplant.medically_necessary", "patient.diagnoses"]
+    assert result.services[0].missing == ("transplant.medically_necessary", "patient.diagnoses")

@@ -225,14 +225,14 @@ def test_missing_facts_are_named_as_case_paths() -> None:
     )
     line = result.services[0]
     assert line.decision == INS
-    assert line.missing == [
+    assert line.missing == (
         "transplant.medically_necessary",
         "patient.diagnoses",
         "services[0].lymphocyte_donor_id",
-    ]
+    )
     by_id = {r.criterion: r for r in line.reasons}
-    assert by_id["same-donor"].missing == ["services[0].lymphocyte_donor_id"]
-    assert by_id["transplant-allogeneic"].missing == []
+    assert by_id["same-donor"].missing == ("services[0].lymphocyte_donor_id",)
+    assert by_id["transplant-allogeneic"].missing == ()
 
 
 @pytest.mark.parametrize(
@@ -279,7 +279,7 @@ def test_missing_facts_are_named_as_case_paths() -> None:
 )
 def test_code_notes(changes: dict[str, Any], criterion: str, notes: list[str]) -> None:
     line = evaluate(mutate(changes)).services[0]
-    assert next(r for r in line.reasons if r.criterion == criterion).notes == notes
+    assert next(r for r in line.reasons if r.criterion == criterion).notes == tuple(notes)
 
 
 COLLECTION = {

@@ -58,7 +58,7 @@ def test_made_up_guideline(changes: dict[str, Any], decision: str, statuses: lis
 def test_caveat_note_from_a_made_up_code_set() -> None:
     rules = load_rules(DATA / "made-up-guideline.yaml")
     line = evaluate(mutate({"patient.diagnoses": ["C90.11"]}, BOOSTER), rules).services[0]
-    assert line.reasons[2].notes == ["C90.11 is not listed: plasma cell leukemia is not listed"]
+    assert line.reasons[2].notes == ("C90.11 is not listed: plasma cell leukemia is not listed",)
 
 
 def test_services_are_those_of_the_rule_file() -> None:

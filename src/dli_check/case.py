@@ -14,6 +14,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -23,6 +24,7 @@ from dli_check.icd10cm import code_index, dotted, undotted
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+@lru_cache(maxsize=65536)
 def _icd10cm(value: str) -> str:
     key = undotted(value)
     if key is None:
@@ -175,7 +177,6 @@ def line_facts(case_wide: dict[str, object], line: ServiceLine) -> dict[str, obj
 
 
 def _add(facts: dict[str, object], prefix: str, group: BaseModel) -> None:
-    for name in type(group).model_fields:
-        value = getattr(group, name)
+    for name, value in group.__dict__.items():
         if value is not None and value != []:
             facts[f"{prefix}.{name}"] = tuple(value) if isinstance(value, list) else value

@@ -10,11 +10,12 @@ five-character codes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dli_check.icd10cm import CodeIndex, code_index, dotted, undotted
 
 _CPT = re.compile(r"[0-9]{4}[0-9A-Z]")
+_MEMO_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,23 @@ class IcdCodeSet:
     title: str
     entries: tuple[IcdEntry, ...]
     caveats: tuple[Caveat, ...]
+    _memo: dict[str, tuple[bool, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def describe(self, code: str, index: CodeIndex) -> tuple[bool, str]:
+        """Whether the set lists a code, and a note saying where (or why not; empty when
+        there is nothing to say). Remembered per code: sets are fixed and codes recur."""
+        found = self._memo.get(code)
+        if found is None:
+            key = undotted(code) or ""
+            entry = self.entry_for(key, index)
+            if entry is not None:
+                found = (True, f"{code} is listed: {entry.codes} {entry.description}")
+            else:
+                caveat = self.caveat_for(key, index)
+                found = (False, f"{code} is not listed: {caveat.note}" if caveat else "")
+            if len(self._memo) < _MEMO_LIMIT:
+                self._memo[code] = found
+        return found
 
     def entry_for(self, key: str, index: CodeIndex) -> IcdEntry | None:
         """The entry that lists an undotted code, if any."""

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dli_check import rules_model as rm
 from dli_check.case import FACTS
 from dli_check.codes import Caveat, CptCodeSet, CptRange, IcdCodeSet, IcdEntry
-from dli_check.icd10cm import CodeIndex, code_index, undotted
+from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.loaders import PathKey
-from dli_check.results import Citation, Status
+from dli_check.results import Citation, Reason, Status
+
+_REASON_CACHE = 4096
+"""Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
 
 Facts = Mapping[str, object]
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
@@ -44,6 +47,27 @@ class CompiledCriterion:
     citation: Citation
     also_cites: tuple[Citation, ...]
     check: Check
+    _reasons: dict[tuple[Status, tuple[str, ...], tuple[str, ...]], Reason] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def reason(self, status: Status, missing: tuple[str, ...], notes: tuple[str, ...]) -> Reason:
+        """The reason for one outcome of this criterion, built once per distinct outcome."""
+        key = (status, missing, notes)
+        reason = self._reasons.get(key)
+        if reason is None:
+            reason = Reason(
+                criterion=self.id,
+                status=status,
+                explanation=self.explanation,
+                citation=self.citation,
+                also_cites=self.also_cites,
+                notes=notes,
+                missing=missing,
+            )
+            if len(self._reasons) < _REASON_CACHE:
+                self._reasons[key] = reason
+        return reason
 
 
 @dataclass(frozen=True)
@@ -325,13 +349,8 @@ def _match_codes(code_set: IcdCodeSet, codes: tuple[str, ...], index: CodeIndex)
     listed: list[str] = []
     unlisted: list[str] = []
     for code in codes:
-        key = undotted(code) or ""
-        entry = code_set.entry_for(key, index)
-        if entry is not None:
-            listed.append(f"{code} is listed: {entry.codes} {entry.description}")
-            continue
-        caveat = code_set.caveat_for(key, index)
-        unlisted.append(f"{code} is not listed: {caveat.note}" if caveat else "")
+        is_listed, note = code_set.describe(code, index)
+        (listed if is_listed else unlisted).append(note)
     if listed:
         return ("met", (), tuple(listed))
     notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)

@@ -204,13 +204,13 @@ def evaluate(
     rules = rules or _bundled()
     parsed = read_case(case, rules, source=source)
     case_wide = case_facts(parsed)
-    lines = [
+    lines = tuple(
         _evaluate_line(rules.services[line.service], line, i, case_wide)
         for i, line in enumerate(parsed.services)
-    ]
-    return CaseResult(
+    )
+    return CaseResult.model_construct(
         case_id=parsed.case_id,
-        decision=case_decision([line.decision for line in lines]),
+        decision=case_decision(tuple(line.decision for line in lines)),
         services=lines,
         provenance=rules.provenance,
     )
@@ -227,19 +227,10 @@ def _evaluate_line(
     missing: dict[str, None] = {}
     for criterion in service.criteria:
         status, absent, notes = criterion.check(facts)
-        absent = tuple(there + m[len(here) :] if m.startswith(here) else m for m in absent)
-        reasons.append(
-            Reason(
-                criterion=criterion.id,
-                status=status,
-                explanation=criterion.explanation,
-                citation=criterion.citation,
-                also_cites=list(criterion.also_cites),
-                notes=list(notes),
-                missing=list(absent),
-            )
-        )
-        missing.update(dict.fromkeys(absent))
+        if absent:
+            absent = tuple(there + m[len(here) :] if m.startswith(here) else m for m in absent)
+            missing.update(dict.fromkeys(absent))
+        reasons.append(criterion.reason(status, absent, notes))
     statuses = {r.status for r in reasons}
     decision: Decision
     outcome: Citation | None
@@ -249,12 +240,13 @@ def _evaluate_line(
         decision, outcome = "insufficient_information", None
     else:
         decision, outcome = service.when_met.decision, service.when_met.citation
-    return ServiceResult(
+    # Built from validated parts only: no need to validate them again.
+    return ServiceResult.model_construct(
         service=line.service,
         cpt=line.cpt,
         decision=decision,
         action=ACTIONS[decision],
         outcome=outcome,
-        reasons=reasons,
-        missing=list(missing),
+        reasons=tuple(reasons),
+        missing=tuple(missing),
     )

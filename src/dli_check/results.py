@@ -22,6 +22,8 @@ ACTIONS: dict[str, Action] = {
     "not_medically_necessary": "refer_to_clinical_reviewer",
 }
 
+# Frozen, with tuples for lists: results can share parts (a criterion's reason is built once
+# per distinct outcome), so nothing in them may change.
 _FROZEN = ConfigDict(frozen=True)
 
 
@@ -41,10 +43,10 @@ class Reason(BaseModel):
     status: Status
     explanation: str
     citation: Citation
-    also_cites: list[Citation]
-    notes: list[str]
+    also_cites: tuple[Citation, ...]
+    notes: tuple[str, ...]
     """What the engine saw: e.g. which listed range a code fell in, or why it fell in none."""
-    missing: list[str]
+    missing: tuple[str, ...]
     """Fact paths that were absent, when the status is unknown."""
 
 
@@ -58,8 +60,8 @@ class ServiceResult(BaseModel):
     action: Action
     outcome: Citation | None
     """Where the guideline states this decision (none when information is missing)."""
-    reasons: list[Reason]
-    missing: list[str]
+    reasons: tuple[Reason, ...]
+    missing: tuple[str, ...]
 
 
 class GuidelineInfo(BaseModel):
@@ -98,7 +100,7 @@ class CaseResult(BaseModel):
     model_config = _FROZEN
     case_id: str
     decision: Decision
-    services: list[ServiceResult]
+    services: tuple[ServiceResult, ...]
     provenance: Provenance
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -106,7 +108,7 @@ class CaseResult(BaseModel):
         return self.model_dump_json(indent=indent)
 
 
-def case_decision(decisions: list[Decision]) -> Decision:
+def case_decision(decisions: list[Decision] | tuple[Decision, ...]) -> Decision:
     """Any line not medically necessary decides the case; else any insufficient line."""
     for decision in ("not_medically_necessary", "insufficient_information"):
         if decision in decisions:
