@@ -15,9 +15,13 @@ def test_index_equals_the_packages_code_set_and_order() -> None:
     # A block of one category ("B10") has the category's name: it is listed twice.
     expected = list(dict.fromkeys(c for c in codes if package.is_category_or_subcategory(c)))
     index = code_index()
-    assert list(index.position) == expected
-    for code, position in index.position.items():
-        assert index.last_descendant[position] == position + len(package.get_descendants(code))
+    assert [c for c in index.position if package.is_category_or_subcategory(c)] == expected
+    for code in expected:
+        position = index.position[code]
+        subtree = [
+            dotted(index.lines[p]) for p in range(position + 1, index.last_descendant(position) + 1)
+        ]
+        assert subtree == package.get_descendants(code, prioritize_blocks=False)
 
 
 def test_release_is_named() -> None:

@@ -119,7 +119,7 @@ ROWS = [
         "bad YAML",
         "  id: TEST-BOOST-01\n",
         "  id: [TEST-BOOST-01\n",
-        "5:8: YAML: expected ',' or ']', but got ':'",
+        "5:8: YAML: did not find expected ',' or ']'",
     ),
     (
         "python object tag",

@@ -47,7 +47,7 @@ class IcdRange:
         last = index.position[keys[-1]]
         if last < low:
             raise ValueError(f"range {text!r} ends before it starts in ICD-10-CM tabular order")
-        return cls(text, dotted(keys[0]), dotted(keys[-1]), low, index.last_descendant[last])
+        return cls(text, dotted(keys[0]), dotted(keys[-1]), low, index.last_descendant(last))
 
     def contains_position(self, position: int, index: CodeIndex) -> bool:
         """Whether the code at this tabular position lies in the range.
@@ -57,7 +57,7 @@ class IcdRange:
         """
         if self.low <= position <= self.high:
             return True
-        last = index.last_descendant[position]
+        last = index.last_descendant(position)
         return last > position and self.low <= position + 1 and last <= self.high
 
     def contains(self, code: str, index: CodeIndex | None = None) -> bool:

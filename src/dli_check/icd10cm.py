@@ -3,8 +3,9 @@
 The codes come from the release that the `simple-icd-10-cm` package ships. Importing that
 package costs about 1.5 s and 190 MiB because it builds a tree of every code; this module
 instead reads the package's own list of codes (the same codes, in the same tabular order,
-as its ``get_all_codes()``; a test checks that) without importing the package, and keeps
-just what range checks need: each code's position and the position of its last descendant.
+as its ``get_all_codes()``; a test checks that) without importing the package, in about
+15 ms, and keeps just what range checks need: each code's position, and (worked out when
+first asked) the position of its last descendant.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -37,19 +38,36 @@ _MONTHS = (
 
 @dataclass(frozen=True)
 class CodeIndex:
-    """Every ICD-10-CM code (chapters and blocks left out), in official tabular order."""
+    """Every line of the official code list, in tabular order, and where each code stands.
 
+    The list also holds chapters (``"2"``) and blocks (``"C81-C96"``); they are never looked
+    up as codes. A block of one category (``"B10"``) has the category's name: the name
+    stands for the category, which comes right after it.
+    """
+
+    lines: tuple[str, ...]
     position: dict[str, int]
     """Undotted code -> its position in tabular order."""
-    last_descendant: tuple[int, ...]
-    """Position -> position of the last code in its subtree (itself for a leaf)."""
     release: str
     """Which release this is, e.g. ``FY2026 (April 1, 2026 update)``."""
     source: str
     """Where it came from, e.g. ``simple-icd-10-cm 1.5.0``."""
+    _last: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __contains__(self, undotted: object) -> bool:
         return undotted in self.position
+
+    def last_descendant(self, position: int) -> int:
+        """The position of the last code in the subtree of the code at `position` (itself
+        for a leaf): the run of codes after it that start with it."""
+        last = self._last.get(position)
+        if last is None:
+            code, lines = self.lines[position], self.lines
+            last = position
+            while last + 1 < len(lines) and lines[last + 1].startswith(code):
+                last += 1
+            self._last[position] = last
+        return last
 
 
 def undotted(code: str) -> str | None:
@@ -85,39 +103,26 @@ def _release_name(list_file: Path) -> str:
     return f"FY{fiscal} ({month} 1, {year} update)"
 
 
-def build_index(codes: list[str], release: str, source: str) -> CodeIndex:
-    """Index a tabular-order (pre-order) list of undotted codes.
+def build_index(lines: list[str], release: str, source: str) -> CodeIndex:
+    """Index a tabular-order (pre-order) list of undotted codes, chapters and blocks."""
+    kept = tuple(line for line in lines if line)
+    return CodeIndex(kept, dict(zip(kept, range(len(kept)), strict=True)), release, source)
 
-    Chapters (``"2"``) and blocks (``"C81-C96"``) are left out: they are not codes. A block
-    of one category (``"B10"``) is listed just before that category: it is kept once. A
-    code's subtree is the run of codes after it that start with it.
-    """
-    kept: list[str] = []
-    for code in codes:
-        if code and not code.isdigit() and "-" not in code and (not kept or kept[-1] != code):
-            kept.append(code)
-    last = list(range(len(kept)))
-    open_subtrees: list[int] = []
-    for i, code in enumerate(kept):
-        while open_subtrees and not code.startswith(kept[open_subtrees[-1]]):
-            last[open_subtrees.pop()] = i - 1
-        open_subtrees.append(i)
-    for j in open_subtrees:
-        last[j] = len(kept) - 1
-    return CodeIndex(
-        position={c: i for i, c in enumerate(kept)},
-        last_descendant=tuple(last),
-        release=release,
-        source=source,
-    )
+
+def _package_version(package_dir: Path) -> str:
+    # What importlib.metadata would say, without its import cost at start-up.
+    for info in package_dir.parent.glob(f"{PACKAGE}-*.dist-info"):
+        return info.name[len(PACKAGE) + 1 : -len(".dist-info")]
+    return importlib.metadata.version(PACKAGE.replace("_", "-"))  # pragma: no cover
 
 
 @cache
 def code_index() -> CodeIndex:
     """The index of the installed ICD-10-CM release, built once per process."""
-    lists = sorted(_data_dir().glob("code-list-*.txt"))
+    data = _data_dir()
+    lists = sorted(data.glob("code-list-*.txt"))
     if len(lists) != 1:
         raise RuntimeError(f"expected one code list in {PACKAGE}, found {len(lists)}")
-    codes = lists[0].read_text(encoding="utf-8").split("\n")
-    version = importlib.metadata.version(PACKAGE.replace("_", "-"))
-    return build_index(codes, _release_name(lists[0]), f"simple-icd-10-cm {version}")
+    lines = lists[0].read_text(encoding="utf-8").split("\n")
+    version = _package_version(data.parent)
+    return build_index(lines, _release_name(lists[0]), f"simple-icd-10-cm {version}")

@@ -1,0 +1,104 @@
+"""The floor: CG-TRANS-03 as a hand-written Python function, as a programmer would write it
+for this one guideline, with no rule file, no validation and no citations. It returns, for
+each service line, the decision and the criteria that failed or were unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_MALIGNANT = ("C81", "C82", "C83", "C84", "C85", "C86", "C88", "C90", "C91", "C92")
+_LEFT_OUT = {"C819A", "C829A", "C839A", "C849A", "C859A"}
+_CONDITIONING = {"myeloablative", "non_myeloablative", "reduced_intensity"}
+
+
+def _key(code: str) -> str:
+    return code.replace(".", "").upper()
+
+
+def _malignancy(code: str) -> bool:
+    key = _key(code)
+    if key in _LEFT_OUT or not key.startswith(_MALIGNANT):
+        return False
+    if key.startswith("C85"):
+        return key >= "C851"
+    if key.startswith("C86"):
+        return key[:4] <= "C866"
+    return not (key.startswith("C90") and key[:4] > "C903")
+
+
+def _listed(code: str) -> bool:
+    key = _key(code)
+    return _malignancy(code) or key.startswith(("Z856", "Z857")) or key in ("Z9481", "Z9484")
+
+
+def _three(value: Any, test: bool) -> str:
+    return "unknown" if value is None else ("met" if test else "not_met")
+
+
+def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
+    t = case.get("transplant") or {}
+    diagnoses = (case.get("patient") or {}).get("diagnoses") or None
+    status = t.get("status")
+    completed = _three(status, status == "completed")
+    if completed == "met" and line.get("date") and t.get("date"):
+        completed = "met" if line["date"] > t["date"] else "not_met"
+    donor, lymph = t.get("donor_id"), line.get("lymphocyte_donor_id")
+    return {
+        "transplant-allogeneic": _three(t.get("type"), t.get("type") == "allogeneic"),
+        "transplant-conditioning": "met"
+        if t.get("conditioning") in _CONDITIONING | {None}
+        else "not_met",
+        "transplant-medically-necessary": _three(
+            t.get("medically_necessary"), t.get("medically_necessary") is True
+        ),
+        "transplant-completed": completed,
+        "transplant-treated-hematologic-malignancy": _three(
+            t.get("indication"), bool(t.get("indication")) and _malignancy(t["indication"])
+        ),
+        "diagnosis-listed": _three(
+            diagnoses, bool(diagnoses) and any(_listed(c) for c in diagnoses)
+        ),
+        "same-donor": "unknown"
+        if donor is None or lymph is None
+        else ("met" if donor == lymph else "not_met"),
+        "not-genetically-modified": "not_met" if line.get("genetically_modified") else "met",
+    }
+
+
+def _collection(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
+    t = case.get("transplant") or {}
+    donor, lymph = t.get("donor_id"), line.get("lymphocyte_donor_id")
+    return {
+        "transplant-allogeneic": _three(t.get("type"), t.get("type") == "allogeneic"),
+        "transplant-conditioning": "met"
+        if t.get("conditioning") in _CONDITIONING | {None}
+        else "not_met",
+        "transplant-medically-necessary": _three(
+            t.get("medically_necessary"), t.get("medically_necessary") is True
+        ),
+        "same-donor": "unknown"
+        if donor is None or lymph is None
+        else ("met" if donor == lymph else "not_met"),
+    }
+
+
+def decide(case: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """Per service line: the decision and the criteria not met or unknown."""
+    lines = []
+    for line in case["services"]:
+        if line["service"] == "genetic_modification_of_donor_lymphocytes":
+            statuses = {"genetic-modification-never-medically-necessary": "not_met"}
+        elif line["service"] == "donor_lymphocyte_infusion":
+            statuses = _dli(case, line)
+        else:
+            statuses = _collection(case, line)
+        values = statuses.values()
+        if "not_met" in values:
+            decision = "not_medically_necessary"
+        elif "unknown" in values:
+            decision = "insufficient_information"
+        else:
+            decision = "medically_necessary"
+        lines.append((decision, [c for c, s in statuses.items() if s != "met"]))
+    return lines
