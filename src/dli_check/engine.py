@@ -35,7 +35,6 @@ from dli_check.results import (
     Decision,
     GuidelineInfo,
     Provenance,
-    Reason,
     ServiceResult,
     case_decision,
 )
