@@ -327,3 +327,11 @@ def test_installed_entry_point_on_examples(tmp_path: Path) -> None:
         check=False,
     )
     assert module.returncode == 0 and module.stdout.startswith("dli-check 0.1.0\n")
+
+
+def test_public_names_resolve() -> None:
+    import dli_check
+
+    assert sorted(dli_check.__all__) == sorted(["__version__", *dli_check._PUBLIC])
+    for name in dli_check.__all__:
+        assert getattr(dli_check, name) is not None

@@ -89,6 +89,7 @@ def mutated_cases(draw: st.DrawFn) -> dict[str, Any]:
 
 def _check(outcome: Any) -> None:
     assert isinstance(outcome, CaseResult)
+    assert outcome.to_json(indent=None) == outcome.model_dump_json()  # the fast path is exact
     data = json.loads(outcome.to_json())
     assert data["decision"] in (
         "medically_necessary",

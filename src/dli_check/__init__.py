@@ -1,14 +1,40 @@
 """dli-check: applies a clinical utilization-management guideline to patient cases and says,
-for every requested service, whether it is medically necessary, citing the guideline."""
+for every requested service, whether it is medically necessary, citing the guideline.
+
+Public names are imported on first use, so that a command that needs little (``dli-check
+--version``) starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from dli_check.case import Case, Patient, ServiceLine, Transplant
-from dli_check.codes import CptRange, IcdRange
-from dli_check.engine import Rules, evaluate, load_rules, read_case
-from dli_check.errors import CaseError, DliCheckError, Problem, RuleFileError
-from dli_check.results import CaseResult, Citation, Reason, ServiceResult
-from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
+_PUBLIC = {
+    "Case": "dli_check.case",
+    "Patient": "dli_check.case",
+    "ServiceLine": "dli_check.case",
+    "Transplant": "dli_check.case",
+    "CptRange": "dli_check.codes",
+    "IcdRange": "dli_check.codes",
+    "Rules": "dli_check.engine",
+    "evaluate": "dli_check.engine",
+    "load_rules": "dli_check.engine",
+    "read_case": "dli_check.engine",
+    "CaseError": "dli_check.errors",
+    "DliCheckError": "dli_check.errors",
+    "Problem": "dli_check.errors",
+    "RuleFileError": "dli_check.errors",
+    "CaseResult": "dli_check.results",
+    "Citation": "dli_check.results",
+    "Reason": "dli_check.results",
+    "ServiceResult": "dli_check.results",
+    "case_json_schema": "dli_check.schemas",
+    "result_json_schema": "dli_check.schemas",
+    "rules_json_schema": "dli_check.schemas",
+}
 
 __all__ = [
     "Case",
@@ -34,3 +60,21 @@ __all__ = [
     "result_json_schema",
     "rules_json_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dli_check' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from dli_check.case import Case, Patient, ServiceLine, Transplant
+    from dli_check.codes import CptRange, IcdRange
+    from dli_check.engine import Rules, evaluate, load_rules, read_case
+    from dli_check.errors import CaseError, DliCheckError, Problem, RuleFileError
+    from dli_check.results import CaseResult, Citation, Reason, ServiceResult
+    from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema

@@ -170,7 +170,7 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
         )
         for s in result.services
     )
-    body = result.model_dump_json()
+    body = result.to_json(indent=None)
     record = f'{{"source":{json.dumps(item.source)},{body[1:]}'
     return Record(item.source, record, result.decision, None, lines)
 

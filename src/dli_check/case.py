@@ -162,21 +162,37 @@ FACTS: dict[str, FactType] = _fact_types()
 def case_facts(case: Case) -> dict[str, object]:
     """The case-wide facts that are present, by path (empty lists count as absent)."""
     facts: dict[str, object] = {}
-    for prefix in ("patient", "transplant"):
-        group = getattr(case, prefix)
-        if group is not None:
-            _add(facts, prefix, group)
+    if case.patient is not None:
+        _add(facts, _PATIENT_KEYS, case.patient)
+    if case.transplant is not None:
+        _add(facts, _TRANSPLANT_KEYS, case.transplant)
     return facts
 
 
 def line_facts(case_wide: dict[str, object], line: ServiceLine) -> dict[str, object]:
     """The facts one service line is judged on: the case-wide ones plus its own."""
     facts = dict(case_wide)
-    _add(facts, SERVICE_PREFIX, line)
+    _add(facts, _LINE_KEYS, line)
     return facts
 
 
-def _add(facts: dict[str, object], prefix: str, group: BaseModel) -> None:
-    for name, value in group.__dict__.items():
-        if value is not None and value != []:
-            facts[f"{prefix}.{name}"] = tuple(value) if isinstance(value, list) else value
+def _keys(prefix: str, model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, f"{prefix}.{name}") for name in model.model_fields)
+
+
+_PATIENT_KEYS = _keys("patient", Patient)
+_TRANSPLANT_KEYS = _keys("transplant", Transplant)
+_LINE_KEYS = _keys(SERVICE_PREFIX, ServiceLine)
+
+
+def _add(facts: dict[str, object], keys: tuple[tuple[str, str], ...], group: BaseModel) -> None:
+    values = group.__dict__
+    for name, key in keys:
+        value = values[name]
+        if value is None:
+            continue
+        if type(value) is list:
+            if not value:
+                continue
+            value = tuple(value)
+        facts[key] = value

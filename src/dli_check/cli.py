@@ -23,27 +23,20 @@ import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
-from dli_check import __version__
-from dli_check.batch import (
-    Input,
-    InputError,
-    Record,
-    Summary,
-    list_inputs,
-    recorded_sources,
-    run_batch,
-)
-from dli_check.engine import evaluate, load_rules
+from dli_check.about import bundled_rules_path, version_text
 from dli_check.errors import CaseError, RuleFileError
-from dli_check.explain import mermaid, result_lines, rules_lines, summary_tables
-from dli_check.loaders import parse_case_json
-from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
+
+# What a command needs is imported inside it: start-up time is paid by every command.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dli_check.batch import Input, Record, Summary
+    from dli_check.engine import Rules
 
 EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -112,10 +105,14 @@ FailOption = Annotated[
 
 
 def _out() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
 def _err() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
@@ -124,7 +121,9 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _rules(path: Path | None) -> Any:
+def _rules(path: Path | None) -> Rules:
+    from dli_check.engine import load_rules
+
     try:
         return load_rules(path)
     except RuleFileError as exc:
@@ -135,14 +134,7 @@ def _rules(path: Path | None) -> Any:
 
 def _version(value: bool) -> None:
     if value:
-        rules = load_rules()
-        g = rules.provenance.guideline
-        code_system = rules.provenance.code_system
-        typer.echo(
-            f"dli-check {__version__}\n{g.id} (published {g.publish_date}, "
-            f"last reviewed {g.last_review_date})\n"
-            f"ICD-10-CM {code_system.release} from {code_system.source}"
-        )
+        typer.echo(version_text(bundled_rules_path()))
         raise typer.Exit()
 
 
@@ -164,6 +156,9 @@ def check(
     fail_unless_approved: FailOption = False,
 ) -> None:
     """Decide one case: each service line, criterion by criterion, with citations."""
+    from dli_check.engine import evaluate
+    from dli_check.loaders import parse_case_json
+
     rules = _rules(rules_path)
     try:
         if case == "-":
@@ -179,6 +174,8 @@ def check(
     if format is TextOrJson.json:
         typer.echo(result.to_json())
     else:
+        from dli_check.explain import result_lines
+
         out = _out()
         for line in result_lines(result, symbols=out.is_terminal):
             out.print(line)
@@ -253,6 +250,9 @@ def batch(
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
+    from dli_check.batch import InputError, Summary, list_inputs, recorded_sources, run_batch
+    from dli_check.explain import summary_tables
+
     _rules(rules_path)
     if resume and (output == "-" or format is not BatchFormat.jsonl):
         _fail("--resume needs --output FILE in the jsonl format")
@@ -428,6 +428,8 @@ def rules_show(
     format: Annotated[RulesFormat, typer.Option("--format", "-f")] = RulesFormat.text,
 ) -> None:
     """Print a rule file's logic as a readable tree, or as a Mermaid flowchart."""
+    from dli_check.explain import mermaid, rules_lines
+
     rules = _rules(path)
     if format is RulesFormat.mermaid:
         typer.echo(mermaid(rules), nl=False)
@@ -443,6 +445,8 @@ def schema(
     rules_path: RulesOption = None,
 ) -> None:
     """Print the JSON Schema of case files, results or rule files."""
+    from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
+
     if kind is SchemaKind.case:
         document = case_json_schema(list(_rules(rules_path).services))
     elif kind is SchemaKind.result:
@@ -454,6 +458,11 @@ def schema(
 
 def main() -> None:
     """Entry point of the ``dli-check`` console script."""
+    if sys.argv[1:] == ["--version"]:  # the common probe, answered without loading Typer
+        print(version_text(bundled_rules_path()))
+        return
+    # The command uses no pydantic plugins; looking for them costs ~10 ms at every start.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app()
     except KeyboardInterrupt:

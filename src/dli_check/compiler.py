@@ -24,14 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dli_check import rules_model as rm
-from dli_check.case import FACTS
+from dli_check.case import FACTS, SERVICE_PREFIX
 from dli_check.codes import Caveat, CptCodeSet, CptRange, IcdCodeSet, IcdEntry
 from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.loaders import PathKey
-from dli_check.results import Citation, Reason, Status
+from dli_check.results import ACTIONS, Citation, Reason, ServiceResult, Status, share
+from dli_check.results import Decision as FullDecision
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
+_RESULT_CACHE = 8192
+"""Distinct line results kept per service."""
+_LINE_PREFIX = f"{SERVICE_PREFIX}."
+_LINE_FACT = len(_LINE_PREFIX)
 
 Facts = Mapping[str, object]
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
@@ -88,6 +93,56 @@ class CompiledService:
     criteria: tuple[CompiledCriterion, ...]
     when_met: CompiledOutcome
     otherwise: CompiledOutcome
+    _results: dict[tuple[object, ...], ServiceResult] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def decide(self, facts: Facts, cpt: str | None, number: int) -> ServiceResult:
+        """The result for service line `number`: decision, action, reasons, missing facts.
+
+        Lines that come out the same share one result object, built and serialized once.
+        """
+        answers = tuple(_at_line(c.check(facts), number) for c in self.criteria)
+        key = (cpt, answers)
+        result = self._results.get(key)
+        if result is None:
+            result = self._build(cpt, answers)
+            if len(self._results) < _RESULT_CACHE:
+                self._results[key] = share(result)
+        return result
+
+    def _build(self, cpt: str | None, answers: tuple[Answer, ...]) -> ServiceResult:
+        reasons = tuple(c.reason(*a) for c, a in zip(self.criteria, answers, strict=True))
+        statuses = {a[0] for a in answers}
+        decision: FullDecision
+        outcome: Citation | None
+        if "not_met" in statuses:
+            decision, outcome = self.otherwise.decision, self.otherwise.citation
+        elif "unknown" in statuses:
+            decision, outcome = "insufficient_information", None
+        else:
+            decision, outcome = self.when_met.decision, self.when_met.citation
+        # Built from validated parts only: no need to validate them again.
+        return ServiceResult.model_construct(
+            service=self.id,
+            cpt=cpt,
+            decision=decision,
+            action=ACTIONS[decision],
+            outcome=outcome,
+            reasons=reasons,
+            missing=tuple(dict.fromkeys(m for a in answers for m in a[1])),
+        )
+
+
+def _at_line(answer: Answer, number: int) -> Answer:
+    """Rules name a line's facts `service.x`; a reader finds them at `services[N].x`."""
+    if not answer[1]:
+        return answer
+    missing = tuple(
+        f"services[{number}].{m[_LINE_FACT:]}" if m.startswith(_LINE_PREFIX) else m
+        for m in answer[1]
+    )
+    return (answer[0], missing, answer[2])
 
 
 class CompileProblem(Exception):
@@ -182,12 +237,17 @@ _NOT_MET: Answer = ("not_met", (), ())
 
 def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
     """Kleene's all (decisive=not_met, default=met) and any (decisive=met, default=not_met)."""
-    statuses = [a[0] for a in answers]
-    if decisive in statuses:
-        # Only the parts that decided speak: a met `any` does not list the branches it skipped.
-        return (decisive, (), tuple(n for a in answers if a[0] == decisive for n in a[2]))
+    unknown = False
+    for answer in answers:
+        if answer[0] == decisive:
+            # Only the parts that decided speak: a met `any` does not list the branches it
+            # skipped.
+            notes = tuple(n for a in answers if a[0] == decisive for n in a[2])
+            return (decisive, (), notes)
+        if answer[0] == "unknown":
+            unknown = True
     notes = tuple(n for a in answers for n in a[2])
-    if "unknown" in statuses:
+    if unknown:
         missing = tuple(dict.fromkeys(m for a in answers for m in a[1]))
         return ("unknown", missing, notes)
     return (default, (), notes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from dli_check import __version__
-from dli_check.case import SERVICE_PREFIX, Case, ServiceLine, case_facts, line_facts
+from dli_check.about import bundled_rules_path
+from dli_check.case import Case, case_facts, line_facts
 from dli_check.compiler import CompiledService, compile_services
 from dli_check.errors import CaseError, Problem, RuleFileError
 from dli_check.icd10cm import code_index
@@ -28,19 +28,14 @@ from dli_check.loaders import (
 )
 from dli_check.messages import data_path, describe
 from dli_check.results import (
-    ACTIONS,
     CaseResult,
-    Citation,
     CodeSystemInfo,
-    Decision,
     GuidelineInfo,
     Provenance,
-    ServiceResult,
     case_decision,
+    share,
 )
 from dli_check.rules_model import RuleFile
-
-BUNDLED_RULES = "cg-trans-03.yaml"
 
 
 @dataclass(frozen=True)
@@ -57,11 +52,6 @@ class Rules:
     def guideline_id(self) -> str:
         """The guideline's id, e.g. ``CG-TRANS-03``."""
         return self.model.guideline.id
-
-
-def bundled_rules_path() -> Path:
-    """Where the bundled CG-TRANS-03 rule file is installed."""
-    return Path(str(importlib.resources.files("dli_check") / "rules" / BUNDLED_RULES))
 
 
 def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
@@ -107,17 +97,21 @@ def _load(path: Path) -> Rules:
         raise RuleFileError([_problem(name, located, p.path, p.message) for p in compile_problems])
     guideline = model.guideline
     index = code_index()
-    provenance = Provenance(
-        guideline=GuidelineInfo(
-            id=guideline.id,
-            title=guideline.title,
-            publish_date=guideline.publish_date,
-            last_review_date=guideline.last_review_date,
-            status=guideline.status,
-        ),
-        rules_sha256=hashlib.sha256(raw).hexdigest(),
-        engine_version=__version__,
-        code_system=CodeSystemInfo(system="ICD-10-CM", release=index.release, source=index.source),
+    provenance = share(
+        Provenance(
+            guideline=GuidelineInfo(
+                id=guideline.id,
+                title=guideline.title,
+                publish_date=guideline.publish_date,
+                last_review_date=guideline.last_review_date,
+                status=guideline.status,
+            ),
+            rules_sha256=hashlib.sha256(raw).hexdigest(),
+            engine_version=__version__,
+            code_system=CodeSystemInfo(
+                system="ICD-10-CM", release=index.release, source=index.source
+            ),
+        )
     )
     return Rules(name, provenance.rules_sha256, model, services, provenance)
 
@@ -204,48 +198,12 @@ def evaluate(
     parsed = read_case(case, rules, source=source)
     case_wide = case_facts(parsed)
     lines = tuple(
-        _evaluate_line(rules.services[line.service], line, i, case_wide)
-        for i, line in enumerate(parsed.services)
+        rules.services[line.service].decide(line_facts(case_wide, line), line.cpt, number)
+        for number, line in enumerate(parsed.services)
     )
     return CaseResult.model_construct(
         case_id=parsed.case_id,
         decision=case_decision(tuple(line.decision for line in lines)),
         services=lines,
         provenance=rules.provenance,
-    )
-
-
-def _evaluate_line(
-    service: CompiledService, line: ServiceLine, number: int, case_wide: dict[str, object]
-) -> ServiceResult:
-    facts = line_facts(case_wide, line)
-    # Rules name the line's facts `service.x`; a reader finds them at `services[N].x`.
-    here = f"{SERVICE_PREFIX}."
-    there = f"services[{number}]."
-    reasons = []
-    missing: dict[str, None] = {}
-    for criterion in service.criteria:
-        status, absent, notes = criterion.check(facts)
-        if absent:
-            absent = tuple(there + m[len(here) :] if m.startswith(here) else m for m in absent)
-            missing.update(dict.fromkeys(absent))
-        reasons.append(criterion.reason(status, absent, notes))
-    statuses = {r.status for r in reasons}
-    decision: Decision
-    outcome: Citation | None
-    if "not_met" in statuses:
-        decision, outcome = service.otherwise.decision, service.otherwise.citation
-    elif "unknown" in statuses:
-        decision, outcome = "insufficient_information", None
-    else:
-        decision, outcome = service.when_met.decision, service.when_met.citation
-    # Built from validated parts only: no need to validate them again.
-    return ServiceResult.model_construct(
-        service=line.service,
-        cpt=line.cpt,
-        decision=decision,
-        action=ACTIONS[decision],
-        outcome=outcome,
-        reasons=tuple(reasons),
-        missing=tuple(missing),
     )

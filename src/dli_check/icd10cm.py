@@ -10,7 +10,6 @@ first asked) the position of its last descendant.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import re
 from dataclasses import dataclass, field
@@ -113,16 +112,27 @@ def _package_version(package_dir: Path) -> str:
     # What importlib.metadata would say, without its import cost at start-up.
     for info in package_dir.parent.glob(f"{PACKAGE}-*.dist-info"):
         return info.name[len(PACKAGE) + 1 : -len(".dist-info")]
+    import importlib.metadata  # slow to import: only where the package has no dist-info
+
     return importlib.metadata.version(PACKAGE.replace("_", "-"))  # pragma: no cover
+
+
+def _code_list() -> Path:
+    lists = sorted(_data_dir().glob("code-list-*.txt"))
+    if len(lists) != 1:
+        raise RuntimeError(f"expected one code list in {PACKAGE}, found {len(lists)}")
+    return lists[0]
+
+
+def release() -> tuple[str, str]:
+    """Which release is installed and where it comes from, without reading it."""
+    code_list = _code_list()
+    version = _package_version(code_list.parent.parent)
+    return _release_name(code_list), f"simple-icd-10-cm {version}"
 
 
 @cache
 def code_index() -> CodeIndex:
     """The index of the installed ICD-10-CM release, built once per process."""
-    data = _data_dir()
-    lists = sorted(data.glob("code-list-*.txt"))
-    if len(lists) != 1:
-        raise RuntimeError(f"expected one code list in {PACKAGE}, found {len(lists)}")
-    lines = lists[0].read_text(encoding="utf-8").split("\n")
-    version = _package_version(data.parent)
-    return build_index(lines, _release_name(lists[0]), f"simple-icd-10-cm {version}")
+    lines = _code_list().read_text(encoding="utf-8").split("\n")
+    return build_index(lines, *release())

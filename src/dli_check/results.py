@@ -7,9 +7,10 @@ it was met, not met or unknown, explains it in plain words and quotes the guidel
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic_core import to_json
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal["medically_necessary", "not_medically_necessary", "insufficient_information"]
@@ -25,6 +26,16 @@ ACTIONS: dict[str, Action] = {
 # Frozen, with tuples for lists: results can share parts (a criterion's reason is built once
 # per distinct outcome), so nothing in them may change.
 _FROZEN = ConfigDict(frozen=True)
+
+
+class _Shareable(BaseModel):
+    """A result part that many results may share; it can carry its own JSON."""
+
+    model_config = _FROZEN
+    _json: str | None = PrivateAttr(default=None)
+
+
+S = TypeVar("S", bound=_Shareable)
 
 
 class Citation(BaseModel):
@@ -50,10 +61,9 @@ class Reason(BaseModel):
     """Fact paths that were absent, when the status is unknown."""
 
 
-class ServiceResult(BaseModel):
+class ServiceResult(_Shareable):
     """The decision for one requested service line."""
 
-    model_config = _FROZEN
     service: str
     cpt: str | None
     decision: Decision
@@ -84,10 +94,9 @@ class CodeSystemInfo(BaseModel):
     source: str
 
 
-class Provenance(BaseModel):
+class Provenance(_Shareable):
     """Everything needed to reproduce a result."""
 
-    model_config = _FROZEN
     guideline: GuidelineInfo
     rules_sha256: str
     engine_version: str
@@ -104,8 +113,39 @@ class CaseResult(BaseModel):
     provenance: Provenance
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The result as JSON; the same input always gives the same bytes."""
-        return self.model_dump_json(indent=indent)
+        """The result as JSON; the same input always gives the same bytes.
+
+        Compact JSON (``indent=None``) is put together from the JSON of shared parts,
+        serialized once; it is the same text as ``model_dump_json()``.
+        """
+        if indent is not None:
+            return self.model_dump_json(indent=indent)
+        return "".join(
+            (
+                '{"case_id":',
+                to_json(self.case_id).decode(),
+                ',"decision":"',
+                self.decision,
+                '","services":[',
+                ",".join(_fragment(s) for s in self.services),
+                '],"provenance":',
+                _fragment(self.provenance),
+                "}",
+            )
+        )
+
+
+def share(part: S) -> S:
+    """Mark an immutable result part as shared by many results: its JSON is made once."""
+    part._json = part.model_dump_json()
+    return part
+
+
+def _fragment(part: _Shareable) -> str:
+    # Read the private attribute from its slot: pydantic's attribute lookup costs ~1 µs.
+    private = part.__pydantic_private__
+    text = private.get("_json") if private else None
+    return text if text is not None else part.model_dump_json()
 
 
 def case_decision(decisions: list[Decision] | tuple[Decision, ...]) -> Decision:

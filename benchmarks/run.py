@@ -1,0 +1,257 @@
+"""`make bench`: how fast dli-check is, each figure against a floor measured in the same run.
+
+Prints a table and writes it as JSON to benchmarks/out/results.json. `--quick` runs smaller
+sizes (for trying the harness, not for the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+from handwritten import decide  # noqa: E402
+
+import dli_check  # noqa: E402
+
+BIN = Path(sys.executable).parent
+EXE = str(BIN / "dli-check")
+OUT = HERE / "out"
+CORES = os.cpu_count() or 1
+
+
+def timed(action: Callable[[], object], repeats: int) -> dict[str, float]:
+    """Median, min and max wall time of several runs, in seconds."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+def run(command: list[str]) -> None:
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def row(
+    name: str,
+    unit: str,
+    scale: float,
+    ours: dict[str, float],
+    floor: dict[str, float],
+    target: float | None,
+    note: str = "",
+) -> dict[str, Any]:
+    ratio = ours["median"] / floor["median"]
+    return {
+        "measure": name,
+        "unit": unit,
+        "ours": {k: v * scale for k, v in ours.items()},
+        "floor": {k: v * scale for k, v in floor.items()},
+        "ratio": ratio,
+        "target_ratio": target,
+        "met": None if target is None else ratio <= target,
+        "note": note,
+    }
+
+
+def in_process(count: int, repeats: int) -> dict[str, Any]:
+    cases = generate(count)
+    rules = dli_check.load_rules()
+    for case in cases[:1000]:  # warm the caches a long-running service would have warm
+        dli_check.evaluate(case, rules)
+    ours = timed(lambda: [dli_check.evaluate(case, rules) for case in cases], repeats)
+    floor = timed(lambda: [decide(case) for case in cases], repeats)
+    per_case = 1e6 / count
+    return row(f"evaluate(), {count:,} cases in memory", "µs/case", per_case, ours, floor, 2.0)
+
+
+def write_inputs(directory: Path, count: int, as_lines: bool) -> Path:
+    cases = generate(count, seed=count)
+    if as_lines:
+        path = directory / f"cases-{count}.jsonl"
+        with path.open("w") as handle:
+            for case in cases:
+                handle.write(json.dumps(case) + "\n")
+        return path
+    path = directory / f"cases-{count}"
+    for i, case in enumerate(cases):
+        sub = path / f"{i // 1000:04d}"
+        if i % 1000 == 0:
+            sub.mkdir(parents=True)
+        (sub / f"case-{i:07d}.json").write_text(json.dumps(case))
+    return path
+
+
+class PeakRss:
+    """Samples the resident memory of a process and all its children, summed."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self.running = pid, 0, True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _tree(self, pid: int) -> list[int]:
+        pids = [pid]
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as handle:
+                    for child in handle.read().split():
+                        pids += self._tree(int(child))
+        except OSError:
+            pass
+        return pids
+
+    def _rss(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, sum(self._rss(p) for p in self._tree(self.pid)))
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self.running = False
+        self.thread.join()
+        return self.peak
+
+
+def batch(directory: Path, count: int, as_lines: bool, repeats: int) -> tuple[dict[str, Any], int]:
+    source = write_inputs(directory, count, as_lines)
+    kind = "JSON Lines file" if as_lines else "one-case files"
+    ours_cmd = [EXE, "batch", str(source), "-o", os.devnull, "-q", "-w", str(CORES)]
+    floor_cmd = [sys.executable, str(HERE / "floor_batch.py"), str(source), str(CORES)]
+    peak = 0
+
+    def ours_run() -> None:
+        nonlocal peak
+        process = subprocess.Popen(ours_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sampler = PeakRss(process.pid)
+        process.wait()
+        peak = max(peak, sampler.stop())
+
+    ours = timed(ours_run, repeats)
+    floor = timed(lambda: run(floor_cmd), repeats)
+    result = row(
+        f"dli-check batch, {count:,} {kind}, {CORES} workers",
+        "µs/case",
+        1e6 / count,
+        ours,
+        floor,
+        1.5,
+    )
+    return result, peak
+
+
+def startup(case: Path, repeats: int) -> list[dict[str, Any]]:
+    baseline = timed(lambda: run([sys.executable, "-c", "pass"]), repeats)
+    check = timed(lambda: run([EXE, str(case), "--format", "json"]), repeats)
+    version = timed(lambda: run([EXE, "--version"]), repeats)
+    return [
+        row(
+            "dli-check CASE.json --format json (whole process)",
+            "ms",
+            1e3,
+            check,
+            baseline,
+            None,
+            f"target: within 150 ms wall; median {check['median'] * 1e3:.0f} ms",
+        ),
+        row(
+            "dli-check --version (whole process)",
+            "ms",
+            1e3,
+            version,
+            baseline,
+            None,
+            f"target: within 100 ms wall; median {version['median'] * 1e3:.0f} ms",
+        ),
+    ]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| measure | dli-check (median, min-max) | floor (median) | ratio | target | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        o, f = r["ours"], r["floor"]
+        target = f"<= {r['target_ratio']}x" if r["target_ratio"] else r["note"].split(";")[0]
+        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+        lines.append(
+            f"| {r['measure']} | {o['median']:.2f} {r['unit']} ({o['min']:.2f}-{o['max']:.2f}) "
+            f"| {f['median']:.2f} {r['unit']} | {r['ratio']:.2f}x | {target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    args = parser.parse_args()
+    sizes = (
+        (10_000, 20_000, 30_000, 100_000) if args.quick else (100_000, 10_000, 100_000, 1_000_000)
+    )
+    repeats = 3 if args.quick else 5
+    rows: list[dict[str, Any]] = []
+    print(
+        f"dli-check {dli_check.__version__} on {platform.python_implementation()} "
+        f"{platform.python_version()}, {CORES} cores",
+        flush=True,
+    )
+    rows.append(in_process(sizes[0], repeats))
+    print(table(rows[-1:]), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        for count, as_lines, reps in (
+            (sizes[1], False, 3),
+            (sizes[2], False, 3),
+            (sizes[3], True, 1),
+        ):
+            result, peak = batch(scratch, count, as_lines, reps)
+            rows.append(result)
+            print(table(rows[-1:]), flush=True)
+        memory = {
+            "measure": f"peak memory, batch of {sizes[3]:,} lines",
+            "bytes": peak,
+            "target_bytes": 150 * 1024 * 1024,
+            "met": peak <= 150 * 1024 * 1024,
+        }
+        case = HERE.parent / "examples" / "cases" / "dli-relapsed-aml.json"
+        rows += startup(case, 15)
+    OUT.mkdir(exist_ok=True)
+    report = {"python": platform.python_version(), "cores": CORES, "rows": rows, "memory": memory}
+    (OUT / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(table(rows))
+    print(
+        f"| {memory['measure']} (all processes) | {peak / 2**20:.0f} MiB | | | <= 150 MiB | "
+        f"{'yes' if memory['met'] else '**no**'} |"
+    )
+    print(f"\nwritten: {OUT / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
