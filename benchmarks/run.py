@@ -23,10 +23,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import dli_check  # noqa: E402
 from generate import generate  # noqa: E402
 from handwritten import decide  # noqa: E402
-
-import dli_check  # noqa: E402
 
 BIN = Path(sys.executable).parent
 EXE = str(BIN / "dli-check")
