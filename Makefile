@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit install clean expected
+.PHONY: demo test lint typecheck unit install clean expected bench
 
 install: $(STAMP)
 
@@ -38,6 +38,14 @@ test: lint typecheck unit
 
 clean:
 	rm -rf $(VENV) build dist
+
+# Benchmarks (a few minutes): prints a table, writes benchmarks/out/results.json.
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/run.py
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check ".[dev,bench]"
+	touch $@
 
 # Rewrite examples/expected/ from the current engine: review the diff before committing.
 expected: $(STAMP)
