@@ -335,3 +335,12 @@ def test_public_names_resolve() -> None:
     assert sorted(dli_check.__all__) == sorted(["__version__", *dli_check._PUBLIC])
     for name in dli_check.__all__:
         assert getattr(dli_check, name) is not None
+
+
+def test_batch_with_a_relative_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT / "examples")
+    code, out, _ = run("batch", "cases", "--quiet")
+    assert code == 0
+    assert [json.loads(line)["source"] for line in out.splitlines()] == [
+        f"cases/{p.name}" for p in sorted(EXAMPLES.glob("*.json"))
+    ]

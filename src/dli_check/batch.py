@@ -97,19 +97,18 @@ def _jsonl_inputs(path: Path) -> Iterator[Input]:
 
 def _directory_inputs(root: Path, exclude: set[Path]) -> Inputs:
     skipped: Counter[str] = Counter()
-    found: list[tuple[str, Path]] = []
+    found: list[tuple[str, Path, Path]] = []
     real_root = root.resolve()
     _walk(root, real_root, (real_root,), found, skipped, exclude)
     found.sort()
     seen: set[Path] = set()
     unique = []
-    for _, p in found:
-        real = p.resolve()
+    for _, path, real in found:
         if real in seen:
             skipped["the same file by another path (symbolic link)"] += 1
             continue
         seen.add(real)
-        unique.append(p)
+        unique.append(path)
     return Inputs(len(unique), (Input(str(p), path=str(p)) for p in unique), skipped)
 
 
@@ -117,10 +116,12 @@ def _walk(
     directory: Path,
     real_root: Path,
     chain: tuple[Path, ...],
-    found: list[tuple[str, Path]],
+    found: list[tuple[str, Path, Path]],
     skipped: Counter[str],
     exclude: set[Path],
 ) -> None:
+    """Walk `directory`, whose real path is ``chain[-1]``; only symbolic links cost a
+    look-up of where they lead."""
     if len(chain) > MAX_DEPTH:
         skipped["directory nested too deeply"] += 1
         return
@@ -131,22 +132,28 @@ def _walk(
         return
     for entry in entries:
         path = Path(entry.path)
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            skipped["broken symbolic link"] += 1
-            continue
-        if entry.is_symlink() and not real.is_relative_to(real_root):
-            skipped["symbolic link out of the input directory"] += 1
-        elif real.is_dir():
+        if entry.is_symlink():
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                skipped["broken symbolic link"] += 1
+                continue
+            if not real.is_relative_to(real_root):
+                skipped["symbolic link out of the input directory"] += 1
+                continue
+            is_dir = real.is_dir()
+        else:
+            real = chain[-1] / entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+        if is_dir:
             if real in chain:
                 skipped["symbolic link loop"] += 1
             else:
                 _walk(path, real_root, (*chain, real), found, skipped, exclude)
         elif real in exclude:
             skipped["the output file"] += 1
-        elif entry.name.endswith(".json") and real.is_file():
-            found.append((path.relative_to(chain[0]).as_posix(), path))
+        elif entry.name.endswith(".json") and entry.is_file():
+            found.append((path.as_posix(), path, real))
         else:
             skipped["not a .json file"] += 1
 
