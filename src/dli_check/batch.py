@@ -25,7 +25,7 @@ from dli_check.engine import Rules, evaluate, load_rules
 from dli_check.errors import CaseError, DliCheckError
 from dli_check.loaders import parse_case_json, read_case_file
 
-CHUNK = 64
+CHUNK = 256
 """Inputs sent to a worker at a time."""
 MAX_DEPTH = 64
 """How deep a directory walk goes."""

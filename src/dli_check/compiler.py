@@ -33,8 +33,8 @@ from dli_check.results import Decision as FullDecision
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
-_RESULT_CACHE = 8192
-"""Distinct line results kept per service."""
+_RESULT_CACHE = 32768
+"""Distinct line results kept per service (a few hundred bytes each: reasons are shared)."""
 _LINE_PREFIX = f"{SERVICE_PREFIX}."
 _LINE_FACT = len(_LINE_PREFIX)
 
@@ -71,7 +71,7 @@ class CompiledCriterion:
                 missing=missing,
             )
             if len(self._reasons) < _REASON_CACHE:
-                self._reasons[key] = reason
+                self._reasons[key] = share(reason)
         return reason
 
 
@@ -102,13 +102,16 @@ class CompiledService:
 
         Lines that come out the same share one result object, built and serialized once.
         """
-        answers = tuple(_at_line(c.check(facts), number) for c in self.criteria)
-        key = (cpt, answers)
+        answers = []
+        for criterion in self.criteria:
+            answer = criterion.check(facts)
+            answers.append(_at_line(answer, number) if answer[1] else answer)
+        key = (cpt, tuple(answers))
         result = self._results.get(key)
         if result is None:
-            result = self._build(cpt, answers)
+            result = self._build(cpt, key[1])
             if len(self._results) < _RESULT_CACHE:
-                self._results[key] = share(result)
+                self._results[key] = result
         return result
 
     def _build(self, cpt: str | None, answers: tuple[Answer, ...]) -> ServiceResult:
@@ -136,8 +139,6 @@ class CompiledService:
 
 def _at_line(answer: Answer, number: int) -> Answer:
     """Rules name a line's facts `service.x`; a reader finds them at `services[N].x`."""
-    if not answer[1]:
-        return answer
     missing = tuple(
         f"services[{number}].{m[_LINE_FACT:]}" if m.startswith(_LINE_PREFIX) else m
         for m in answer[1]
@@ -220,7 +221,7 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
 
 
 def _citation(citation: rm.Citation) -> Citation:
-    return Citation(section=citation.section, quote=" ".join(citation.quote.split()))
+    return share(Citation(section=citation.section, quote=" ".join(citation.quote.split())))
 
 
 def _known(names: Mapping[str, object]) -> str:
@@ -237,7 +238,7 @@ _NOT_MET: Answer = ("not_met", (), ())
 
 def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
     """Kleene's all (decisive=not_met, default=met) and any (decisive=met, default=not_met)."""
-    unknown = False
+    unknown = noted = False
     for answer in answers:
         if answer[0] == decisive:
             # Only the parts that decided speak: a met `any` does not list the branches it
@@ -246,6 +247,10 @@ def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer
             return (decisive, (), notes)
         if answer[0] == "unknown":
             unknown = True
+        if answer[2]:
+            noted = True
+    if not (unknown or noted):
+        return _MET if default == "met" else _NOT_MET
     notes = tuple(n for a in answers for n in a[2])
     if unknown:
         missing = tuple(dict.fromkeys(m for a in answers for m in a[1]))
@@ -290,6 +295,9 @@ class _Builder:
             default: Status = "met" if is_all else "not_met"
             return lambda facts: _combine([c(facts) for c in checks], decisive, default)
         if isinstance(cond, rm.Not):
+            if isinstance(cond.not_, rm.Present):  # one closure, not two: a common idiom
+                fact = cond.not_.present
+                return lambda facts: _NOT_MET if fact in facts else _MET
             inner = self.build(cond.not_, (*path, "not"))
 
             def negate(facts: Facts) -> Answer:

@@ -38,18 +38,14 @@ class _Shareable(BaseModel):
 S = TypeVar("S", bound=_Shareable)
 
 
-class Citation(BaseModel):
+class Citation(_Shareable):
     """A passage of the guideline: its section path and its words."""
-
-    model_config = _FROZEN
     section: str
     quote: str
 
 
-class Reason(BaseModel):
+class Reason(_Shareable):
     """How one criterion came out for one service line."""
-
-    model_config = _FROZEN
     criterion: str
     status: Status
     explanation: str
@@ -61,8 +57,10 @@ class Reason(BaseModel):
     """Fact paths that were absent, when the status is unknown."""
 
 
-class ServiceResult(_Shareable):
+class ServiceResult(BaseModel):
     """The decision for one requested service line."""
+
+    model_config = _FROZEN
 
     service: str
     cpt: str | None
@@ -123,16 +121,42 @@ class CaseResult(BaseModel):
         return "".join(
             (
                 '{"case_id":',
-                to_json(self.case_id).decode(),
+                _text(self.case_id),
                 ',"decision":"',
                 self.decision,
                 '","services":[',
-                ",".join(_fragment(s) for s in self.services),
+                ",".join(_line_json(line) for line in self.services),
                 '],"provenance":',
                 _fragment(self.provenance),
                 "}",
             )
         )
+
+
+def _text(value: object) -> str:
+    return to_json(value).decode()
+
+
+def _line_json(line: ServiceResult) -> str:
+    return "".join(
+        (
+            '{"service":',
+            _text(line.service),
+            ',"cpt":',
+            _text(line.cpt),
+            ',"decision":"',
+            line.decision,
+            '","action":"',
+            line.action,
+            '","outcome":',
+            "null" if line.outcome is None else _fragment(line.outcome),
+            ',"reasons":[',
+            ",".join(_fragment(reason) for reason in line.reasons),
+            '],"missing":',
+            _text(line.missing),
+            "}",
+        )
+    )
 
 
 def share(part: S) -> S:
