@@ -40,12 +40,14 @@ S = TypeVar("S", bound=_Shareable)
 
 class Citation(_Shareable):
     """A passage of the guideline: its section path and its words."""
+
     section: str
     quote: str
 
 
 class Reason(_Shareable):
     """How one criterion came out for one service line."""
+
     criterion: str
     status: Status
     explanation: str
