@@ -47,6 +47,17 @@ def run(command: list[str]) -> None:
     subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+WHY = {
+    "in_process": "the floor validates nothing and cites nothing: strict validation of the case "
+    "(pydantic) costs ~5 µs, the result objects ~2 µs, and with 100,000 results kept alive "
+    "Python's garbage collector adds about a third",
+    "batch": "per case a worker also reads the file, rejects duplicate keys while parsing (a "
+    "Python hook: ~2x orjson) and writes ~5 KB of cited JSON, where the floor writes ~100 bytes",
+    "startup": "importing pydantic and building the models (~70 ms), Typer (~40 ms) and loading "
+    "the rule file (~25 ms) before any work",
+}
+
+
 def row(
     name: str,
     unit: str,
@@ -54,18 +65,26 @@ def row(
     ours: dict[str, float],
     floor: dict[str, float],
     target: float | None,
-    note: str = "",
+    why: str,
+    limit_ms: float | None = None,
 ) -> dict[str, Any]:
+    """One line of the table: our figure, the floor's, their ratio, and the target."""
     ratio = ours["median"] / floor["median"]
+    if limit_ms is not None:
+        met: bool | None = ours["median"] * 1e3 <= limit_ms
+        goal = f"<= {limit_ms:.0f} ms"
+    else:
+        met = None if target is None else ratio <= target
+        goal = f"<= {target}x floor"
     return {
         "measure": name,
         "unit": unit,
         "ours": {k: v * scale for k, v in ours.items()},
         "floor": {k: v * scale for k, v in floor.items()},
         "ratio": ratio,
-        "target_ratio": target,
-        "met": None if target is None else ratio <= target,
-        "note": note,
+        "target": goal,
+        "met": met,
+        "why": "" if met else why,
     }
 
 
@@ -77,7 +96,15 @@ def in_process(count: int, repeats: int) -> dict[str, Any]:
     ours = timed(lambda: [dli_check.evaluate(case, rules) for case in cases], repeats)
     floor = timed(lambda: [decide(case) for case in cases], repeats)
     per_case = 1e6 / count
-    return row(f"evaluate(), {count:,} cases in memory", "µs/case", per_case, ours, floor, 2.0)
+    return row(
+        f"evaluate(), {count:,} cases in memory",
+        "µs/case",
+        per_case,
+        ours,
+        floor,
+        2.0,
+        WHY["in_process"],
+    )
 
 
 def write_inputs(directory: Path, count: int, as_lines: bool) -> Path:
@@ -98,7 +125,9 @@ def write_inputs(directory: Path, count: int, as_lines: bool) -> Path:
 
 
 class PeakRss:
-    """Samples the resident memory of a process and all its children, summed."""
+    """Samples the memory of a process and all its children, summed as PSS (proportional
+    set size): forked workers share pages with their parent, and RSS would count those
+    pages once per process."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self.running = pid, 0, True
@@ -118,9 +147,9 @@ class PeakRss:
 
     def _rss(self, pid: int) -> int:
         try:
-            with open(f"/proc/{pid}/status") as handle:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
                 for line in handle:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Pss:"):
                         return int(line.split()[1]) * 1024
         except OSError:
             pass
@@ -160,6 +189,7 @@ def batch(directory: Path, count: int, as_lines: bool, repeats: int) -> tuple[di
         ours,
         floor,
         1.5,
+        WHY["batch"],
     )
     return result, peak
 
@@ -176,7 +206,8 @@ def startup(case: Path, repeats: int) -> list[dict[str, Any]]:
             check,
             baseline,
             None,
-            f"target: within 150 ms wall; median {check['median'] * 1e3:.0f} ms",
+            WHY["startup"],
+            limit_ms=150,
         ),
         row(
             "dli-check --version (whole process)",
@@ -185,23 +216,24 @@ def startup(case: Path, repeats: int) -> list[dict[str, Any]]:
             version,
             baseline,
             None,
-            f"target: within 100 ms wall; median {version['median'] * 1e3:.0f} ms",
+            "it reads the rule file's metadata and nothing else",
+            limit_ms=100,
         ),
     ]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| measure | dli-check (median, min-max) | floor (median) | ratio | target | met |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| measure | dli-check median (min-max) | floor median | ratio | target | met | why not |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         o, f = r["ours"], r["floor"]
-        target = f"<= {r['target_ratio']}x" if r["target_ratio"] else r["note"].split(";")[0]
         met = {True: "yes", False: "**no**", None: ""}[r["met"]]
         lines.append(
             f"| {r['measure']} | {o['median']:.2f} {r['unit']} ({o['min']:.2f}-{o['max']:.2f}) "
-            f"| {f['median']:.2f} {r['unit']} | {r['ratio']:.2f}x | {target} | {met} |"
+            f"| {f['median']:.2f} {r['unit']} | {r['ratio']:.2f}x | {r['target']} | {met} "
+            f"| {r['why']} |"
         )
     return "\n".join(lines)
 

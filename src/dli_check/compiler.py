@@ -1,15 +1,19 @@
-"""Compiling a validated rule file into checks, and the three-valued logic they follow.
+"""Compiling a validated rule file into Python, and the three-valued logic it follows.
 
-Each condition becomes a Python closure, built once when the rule file is loaded, that
-takes the facts of one service line and answers ``(status, missing, notes)``:
+Each service's criteria become one Python function, generated as source and compiled once
+when the rule file is loaded. It reads the facts it needs from a case and one of its
+service lines, and answers, for each criterion, ``(status, missing, notes)``:
 
 * status is ``met``, ``not_met`` or ``unknown`` (a fact it needs is absent);
-* missing names the absent facts behind an ``unknown``;
+* missing names the absent facts behind an ``unknown``, as case paths
+  (``transplant.donor_id``, ``services[0].date``);
 * notes say what the engine saw (which listed range a code fell in, or why it fell in none).
 
 ``all``, ``any`` and ``not`` follow Kleene's three-valued logic: ``all`` is not met as soon
 as one part is not met, whatever the others; ``any`` is met as soon as one part is met.
-Every part is evaluated, so that all missing facts are named at once.
+Every part is evaluated, so that all missing facts are named at once. The generated code
+holds no value from the rule file in its text: values are passed in as named constants,
+and fact names are checked against the case format first.
 
 Compiling also checks what the models cannot see alone: that named code sets exist and are
 of the right system, that each operator suits the type of the facts it names, and that
@@ -18,13 +22,11 @@ values are ones the case format allows.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from dli_check import rules_model as rm
-from dli_check.case import FACTS, SERVICE_PREFIX
+from dli_check.case import FACTS, SERVICE_PREFIX, Case, ServiceLine
 from dli_check.codes import Caveat, CptCodeSet, CptRange, IcdCodeSet, IcdEntry
 from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.loaders import PathKey
@@ -35,26 +37,20 @@ _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
 _RESULT_CACHE = 32768
 """Distinct line results kept per service (a few hundred bytes each: reasons are shared)."""
-_LINE_PREFIX = f"{SERVICE_PREFIX}."
-_LINE_FACT = len(_LINE_PREFIX)
 
-Facts = Mapping[str, object]
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
-Check = Callable[[Facts], Answer]
+Run = Callable[[Case, ServiceLine, int], tuple[Answer, ...]]
 
 
 @dataclass(frozen=True)
 class CompiledCriterion:
-    """A criterion ready to run."""
+    """A criterion's words, and the reasons it gives."""
 
     id: str
     explanation: str
     citation: Citation
     also_cites: tuple[Citation, ...]
-    check: Check
-    _reasons: dict[tuple[Status, tuple[str, ...], tuple[str, ...]], Reason] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _reasons: dict[Answer, Reason] = field(default_factory=dict, compare=False, repr=False)
 
     def reason(self, status: Status, missing: tuple[str, ...], notes: tuple[str, ...]) -> Reason:
         """The reason for one outcome of this criterion, built once per distinct outcome."""
@@ -85,7 +81,7 @@ class CompiledOutcome:
 
 @dataclass(frozen=True)
 class CompiledService:
-    """A service ready to run: its CPT codes, criteria and outcomes."""
+    """A service ready to run: its CPT codes, criteria, outcomes and generated code."""
 
     id: str
     title: str
@@ -93,23 +89,21 @@ class CompiledService:
     criteria: tuple[CompiledCriterion, ...]
     when_met: CompiledOutcome
     otherwise: CompiledOutcome
+    source: str
+    """The generated Python that judges the criteria, for anyone who wants to read it."""
+    run: Run = field(repr=False)
     _results: dict[tuple[object, ...], ServiceResult] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def decide(self, facts: Facts, cpt: str | None, number: int) -> ServiceResult:
-        """The result for service line `number`: decision, action, reasons, missing facts.
-
-        Lines that come out the same share one result object, built and serialized once.
-        """
-        answers = []
-        for criterion in self.criteria:
-            answer = criterion.check(facts)
-            answers.append(_at_line(answer, number) if answer[1] else answer)
-        key = (cpt, tuple(answers))
+    def decide(self, case: Case, line: ServiceLine, number: int) -> ServiceResult:
+        """The result for service line `number` of a case: decision, action, reasons and
+        missing facts. Lines that come out the same share one result object."""
+        answers = self.run(case, line, number)
+        key = (line.cpt, answers)
         result = self._results.get(key)
         if result is None:
-            result = self._build(cpt, key[1])
+            result = self._build(line.cpt, answers)
             if len(self._results) < _RESULT_CACHE:
                 self._results[key] = result
         return result
@@ -137,15 +131,6 @@ class CompiledService:
         )
 
 
-def _at_line(answer: Answer, number: int) -> Answer:
-    """Rules name a line's facts `service.x`; a reader finds them at `services[N].x`."""
-    missing = tuple(
-        f"services[{number}].{m[_LINE_FACT:]}" if m.startswith(_LINE_PREFIX) else m
-        for m in answer[1]
-    )
-    return (answer[0], missing, answer[2])
-
-
 class CompileProblem(Exception):
     """A problem at a path of the rule file's data."""
 
@@ -154,7 +139,9 @@ class CompileProblem(Exception):
         self.path, self.message = path, message
 
 
-def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], list[CompileProblem]]:
+def compile_services(
+    model: rm.RuleFile,
+) -> tuple[dict[str, CompiledService], list[CompileProblem]]:
     """Compile every service; return them with every problem found (empty when valid)."""
     index = code_index()
     problems: list[CompileProblem] = []
@@ -173,7 +160,6 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
                 (e.codes, e.description) for e in code_set.codes
             )
             cpt_sets[name] = CptCodeSet(name, code_set.title, entries)
-    builder = _Builder(icd_sets, index, problems)
     services: dict[str, CompiledService] = {}
     for i, service in enumerate(model.services):
         path: PathKey = ("services", i)
@@ -193,6 +179,7 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
                 )
         seen: set[str] = set()
         criteria = []
+        builder = _Builder(icd_sets, index, problems)
         for j, criterion in enumerate(service.criteria):
             cpath: PathKey = (*path, "criteria", j)
             if criterion.id in seen:
@@ -200,15 +187,16 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
                     CompileProblem((*cpath, "id"), f"criterion {criterion.id!r} is defined twice")
                 )
             seen.add(criterion.id)
+            builder.criterion(criterion.id, criterion.condition, (*cpath, "condition"))
             criteria.append(
                 CompiledCriterion(
                     criterion.id,
                     criterion.explanation,
                     _citation(criterion.citation),
                     tuple(_citation(c) for c in criterion.also_cites),
-                    builder.build(criterion.condition, (*cpath, "condition")),
                 )
             )
+        source, run = builder.function(service.id)
         services[service.id] = CompiledService(
             service.id,
             service.title,
@@ -216,6 +204,8 @@ def compile_services(model: rm.RuleFile) -> tuple[dict[str, CompiledService], li
             tuple(criteria),
             CompiledOutcome(service.when_met.decision, _citation(service.when_met.citation)),
             CompiledOutcome(service.otherwise.decision, _citation(service.otherwise.citation)),
+            source,
+            run,
         )
     return services, problems
 
@@ -228,17 +218,9 @@ def _known(names: Mapping[str, object]) -> str:
     return f" (defined: {', '.join(sorted(names))})" if names else " (none is defined)"
 
 
-def _unknown(fact: str) -> Answer:
-    return ("unknown", (fact,), ())
-
-
-_MET: Answer = ("met", (), ())
-_NOT_MET: Answer = ("not_met", (), ())
-
-
-def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
+def combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
     """Kleene's all (decisive=not_met, default=met) and any (decisive=met, default=not_met)."""
-    unknown = noted = False
+    unknown = False
     for answer in answers:
         if answer[0] == decisive:
             # Only the parts that decided speak: a met `any` does not list the branches it
@@ -247,10 +229,6 @@ def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer
             return (decisive, (), notes)
         if answer[0] == "unknown":
             unknown = True
-        if answer[2]:
-            noted = True
-    if not (unknown or noted):
-        return _MET if default == "met" else _NOT_MET
     notes = tuple(n for a in answers for n in a[2])
     if unknown:
         missing = tuple(dict.fromkeys(m for a in answers for m in a[1]))
@@ -258,23 +236,98 @@ def _combine(answers: list[Answer], decisive: Status, default: Status) -> Answer
     return (default, (), notes)
 
 
-def _never(facts: Facts) -> Answer:
-    """Stands in for a check that failed to compile; the rule file is rejected anyway."""
-    return _NOT_MET
+def match_codes(
+    code_set: IcdCodeSet, codes: list[str] | tuple[str, ...], index: CodeIndex
+) -> Answer:
+    """Whether any of the codes is in the set, with a note for each code."""
+    listed: list[str] = []
+    unlisted: list[str] = []
+    for code in codes:
+        is_listed, note = code_set.describe(code, index)
+        (listed if is_listed else unlisted).append(note)
+    if listed:
+        return ("met", (), tuple(listed))
+    notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
+    return ("not_met", (), notes)
 
 
 _NEGATION: dict[Status, Status] = {"met": "not_met", "not_met": "met", "unknown": "unknown"}
 
+Triple = tuple[str, str, str]
+"""The Python expressions for a node's status, missing and notes."""
+
 
 class _Builder:
+    """Generates the source of one service's function, checking each condition on the way."""
+
     def __init__(
         self, icd_sets: dict[str, IcdCodeSet], index: CodeIndex, problems: list[CompileProblem]
     ) -> None:
         self.icd_sets, self.index, self.problems = icd_sets, index, problems
+        self.names: dict[str, object] = {
+            "_M": "met",
+            "_N": "not_met",
+            "_U": "unknown",
+            "_NEG": _NEGATION,
+            "_combine": combine,
+            "_match": match_codes,
+            "_index": index,
+        }
+        self.facts: dict[str, str] = {}
+        self.body: list[str] = []
+        self.answers: list[str] = []
 
-    def fail(self, path: PathKey, message: str) -> Check:
+    def criterion(self, criterion_id: str, cond: object, path: PathKey) -> None:
+        """Add one criterion's code."""
+        self.body.append(f"    # {criterion_id}")
+        status, missing, notes = self.build(cond, path)
+        self.answers.append(f"({status}, {missing}, {notes})")
+
+    def function(self, service_id: str) -> tuple[str, Run]:
+        """The source of the service's function, and the function."""
+        head = [f"def judge(case, line, number):  # {service_id}"]
+        head.append("    _p = case.patient")
+        head.append("    _t = case.transplant")
+        head.append("    _line = 'services[' + str(number) + '].'")
+        for fact, local in self.facts.items():
+            group, name = fact.split(".")
+            if group == SERVICE_PREFIX:
+                head.append(f"    {local} = line.{name}")
+            else:
+                var = "_p" if group == "patient" else "_t"
+                head.append(f"    {local} = {var}.{name} if {var} is not None else None")
+            if FACTS[fact].kind == "codes":
+                head.append(f"    {local} = {local} or None")  # an empty list is no list
+        answers = ", ".join(self.answers)
+        source = "\n".join([*head, *self.body, f"    return ({answers},)", ""])
+        namespace = dict(self.names)
+        exec(compile(source, f"<rules: {service_id}>", "exec"), namespace)
+        run: Run = namespace["judge"]  # type: ignore[assignment]
+        return source, run
+
+    def constant(self, value: object) -> str:
+        name = f"_c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def fact(self, path: str) -> str:
+        if path not in self.facts:
+            self.facts[path] = f"f{len(self.facts)}"
+        return self.facts[path]
+
+    def missing(self, path: str) -> str:
+        """The expression naming an absent fact as a case path."""
+        group, name = path.split(".")
+        if group == SERVICE_PREFIX:
+            return f"(_line + {name!r},)"
+        return f"({path!r},)"
+
+    def new(self) -> int:
+        return len(self.body)
+
+    def fail(self, path: PathKey, message: str) -> Triple:
         self.problems.append(CompileProblem(path, message))
-        return _never
+        return ("_N", "()", "()")
 
     def kind(self, fact: str, path: PathKey, allowed: tuple[str, ...], operator: str) -> bool:
         kind = FACTS[fact].kind
@@ -285,36 +338,30 @@ class _Builder:
         )
         return False
 
-    def build(self, cond: object, path: PathKey) -> Check:
+    def test(self, fact: str, expression: str) -> Triple:
+        """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``)."""
+        v, k = self.fact(fact), self.new()
+        self.body.append(
+            f"    s{k}, m{k} = (_U, {self.missing(fact)}) if {v} is None "
+            f"else ((_M if {expression.format(v=v)} else _N), ())"
+        )
+        return (f"s{k}", f"m{k}", "()")
+
+    def build(self, cond: object, path: PathKey) -> Triple:
         if isinstance(cond, rm.All | rm.Any_):
-            is_all = isinstance(cond, rm.All)
-            op = "all" if is_all else "any"
-            parts = cond.all if isinstance(cond, rm.All) else cond.any
-            checks = [self.build(c, (*path, op, k)) for k, c in enumerate(parts)]
-            decisive: Status = "not_met" if is_all else "met"
-            default: Status = "met" if is_all else "not_met"
-            return lambda facts: _combine([c(facts) for c in checks], decisive, default)
+            return self.junction(cond, path)
         if isinstance(cond, rm.Not):
-            if isinstance(cond.not_, rm.Present):  # one closure, not two: a common idiom
-                fact = cond.not_.present
-                return lambda facts: _NOT_MET if fact in facts else _MET
-            inner = self.build(cond.not_, (*path, "not"))
-
-            def negate(facts: Facts) -> Answer:
-                status, missing, notes = inner(facts)
-                return (_NEGATION[status], missing, notes)
-
-            return negate
+            if isinstance(cond.not_, rm.Present):
+                return (f"(_N if {self.fact(cond.not_.present)} is not None else _M)", "()", "()")
+            status, missing, notes = self.build(cond.not_, (*path, "not"))
+            return (f"_NEG[{status}]", missing, notes)
         if isinstance(cond, rm.Constant):
-            answer = _MET if cond.constant else _NOT_MET
-            return lambda facts: answer
+            return ("_M" if cond.constant else "_N", "()", "()")
         if isinstance(cond, rm.Present):
-            fact = cond.present
-            return lambda facts: _MET if fact in facts else _NOT_MET
+            return (f"(_M if {self.fact(cond.present)} is not None else _N)", "()", "()")
         if isinstance(cond, rm.IsTrue):
-            fact = cond.is_true
-            self.kind(fact, (*path, "is_true"), ("bool",), "is_true")
-            return _compare(fact, lambda v: v is True)
+            self.kind(cond.is_true, (*path, "is_true"), ("bool",), "is_true")
+            return self.test(cond.is_true, "{v} is True")
         if isinstance(cond, rm.Equals):
             return self.equals(cond.equals, (*path, "equals"))
         if isinstance(cond, rm.OneOf):
@@ -323,13 +370,40 @@ class _Builder:
             if ok:
                 for k, value in enumerate(args.values):
                     self.choice(args.fact, value, (*path, "one_of", "values", k))
-            values = frozenset(args.values)
-            return _compare(args.fact, lambda v: v in values)
+            return self.test(args.fact, "{v} in " + self.constant(frozenset(args.values)))
         if isinstance(cond, rm.InCodeSet):
             return self.in_code_set(cond.in_code_set, (*path, "in_code_set"))
         if isinstance(cond, rm.SameAs | rm.Before | rm.After):
             return self.two_facts(cond, path)
         raise TypeError(f"unhandled condition {type(cond).__name__}")  # pragma: no cover
+
+    def junction(self, cond: rm.All | rm.Any_, path: PathKey) -> Triple:
+        is_all = isinstance(cond, rm.All)
+        op, parts = ("all", cond.all) if isinstance(cond, rm.All) else ("any", cond.any)
+        triples = [self.build(c, (*path, op, k)) for k, c in enumerate(parts)]
+        default, decisive = ("_M", "_N") if is_all else ("_N", "_M")
+        k = self.new()
+        statuses = [f"s{k}_{i}" for i in range(len(triples))]
+        self.body.append(f"    {', '.join(statuses)}, = {', '.join(t[0] for t in triples)},")
+        listed = ", ".join(
+            f"({s}, {m}, {n})" for s, (_, m, n) in zip(statuses, triples, strict=True)
+        )
+        all_default = " and ".join(f"{s} == {default}" for s in statuses)
+        any_decisive = " or ".join(f"{s} == {decisive}" for s in statuses)
+        notes = " + ".join(t[2] for t in triples if t[2] != "()") or "()"
+        decided = " + ".join(
+            f"({n} if {s} == {decisive} else ())"
+            for s, (_, _, n) in zip(statuses, triples, strict=True)
+            if n != "()"
+        )
+        # The usual cases (a part decides, or every part came out the same) without a call;
+        # `combine` for the rest, where missing facts are gathered.
+        self.body.append(
+            f"    s{k}, m{k}, n{k} = ({decisive}, (), {decided or '()'}) if {any_decisive} "
+            f"else ({default}, (), {notes}) if {all_default} "
+            f"else _combine([{listed}], {decisive}, {default})"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
 
     def choice(self, fact: str, value: object, path: PathKey) -> None:
         choices = FACTS[fact].choices
@@ -340,18 +414,17 @@ class _Builder:
                 )
             )
 
-    def equals(self, args: rm.FactAndValue, path: PathKey) -> Check:
+    def equals(self, args: rm.FactAndValue, path: PathKey) -> Triple:
         kind = FACTS[args.fact].kind
         if not self.kind(args.fact, (*path, "fact"), ("choice", "str", "bool"), "equals"):
-            return _never
+            return ("_N", "()", "()")
         if (kind == "bool") != isinstance(args.value, bool):
             wanted = "true or false" if kind == "bool" else "a string"
             return self.fail((*path, "value"), f"{args.fact!r} holds {wanted}")
         self.choice(args.fact, args.value, (*path, "value"))
-        value = args.value
-        return _compare(args.fact, lambda v: v == value)
+        return self.test(args.fact, "{v} == " + self.constant(args.value))
 
-    def in_code_set(self, args: rm.FactAndCodeSet, path: PathKey) -> Check:
+    def in_code_set(self, args: rm.FactAndCodeSet, path: PathKey) -> Triple:
         self.kind(args.fact, (*path, "fact"), ("code", "codes"), "in_code_set")
         code_set = self.icd_sets.get(args.code_set)
         if code_set is None:
@@ -359,23 +432,18 @@ class _Builder:
                 (*path, "code_set"),
                 f"no ICD-10-CM code set named {args.code_set!r}{_known(self.icd_sets)}",
             )
-        fact, index = args.fact, self.index
-        many = FACTS[fact].kind == "codes"
+        v, k, name = self.fact(args.fact), self.new(), self.constant(code_set)
+        codes = v if FACTS[args.fact].kind == "codes" else f"({v},)"
+        self.body.append(
+            f"    s{k}, m{k}, n{k} = (_U, {self.missing(args.fact)}, ()) if {v} is None "
+            f"else _match({name}, {codes}, _index)"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
 
-        def check(facts: Facts) -> Answer:
-            value = facts.get(fact)
-            if value is None:
-                return _unknown(fact)
-            codes: tuple[str, ...] = value if many else (value,)  # type: ignore[assignment]
-            return _match_codes(code_set, codes, index)
-
-        return check
-
-    def two_facts(self, cond: rm.SameAs | rm.Before | rm.After, path: PathKey) -> Check:
+    def two_facts(self, cond: rm.SameAs | rm.Before | rm.After, path: PathKey) -> Triple:
         if isinstance(cond, rm.SameAs):
-            op, args = "same_as", cond.same_as
-            ok = FACTS[args.fact].kind == FACTS[args.other].kind != "codes"
-            if not ok:
+            op, args, compare = "same_as", cond.same_as, "=="
+            if not FACTS[args.fact].kind == FACTS[args.other].kind != "codes":
                 self.problems.append(
                     CompileProblem(
                         (*path, op),
@@ -383,43 +451,17 @@ class _Builder:
                         f"{args.fact!r} and {args.other!r} are not",
                     )
                 )
-            test: Callable[[Any, Any], bool] = operator.eq
         else:
             op, args = (
                 ("before", cond.before) if isinstance(cond, rm.Before) else ("after", cond.after)
             )
+            compare = "<" if op == "before" else ">"
             self.kind(args.fact, (*path, op, "fact"), ("date",), op)
             self.kind(args.other, (*path, op, "other"), ("date",), op)
-            test = operator.lt if op == "before" else operator.gt
-        fact, other = args.fact, args.other
-
-        def check(facts: Facts) -> Answer:
-            a, b = facts.get(fact), facts.get(other)
-            if a is None or b is None:
-                missing = tuple(f for f, v in ((fact, a), (other, b)) if v is None)
-                return ("unknown", missing, ())
-            return _MET if test(a, b) else _NOT_MET
-
-        return check
-
-
-def _compare(fact: str, test: Callable[[object], bool]) -> Check:
-    def check(facts: Facts) -> Answer:
-        value = facts.get(fact)
-        if value is None:
-            return _unknown(fact)
-        return _MET if test(value) else _NOT_MET
-
-    return check
-
-
-def _match_codes(code_set: IcdCodeSet, codes: tuple[str, ...], index: CodeIndex) -> Answer:
-    listed: list[str] = []
-    unlisted: list[str] = []
-    for code in codes:
-        is_listed, note = code_set.describe(code, index)
-        (listed if is_listed else unlisted).append(note)
-    if listed:
-        return ("met", (), tuple(listed))
-    notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
-    return ("not_met", (), notes)
+        a, b, k = self.fact(args.fact), self.fact(args.other), self.new()
+        self.body.append(
+            f"    s{k}, m{k} = (_U, ({self.missing(args.fact)} if {a} is None else ()) + "
+            f"({self.missing(args.other)} if {b} is None else ())) "
+            f"if {a} is None or {b} is None else ((_M if {a} {compare} {b} else _N), ())"
+        )
+        return (f"s{k}", f"m{k}", "()")

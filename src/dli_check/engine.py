@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from dli_check import __version__
 from dli_check.about import bundled_rules_path
-from dli_check.case import Case, case_facts, line_facts
+from dli_check.case import Case
 from dli_check.compiler import CompiledService, compile_services
 from dli_check.errors import CaseError, Problem, RuleFileError
 from dli_check.icd10cm import code_index
@@ -196,9 +196,8 @@ def evaluate(
     """
     rules = rules or _bundled()
     parsed = read_case(case, rules, source=source)
-    case_wide = case_facts(parsed)
     lines = tuple(
-        rules.services[line.service].decide(line_facts(case_wide, line), line.cpt, number)
+        rules.services[line.service].decide(parsed, line, number)
         for number, line in enumerate(parsed.services)
     )
     return CaseResult.model_construct(
