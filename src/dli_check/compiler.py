@@ -35,8 +35,8 @@ from dli_check.results import Decision as FullDecision
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
-_RESULT_CACHE = 32768
-"""Distinct line results kept per service (a few hundred bytes each: reasons are shared)."""
+_RESULT_CACHE = 2048
+"""Distinct line results kept per service: rebuilding one from shared reasons is cheap."""
 
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
 Run = Callable[[Case, ServiceLine, int], tuple[Answer, ...]]
