@@ -117,8 +117,13 @@ def _err() -> Console:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    _err().print(f"dli-check: {message}", markup=False)
+    _say(message)
     raise typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    """One line on standard error: never wrapped, never styled."""
+    print(f"dli-check: {message}", file=sys.stderr)
 
 
 def _rules(path: Path | None) -> Rules:
@@ -128,7 +133,7 @@ def _rules(path: Path | None) -> Rules:
         return load_rules(path)
     except RuleFileError as exc:
         for problem in exc.problems:
-            _err().print(f"dli-check: {problem}", markup=False)
+            _say(str(problem))
         raise typer.Exit(EXIT_USAGE) from None
 
 

@@ -134,7 +134,7 @@ def read_case(
     names a dict's origin in errors."""
     rules = rules or _bundled()
     if isinstance(case, Case):
-        parsed, source = case, f"case {case.case_id}"
+        parsed = case
     else:
         if isinstance(case, str | os.PathLike):
             source = str(case)
