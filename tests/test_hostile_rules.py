@@ -67,3 +67,46 @@ def test_oversized_rule_file(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         load_rules(path)
     assert str(caught.value) == f"{path}:1:1: larger than 4 MiB"
+
+
+def _nested_nots(depth: int) -> str:
+    text = (Path(__file__).parent / "data" / "made-up-guideline.yaml").read_text(encoding="utf-8")
+    cond = "{is_true: transplant.medically_necessary}"
+    for _ in range(depth):
+        cond = "{not: " + cond + "}"
+    return text.replace("condition: {present: transplant.indication}", "condition: " + cond)
+
+
+def test_deep_but_allowed_conditions_compile_and_evaluate(tmp_path: Path) -> None:
+    from conftest import mutate
+    from dli_check import evaluate
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(_nested_nots(250), encoding="utf-8")  # an even number: the same as none
+    rules = load_rules(path)
+    case = mutate(
+        {
+            "transplant": {
+                "type": "autologous",
+                "date": "2024-02-01",
+                "medically_necessary": False,
+            },
+            "patient.diagnoses": ["C90.01"],
+            "services": [{"service": "booster_infusion", "date": "2024-03-01"}],
+        }
+    )
+    assert [r.status for r in evaluate(case, rules).services[0].reasons] == [
+        "met",
+        "met",
+        "met",
+        "not_met",
+    ]
+
+
+def test_conditions_nested_too_deep(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(_nested_nots(400), encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert "maximum validation depth exceeded" in str(caught.value)
+    assert "\n" not in str(caught.value)

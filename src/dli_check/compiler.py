@@ -187,7 +187,10 @@ def compile_services(
                     CompileProblem((*cpath, "id"), f"criterion {criterion.id!r} is defined twice")
                 )
             seen.add(criterion.id)
-            builder.criterion(criterion.id, criterion.condition, (*cpath, "condition"))
+            try:
+                builder.criterion(criterion.id, criterion.condition, (*cpath, "condition"))
+            except RecursionError:
+                problems.append(CompileProblem(cpath, "condition nested too deeply"))
             criteria.append(
                 CompiledCriterion(
                     criterion.id,
@@ -354,7 +357,9 @@ class _Builder:
             if isinstance(cond.not_, rm.Present):
                 return (f"(_N if {self.fact(cond.not_.present)} is not None else _M)", "()", "()")
             status, missing, notes = self.build(cond.not_, (*path, "not"))
-            return (f"_NEG[{status}]", missing, notes)
+            k = self.new()  # a statement, not a nested expression: nesting has a limit
+            self.body.append(f"    s{k} = _NEG[{status}]")
+            return (f"s{k}", missing, notes)
         if isinstance(cond, rm.Constant):
             return ("_M" if cond.constant else "_N", "()", "()")
         if isinstance(cond, rm.Present):

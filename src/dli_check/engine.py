@@ -21,7 +21,6 @@ from dli_check.icd10cm import code_index
 from dli_check.loaders import (
     Located,
     PathKey,
-    RuleFileProblems,
     format_path,
     read_case_file,
     read_rule_file,
@@ -71,10 +70,7 @@ def _bundled() -> Rules:
 
 def _load(path: Path) -> Rules:
     name = str(path)
-    try:
-        raw, located = read_rule_file(path)
-    except RuleFileProblems as exc:
-        raise RuleFileError(exc.problems) from None
+    raw, located = read_rule_file(path)
     if located.data is None:
         raise RuleFileError([Problem(name, 1, 1, "", "the rule file is empty")])
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dli_check.errors import CaseError, Problem
+from dli_check.errors import CaseError, Problem, RuleFileError
 
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 MAX_RULE_FILE_NODES = 200_000
@@ -63,7 +63,7 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def load_yaml(text: str, filename: str) -> Located:
+def load_yaml(text: str) -> Located:
     """Parse one YAML document into plain data with positions (safe tags only)."""
     loader = _Loader(text)
     try:
@@ -113,32 +113,24 @@ def _build(
 
 
 def read_rule_file(path: Path) -> tuple[bytes, Located]:
-    """Read and parse a rule file; raises `RuleFileProblems` with located problems."""
+    """Read and parse a rule file: its bytes and its data. Raises `RuleFileError`."""
     name = str(path)
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_RULE_FILE_BYTES + 1)
     except OSError as exc:
-        raise RuleFileProblems([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+        raise RuleFileError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     if len(raw) > MAX_RULE_FILE_BYTES:
         limit = MAX_RULE_FILE_BYTES // (1024 * 1024)
-        raise RuleFileProblems([Problem(name, 1, 1, "", f"larger than {limit} MiB")])
+        raise RuleFileError([Problem(name, 1, 1, "", f"larger than {limit} MiB")])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RuleFileProblems([Problem(name, 1, 1, "", f"not UTF-8 (byte {exc.start})")]) from None
+        raise RuleFileError([Problem(name, 1, 1, "", f"not UTF-8 (byte {exc.start})")]) from None
     try:
-        return raw, load_yaml(text, name)
+        return raw, load_yaml(text)
     except _YamlProblem as exc:
-        raise RuleFileProblems([Problem(name, exc.line, exc.column, "", exc.message)]) from None
-
-
-class RuleFileProblems(Exception):
-    """Problems found while reading; the engine turns them into a `RuleFileError`."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(problems)
-        self.problems = problems
+        raise RuleFileError([Problem(name, exc.line, exc.column, "", exc.message)]) from None
 
 
 def format_path(path: PathKey) -> str:
