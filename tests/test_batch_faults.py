@@ -248,3 +248,47 @@ def _three(tmp_path: Path) -> Path:
     write_cases(tmp_path, 2)
     (tmp_path / "x.json").write_text("[]")
     return tmp_path
+
+
+def test_a_directory_of_broken_hostile_and_valid_files(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_cases(root, 3)
+    hostile = {
+        "bad-json.json": b'{"case_id": "x",',
+        "duplicate.json": b'{"case_id": "a", "case_id": "b", "services": []}',
+        "nan.json": b'{"case_id": NaN}',
+        "latin1.json": '{"case_id": "Ren\u00e9e"}'.encode("latin-1"),
+        "huge.json": b" " * (1024 * 1024 + 10),
+        "deep.json": b"[" * 50_000 + b"]" * 50_000,
+        "unknown-field.json": json.dumps({**BASE_CASE, "medicaly_necessary": True}).encode(),
+        "list.json": b"[]",
+        "empty.json": b"",
+    }
+    for name, content in hostile.items():
+        (root / name).write_bytes(content)
+    (root / "notes.txt").write_text("not a case")
+    (root / "elsewhere.json").symlink_to(tmp_path / "outside.json")
+    (tmp_path / "outside.json").write_text(json.dumps(BASE_CASE))
+    code, out, err = run("batch", str(root))
+    assert code == 1
+    records = [json.loads(line) for line in out.splitlines()]
+    names = [Path(r["source"]).name for r in records]
+    assert names == sorted([*hostile, *(f"case-{i:04d}.json" for i in range(3))])
+    kinds = {Path(r["source"]).name: r.get("error", {}).get("kind") for r in records}
+    assert kinds == {
+        "bad-json.json": "invalid_json",
+        "case-0000.json": None,
+        "case-0001.json": None,
+        "case-0002.json": None,
+        "deep.json": "too_large",
+        "duplicate.json": "invalid_json",
+        "empty.json": "invalid_json",
+        "huge.json": "too_large",
+        "latin1.json": "encoding",
+        "list.json": "invalid_case",
+        "nan.json": "invalid_json",
+        "unknown-field.json": "invalid_case",
+    }
+    assert "Traceback" not in err
+    assert "passed over: not a .json file" in err
+    assert "passed over: symbolic link out of" in err  # the table may wrap the rest

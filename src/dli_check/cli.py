@@ -173,7 +173,7 @@ def check(
         elif Path(case).is_file():
             result = evaluate(Path(case), rules)
         else:
-            _fail(f"{case}: no such file")
+            _fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
     except CaseError as exc:
         _fail(str(exc), EXIT_INVALID_CASE)
     if format is TextOrJson.json:
