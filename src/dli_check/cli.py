@@ -7,7 +7,8 @@ Exit codes (also in ``--help`` and the README):
 * 2: usage error, unreadable input path, or invalid rule file;
 * 3: with ``--fail-unless-approved``, at least one case was not medically necessary or
   lacked information (and none was invalid);
-* 4: the output could not be written (disk full, closed pipe); what was written is whole.
+* 4: the output could not be written (disk full, closed pipe); what was written is whole;
+* 130: interrupted by Ctrl-C; what was written is whole records.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 every case evaluated; 1 at least one case invalid (the others still "
     "evaluated); 2 usage error, unreadable input path or invalid rule file; 3 with "
     "--fail-unless-approved, a case not medically necessary or lacking information; 4 the "
-    "output could not be written (disk full, closed pipe)."
+    "output could not be written (disk full, closed pipe); 130 interrupted (what was written "
+    "is whole records)."
 )
 
 
