@@ -42,10 +42,14 @@ class Rules:
     """A loaded, validated and compiled rule file."""
 
     source: str
-    sha256: str
     model: RuleFile
     services: dict[str, CompiledService]
     provenance: Provenance
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the rule file's bytes: which rules decided."""
+        return self.provenance.rules_sha256
 
     @property
     def guideline_id(self) -> str:
@@ -109,7 +113,7 @@ def _load(path: Path) -> Rules:
             ),
         )
     )
-    return Rules(name, provenance.rules_sha256, model, services, provenance)
+    return Rules(name, model, services, provenance)
 
 
 def _problem(
