@@ -36,6 +36,25 @@ def _three(value: Any, test: bool) -> str:
     return "unknown" if value is None else ("met" if test else "not_met")
 
 
+def _transplant(t: dict[str, Any]) -> dict[str, str]:
+    return {
+        "transplant-allogeneic": _three(t.get("type"), t.get("type") == "allogeneic"),
+        "transplant-conditioning": "met"
+        if t.get("conditioning") in _CONDITIONING | {None}
+        else "not_met",
+        "transplant-medically-necessary": _three(
+            t.get("medically_necessary"), t.get("medically_necessary") is True
+        ),
+    }
+
+
+def _same_donor(t: dict[str, Any], line: dict[str, Any]) -> str:
+    donor, lymph = t.get("donor_id"), line.get("lymphocyte_donor_id")
+    if donor is None or lymph is None:
+        return "unknown"
+    return "met" if donor == lymph else "not_met"
+
+
 def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     t = case.get("transplant") or {}
     diagnoses = (case.get("patient") or {}).get("diagnoses") or None
@@ -43,15 +62,8 @@ def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     completed = _three(status, status == "completed")
     if completed == "met" and line.get("date") and t.get("date"):
         completed = "met" if line["date"] > t["date"] else "not_met"
-    donor, lymph = t.get("donor_id"), line.get("lymphocyte_donor_id")
     return {
-        "transplant-allogeneic": _three(t.get("type"), t.get("type") == "allogeneic"),
-        "transplant-conditioning": "met"
-        if t.get("conditioning") in _CONDITIONING | {None}
-        else "not_met",
-        "transplant-medically-necessary": _three(
-            t.get("medically_necessary"), t.get("medically_necessary") is True
-        ),
+        **_transplant(t),
         "transplant-completed": completed,
         "transplant-treated-hematologic-malignancy": _three(
             t.get("indication"), bool(t.get("indication")) and _malignancy(t["indication"])
@@ -59,28 +71,14 @@ def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
         "diagnosis-listed": _three(
             diagnoses, bool(diagnoses) and any(_listed(c) for c in diagnoses)
         ),
-        "same-donor": "unknown"
-        if donor is None or lymph is None
-        else ("met" if donor == lymph else "not_met"),
+        "same-donor": _same_donor(t, line),
         "not-genetically-modified": "not_met" if line.get("genetically_modified") else "met",
     }
 
 
 def _collection(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     t = case.get("transplant") or {}
-    donor, lymph = t.get("donor_id"), line.get("lymphocyte_donor_id")
-    return {
-        "transplant-allogeneic": _three(t.get("type"), t.get("type") == "allogeneic"),
-        "transplant-conditioning": "met"
-        if t.get("conditioning") in _CONDITIONING | {None}
-        else "not_met",
-        "transplant-medically-necessary": _three(
-            t.get("medically_necessary"), t.get("medically_necessary") is True
-        ),
-        "same-donor": "unknown"
-        if donor is None or lymph is None
-        else ("met" if donor == lymph else "not_met"),
-    }
+    return {**_transplant(t), "same-donor": _same_donor(t, line)}
 
 
 def decide(case: dict[str, Any]) -> list[tuple[str, list[str]]]:
