@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -344,3 +345,12 @@ def test_batch_with_a_relative_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [json.loads(line)["source"] for line in out.splitlines()] == [
         f"cases/{p.name}" for p in sorted(EXAMPLES.glob("*.json"))
     ]
+
+
+def test_batch_csv_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(mutate({"case_id": '=HYPERLINK("http://x","y")'})))
+    (tmp_path / "b.json").write_text(json.dumps({"case_id": "@SUM(1)", "services": []}))
+    code, out, _ = run("batch", str(tmp_path), "--format", "csv", "--quiet")
+    assert code == 1
+    rows = list(csv.reader(out.splitlines()))
+    assert [row[1] for row in rows[1:]] == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)"]

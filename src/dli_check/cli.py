@@ -207,18 +207,25 @@ CSV_COLUMNS = [
 ]
 
 
+def _cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: one that starts like a formula (``=``, ``+``,
+    ``-``, ``@``) gets a leading apostrophe, so a crafted case id cannot run as one."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_rows(record: Record) -> list[list[str]]:
     data = json.loads(record.json)
+    source, case_id = _cell(record.source), _cell(data["case_id"] or "")
     if "error" in data:
         error = data["error"]
         empty = [""] * 8
-        return [[record.source, data["case_id"] or "", *empty, error["kind"], error["message"]]]
+        return [[source, case_id, *empty, error["kind"], error["message"]]]
     rows = []
     for number, line in enumerate(data["services"]):
         rows.append(
             [
-                record.source,
-                data["case_id"],
+                source,
+                case_id,
                 data["decision"],
                 str(number),
                 line["service"],
