@@ -38,11 +38,6 @@ class RuleFileError(DliCheckError):
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         super().__init__(f"{first}{suffix}")
 
-    @property
-    def file(self) -> str:
-        """The rule file's name as given."""
-        return self.problems[0].file
-
 
 class CaseError(DliCheckError):
     """A case that breaks the case format: it never yields a decision.
