@@ -14,7 +14,7 @@ SECRET = "Jane Q Patient 1961-04-02"
 ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("case_id missing", {"case_id": DELETE}, "case_id: is required but missing"),
     ("case_id a number", {"case_id": 12}, "case_id: must be a string"),
-    ("case_id empty", {"case_id": ""}, "case_id: must not be empty"),
+    ("case_id empty", {"case_id": ""}, "case_id: must not be blank"),
     ("services missing", {"services": DELETE}, "services: is required but missing"),
     ("services empty", {"services": []}, "services: must not be empty"),
     (
@@ -35,9 +35,9 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
     (
         "misspelt field",
         {"transplant.medicaly_necessary": True},
-        "transplant.medicaly_necessary: is not a known field",
+        "transplant: has an unknown field (its key number 8)",
     ),
-    ("unknown top-level field", {"notes": SECRET}, "notes: is not a known field"),
+    ("unknown top-level field", {"notes": SECRET}, "the case has an unknown field (its key number 5)"),
     (
         "enum typo",
         {"transplant.type": SECRET},

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from conftest import BASE_CASE, DATA, ROOT, mutate
 from dli_check import evaluate
-from dli_check.cli import CSV_COLUMNS, app
+from dli_check.cli import app
+from dli_check.csv_export import CSV_COLUMNS
 
 EXAMPLES = ROOT / "examples" / "cases"
 AML = EXAMPLES / "dli-relapsed-aml.json"
@@ -73,7 +74,7 @@ def test_check_reads_stdin() -> None:
             ["-"],
             '{"case_id": 1, "services": []}',
             1,
-            "dli-check: <stdin>: case_id: must be a string (and 1 more problem)",
+            "dli-check: <stdin>:1:13: case_id: must be a string (and 1 more problem)",
         ),
         (
             ["-"],
@@ -149,13 +150,30 @@ def test_batch_writes_one_record_per_input_in_path_order(case_dir: Path) -> None
         "case_id": "BAD-1",
         "error": {
             "kind": "invalid_case",
-            "message": "services: must not be empty (and 1 more problem)",
+            "message": "1:38: the case has an unknown field (its key number 3) (and 1 more problem)",
+            "problems": [
+                {"path": "services", "message": "must not be empty", "line": 1, "column": 34},
+                {
+                    "path": "",
+                    "message": "the case has an unknown field (its key number 3)",
+                    "line": 1,
+                    "column": 38,
+                },
+            ],
         },
         "rules_sha256": records[2]["provenance"]["rules_sha256"],
     }
     assert records[1]["error"] == {
         "kind": "invalid_json",
         "message": "1:2: invalid JSON: Expecting property name enclosed in double quotes",
+        "problems": [
+            {
+                "path": "",
+                "message": "invalid JSON: Expecting property name enclosed in double quotes",
+                "line": 1,
+                "column": 2,
+            }
+        ],
     }
     assert records[1]["case_id"] is None
     assert records[2]["decision"] == "medically_necessary"
@@ -185,7 +203,7 @@ def test_batch_reads_json_lines(tmp_path: Path) -> None:
     assert code == 1
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["source"] for r in records] == [f"{source}:1", f"{source}:3", f"{source}:4"]
-    assert records[1]["error"]["message"] == "services: is required but missing"
+    assert records[1]["error"]["message"] == "1:1: services: is required but missing"
 
 
 def test_batch_csv(case_dir: Path) -> None:
@@ -193,7 +211,9 @@ def test_batch_csv(case_dir: Path) -> None:
     assert code == 1
     rows = out.splitlines()
     assert rows[0] == ",".join(CSV_COLUMNS)
-    assert rows[1].endswith(",invalid_case,services: must not be empty (and 1 more problem)")
+    assert rows[1].endswith(
+        ",invalid_case,1:38: the case has an unknown field (its key number 3) (and 1 more problem)"
+    )
     assert len(rows) == 1 + 5
     assert (
         ",EX-011,medically_necessary,0,lymphocyte_collection_cryopreservation,,medically_necessary,approve,,,,,"

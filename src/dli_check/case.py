@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -46,6 +47,52 @@ def _iso_date(value: object) -> object:
     return value
 
 
+PLACEHOLDERS = frozenset(
+    [
+        "n/a",
+        "na",
+        "none",
+        "null",
+        "nil",
+        "unknown",
+        "unk",
+        "not known",
+        "not available",
+        "tbd",
+        "-",
+        "?",
+    ]
+)
+"""Words that systems write where they have no identifier: read as absent, not as an id."""
+
+
+def _blank(text: str) -> bool:
+    # Blank: nothing but white space, format characters (zero-width space, joiners, BOM)
+    # and controls.
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
+
+
+def _identifier(value: object) -> object:
+    if isinstance(value, str) and _blank(value):
+        raise ValueError("must not be blank")
+    return value
+
+
+def _words(text: str) -> str:
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())
+
+
+def _optional_identifier(value: object) -> object:
+    if isinstance(value, str) and _words(value).casefold() in PLACEHOLDERS:
+        return None
+    return _identifier(value)
+
+
+def _absent_is_false(value: object) -> object:
+    return False if value is None else value
+
+
 IcdCode = Annotated[
     str,
     AfterValidator(_icd10cm),
@@ -55,6 +102,12 @@ IcdCode = Annotated[
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 """A calendar date written ``YYYY-MM-DD``."""
+
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+"""An identifier: not blank (white space and invisible characters alone are refused)."""
+
+OptionalIdentifier = Annotated[str | None, BeforeValidator(_optional_identifier)]
+"""An identifier that may be absent; a placeholder word (``N/A``, ``unknown``) is absent."""
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 MAX_ITEMS = 1000
@@ -84,7 +137,7 @@ class Transplant(BaseModel):
     indication: IcdCode | None = Field(
         default=None, description="ICD-10-CM code of the disease the transplant treats."
     )
-    donor_id: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    donor_id: OptionalIdentifier = Field(default=None, min_length=1, max_length=MAX_TEXT)
 
 
 class ServiceLine(BaseModel):
@@ -96,15 +149,17 @@ class ServiceLine(BaseModel):
     )
     cpt: str | None = Field(default=None, pattern=r"^[0-9]{4}[0-9A-Z]$")
     date: IsoDate | None = None
-    lymphocyte_donor_id: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
-    genetically_modified: bool = False
+    lymphocyte_donor_id: OptionalIdentifier = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    genetically_modified: Annotated[bool, BeforeValidator(_absent_is_false)] = Field(
+        default=False, description="Absent or null means false."
+    )
 
 
 class Case(BaseModel):
     """A patient case: the transplant and the services requested."""
 
     model_config = _STRICT
-    case_id: str = Field(min_length=1, max_length=MAX_TEXT)
+    case_id: Identifier = Field(min_length=1, max_length=MAX_TEXT)
     patient: Patient | None = None
     transplant: Transplant | None = None
     services: list[ServiceLine] = Field(min_length=1, max_length=MAX_ITEMS)
@@ -157,3 +212,8 @@ def _fact_types() -> dict[str, FactType]:
 
 FACTS: dict[str, FactType] = _fact_types()
 """Every fact path a rule may name, with its type."""
+
+FIELD_NAMES: frozenset[str] = frozenset(
+    name for model in (Case, Patient, Transplant, ServiceLine) for name in model.model_fields
+)
+"""Every field name the case format declares: the only key names errors may repeat."""

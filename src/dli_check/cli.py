@@ -13,9 +13,6 @@ Exit codes (also in ``--help`` and the README):
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import json
 import os
 import signal
@@ -24,20 +21,22 @@ import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from dli_check.about import bundled_rules_path, version_text
 from dli_check.errors import CaseError, RuleFileError
+from dli_check.inert import terminal
 
 # What a command needs is imported inside it: start-up time is paid by every command.
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dli_check.batch import Input, Record, Summary
+    from dli_check.batch import Input, Inputs, RunIdentity, Summary
     from dli_check.engine import Rules
+    from dli_check.output import Identity, Output
 
 EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -124,8 +123,9 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def _say(message: str) -> None:
-    """One line on standard error: never wrapped, never styled."""
-    print(f"dli-check: {message}", file=sys.stderr)
+    """One line on standard error: never wrapped, never styled, and inert (a file name
+    with a newline or an escape sequence in it cannot forge or colour a line)."""
+    print(f"dli-check: {terminal(message)}", file=sys.stderr)
 
 
 def _rules(path: Path | None) -> Rules:
@@ -164,82 +164,33 @@ def check(
 ) -> None:
     """Decide one case: each service line, criterion by criterion, with citations."""
     from dli_check.engine import evaluate
-    from dli_check.loaders import parse_case_json
+    from dli_check.loaders import MAX_CASE_FILE_BYTES, read_at_most
 
     rules = _rules(rules_path)
     try:
         if case == "-":
-            result = evaluate(
-                parse_case_json(sys.stdin.buffer.read(), "<stdin>"), rules, source="<stdin>"
-            )
+            raw = read_at_most(sys.stdin.buffer, MAX_CASE_FILE_BYTES + 1)
+            result = evaluate(raw, rules, source="<stdin>")
         elif Path(case).is_file():
             result = evaluate(Path(case), rules)
         else:
             _fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
     except CaseError as exc:
         _fail(str(exc), EXIT_INVALID_CASE)
-    if format is TextOrJson.json:
-        typer.echo(result.to_json())
-    else:
-        from dli_check.explain import result_lines
+    try:
+        if format is TextOrJson.json:
+            typer.echo(result.to_json())
+        else:
+            from dli_check.explain import result_lines
 
-        out = _out()
-        for line in result_lines(result, symbols=out.is_terminal):
-            out.print(line)
+            out = _out()
+            for line in result_lines(result, symbols=out.is_terminal):
+                out.print(line)
+        sys.stdout.flush()
+    except OSError as exc:
+        _output_failed("<stdout>", exc)
     if fail_unless_approved and result.decision != "medically_necessary":
         raise typer.Exit(EXIT_NOT_APPROVED)
-
-
-CSV_COLUMNS = [
-    "source",
-    "case_id",
-    "case_decision",
-    "line",
-    "service",
-    "cpt",
-    "decision",
-    "action",
-    "not_met",
-    "unknown",
-    "missing",
-    "error_kind",
-    "error_message",
-]
-
-
-def _cell(text: str) -> str:
-    """A cell a spreadsheet shows as text: one that starts like a formula (``=``, ``+``,
-    ``-``, ``@``) gets a leading apostrophe, so a crafted case id cannot run as one."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_rows(record: Record) -> list[list[str]]:
-    data = json.loads(record.json)
-    source, case_id = _cell(record.source), _cell(data["case_id"] or "")
-    if "error" in data:
-        error = data["error"]
-        empty = [""] * 8
-        return [[source, case_id, *empty, error["kind"], error["message"]]]
-    rows = []
-    for number, line in enumerate(data["services"]):
-        rows.append(
-            [
-                source,
-                case_id,
-                data["decision"],
-                str(number),
-                line["service"],
-                line["cpt"] or "",
-                line["decision"],
-                line["action"],
-                ";".join(r["criterion"] for r in line["reasons"] if r["status"] == "not_met"),
-                ";".join(r["criterion"] for r in line["reasons"] if r["status"] == "unknown"),
-                ";".join(line["missing"]),
-                "",
-                "",
-            ]
-        )
-    return rows
 
 
 @app.command()
@@ -255,7 +206,9 @@ def batch(
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume", help="Append to --output, evaluating only inputs it has no record of."
+            "--resume",
+            help="Continue the run that wrote --output (a jsonl file): evaluate only the inputs "
+            "it has no record of, and append their records.",
         ),
     ] = False,
     rules_path: RulesOption = None,
@@ -264,63 +217,138 @@ def batch(
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
-    from dli_check.batch import InputError, Summary, list_inputs, recorded_sources, run_batch
+    from dli_check.batch import InputError, Summary, list_inputs, read_recorded, run_identity_path
     from dli_check.explain import summary_tables
+    from dli_check.output import OutputError, open_output, write_file_atomically
 
-    _rules(rules_path)
+    rules = _rules(rules_path)
     if resume and (output == "-" or format is not BatchFormat.jsonl):
         _fail("--resume needs --output FILE in the jsonl format")
+    summary = Summary()
     try:
-        found = list_inputs(path, exclude=[] if output == "-" else [Path(output)])
-        done = recorded_sources(Path(output)) if resume else set()
-    except InputError as exc:
+        guarded = _guard_output(output, rules)
+        identity, label = _run_identity(path, output, rules, format, resume)
+        done = read_recorded(Path(output), summary) if resume else set()
+        found = list_inputs(path, label=label, protect=guarded)
+    except (InputError, OutputError) as exc:
         _fail(str(exc))
-    summary = Summary(total=found.total, skipped=found.skipped)
-    inputs = _not_done(found.items, done, summary) if done else found.items
+    summary.total, summary.skipped = found.total, found.skipped
     try:
-        sink = sys.stdout.buffer if output == "-" else open(output, "ab" if resume else "wb")  # noqa: SIM115
+        sink = open_output(output, append=resume)
+        if resume and identity is not None:  # a new run record, before any record is added
+            write_file_atomically(run_identity_path(Path(output)), identity.to_bytes())
+            identity = None
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror}")
     err = _err()
     progress = _progress(err, max(summary.total - len(done), 0)) if not quiet else None
-    encode = _CsvEncoder().encode if format is BatchFormat.csv else _jsonl
     started = time.perf_counter()
-    pending: list[bytes] = []
-    records = run_batch(
-        inputs, rules_path, min(workers or os.cpu_count() or 1, max(summary.total, 1))
-    )
     try:
-        with _GracefulStop() as stop:
-            for record in records:
-                summary.add(record)
-                pending.append(encode(record))
-                if len(pending) >= 256:
-                    _write(sink, pending)
-                if progress:
-                    progress.step(summary.evaluated)
-                if stop.requested:
-                    break
-            records.close()  # stops the workers
-            _write(sink, pending)
+        stop = _write_records(sink, found, done, summary, rules, format, workers, progress)
+        if identity is not None:
+            write_file_atomically(run_identity_path(Path(output)), identity.to_bytes())
+        sink.commit()
     except OSError as exc:
+        sink.abandon()
         _output_failed(output, exc)
     finally:
+        sink.abandon()
         if progress:
             progress.stop()
-        _close(sink)
     if not quiet:
         for table in summary_tables(summary, time.perf_counter() - started):
             err.print(table)
-    if stop.requested:
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if stop:
+        raise typer.Exit(128 + stop)
     if summary.errors:
         raise typer.Exit(EXIT_INVALID_CASE)
     if fail_unless_approved and set(summary.cases) - {"medically_necessary"}:
         raise typer.Exit(EXIT_NOT_APPROVED)
 
 
-def _jsonl(record: Record) -> bytes:
-    return record.json.encode() + b"\n"
+def _guard_output(output: str, rules: Rules) -> set[Identity]:
+    """The identities an input must not have; refuses an output that is the rule file."""
+    from dli_check.batch import run_identity_path
+    from dli_check.output import OutputError, identity
+
+    if output == "-":
+        return set()
+    guarded = {i for i in (identity(output), identity(run_identity_path(Path(output)))) if i}
+    rules_identity = identity(rules.source)
+    if rules_identity is not None and rules_identity in guarded:
+        raise OutputError(0, f"{output}: is the rule file, or its run record")
+    return guarded
+
+
+def _run_identity(
+    path: Path, output: str, rules: Rules, format: BatchFormat, resume: bool
+) -> tuple[RunIdentity | None, str | None]:
+    """The identity to keep beside a JSON Lines output (None when there is none to keep),
+    and, when resuming, the input's spelling in the records already written."""
+    from dli_check import __version__
+    from dli_check.batch import InputError, RunIdentity, run_identity_path
+
+    if output == "-" or format is not BatchFormat.jsonl:
+        return None, None
+    this = RunIdentity(str(path), str(path.resolve()), rules.sha256, format.value, __version__)
+    if not resume:
+        return this, None
+    recorded = RunIdentity.read(run_identity_path(Path(output)))
+    if recorded is None:
+        if Path(output).exists() and Path(output).stat().st_size:
+            raise InputError(
+                f"{output}: has no run record ({run_identity_path(Path(output)).name}); "
+                "cannot tell which run made it, so cannot resume"
+            )
+        return this, None
+    differences = this.differences(recorded)
+    if differences:
+        raise InputError(f"{output}: was made by another run: {'; '.join(differences)}")
+    return None, recorded.input
+
+
+def _write_records(
+    sink: Output,
+    found: Inputs,
+    done: set[str],
+    summary: Summary,
+    rules: Rules,
+    format: BatchFormat,
+    workers: int | None,
+    progress: _Progress | None,
+) -> int:
+    """Evaluate and write every input not done; the signal that stopped it early, or 0."""
+    from dli_check.batch import run_batch
+    from dli_check.csv_export import CSV_HEADER, csv_rows, csv_text
+
+    matched = [0]
+    inputs = _not_done(found.items, done, matched) if done else found.items
+    processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
+    records = run_batch(inputs, rules, processes)
+    pending: list[bytes] = []
+    if format is BatchFormat.csv:
+        pending.append(CSV_HEADER)
+    with _GracefulStop() as stop:
+        for record in records:
+            summary.add(record)
+            if format is BatchFormat.csv:
+                pending.append(csv_text(csv_rows(record.json)))
+            else:
+                pending.append(record.json.encode() + b"\n")
+            if len(pending) >= 256:
+                sink.write(b"".join(pending))
+                pending.clear()
+            if progress:
+                progress.step(summary.evaluated)
+            if stop.signal:
+                break
+        records.close()  # stops the workers
+        if pending:
+            sink.write(b"".join(pending))
+    if not stop.signal:
+        # Records of inputs that are gone since: still in the output, so still counted.
+        summary.total += len(done) - matched[0]
+    return stop.signal
 
 
 class _Progress:
@@ -361,68 +389,42 @@ def _progress(console: Console, total: int) -> _Progress | None:
     return _Progress(console, total) if console.is_terminal else None
 
 
-def _not_done(items: Iterator[Input], done: set[str], summary: Summary) -> Iterator[Input]:
+def _not_done(items: Iterator[Input], done: set[str], matched: list[int]) -> Iterator[Input]:
     for item in items:
         if item.source in done:
-            summary.already_done += 1
+            matched[0] += 1
         else:
             yield item
 
 
-def _write(sink: BinaryIO, pending: list[bytes]) -> None:
-    """Write whole records only, so an interrupted run never ends in half a record."""
-    if pending:
-        data = b"".join(pending)
-        pending.clear()
-        sink.write(data)
-        sink.flush()
-
-
 class _GracefulStop:
-    """The first Ctrl-C asks the batch to stop after the record at hand; a second one
-    stops at once."""
+    """The first Ctrl-C (or SIGTERM) asks the batch to stop after the record at hand;
+    `signal` says which came. A second Ctrl-C stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.requested = False
+        self.signal = 0
 
     def __enter__(self) -> _GracefulStop:
-        self.previous = signal.signal(signal.SIGINT, self._handle)
+        self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self.previous)
+        self.signal = self.signal or signum
+        signal.signal(signal.SIGINT, self.previous[signal.SIGINT])
 
     def __exit__(self, *exc_info: object) -> None:
-        signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 def _output_failed(output: str, exc: OSError) -> NoReturn:
     if isinstance(exc, BrokenPipeError):
         # Keep the interpreter from failing again on the closed pipe when it exits.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        _fail("output closed before all records were written", EXIT_OUTPUT_FAILED)
+        _fail("output closed before everything was written", EXIT_OUTPUT_FAILED)
     _fail(f"{output}: cannot write: {exc.strerror}", EXIT_OUTPUT_FAILED)
-
-
-def _close(sink: BinaryIO) -> None:
-    if sink is not sys.stdout.buffer:
-        with contextlib.suppress(OSError):  # a failed flush was reported already
-            sink.close()
-
-
-class _CsvEncoder:
-    def __init__(self) -> None:
-        self.header = True
-
-    def encode(self, record: Record) -> bytes:
-        text = io.StringIO()
-        rows = csv.writer(text, lineterminator="\n")
-        if self.header:
-            rows.writerow(CSV_COLUMNS)
-            self.header = False
-        rows.writerows(_csv_rows(record))
-        return text.getvalue().encode()
 
 
 @rules_app.command("validate")

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from dli_check import rules_model as rm
 from dli_check.case import FACTS, SERVICE_PREFIX, Case, ServiceLine
 from dli_check.codes import Caveat, CptCodeSet, CptRange, IcdCodeSet, IcdEntry
+from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
-from dli_check.loaders import PathKey
 from dli_check.results import ACTIONS, Citation, Reason, ServiceResult, Status, share
 from dli_check.results import Decision as FullDecision
 

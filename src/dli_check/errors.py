@@ -39,35 +39,93 @@ class RuleFileError(DliCheckError):
         super().__init__(f"{first}{suffix}")
 
 
+PathKey = tuple[str | int, ...]
+
+
+def format_path(path: PathKey) -> str:
+    """``("services", 0, "cpt")`` -> ``services[0].cpt``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+@dataclass(frozen=True)
+class CaseProblem:
+    """One problem in a case: its field path as data, the problem in words (never the
+    value given), and, where the case was JSON text, the line and column (1-based)."""
+
+    path: PathKey
+    message: str
+    kind: str = "invalid_case"
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.line}:{self.column}: " if self.line is not None else ""
+        return (
+            f"{where}{format_path(self.path)}: {self.message}"
+            if self.path
+            else (f"{where}{self.message}")
+        )
+
+    def as_json(self) -> dict[str, object]:
+        """The problem as a JSON object: path, message, line and column."""
+        return {
+            "path": format_path(self.path),
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+def best_match(problems: list[CaseProblem]) -> CaseProblem:
+    """The problem to show first: the one highest up in the case (the shortest path),
+    and of those the first found, as python-jsonschema's ``best_match`` prefers the error
+    that is least deep. A missing ``services`` says more than a bad date in one line."""
+    return min(enumerate(problems), key=lambda item: (len(item[1].path), item[0]))[1]
+
+
 class CaseError(DliCheckError):
     """A case that breaks the case format: it never yields a decision.
 
-    `path` is the field path (``services[0].cpt``), empty for the whole case; `line` and
-    `column` are set when the problem is in the JSON text itself.
+    `problems` lists every problem found, each with its path as data; `str()` is one
+    line: the source, the most relevant problem (`best_match`), and how many more.
     """
 
-    def __init__(
-        self,
+    def __init__(self, source: str, problems: list[CaseProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        self.headline = best_match(problems)
+        super().__init__(f"{source}:{'' if self.headline.line is not None else ' '}{self.detail}")
+
+    @classmethod
+    def one(
+        cls,
         source: str,
-        path: str,
         message: str,
         *,
+        path: PathKey = (),
         kind: str = "invalid_case",
         line: int | None = None,
         column: int | None = None,
-    ) -> None:
-        self.source = source
-        self.path = path
-        self.message = message
-        self.kind = kind
-        self.line = line
-        self.column = column
-        separator = ":" if line is not None else ": "
-        super().__init__(f"{source}{separator}{self.detail}")
+    ) -> CaseError:
+        """A CaseError with a single problem."""
+        return cls(source, [CaseProblem(path, message, kind, line, column)])
+
+    @property
+    def kind(self) -> str:
+        """What kind of problem: ``invalid_json``, ``invalid_case``, ``too_large``..."""
+        return self.headline.kind
+
+    @property
+    def path(self) -> str:
+        """The headline problem's field path (``services[0].cpt``); empty for the case."""
+        return format_path(self.headline.path)
 
     @property
     def detail(self) -> str:
-        """The message without the source: ``services[0].cpt: ...`` or ``3:7: invalid JSON``."""
-        if self.line is not None:
-            return f"{self.line}:{self.column}: {self.message}"
-        return f"{self.path}: {self.message}" if self.path else self.message
+        """The message without the source: the headline problem, and how many more."""
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+        return f"{self.headline}{suffix}"

@@ -71,8 +71,13 @@ class CodeIndex:
 
 def undotted(code: str) -> str | None:
     """``"c92.00"`` -> ``"C9200"``: the code's key in the index, or None if it is not
-    shaped like an ICD-10-CM code. Whether it exists is for the index to say."""
-    text = code.strip().upper()
+    shaped like an ICD-10-CM code (ASCII only, with ASCII spaces around it at most).
+    Whether it exists is for the index to say."""
+    text = code.strip(" ")
+    # ASCII before upper-casing: a dotless i (U+0131) upper-cases to I, a long s to S.
+    if not text.isascii():
+        return None
+    text = text.upper()
     if not _CODE_SHAPE.fullmatch(text):
         return None
     if len(text) > 3 and text[3] == ".":

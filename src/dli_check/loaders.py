@@ -8,28 +8,32 @@ and JSON: parsers otherwise keep the last one silently.
 
 from __future__ import annotations
 
+import errno
 import json
-import re
+import os
+import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
-from dli_check.errors import CaseError, Problem, RuleFileError
+from dli_check.errors import CaseError, PathKey, Problem, RuleFileError
+from dli_check.json_positions import first_duplicate
 
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 MAX_RULE_FILE_NODES = 200_000
+"""Nodes of a rule file counted as expanded: an alias counts as often as it is used."""
+MAX_RULE_FILE_CHARS = 2 * MAX_RULE_FILE_BYTES
+"""Characters in all scalars of a rule file, counted as expanded."""
 MAX_CASE_FILE_BYTES = 1024 * 1024
-"""A case file larger than this is refused before it is parsed."""
-
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+"""A case larger than this is refused while it is read, before it is parsed."""
 
 # libyaml's safe loader when PyYAML has it (it does on common platforms): same nodes, faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
-
-PathKey = tuple[str | int, ...]
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
@@ -69,7 +73,7 @@ def load_yaml(text: str) -> Located:
     try:
         root = loader.get_single_node()
         located = Located(None)
-        budget = [MAX_RULE_FILE_NODES]
+        budget = [MAX_RULE_FILE_NODES, MAX_RULE_FILE_CHARS]
         located.data = _build(loader, root, (), located, budget) if root is not None else None
         return located
     except RecursionError:
@@ -96,10 +100,12 @@ def _build(
     if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
         raise _YamlProblem(*_mark(node), f"unsupported YAML tag {node.tag!r}")
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
+            if key_node.tag == _MERGE_TAG:
+                # Merges copy mappings into mappings: nested, they grow exponentially.
+                raise _YamlProblem(*_mark(key_node), "merge keys (<<) are not supported")
+            key = _scalar(loader, key_node, budget)
             if not isinstance(key, str | int | bool) or key is None:
                 raise _YamlProblem(*_mark(key_node), "mapping keys must be plain scalars")
             if key in result:
@@ -109,46 +115,107 @@ def _build(
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, n, (*path, i), out, budget) for i, n in enumerate(node.value)]
-    return loader.construct_object(node)
+    return _scalar(loader, node, budget)
 
 
-def read_rule_file(path: Path) -> tuple[bytes, Located]:
-    """Read and parse a rule file: its bytes and its data. Raises `RuleFileError`."""
+def _scalar(loader: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node, budget: list[int]) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        budget[1] -= len(node.value)
+        if budget[1] < 0:
+            raise _YamlProblem(*_mark(node), "too much text in YAML scalars (aliases expanding?)")
+    try:
+        return loader.construct_object(node)
+    except (ValueError, OverflowError):  # 2023-02-30, an integer of 5,000 digits...
+        raise _YamlProblem(*_mark(node), f"not a valid {_kind(node.tag)}") from None
+
+
+def _kind(tag: str) -> str:
+    name = tag.rsplit(":", 1)[-1]
+    return {"timestamp": "date", "int": "integer", "float": "number"}.get(name, "value")
+
+
+def read_rule_file(path: Path) -> bytes:
+    """A rule file's bytes, read once (never blocking on a FIFO). Raises `RuleFileError`."""
     name = str(path)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_RULE_FILE_BYTES + 1)
+        raw = read_regular_file(path, MAX_RULE_FILE_BYTES + 1)
     except OSError as exc:
         raise RuleFileError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     if len(raw) > MAX_RULE_FILE_BYTES:
         limit = MAX_RULE_FILE_BYTES // (1024 * 1024)
         raise RuleFileError([Problem(name, 1, 1, "", f"larger than {limit} MiB")])
+    return raw
+
+
+def load_rule_text(raw: bytes, name: str) -> Located:
+    """Parse a rule file's bytes into data with positions. Raises `RuleFileError`."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RuleFileError([Problem(name, 1, 1, "", f"not UTF-8 (byte {exc.start})")]) from None
     try:
-        return raw, load_yaml(text)
+        return load_yaml(text)
     except _YamlProblem as exc:
         raise RuleFileError([Problem(name, exc.line, exc.column, "", exc.message)]) from None
 
 
-def format_path(path: PathKey) -> str:
-    """``("services", 0, "cpt")`` -> ``services[0].cpt``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+class NotRegularFile(OSError):
+    """A path that is a FIFO, a device or a directory where a file was expected."""
+
+    def __init__(self) -> None:
+        super().__init__(0, "not a regular file")
+
+
+class ChangedFile(OSError):
+    """A file that is no longer the one that was listed."""
+
+    def __init__(self) -> None:
+        super().__init__(0, "the file changed after it was listed")
+
+
+def read_regular_file(
+    path: str | os.PathLike[str],
+    limit: int,
+    *,
+    follow_symlinks: bool = True,
+    identity: tuple[int, int] | None = None,
+) -> bytes:
+    """At most `limit` bytes of a regular file. Opening never blocks (a FIFO is refused,
+    not waited on); without `follow_symlinks` a symbolic link is refused; with
+    `identity` (device, inode), a file that is not the one listed (swapped since) is
+    refused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile()
+        if identity is not None and (info.st_dev, info.st_ino) != identity:
+            raise ChangedFile()
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return read_at_most(handle, limit)
+    finally:
+        os.close(fd)
+
+
+def read_at_most(handle: BinaryIO, limit: int) -> bytes:
+    """Up to `limit` bytes from a stream (a file, standard input), never more."""
+    parts, size = [], 0
+    while size < limit:
+        part = handle.read(limit - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
+        raise _DuplicateKey()
     return result
 
 
@@ -164,54 +231,67 @@ class _BadConstant(ValueError):
     pass
 
 
-def parse_case_json(raw: bytes, source: str) -> Any:
-    """Decode a case file's bytes strictly: size limit, UTF-8 (a BOM is fine), no duplicate
-    keys, no NaN or Infinity. Raises `CaseError` naming line and column, never the content."""
+def too_large(source: str) -> CaseError:
+    """The error of a case over the size limit."""
+    limit = MAX_CASE_FILE_BYTES // 1024
+    return CaseError.one(source, f"larger than the {limit} KiB limit", kind="too_large")
+
+
+def parse_case_json(raw: bytes, source: str, *, field_names: Collection[str] = ()) -> Any:
+    """Decode a case's bytes strictly: size limit, UTF-8 (a BOM is fine), no duplicate
+    keys, no NaN or Infinity. Raises `CaseError` naming line and column, never the content:
+    a duplicate key is named only if it is one of `field_names`."""
     if len(raw) > MAX_CASE_FILE_BYTES:
-        limit = MAX_CASE_FILE_BYTES // 1024
-        raise CaseError(source, "", f"larger than the {limit} KiB limit", kind="too_large")
+        raise too_large(source)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CaseError(source, "", f"not UTF-8 (byte {exc.start})", kind="encoding") from None
+        raise CaseError.one(source, f"not UTF-8 (byte {exc.start})", kind="encoding") from None
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except _DuplicateKey as exc:
-        key = str(exc)
-        # Keys are field names; anything else might be content, which errors never echo.
-        named = f" {key!r}" if _FIELD_NAME.fullmatch(key) else ""
-        raise CaseError(
-            source, "", f"duplicate key{named} in a JSON object", kind="invalid_json"
+    except _DuplicateKey:
+        # The key itself may be content: say where it is, and name it only if it is one of
+        # the names the caller declared as field names.
+        found = first_duplicate(text)
+        path, line, column = found if found else ((), None, None)
+        named = path[-1] if path and path[-1] in field_names else None
+        message = f"duplicate key {named!r}" if named else "duplicate key"
+        raise CaseError.one(
+            source,
+            f"{message} in a JSON object",
+            path=path[:-1],
+            kind="invalid_json",
+            line=line,
+            column=column,
         ) from None
     except _BadConstant as exc:
-        raise CaseError(
-            source,
-            "",
-            f"{exc} is not valid JSON (NaN and Infinity are refused)",
-            kind="invalid_json",
+        raise CaseError.one(
+            source, f"{exc} is not valid JSON (NaN and Infinity are refused)", kind="invalid_json"
         ) from None
     except json.JSONDecodeError as exc:
-        raise CaseError(
+        raise CaseError.one(
             source,
-            "",
             f"invalid JSON: {exc.msg}",
             kind="invalid_json",
             line=exc.lineno,
             column=exc.colno,
         ) from None
     except RecursionError:
-        raise CaseError(source, "", "JSON nested too deeply", kind="too_large") from None
+        raise CaseError.one(source, "JSON nested too deeply", kind="too_large") from None
     except ValueError:  # e.g. an integer of more than 4300 digits
         message = "invalid JSON: a number too large"
-        raise CaseError(source, "", message, kind="invalid_json") from None
+        raise CaseError.one(source, message, kind="invalid_json") from None
 
 
-def read_case_file(path: Path) -> Any:
-    """Read and decode a case file; raises `CaseError` for every way it can be bad."""
-    source = str(path)
+def read_case_file(
+    path: Path, *, follow_symlinks: bool = True, identity: tuple[int, int] | None = None
+) -> bytes:
+    """A case file's bytes (at most one more than the size limit, so that an oversized
+    file is refused without reading it all); raises `CaseError` if it cannot be read."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CASE_FILE_BYTES + 1)
+        return read_regular_file(
+            path, MAX_CASE_FILE_BYTES + 1, follow_symlinks=follow_symlinks, identity=identity
+        )
     except OSError as exc:
-        raise CaseError(source, "", f"cannot read: {exc.strerror}", kind="unreadable") from None
-    return parse_case_json(raw, source)
+        reason = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise CaseError.one(str(path), f"cannot read: {reason}", kind="unreadable") from None

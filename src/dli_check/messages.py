@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic_core import ErrorDetails
 
-from dli_check.loaders import PathKey
+from dli_check.errors import PathKey
 from dli_check.rules_model import OPERATORS
 
 _TYPES = {
