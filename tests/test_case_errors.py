@@ -37,7 +37,11 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
         {"transplant.medicaly_necessary": True},
         "transplant: has an unknown field (its key number 8)",
     ),
-    ("unknown top-level field", {"notes": SECRET}, "the case has an unknown field (its key number 5)"),
+    (
+        "unknown top-level field",
+        {"notes": SECRET},
+        "the case has an unknown field (its key number 5)",
+    ),
     (
         "enum typo",
         {"transplant.type": SECRET},

@@ -290,8 +290,15 @@ def test_rules_show_mermaid() -> None:
     assert lines[0] == "flowchart TD"
     assert '  s0["Donor lymphocyte infusion<br/>CPT 38242"]' in lines
     assert '  s0 --> s0c0{"transplant-allogeneic<br/>transplant.type is allogeneic"}' in lines
-    assert "  s0c0 -- not met --> s0no" in lines
-    assert '  s0c7 -- met --> s0yes(["MEDICALLY NECESSARY"])' in lines
+    assert "  s0c0 -->|not met| s0no" in lines
+    assert (
+        '  s0c0 -->|met or unknown| s0c1{"transplant-conditioning<br/>any of:<br/>  - transplant.conditioning is not given<br/>  - transplant.conditioning is one of myeloablative, non_myeloablative, reduced_intensity"}'
+        in lines
+    )
+    assert '  s0c7 -->|all met| s0yes(["MEDICALLY NECESSARY"])' in lines
+    # Three-valued: unknown criteria lead to insufficient information, not to a decision.
+    assert '  s0c7 -->|some unknown, none not met| s0unknown(["INSUFFICIENT INFORMATION"])' in lines
+    assert '  s0no(["NOT MEDICALLY NECESSARY"])' in lines
 
 
 @pytest.mark.parametrize(

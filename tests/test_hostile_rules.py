@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dli_check import RuleFileError, load_rules
+from conftest import BASE_CASE, ROOT
+from dli_check import RuleFileError, evaluate, load_rules
+
+RULES = ROOT / "rules" / "cg-trans-03.yaml"
 
 
 def _laughs(levels: int) -> str:
@@ -42,6 +45,27 @@ ROWS = [
         "1:1003: YAML: exceeded maximum nesting depth",
     ),
     ("mapping as a key", "? {a: 1}\n: 2\n", "1:3: mapping keys must be plain scalars"),
+    (
+        "aliases of a long text (about 20 MB once expanded)",
+        "a: &a " + "x" * 100_000 + "\nb: [" + ", ".join(["*a"] * 200) + "]\n",
+        "1:4: too much text in YAML scalars (aliases expanding?)",
+    ),
+    (
+        "merge keys (nested, they grow exponentially)",
+        "a: &a {x: 1}\nb: {<<: *a}\n",
+        "2:5: merge keys (<<) are not supported",
+    ),
+    ("a date that is not in the calendar", "publish_date: 2023-02-30\n", "1:15: not a valid date"),
+    (
+        "an integer of 5,000 digits",
+        "rules_format: " + "9" * 5000 + "\n",
+        "1:15: not a valid integer",
+    ),
+    (
+        "a version that is a boolean",
+        RULES.read_text().replace("rules_format: 1", "rules_format: true"),
+        "4:15: rules_format: must be the number 1, not a boolean",
+    ),
     (
         "tabs",
         "rules_format:\t1\nguideline:\n\t- x\n",
@@ -110,3 +134,21 @@ def test_conditions_nested_too_deep(tmp_path: Path) -> None:
         load_rules(path)
     assert "maximum validation depth exceeded" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_flat_all_of_three_thousand_conditions_compiles(tmp_path: Path) -> None:
+    condition = "{in_code_set: {fact: transplant.indication, code_set: dli_malignancy_diagnoses}}"
+    text = RULES.read_text().replace(
+        "equals: {fact: transplant.type, value: allogeneic}",
+        "all: [" + ", ".join([condition] * 3000) + "]",
+        1,
+    )
+    path = tmp_path / "wide.yaml"
+    path.write_text(text)
+    rules = load_rules(path)
+    result = evaluate(BASE_CASE, rules)
+    assert result.services[0].reasons[0].status == "met"
+    # 3,000 notes, all alike: said once.
+    assert result.services[0].reasons[0].notes == (
+        "C92.00 is listed: C92.00-C92.92 Myeloid leukemia",
+    )

@@ -42,6 +42,14 @@ class InputError(DliCheckError):
     """The batch input path cannot be used at all (not one case is read)."""
 
 
+class ProtectedInput(InputError):
+    """An input that is the output file: writing would destroy it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is an input of this batch")
+        self.path = path
+
+
 @dataclass(frozen=True)
 class Input:
     """One case to evaluate: a file, or one line of a JSON Lines file."""
@@ -99,8 +107,9 @@ def list_inputs(
     if path.is_file() and path.suffix == ".jsonl":
         try:
             with path.open("rb") as handle:
-                if (os.fstat(handle.fileno()).st_dev, os.fstat(handle.fileno()).st_ino) in guarded:
-                    raise InputError(f"{path}: is the output file")
+                info = os.fstat(handle.fileno())
+                if (info.st_dev, info.st_ino) in guarded:
+                    raise ProtectedInput(str(path))
                 count = sum(1 for _ in _jsonl_lines(handle))
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
@@ -148,7 +157,7 @@ def _directory_inputs(root: Path, label: Path, guarded: set[Identity]) -> Inputs
     unique = []
     for _, path, real, ident in found:
         if ident in guarded:
-            raise InputError(f"{path}: is the output file, and an input this batch reads")
+            raise ProtectedInput(str(path))
         if real in seen:
             skipped["the same file by another path (symbolic link)"] += 1
             continue

@@ -89,6 +89,7 @@ class RulesFormat(StrEnum):
 class SchemaKind(StrEnum):
     case = "case"
     result = "result"
+    record = "record"
     rules = "rules"
 
 
@@ -217,7 +218,14 @@ def batch(
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
-    from dli_check.batch import InputError, Summary, list_inputs, read_recorded, run_identity_path
+    from dli_check.batch import (
+        InputError,
+        ProtectedInput,
+        Summary,
+        list_inputs,
+        read_recorded,
+        run_identity_path,
+    )
     from dli_check.explain import summary_tables
     from dli_check.output import OutputError, open_output, write_file_atomically
 
@@ -227,9 +235,15 @@ def batch(
     summary = Summary()
     try:
         guarded = _guard_output(output, rules)
-        identity, label = _run_identity(path, output, rules, format, resume)
-        done = read_recorded(Path(output), summary) if resume else set()
+        try:
+            identity, label = _run_identity(path, output, rules, format, resume)
+        except InputError:
+            list_inputs(path, protect=guarded)  # an output that is an input says so first
+            raise
         found = list_inputs(path, label=label, protect=guarded)
+        done = read_recorded(Path(output), summary) if resume else set()
+    except ProtectedInput as exc:
+        _fail(f"{output}: is the same file as {exc.path}, an input; refusing to overwrite it")
     except (InputError, OutputError) as exc:
         _fail(str(exc))
     summary.total, summary.skipped = found.total, found.skipped
@@ -276,7 +290,7 @@ def _guard_output(output: str, rules: Rules) -> set[Identity]:
     guarded = {i for i in (identity(output), identity(run_identity_path(Path(output)))) if i}
     rules_identity = identity(rules.source)
     if rules_identity is not None and rules_identity in guarded:
-        raise OutputError(0, f"{output}: is the rule file, or its run record")
+        raise OutputError(f"{output}: is the same file as the rule file; refusing to overwrite it")
     return guarded
 
 
@@ -457,18 +471,20 @@ def rules_show(
 
 @app.command()
 def schema(
-    kind: Annotated[SchemaKind, typer.Argument(help="case, result or rules.")],
+    kind: Annotated[SchemaKind, typer.Argument(help="case, result, record (batch) or rules.")],
     rules_path: RulesOption = None,
 ) -> None:
-    """Print the JSON Schema of case files, results or rule files."""
-    from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
+    """Print the JSON Schema of case files, results, batch records or rule files."""
+    from dli_check import schemas
 
     if kind is SchemaKind.case:
-        document = case_json_schema(list(_rules(rules_path).services))
+        document = schemas.case_json_schema(list(_rules(rules_path).services))
     elif kind is SchemaKind.result:
-        document = result_json_schema()
+        document = schemas.result_json_schema()
+    elif kind is SchemaKind.record:
+        document = schemas.record_json_schema()
     else:
-        document = rules_json_schema()
+        document = schemas.rules_json_schema()
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
 

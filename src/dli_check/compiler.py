@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from dli_check import rules_model as rm
 from dli_check.case import FACTS, SERVICE_PREFIX, Case, ServiceLine
@@ -37,6 +38,20 @@ _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
 _RESULT_CACHE = 2048
 """Distinct line results kept per service: rebuilding one from shared reasons is cheap."""
+
+MAX_NOTES = 5
+"""Notes kept per reason: a claim of 1,000 codes must not give 1,000 notes on each of its
+lines."""
+
+
+def cap_notes(notes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Notes without repeats, at most `MAX_NOTES` of them and a count of the rest."""
+    unique = list(dict.fromkeys(notes))
+    if len(unique) <= MAX_NOTES:
+        return tuple(unique)
+    more = len(unique) - MAX_NOTES
+    return (*unique[:MAX_NOTES], f"and {more} more like these")
+
 
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
 Run = Callable[[Case, ServiceLine, int], tuple[Answer, ...]]
@@ -57,6 +72,8 @@ class CompiledCriterion:
         key = (status, missing, notes)
         reason = self._reasons.get(key)
         if reason is None:
+            if len(notes) > MAX_NOTES:
+                notes = cap_notes(notes)
             reason = Reason(
                 criterion=self.id,
                 status=status,
@@ -199,7 +216,11 @@ def compile_services(
                     tuple(_citation(c) for c in criterion.also_cites),
                 )
             )
-        source, run = builder.function(service.id)
+        try:
+            source, run = builder.function(service.id)
+        except (RecursionError, MemoryError, SyntaxError):
+            problems.append(CompileProblem(path, "criteria too large to compile"))
+            continue
         services[service.id] = CompiledService(
             service.id,
             service.title,
@@ -255,6 +276,24 @@ def match_codes(
 
 
 _NEGATION: dict[Status, Status] = {"met": "not_met", "not_met": "met", "unknown": "unknown"}
+_PLUS_PARTS = 16
+"""Tuples joined with ``+`` at most; more go through one call (a long ``+`` chain nests,
+and Python's compiler has a depth limit)."""
+
+
+def _concat(parts: list[str]) -> str:
+    """The expression joining tuple expressions."""
+    if not parts:
+        return "()"
+    if len(parts) <= _PLUS_PARTS:
+        return " + ".join(parts)
+    return f"_cat(({', '.join(parts)},))"
+
+
+def concat(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """Join tuples (the notes of a wide junction)."""
+    return tuple(chain.from_iterable(parts))
+
 
 Triple = tuple[str, str, str]
 """The Python expressions for a node's status, missing and notes."""
@@ -274,6 +313,7 @@ class _Builder:
             "_NEG": _NEGATION,
             "_combine": combine,
             "_match": match_codes,
+            "_cat": concat,
             "_index": index,
         }
         self.facts: dict[str, str] = {}
@@ -395,16 +435,18 @@ class _Builder:
         )
         all_default = " and ".join(f"{s} == {default}" for s in statuses)
         any_decisive = " or ".join(f"{s} == {decisive}" for s in statuses)
-        notes = " + ".join(t[2] for t in triples if t[2] != "()") or "()"
-        decided = " + ".join(
-            f"({n} if {s} == {decisive} else ())"
-            for s, (_, _, n) in zip(statuses, triples, strict=True)
-            if n != "()"
+        notes = _concat([t[2] for t in triples if t[2] != "()"])
+        decided = _concat(
+            [
+                f"({n} if {s} == {decisive} else ())"
+                for s, (_, _, n) in zip(statuses, triples, strict=True)
+                if n != "()"
+            ]
         )
         # The usual cases (a part decides, or every part came out the same) without a call;
         # `combine` for the rest, where missing facts are gathered.
         self.body.append(
-            f"    s{k}, m{k}, n{k} = ({decisive}, (), {decided or '()'}) if {any_decisive} "
+            f"    s{k}, m{k}, n{k} = ({decisive}, (), {decided}) if {any_decisive} "
             f"else ({default}, (), {notes}) if {all_default} "
             f"else _combine([{listed}], {decisive}, {default})"
         )

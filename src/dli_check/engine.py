@@ -130,7 +130,8 @@ def _problem(
 
 CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str] | Case
 """What `evaluate` and `read_case` take: a dict; JSON text (``bytes``, or a ``str`` that
-starts with ``{``); a path (a ``str`` or ``os.PathLike``); or a `Case`."""
+starts with ``{``, ``[`` or ``"`` or holds a line break); a path (any other ``str``, or an
+``os.PathLike``); or a `Case`."""
 
 
 def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<case>") -> Case:
@@ -146,7 +147,7 @@ def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<ca
     raw = None
     if isinstance(case, bytes | bytearray):
         raw = bytes(case)
-    elif isinstance(case, str) and case.lstrip()[:1] == "{":
+    elif isinstance(case, str) and (case.lstrip()[:1] in ("{", "[", '"') or "\n" in case):
         raw = case.encode("utf-8", "surrogatepass")
     elif isinstance(case, str | os.PathLike):
         source = str(case)
@@ -254,8 +255,8 @@ def _check_services(case: Case, rules: Rules, source: str) -> None:
 def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<case>") -> CaseResult:
     """Decide every service line of a case and the case as a whole, with cited reasons.
 
-    `case` is a dict, JSON text (``bytes``, or a ``str`` starting with ``{``), the path of
-    a JSON case file, or a `Case`; `rules` defaults to the bundled CG-TRANS-03; `source`
+    `case` is a dict, JSON text (``bytes``, or a ``str`` as `CaseInput` says), the path
+    of a JSON case file, or a `Case`; `rules` defaults to the bundled CG-TRANS-03; `source`
     names a dict's or a text's origin in errors. Raises `CaseError` for a case that breaks
     the case format; its message never holds the case's content.
     """

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dli_check.inert import terminal
+
 
 class DliCheckError(Exception):
     """Base of every error dli-check raises on purpose."""
@@ -97,7 +99,8 @@ class CaseError(DliCheckError):
         self.source = source
         self.problems = problems
         self.headline = best_match(problems)
-        super().__init__(f"{source}:{'' if self.headline.line is not None else ' '}{self.detail}")
+        where = terminal(source)  # a file name can hold a line break or an escape sequence
+        super().__init__(f"{where}:{'' if self.headline.line is not None else ' '}{self.detail}")
 
     @classmethod
     def one(

@@ -13,6 +13,7 @@ from rich.table import Table
 from dli_check import rules_model as rm
 from dli_check.batch import Summary
 from dli_check.engine import Rules
+from dli_check.inert import terminal
 from dli_check.results import CaseResult
 
 _LABELS = {
@@ -36,7 +37,7 @@ def result_lines(result: CaseResult, *, symbols: bool = True) -> list[str]:
     """A case result for a reviewer: the decision, then each line and its criteria."""
     guideline = result.provenance.guideline
     lines = [
-        f"[bold]Case {escape(result.case_id)}[/]: {_decision(result.decision)}"
+        f"[bold]Case {_case_text(result.case_id)}[/]: {_decision(result.decision)}"
         f"  [dim]({guideline.id}, last reviewed {guideline.last_review_date})[/]",
     ]
     for number, line in enumerate(result.services, start=1):
@@ -57,17 +58,24 @@ def result_lines(result: CaseResult, *, symbols: bool = True) -> list[str]:
                 f'           [italic]"{escape(reason.citation.quote)}"[/]'
                 f" [dim]({escape(reason.citation.section)})[/]"
             )
-            lines.extend(f"           {escape(note)}" for note in reason.notes)
+            lines.extend(f"           {_case_text(note)}" for note in reason.notes)
             if reason.missing:
-                lines.append(f"           [yellow]missing: {', '.join(reason.missing)}[/]")
+                missing = _case_text(", ".join(reason.missing))
+                lines.append(f"           [yellow]missing: {missing}[/]")
         if line.outcome is not None:
             lines.append(
                 f'   Decided by: [italic]"{escape(line.outcome.quote)}"[/]'
                 f" [dim]({escape(line.outcome.section)})[/]"
             )
         if line.missing:
-            lines.append(f"   [yellow]Information needed: {', '.join(line.missing)}[/]")
+            missing = _case_text(", ".join(line.missing))
+            lines.append(f"   [yellow]Information needed: {missing}[/]")
     return lines
+
+
+def _case_text(text: str) -> str:
+    """Text that may come from a case, made inert for a terminal and for rich markup."""
+    return escape(terminal(text))
 
 
 def _decision(decision: str) -> str:
@@ -149,22 +157,29 @@ def rules_lines(rules: Rules) -> list[str]:
 
 
 def mermaid(rules: Rules) -> str:
-    """A rule file as a Mermaid flowchart: each service's criteria in order, and its outcomes."""
+    """A rule file as a Mermaid flowchart: each service's criteria in order, and its outcomes.
+
+    The logic is three-valued: a criterion not met decides at once; an unknown one lets
+    the others be judged (a later one not met still decides), and if none is not met the
+    line lacks information.
+    """
     out = ["flowchart TD"]
     for s, service in enumerate(rules.model.services):
         cpt = rules.services[service.id].cpt
         out.append(f'  s{s}["{_label(service.title)}<br/>CPT {cpt or "none listed"}"]')
-        yes = f"s{s}yes"
-        no = f"s{s}no"
         previous, edge = f"s{s}", "-->"
         for c, criterion in enumerate(service.criteria):
             node = f"s{s}c{c}"
             text = "<br/>".join(_label(x) for x in condition_text(criterion.condition))
             out.append(f'  {previous} {edge} {node}{{"{criterion.id}<br/>{text}"}}')
-            out.append(f"  {node} -- not met --> {no}")
-            previous, edge = node, "-- met -->"
-        out.append(f'  {previous} {edge} {yes}(["{_LABELS[service.when_met.decision]}"])')
-        out.append(f'  {no}(["{_LABELS[service.otherwise.decision]}"])')
+            out.append(f"  {node} -->|not met| s{s}no")
+            previous, edge = node, "-->|met or unknown|"
+        out.append(f'  {previous} -->|all met| s{s}yes(["{_LABELS[service.when_met.decision]}"])')
+        out.append(
+            f"  {previous} -->|some unknown, none not met| "
+            f's{s}unknown(["{_LABELS["insufficient_information"]}"])'
+        )
+        out.append(f'  s{s}no(["{_LABELS[service.otherwise.decision]}"])')
     return "\n".join(out) + "\n"
 
 

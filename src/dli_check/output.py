@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import stat
@@ -22,14 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dli_check.errors import DliCheckError
+
 STDOUT = "<stdout>"
 
 Identity = tuple[int, int]
 """A file's (device, inode): the same for every path that leads to it."""
 
 
-class OutputError(OSError):
-    """An output that must not, or cannot, be written."""
+class OutputError(DliCheckError):
+    """An output that must not be written: it is an input."""
 
 
 def identity(path: str | os.PathLike[str]) -> Identity | None:
@@ -124,7 +127,7 @@ def open_output(name: str, *, append: bool = False) -> Output:
     except FileNotFoundError:
         info = None
     if info is not None and stat.S_ISDIR(info.st_mode):
-        raise OutputError(0, "is a directory")
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
     if append:
         fd = os.open(real, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         return Output(fd, name, cuttable=True, sync=True)

@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -51,6 +52,13 @@ def _known_fact(path: str) -> str:
     if path not in FACTS:
         raise ValueError(f"unknown fact {path!r}; facts are: {', '.join(sorted(FACTS))}")
     return path
+
+
+def _not_a_boolean(value: object) -> object:
+    # YAML's true is Python's True, which equals 1: a version number must be a number.
+    if isinstance(value, bool):
+        raise ValueError("must be the number 1, not a boolean")
+    return value
 
 
 def _icd_range(value: object) -> IcdRange:
@@ -350,7 +358,9 @@ class RuleFile(BaseModel):
     """A whole rule file."""
 
     model_config = _STRICT
-    rules_format: Literal[1] = Field(description="Version of this rule language.")
+    rules_format: Annotated[Literal[1], BeforeValidator(_not_a_boolean)] = Field(
+        description="Version of this rule language."
+    )
     guideline: Guideline
     code_sets: dict[Name, CodeSet] = {}
     services: list[Service] = Field(min_length=1)
