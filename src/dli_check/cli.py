@@ -4,11 +4,12 @@ Exit codes (also in ``--help`` and the README):
 
 * 0: every case was evaluated;
 * 1: at least one case was invalid (the others were still evaluated);
-* 2: usage error, unreadable input path, or invalid rule file;
+* 2: usage error, unreadable input path, invalid rule file, or an output that is an input;
 * 3: with ``--fail-unless-approved``, at least one case was not medically necessary or
   lacked information (and none was invalid);
 * 4: the output could not be written (disk full, closed pipe); what was written is whole;
-* 130: interrupted by Ctrl-C; what was written is whole records.
+* 70: an internal error (a bug: please report it);
+* 130 and 143: stopped by Ctrl-C (SIGINT) or SIGTERM; what was written is whole records.
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL_ERROR = 70
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every case evaluated; 1 at least one case invalid (the others still "
-    "evaluated); 2 usage error, unreadable input path or invalid rule file; 3 with "
-    "--fail-unless-approved, a case not medically necessary or lacking information; 4 the "
-    "output could not be written (disk full, closed pipe); 130 interrupted (what was written "
-    "is whole records)."
+    "evaluated); 2 usage error, unreadable input path, invalid rule file, or an output that "
+    "is an input; 3 with --fail-unless-approved, a case not medically necessary or lacking "
+    "information; 4 the output could not be written (disk full, closed pipe); 70 internal "
+    "error; 130 or 143 stopped by Ctrl-C or SIGTERM (what was written is whole records)."
 )
 
 
@@ -503,4 +505,4 @@ def main() -> None:
         print(
             f"dli-check: internal error ({type(exc).__name__}); please report it", file=sys.stderr
         )
-        sys.exit(70)
+        sys.exit(EXIT_INTERNAL_ERROR)
