@@ -14,7 +14,8 @@ SECRET = "Jane Q Patient 1961-04-02"
 ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("case_id missing", {"case_id": DELETE}, "case_id: is required but missing"),
     ("case_id a number", {"case_id": 12}, "case_id: must be a string"),
-    ("case_id empty", {"case_id": ""}, "case_id: must not be blank"),
+    ("case_id empty", {"case_id": ""}, "case_id: must not be empty"),
+    ("case_id blank", {"case_id": " \u200b"}, "case_id: must not be blank"),
     ("services missing", {"services": DELETE}, "services: is required but missing"),
     ("services empty", {"services": []}, "services: must not be empty"),
     (

@@ -471,7 +471,7 @@ def test_file_names_cannot_forge_error_lines(tmp_path: Path) -> None:
         (" ", "services[0].lymphocyte_donor_id: must not be blank"),
         ("\u200b", "services[0].lymphocyte_donor_id: must not be blank"),
         ("\t\u2060 ", "services[0].lymphocyte_donor_id: must not be blank"),
-        ("", "services[0].lymphocyte_donor_id: must not be blank"),
+        ("", "services[0].lymphocyte_donor_id: must not be empty"),
     ],
 )
 def test_blank_donor_ids_are_refused(donor: str, expected: str) -> None:

@@ -163,8 +163,9 @@ def _directory_inputs(root: Path, label: Path, guarded: set[Identity]) -> Inputs
             continue
         seen.add(real)
         unique.append((path, real, ident))
+    relabel = label != root
     items = (
-        Input(str(label / p.relative_to(root)), path=str(real), identity=ident)
+        Input(str(label / p.relative_to(root) if relabel else p), path=str(real), identity=ident)
         for p, real, ident in unique
     )
     return Inputs(len(unique), items, skipped)
@@ -184,6 +185,7 @@ def _walk(
         return
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        device = os.stat(directory).st_dev
     except OSError:
         skipped["unreadable directory"] += 1
         return
@@ -200,19 +202,24 @@ def _walk(
                     skipped["symbolic link out of the input directory"] += 1
                     continue
                 info = os.stat(real)
+                is_dir, is_file = stat.S_ISDIR(info.st_mode), stat.S_ISREG(info.st_mode)
+                identity = (info.st_dev, info.st_ino)
             else:
+                # The directory listing gives the type and inode without a stat per file.
                 real = chain[-1] / entry.name
-                info = entry.stat(follow_symlinks=False)
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=False)
+                identity = (device, entry.inode())
         except OSError:
             skipped["vanished while listed"] += 1
             continue
-        if stat.S_ISDIR(info.st_mode):
+        if is_dir:
             if real in chain:
                 skipped["symbolic link loop"] += 1
             else:
                 _walk(path, real_root, (*chain, real), found, skipped)
-        elif entry.name.endswith(".json") and stat.S_ISREG(info.st_mode):
-            found.append((path.as_posix(), path, real, (info.st_dev, info.st_ino)))
+        elif is_file and entry.name.endswith(".json"):
+            found.append((path.as_posix(), path, real, identity))
         else:
             skipped["not a .json file"] += 1
 
@@ -224,7 +231,7 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
         if item.too_large:
             raise too_large(item.source)
         if item.path is not None:
-            raw = read_case_file(Path(item.path), follow_symlinks=False, identity=item.identity)
+            raw = read_case_file(item.path, follow_symlinks=False, identity=item.identity)
         else:
             raw = item.text or b""
         data = parse_case_json(raw, item.source, field_names=FIELD_NAMES)

@@ -66,27 +66,20 @@ PLACEHOLDERS = frozenset(
 """Words that systems write where they have no identifier: read as absent, not as an id."""
 
 
-def _blank(text: str) -> bool:
-    # Blank: nothing but white space, format characters (zero-width space, joiners, BOM)
-    # and controls.
-    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
+VISIBLE = r"[^\s\p{Cf}\p{Cc}]"
+"""The pattern every identifier matches: at least one character that is not white space, a
+format character (zero-width space, joiners, BOM) or a control. pydantic-core checks it
+natively."""
+_LONGEST_PLACEHOLDER = 32
 
 
-def _identifier(value: object) -> object:
-    if isinstance(value, str) and _blank(value):
-        raise ValueError("must not be blank")
-    return value
-
-
-def _words(text: str) -> str:
-    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return " ".join(visible.split())
-
-
-def _optional_identifier(value: object) -> object:
-    if isinstance(value, str) and _words(value).casefold() in PLACEHOLDERS:
-        return None
-    return _identifier(value)
+def _placeholder_is_absent(value: object) -> object:
+    if type(value) is not str or len(value) > _LONGEST_PLACEHOLDER:
+        return value
+    text = (
+        value if value.isascii() else "".join(c for c in value if unicodedata.category(c) != "Cf")
+    )
+    return None if " ".join(text.split()).casefold() in PLACEHOLDERS else value
 
 
 def _absent_is_false(value: object) -> object:
@@ -103,17 +96,17 @@ IcdCode = Annotated[
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 """A calendar date written ``YYYY-MM-DD``."""
 
-Identifier = Annotated[str, BeforeValidator(_identifier)]
-"""An identifier: not blank (white space and invisible characters alone are refused)."""
-
-OptionalIdentifier = Annotated[str | None, BeforeValidator(_optional_identifier)]
-"""An identifier that may be absent; a placeholder word (``N/A``, ``unknown``) is absent."""
-
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 MAX_ITEMS = 1000
 """At most this many diagnoses, or service lines, in a case (claims carry far fewer)."""
 MAX_TEXT = 256
 """At most this many characters in an identifier."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=VISIBLE)]
+"""An identifier: not blank (white space and invisible characters alone are refused)."""
+
+OptionalIdentifier = Annotated[Identifier | None, BeforeValidator(_placeholder_is_absent)]
+"""An identifier that may be absent; a placeholder word (``N/A``, ``unknown``) is absent."""
 
 
 class Patient(BaseModel):
@@ -137,7 +130,7 @@ class Transplant(BaseModel):
     indication: IcdCode | None = Field(
         default=None, description="ICD-10-CM code of the disease the transplant treats."
     )
-    donor_id: OptionalIdentifier = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    donor_id: OptionalIdentifier = None
 
 
 class ServiceLine(BaseModel):
@@ -159,7 +152,7 @@ class Case(BaseModel):
     """A patient case: the transplant and the services requested."""
 
     model_config = _STRICT
-    case_id: Identifier = Field(min_length=1, max_length=MAX_TEXT)
+    case_id: Identifier
     patient: Patient | None = None
     transplant: Transplant | None = None
     services: list[ServiceLine] = Field(min_length=1, max_length=MAX_ITEMS)
@@ -188,7 +181,7 @@ def _fact_type(annotation: Any) -> FactType:
         return FactType("date")
     if annotation is bool:
         return FactType("bool")
-    if annotation is str:
+    if annotation is str or annotation == Identifier:
         return FactType("str")
     raise TypeError(f"no fact type for {annotation!r}")  # pragma: no cover - model bug
 

@@ -141,6 +141,8 @@ def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<ca
     column, when the case was JSON text); `source` names a dict's or a text's origin.
     """
     rules = _rules(rules)
+    if type(case) is dict:  # the usual case first: ABC checks below cost more
+        return case_from_data(case, rules, source=source)
     if isinstance(case, Case):
         _check_services(case, rules, source)
         return case

@@ -187,15 +187,25 @@ def read_regular_file(
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
+    try:
+        fd = os.open(path, flags)
+    except ValueError:  # a NUL byte in the name
+        raise OSError(errno.EINVAL, "not a valid file name") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotRegularFile()
         if identity is not None and (info.st_dev, info.st_ino) != identity:
             raise ChangedFile()
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return read_at_most(handle, limit)
+        parts, size = [], 0
+        want = min(info.st_size + 1, limit)  # one read takes in a file that is not growing
+        while size < limit:
+            part = os.read(fd, min(want, limit - size))
+            parts.append(part)
+            size += len(part)
+            if len(part) < want:
+                break
+        return b"".join(parts)
     finally:
         os.close(fd)
 
@@ -284,7 +294,10 @@ def parse_case_json(raw: bytes, source: str, *, field_names: Collection[str] = (
 
 
 def read_case_file(
-    path: Path, *, follow_symlinks: bool = True, identity: tuple[int, int] | None = None
+    path: str | os.PathLike[str],
+    *,
+    follow_symlinks: bool = True,
+    identity: tuple[int, int] | None = None,
 ) -> bytes:
     """A case file's bytes (at most one more than the size limit, so that an oversized
     file is refused without reading it all); raises `CaseError` if it cannot be read."""
