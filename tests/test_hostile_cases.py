@@ -147,6 +147,13 @@ def test_unreadable_path(tmp_path: Path) -> None:
     assert caught.value.kind == "unreadable"
 
 
+def test_a_path_with_a_nul_byte_is_unreadable() -> None:
+    with pytest.raises(CaseError, match="cannot read: not a valid file name") as caught:
+        evaluate("case\x00.json")
+    assert caught.value.kind == "unreadable"
+    assert "\x00" not in str(caught.value)
+
+
 def test_a_directory_is_not_a_case(tmp_path: Path) -> None:
     with pytest.raises(CaseError, match="cannot read: not a regular file") as caught:
         evaluate(tmp_path)
