@@ -38,19 +38,22 @@ def _base(rng: random.Random, number: int) -> dict[str, Any]:
     return {
         "case_id": f"SYN-{number:07d}",
         "patient": {"diagnoses": [indication, rng.choice(LISTED_Z)]},
-        "transplant": {
-            "type": "allogeneic",
-            "conditioning": rng.choice(["myeloablative", "non_myeloablative", "reduced_intensity"]),
-            "status": "completed",
-            "date": f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
-            "medically_necessary": True,
-            "indication": indication,
-            "donor_id": donor,
-        },
+        "transplants": [
+            {
+                "type": "allogeneic",
+                "conditioning": rng.choice(
+                    ["myeloablative", "non_myeloablative", "reduced_intensity"]
+                ),
+                "status": "completed",
+                "date": f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+                "medically_necessary": True,
+                "indication": indication,
+                "donor_id": donor,
+            }
+        ],
         "services": [
             {
-                "service": "donor_lymphocyte_infusion",
-                "cpt": "38242",
+                "code": "38242",
                 "date": f"2025-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
                 "lymphocyte_donor_id": donor,
             }
@@ -59,8 +62,8 @@ def _base(rng: random.Random, number: int) -> dict[str, Any]:
 
 
 def _break(case: dict[str, Any], rng: random.Random) -> None:
-    transplant, line = case["transplant"], case["services"][0]
-    kind = rng.randrange(10)
+    transplant, line = case["transplants"][-1], case["services"][0]
+    kind = rng.randrange(12)
     if kind == 0:
         transplant["type"] = rng.choice(["autologous", "syngeneic"])
     elif kind == 1:
@@ -78,9 +81,13 @@ def _break(case: dict[str, Any], rng: random.Random) -> None:
     elif kind == 7:
         transplant.pop(rng.choice(["medically_necessary", "donor_id", "type", "status"]), None)
     elif kind == 8:
-        case["services"].append(
-            {"service": "genetic_modification_of_donor_lymphocytes", "cpt": "86999"}
-        )
+        case["services"].append({"code": "86999"})
+    elif kind == 9:
+        # A tandem transplant: an autologous one first, which the engine must pass over.
+        earlier = {**transplant, "type": "autologous", "donor_id": "SELF", "date": "2023-05-02"}
+        case["transplants"].insert(0, earlier)
+    elif kind == 10:
+        case["services"].append({"code": rng.choice(["99213", "36415", "J1100"])})
     else:
         case["services"] = [
             {

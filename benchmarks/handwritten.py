@@ -55,9 +55,17 @@ def _same_donor(t: dict[str, Any], line: dict[str, Any]) -> str:
     return "met" if donor == lymph else "not_met"
 
 
-def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
-    t = case.get("transplant") or {}
-    diagnoses = (case.get("patient") or {}).get("diagnoses") or None
+_TRANSPLANT_CRITERIA = (
+    "transplant-allogeneic",
+    "transplant-conditioning",
+    "transplant-medically-necessary",
+    "transplant-completed",
+    "transplant-treated-hematologic-malignancy",
+    "same-donor",
+)
+
+
+def _dli_transplant(t: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     status = t.get("status")
     completed = _three(status, status == "completed")
     if completed == "met" and line.get("date") and t.get("date"):
@@ -68,26 +76,66 @@ def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
         "transplant-treated-hematologic-malignancy": _three(
             t.get("indication"), bool(t.get("indication")) and _malignancy(t["indication"])
         ),
-        "diagnosis-listed": _three(
-            diagnoses, bool(diagnoses) and any(_listed(c) for c in diagnoses)
-        ),
         "same-donor": _same_donor(t, line),
-        "not-genetically-modified": "not_met" if line.get("genetically_modified") else "met",
     }
 
 
-def _collection(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
-    t = case.get("transplant") or {}
+def _collection_transplant(t: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     return {**_transplant(t), "same-donor": _same_donor(t, line)}
+
+
+def _judged(case: dict[str, Any], line: dict[str, Any], judge: Any) -> dict[str, str]:
+    """The transplant criteria on the first transplant that meets them all, or the one
+    that comes closest."""
+    transplants = case.get("transplants") or []
+    if not transplants:
+        return {c: "unknown" for c in judge({}, {"lymphocyte_donor_id": "x"})}
+    best: tuple[tuple[int, int, int], dict[str, str]] | None = None
+    for index, t in enumerate(transplants):
+        statuses = judge(t, line)
+        values = list(statuses.values())
+        score = (values.count("not_met"), values.count("unknown"), index)
+        if score[:2] == (0, 0):
+            return statuses
+        if best is None or score < best[0]:
+            best = (score, statuses)
+    assert best is not None
+    return best[1]
+
+
+def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
+    diagnoses = (case.get("patient") or {}).get("diagnoses") or None
+    transplant = _judged(case, line, _dli_transplant)
+    statuses = {c: transplant[c] for c in _TRANSPLANT_CRITERIA[:5]}
+    statuses["diagnosis-listed"] = _three(
+        diagnoses, bool(diagnoses) and any(_listed(c) for c in diagnoses)
+    )
+    statuses["same-donor"] = transplant["same-donor"]
+    statuses["not-genetically-modified"] = "not_met" if line.get("genetically_modified") else "met"
+    return statuses
+
+
+def _collection(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
+    return _judged(case, line, _collection_transplant)
+
+
+_SERVICES = {
+    "38242": "donor_lymphocyte_infusion",
+    "86999": "genetic_modification_of_donor_lymphocytes",
+}
 
 
 def decide(case: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """Per service line: the decision and the criteria not met or unknown."""
     lines = []
     for line in case["services"]:
-        if line["service"] == "genetic_modification_of_donor_lymphocytes":
+        service = line.get("service") or _SERVICES.get(line.get("code", ""))
+        if service is None:
+            lines.append(("not_applicable", ["governed-by-the-guideline"]))
+            continue
+        if service == "genetic_modification_of_donor_lymphocytes":
             statuses = {"genetic-modification-never-medically-necessary": "not_met"}
-        elif line["service"] == "donor_lymphocyte_infusion":
+        elif service == "donor_lymphocyte_infusion":
             statuses = _dli(case, line)
         else:
             statuses = _collection(case, line)

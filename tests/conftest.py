@@ -14,30 +14,25 @@ DATA = Path(__file__).resolve().parent / "data"
 BASE_CASE: dict[str, Any] = {
     "case_id": "T-1",
     "patient": {"diagnoses": ["C92.02", "Z94.84"]},
-    "transplant": {
-        "type": "allogeneic",
-        "conditioning": "myeloablative",
-        "status": "completed",
-        "date": "2025-03-14",
-        "medically_necessary": True,
-        "indication": "C92.00",
-        "donor_id": "D-1",
-    },
-    "services": [
+    "transplants": [
         {
-            "service": "donor_lymphocyte_infusion",
-            "cpt": "38242",
-            "date": "2025-09-02",
-            "lymphocyte_donor_id": "D-1",
+            "type": "allogeneic",
+            "conditioning": "myeloablative",
+            "status": "completed",
+            "date": "2025-03-14",
+            "medically_necessary": True,
+            "indication": "C92.00",
+            "donor_id": "D-1",
         }
     ],
+    "services": [{"code": "38242", "date": "2025-09-02", "lymphocyte_donor_id": "D-1"}],
 }
 
 
 def mutate(changes: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """A copy of the base case with dotted-path changes; the value `DELETE` removes a key.
 
-    ``{"transplant.type": "autologous", "services.0.date": DELETE}``
+    ``{"transplants.0.type": "autologous", "services.0.date": DELETE}``
     """
     case = copy.deepcopy(base if base is not None else BASE_CASE)
     for path, value in changes.items():

@@ -34,7 +34,7 @@ def write_cases(directory: Path, count: int, prefix: str = "case") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         case = mutate(
-            {"case_id": f"{prefix}-{i}", "transplant.type": ["allogeneic", "autologous"][i % 2]}
+            {"case_id": f"{prefix}-{i}", "transplants.0.type": ["allogeneic", "autologous"][i % 2]}
         )
         (directory / f"{prefix}-{i:04d}.json").write_text(json.dumps(case))
 

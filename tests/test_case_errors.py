@@ -25,8 +25,8 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "boolean as a string",
-        {"transplant.medically_necessary": "yes"},
-        "transplant.medically_necessary: must be a JSON boolean (true or false)",
+        {"transplants.0.medically_necessary": "yes"},
+        "transplants[0].medically_necessary: must be a JSON boolean (true or false)",
     ),
     (
         "boolean as a number",
@@ -35,8 +35,8 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "misspelt field",
-        {"transplant.medicaly_necessary": True},
-        "transplant: has an unknown field (its key number 8)",
+        {"transplants.0.medicaly_necessary": True},
+        "transplants[0]: has an unknown field (its key number 8)",
     ),
     (
         "unknown top-level field",
@@ -45,34 +45,34 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "enum typo",
-        {"transplant.type": SECRET},
-        "transplant.type: must be one of: 'allogeneic', 'autologous', 'syngeneic'",
+        {"transplants.0.type": SECRET},
+        "transplants[0].type: must be one of: 'allogeneic', 'autologous', 'syngeneic'",
     ),
     (
         "conditioning typo",
-        {"transplant.conditioning": "RIC"},
-        "transplant.conditioning: must be one of: 'myeloablative', 'non_myeloablative', 'reduced_intensity'",
+        {"transplants.0.conditioning": "RIC"},
+        "transplants[0].conditioning: must be one of: 'myeloablative', 'non_myeloablative', 'reduced_intensity'",
     ),
     (
         "status typo",
-        {"transplant.status": "done"},
-        "transplant.status: must be one of: 'completed', 'planned'",
+        {"transplants.0.status": "done"},
+        "transplants[0].status: must be one of: 'completed', 'planned'",
     ),
     (
         "date not ISO",
-        {"transplant.date": "03/14/2025"},
-        "transplant.date: not an ISO date (YYYY-MM-DD)",
+        {"transplants.0.date": "03/14/2025"},
+        "transplants[0].date: not an ISO date (YYYY-MM-DD)",
     ),
     ("date impossible", {"services.0.date": "2025-02-30"}, "services[0].date: not a calendar date"),
     (
         "date as a number",
-        {"transplant.date": 20250314},
-        "transplant.date: must be an ISO date (YYYY-MM-DD)",
+        {"transplants.0.date": 20250314},
+        "transplants[0].date: must be an ISO date (YYYY-MM-DD)",
     ),
     (
         "datetime instead of date",
-        {"transplant.date": "2025-03-14T10:00:00"},
-        "transplant.date: not an ISO date (YYYY-MM-DD)",
+        {"transplants.0.date": "2025-03-14T10:00:00"},
+        "transplants[0].date: not an ISO date (YYYY-MM-DD)",
     ),
     (
         "diagnosis not a code",
@@ -88,11 +88,30 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("diagnoses a string", {"patient.diagnoses": "C92.02"}, "patient.diagnoses: must be a list"),
     (
         "indication not in ICD-10-CM",
-        {"transplant.indication": "C92.9Z"},
-        "transplant.indication: not a code in ICD-10-CM FY2026 (April 1, 2026 update)",
+        {"transplants.0.indication": "C92.9Z"},
+        "transplants[0].indication: not a code in ICD-10-CM FY2026 (April 1, 2026 update)",
     ),
-    ("donor id a number", {"transplant.donor_id": 7731}, "transplant.donor_id: must be a string"),
-    ("transplant a list", {"transplant": []}, "transplant: must be an object"),
+    (
+        "donor id a number",
+        {"transplants.0.donor_id": 7731},
+        "transplants[0].donor_id: must be a string",
+    ),
+    (
+        "the old transplant key",
+        {"transplant": {}},
+        "transplant: is no longer a field: use transplants, a list of records",
+    ),
+    ("transplants an object", {"transplants": {}}, "transplants: must be a list"),
+    (
+        "more transplants than a case may hold",
+        {"transplants": [{}] * 21},
+        "transplants: must have at most 20 items",
+    ),
+    (
+        "a line with neither service nor code",
+        {"services": [{}]},
+        "services[0]: needs a service or a code (or both)",
+    ),
     (
         "unknown service",
         {"services.0.service": "stem_cell_boost"},
@@ -100,23 +119,23 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
         "lymphocyte_collection_cryopreservation, genetic_modification_of_donor_lymphocytes)",
     ),
     (
-        "CPT of another service",
-        {"services.0.cpt": "86999"},
-        "services[0].cpt: not a CPT code CG-TRANS-03 lists for donor_lymphocyte_infusion (listed: 38242)",
+        "code of another service",
+        {"services": [{"service": "donor_lymphocyte_infusion", "code": "86999"}]},
+        "services[0].code: not a code CG-TRANS-03 lists for donor_lymphocyte_infusion (listed: 38242)",
     ),
     (
-        "CPT for a service with none listed",
+        "the old cpt key",
         {"services": [{"service": "lymphocyte_collection_cryopreservation", "cpt": "38242"}]},
-        "services[0].cpt: not a CPT code CG-TRANS-03 lists for lymphocyte_collection_cryopreservation (listed: none)",
+        "services[0].cpt: is no longer a field: use code (a line's procedure code)",
     ),
     (
-        "CPT malformed",
-        {"services.0.cpt": "3824"},
-        "services[0].cpt: does not match the pattern ^[0-9]{4}[0-9A-Z]$",
+        "code malformed",
+        {"services.0.code": "3824"},
+        "services[0].code: not a CPT or HCPCS procedure code (e.g. 38242 or E0601)",
     ),
     (
         "several problems",
-        {"case_id": 1, "transplant.type": "x"},
+        {"case_id": 1, "transplants.0.type": "x"},
         "case_id: must be a string (and 1 more problem)",
     ),
 ]
@@ -137,5 +156,5 @@ def test_case_must_be_an_object(value: Any) -> None:
 
 
 def test_null_means_absent() -> None:
-    result = evaluate(mutate({"transplant.medically_necessary": None, "patient": None}))
-    assert result.services[0].missing == ("transplant.medically_necessary", "patient.diagnoses")
+    result = evaluate(mutate({"transplants.0.medically_necessary": None, "patient": None}))
+    assert result.services[0].missing == ("transplants[0].medically_necessary", "patient.diagnoses")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import DELETE, mutate
+from conftest import BASE_CASE, DELETE, mutate
 from dli_check import evaluate
 
 DLI_CRITERIA = [
@@ -32,51 +32,51 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
     ("relapse is not required: no relapse facts at all", {}, MN, {}),
     (
         "autologous transplant",
-        {"transplant.type": "autologous"},
+        {"transplants.0.type": "autologous"},
         NMN,
         {"transplant-allogeneic": "not_met"},
     ),
     (
         "syngeneic transplant",
-        {"transplant.type": "syngeneic"},
+        {"transplants.0.type": "syngeneic"},
         NMN,
         {"transplant-allogeneic": "not_met"},
     ),
     (
         "transplant type absent",
-        {"transplant.type": DELETE},
+        {"transplants.0.type": DELETE},
         INS,
         {"transplant-allogeneic": "unknown"},
     ),
-    ("non-myeloablative", {"transplant.conditioning": "non_myeloablative"}, MN, {}),
+    ("non-myeloablative", {"transplants.0.conditioning": "non_myeloablative"}, MN, {}),
     (
         "reduced intensity counts as non-myeloablative",
-        {"transplant.conditioning": "reduced_intensity"},
+        {"transplants.0.conditioning": "reduced_intensity"},
         MN,
         {},
     ),
-    ("conditioning not stated", {"transplant.conditioning": DELETE}, MN, {}),
+    ("conditioning not stated", {"transplants.0.conditioning": DELETE}, MN, {}),
     (
         "transplant not medically necessary",
-        {"transplant.medically_necessary": False},
+        {"transplants.0.medically_necessary": False},
         NMN,
         {"transplant-medically-necessary": "not_met"},
     ),
     (
         "transplant medical necessity unknown",
-        {"transplant.medically_necessary": DELETE},
+        {"transplants.0.medically_necessary": DELETE},
         INS,
         {"transplant-medically-necessary": "unknown"},
     ),
     (
         "transplant only planned",
-        {"transplant.status": "planned"},
+        {"transplants.0.status": "planned"},
         NMN,
         {"transplant-completed": "not_met"},
     ),
     (
         "transplant status unknown",
-        {"transplant.status": DELETE},
+        {"transplants.0.status": DELETE},
         INS,
         {"transplant-completed": "unknown"},
     ),
@@ -94,36 +94,36 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
     ),
     ("infusion the day after", {"services.0.date": "2025-03-15"}, MN, {}),
     ("infusion date not given", {"services.0.date": DELETE}, MN, {}),
-    ("transplant date not given", {"transplant.date": DELETE}, MN, {}),
-    ("indication: lymphoma letter subcategory", {"transplant.indication": "C84.A0"}, MN, {}),
-    ("indication: multiple myeloma", {"transplant.indication": "C90.00"}, MN, {}),
+    ("transplant date not given", {"transplants.0.date": DELETE}, MN, {}),
+    ("indication: lymphoma letter subcategory", {"transplants.0.indication": "C84.A0"}, MN, {}),
+    ("indication: multiple myeloma", {"transplants.0.indication": "C90.00"}, MN, {}),
     (
         "indication: not a malignancy",
-        {"transplant.indication": "D61.09"},
+        {"transplants.0.indication": "D61.09"},
         NMN,
         {"transplant-treated-hematologic-malignancy": "not_met"},
     ),
     (
         "indication: unlisted in-remission code",
-        {"transplant.indication": "C81.9A"},
+        {"transplants.0.indication": "C81.9A"},
         NMN,
         {"transplant-treated-hematologic-malignancy": "not_met"},
     ),
     (
         "indication: unlisted myelodysplastic syndrome",
-        {"transplant.indication": "D46.9"},
+        {"transplants.0.indication": "D46.9"},
         NMN,
         {"transplant-treated-hematologic-malignancy": "not_met"},
     ),
     (
         "indication: a status code is not a disease",
-        {"transplant.indication": "Z94.84"},
+        {"transplants.0.indication": "Z94.84"},
         NMN,
         {"transplant-treated-hematologic-malignancy": "not_met"},
     ),
     (
         "indication absent",
-        {"transplant.indication": DELETE},
+        {"transplants.0.indication": DELETE},
         INS,
         {"transplant-treated-hematologic-malignancy": "unknown"},
     ),
@@ -149,7 +149,12 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
         INS,
         {"same-donor": "unknown"},
     ),
-    ("transplant donor not given", {"transplant.donor_id": DELETE}, INS, {"same-donor": "unknown"}),
+    (
+        "transplant donor not given",
+        {"transplants.0.donor_id": DELETE},
+        INS,
+        {"same-donor": "unknown"},
+    ),
     (
         "genetically modified lymphocytes",
         {"services.0.genetically_modified": True},
@@ -159,13 +164,13 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
     ("explicitly not modified", {"services.0.genetically_modified": False}, MN, {}),
     (
         "not met beats unknown",
-        {"transplant.type": "autologous", "transplant.donor_id": DELETE},
+        {"transplants.0.type": "autologous", "transplants.0.donor_id": DELETE},
         NMN,
         {"transplant-allogeneic": "not_met", "same-donor": "unknown"},
     ),
     (
         "no transplant at all",
-        {"transplant": DELETE},
+        {"transplants": DELETE},
         INS,
         {
             "transplant-allogeneic": "unknown",
@@ -203,13 +208,13 @@ def test_outcome_citations() -> None:
     assert met.outcome.quote.startswith(
         "Donor* lymphocyte infusion is considered medically necessary"
     )
-    failed = evaluate(mutate({"transplant.type": "autologous"})).services[0]
+    failed = evaluate(mutate({"transplants.0.type": "autologous"})).services[0]
     assert failed.outcome is not None
     assert (
         failed.outcome.quote
         == "Donor lymphocyte infusion is considered not medically necessary in all other cases."
     )
-    unknown = evaluate(mutate({"transplant.type": DELETE})).services[0]
+    unknown = evaluate(mutate({"transplants.0.type": DELETE})).services[0]
     assert unknown.outcome is None
 
 
@@ -217,7 +222,7 @@ def test_missing_facts_are_named_as_case_paths() -> None:
     result = evaluate(
         mutate(
             {
-                "transplant.medically_necessary": DELETE,
+                "transplants.0.medically_necessary": DELETE,
                 "services.0.lymphocyte_donor_id": DELETE,
                 "patient": DELETE,
             }
@@ -226,7 +231,7 @@ def test_missing_facts_are_named_as_case_paths() -> None:
     line = result.services[0]
     assert line.decision == INS
     assert line.missing == (
-        "transplant.medically_necessary",
+        "transplants[0].medically_necessary",
         "patient.diagnoses",
         "services[0].lymphocyte_donor_id",
     )
@@ -252,7 +257,7 @@ def test_missing_facts_are_named_as_case_paths() -> None:
             ],
         ),
         (
-            {"transplant.indication": "c819a"},
+            {"transplants.0.indication": "c819a"},
             "transplant-treated-hematologic-malignancy",
             [
                 'C81.9A is not listed: an "in remission" code newer than the guideline\'s Coding section; it sorts '
@@ -261,7 +266,7 @@ def test_missing_facts_are_named_as_case_paths() -> None:
             ],
         ),
         (
-            {"transplant.indication": "D46.9"},
+            {"transplants.0.indication": "D46.9"},
             "transplant-treated-hematologic-malignancy",
             [
                 "D46.9 is not listed: a hematologic neoplasm in a category the guideline's Coding section does not list "
@@ -269,7 +274,7 @@ def test_missing_facts_are_named_as_case_paths() -> None:
             ],
         ),
         (
-            {"transplant.indication": "D61.09"},
+            {"transplants.0.indication": "D61.09"},
             "transplant-treated-hematologic-malignancy",
             [
                 "no code is listed in Hematologic malignancy diagnoses listed for donor lymphocyte infusion"
@@ -296,28 +301,28 @@ COLLECTION_CRITERIA = [
 
 COLLECTION_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
     ("after a completed transplant", {}, MN, {}),
-    ("before a planned transplant", {"transplant.status": "planned"}, MN, {}),
+    ("before a planned transplant", {"transplants.0.status": "planned"}, MN, {}),
     ("at the time of the transplant", {"services.0.date": "2025-03-14"}, MN, {}),
-    ("status not given", {"transplant.status": DELETE}, MN, {}),
+    ("status not given", {"transplants.0.status": DELETE}, MN, {}),
     (
         "no malignancy criterion: unlisted diagnosis",
-        {"patient.diagnoses": ["D61.09"], "transplant.indication": "D61.09"},
+        {"patient.diagnoses": ["D61.09"], "transplants.0.indication": "D61.09"},
         MN,
         {},
     ),
-    ("reduced intensity", {"transplant.conditioning": "reduced_intensity"}, MN, {}),
-    ("autologous", {"transplant.type": "autologous"}, NMN, {"transplant-allogeneic": "not_met"}),
-    ("syngeneic", {"transplant.type": "syngeneic"}, NMN, {"transplant-allogeneic": "not_met"}),
+    ("reduced intensity", {"transplants.0.conditioning": "reduced_intensity"}, MN, {}),
+    ("autologous", {"transplants.0.type": "autologous"}, NMN, {"transplant-allogeneic": "not_met"}),
+    ("syngeneic", {"transplants.0.type": "syngeneic"}, NMN, {"transplant-allogeneic": "not_met"}),
     (
         "transplant not medically necessary",
-        {"transplant.medically_necessary": False},
+        {"transplants.0.medically_necessary": False},
         NMN,
         {"transplant-medically-necessary": "not_met"},
     ),
     ("other donor", {"services.0.lymphocyte_donor_id": "D-9"}, NMN, {"same-donor": "not_met"}),
     (
         "medical necessity unknown",
-        {"transplant.medically_necessary": DELETE},
+        {"transplants.0.medically_necessary": DELETE},
         INS,
         {"transplant-medically-necessary": "unknown"},
     ),
@@ -339,10 +344,18 @@ def test_collection_and_cryopreservation(
     }
 
 
-@pytest.mark.parametrize("changes", [{}, {"transplant": DELETE}, {"services.0.cpt": DELETE}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"transplants": DELETE},
+        {"services.0.code": DELETE},
+        {"services.0.service": DELETE},
+    ],
+)
 def test_genetic_modification_is_never_medically_necessary(changes: dict[str, Any]) -> None:
     case = mutate(
-        {"services": [{"service": "genetic_modification_of_donor_lymphocytes", "cpt": "86999"}]}
+        {"services": [{"service": "genetic_modification_of_donor_lymphocytes", "code": "86999"}]}
     )
     line = evaluate(mutate(changes, case)).services[0]
     assert (line.decision, line.action) == (NMN, "refer_to_clinical_reviewer")
@@ -369,3 +382,153 @@ def test_case_decision_combines_lines(decisions: list[str], case_decision: str) 
     result = evaluate(mutate({"services": [lines[d] for d in decisions]}))
     assert [s.decision for s in result.services] == decisions
     assert result.decision == case_decision
+
+
+# Several transplants: the transplant criteria are judged together on one transplant.
+
+AUTOLOGOUS = {
+    "type": "autologous",
+    "conditioning": "myeloablative",
+    "status": "completed",
+    "date": "2024-01-10",
+    "medically_necessary": True,
+    "indication": "C90.00",
+    "donor_id": "SELF",
+}
+
+# (name, each transplant as changes to the base one, decision, record judged, statuses)
+TANDEM_ROWS: list[tuple[str, list[dict[str, Any]], str, str, dict[str, str]]] = [
+    ("tandem: autologous, then allogeneic", [AUTOLOGOUS, {}], MN, "transplants[1]", {}),
+    ("allogeneic first, then autologous", [{}, AUTOLOGOUS], MN, "transplants[0]", {}),
+    (
+        "a second allogeneic transplant from a new donor",
+        [{}, {"donor_id": "D-9", "date": "2025-06-01"}],
+        MN,
+        "transplants[0]",
+        {},
+    ),
+    (
+        "the lymphocytes are from the second donor",
+        [{"donor_id": "D-9"}, {}],
+        MN,
+        "transplants[1]",
+        {},
+    ),
+    (
+        "none qualifies: the closest is judged (fewest not met)",
+        [AUTOLOGOUS, {"medically_necessary": False}],
+        NMN,
+        "transplants[1]",
+        {"transplant-medically-necessary": "not_met"},
+    ),
+    (
+        "a tie on not met goes to the fewest unknown",
+        [{"type": "syngeneic", "donor_id": None}, {"type": "autologous"}],
+        NMN,
+        "transplants[1]",
+        {"transplant-allogeneic": "not_met"},
+    ),
+    (
+        "a full tie goes to the first",
+        [{"type": "syngeneic"}, {"type": "autologous"}],
+        NMN,
+        "transplants[0]",
+        {"transplant-allogeneic": "not_met"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("transplants", "decision", "record", "statuses"),
+    [r[1:] for r in TANDEM_ROWS],
+    ids=[r[0] for r in TANDEM_ROWS],
+)
+def test_the_transplant_a_line_is_judged_on(
+    transplants: list[dict[str, Any]], decision: str, record: str, statuses: dict[str, str]
+) -> None:
+    base = BASE_CASE["transplants"][0]
+    case = mutate({"transplants": [{**base, **t} for t in transplants]})
+    line = evaluate(case).services[0]
+    assert line.decision == decision
+    assert {r.criterion: r.status for r in line.reasons} == {
+        c: statuses.get(c, "met") for c in DLI_CRITERIA
+    }
+    # The transplant criteria name the record they judged; the others name none.
+    assert {r.criterion: r.record for r in line.reasons} == {
+        c: None if c in ("diagnosis-listed", "not-genetically-modified") else record
+        for c in DLI_CRITERIA
+    }
+
+
+def test_no_transplant_asks_for_one() -> None:
+    line = evaluate(mutate({"transplants": []})).services[0]
+    assert line.decision == INS
+    assert line.missing == ("transplants",)
+
+
+def test_compared_values_are_shown_when_not_met() -> None:
+    line = evaluate(
+        mutate({"services.0.lymphocyte_donor_id": "D-2", "services.0.date": "2025-03-14"})
+    ).services[0]
+    notes = {r.criterion: r.notes for r in line.reasons}
+    assert notes["same-donor"] == (
+        "the lymphocyte donor (D-2) is not the transplant's donor (D-1)",
+    )
+    assert notes["transplant-completed"] == (
+        "the infusion (2025-03-14) is not after the transplant (2025-03-14)",
+    )
+
+
+# Lines routed by their procedure code.
+
+
+@pytest.mark.parametrize(
+    ("line", "service", "decision", "notes"),
+    [
+        ({"code": "38242", "lymphocyte_donor_id": "D-1"}, "donor_lymphocyte_infusion", MN, ()),
+        ({"code": "86999"}, "genetic_modification_of_donor_lymphocytes", NMN, ()),
+        ({"code": "99213"}, None, "not_applicable", ()),
+        ({"code": "J1100"}, None, "not_applicable", ()),
+        (
+            {
+                "service": "lymphocyte_collection_cryopreservation",
+                "code": "38207",
+                "lymphocyte_donor_id": "D-1",
+            },
+            "lymphocyte_collection_cryopreservation",
+            MN,
+            (
+                "CG-TRANS-03 lists no procedure code for this service, so 38207 is not checked against one",
+            ),
+        ),
+    ],
+)
+def test_lines_are_routed_by_code(
+    line: dict[str, Any], service: str | None, decision: str, notes: tuple[str, ...]
+) -> None:
+    result = evaluate(mutate({"services": [line]}))
+    (decided,) = result.services
+    assert (decided.service, decided.code, decided.decision, decided.notes) == (
+        service,
+        line["code"],
+        decision,
+        notes,
+    )
+    assert decided.action == {MN: "approve", NMN: "refer_to_clinical_reviewer"}.get(
+        decision, "none"
+    )
+
+
+def test_a_line_no_service_governs_is_not_applicable() -> None:
+    result = evaluate(mutate({"services": [{"code": "99215"}, dict(BASE_CASE["services"][0])]}))
+    visit, infusion = result.services
+    assert (visit.decision, visit.action, visit.service) == ("not_applicable", "none", None)
+    (reason,) = visit.reasons
+    assert reason.explanation == (
+        "CG-TRANS-03 does not govern the procedure code 99215: no service of it lists that code."
+    )
+    assert reason.citation.section == "Description"
+    assert infusion.decision == MN
+    assert result.decision == MN  # the case decision ignores not-applicable lines
+    only_visits = evaluate(mutate({"services": [{"code": "99215"}, {"code": "36415"}]}))
+    assert only_visits.decision == "not_applicable"

@@ -33,8 +33,10 @@ def test_check_prints_the_decision_for_a_person() -> None:
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0] == "Case EX-001: MEDICALLY NECESSARY  (CG-TRANS-03, last reviewed 2023-05-11)"
-    assert lines[2] == "1. donor_lymphocyte_infusion (CPT 38242): MEDICALLY NECESSARY -> approve"
-    assert lines[3].startswith("   met     transplant-allogeneic: The transplant was allogeneic")
+    assert lines[2] == "1. donor_lymphocyte_infusion (38242): MEDICALLY NECESSARY -> approve"
+    assert lines[3].startswith(
+        "   met     transplant-allogeneic (judged on transplants[0]): The transplant was allogeneic"
+    )
     assert "✓" not in out  # plain text when not a terminal
 
 
@@ -42,16 +44,20 @@ def test_check_shows_unmet_and_unknown_criteria() -> None:
     code, out, _ = run(str(EXAMPLES / "dli-missing-information.json"))
     assert code == 0
     assert (
-        "   unknown transplant-medically-necessary: The transplant itself was medically necessary."
-        in out
+        "   unknown transplant-medically-necessary (judged on transplants[0]): The transplant "
+        "itself was medically necessary." in out
     )
-    assert "           missing: transplant.medically_necessary" in out
-    assert (
-        "   Information needed: transplant.medically_necessary, services[0].lymphocyte_donor_id, "
-        "transplant.donor_id" in out
-    )
+    assert "           missing: transplants[0].medically_necessary" in out
+    # Information needed: each missing fact by its question, with its path.
+    assert out.splitlines()[-4:] == [
+        "   Information needed:",
+        "   - Was the transplant itself medically necessary? [transplants[0].medically_necessary]",
+        "   - Who donated the lymphocytes for this service (donor id)? "
+        "[services[0].lymphocyte_donor_id]",
+        "   - Who donated the cells for the transplant (donor id)? [transplants[0].donor_id]",
+    ]
     code, out, _ = run(str(AUTOLOGOUS))
-    assert "   not met transplant-allogeneic:" in out
+    assert "   not met transplant-allogeneic (judged on transplants[0]):" in out
     assert "-> refer to clinical reviewer" in out
 
 
@@ -109,9 +115,9 @@ def test_fail_unless_approved(path: Path, code: int) -> None:
 def test_check_with_another_rule_file(tmp_path: Path) -> None:
     case = mutate(
         {
-            "transplant": {"type": "autologous", "date": "2024-02-01", "indication": "C90.00"},
+            "transplants": [{"type": "autologous", "date": "2024-02-01", "indication": "C90.00"}],
             "patient.diagnoses": ["C90.01"],
-            "services": [{"service": "booster_infusion", "date": "2024-03-01"}],
+            "services": [{"code": "38241", "date": "2024-03-01"}],
         }
     )
     path = tmp_path / "case.json"
@@ -238,7 +244,7 @@ def test_batch_bad_input_path(args: list[str]) -> None:
 def test_batch_fail_unless_approved(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text(json.dumps(BASE_CASE))
     assert run("batch", str(tmp_path), "--quiet")[0] == 0
-    (tmp_path / "b.json").write_text(json.dumps(mutate({"transplant.type": "autologous"})))
+    (tmp_path / "b.json").write_text(json.dumps(mutate({"transplants.0.type": "autologous"})))
     assert run("batch", str(tmp_path), "--quiet")[0] == 0
     assert run("batch", str(tmp_path), "--quiet", "--fail-unless-approved")[0] == 3
 
@@ -260,11 +266,9 @@ def test_rules_validate_reports_every_problem(tmp_path: Path) -> None:
     code, out, err = run("rules", "validate", str(bad))
     assert code == 2 and out == ""
     assert err.splitlines() == [
-        f"dli-check: {bad}:45:30: services[0].criteria[3].condition.present: unknown fact 'nope'; facts are: "
-        "patient.diagnoses, service.cpt, service.date, service.genetically_modified, service.lymphocyte_donor_id, "
-        "service.service, transplant.conditioning, transplant.date, transplant.donor_id, transplant.indication, "
-        "transplant.medically_necessary, transplant.status, transplant.type",
-        f"dli-check: {bad}:47:17: services[0].when_met.decision: must be one of: 'medically_necessary', "
+        f"dli-check: {bad}:46:30: services[0].criteria[3].condition.present: not a fact: facts are "
+        "named record.field, e.g. patient.diagnoses",
+        f"dli-check: {bad}:48:17: services[0].when_met.decision: must be one of: 'medically_necessary', "
         "'not_medically_necessary'",
     ]
 
@@ -302,19 +306,44 @@ def test_rules_show_mermaid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "title"), [("case", "Case"), ("result", "CaseResult"), ("rules", "RuleFile")]
+    ("kind", "title"),
+    [
+        ("case", "A case for CG-TRANS-03"),
+        ("result", "CaseResult"),
+        ("record", "dli-check batch record"),
+        ("rules", "RuleFile"),
+    ],
 )
 def test_schema(kind: str, title: str) -> None:
     code, out, _ = run("schema", kind)
     assert code == 0
     document = json.loads(out)
     assert document["title"] == title
-    if kind == "case":
-        assert document["$defs"]["ServiceLine"]["properties"]["service"]["enum"] == [
-            "donor_lymphocyte_infusion",
-            "lymphocyte_collection_cryopreservation",
-            "genetic_modification_of_donor_lymphocytes",
-        ]
+
+
+def test_case_schema_comes_from_the_rule_files_declarations() -> None:
+    document = json.loads(run("schema", "case")[1])
+    line = document["properties"]["services"]["items"]
+    assert line["properties"]["service"]["enum"] == [
+        "donor_lymphocyte_infusion",
+        "lymphocyte_collection_cryopreservation",
+        "genetic_modification_of_donor_lymphocytes",
+    ]
+    assert sorted(line["properties"]) == [
+        "code",
+        "date",
+        "genetically_modified",
+        "lymphocyte_donor_id",
+        "service",
+    ]
+    transplant = document["properties"]["transplants"]["anyOf"][0]["items"]
+    assert transplant["properties"]["type"] == {
+        "anyOf": [{"enum": ["allogeneic", "autologous", "syngeneic"]}, {"type": "null"}],
+        "description": "Whose cells were transplanted.",
+    }
+    booster = json.loads(run("schema", "case", "--rules", str(DATA / "made-up-guideline.yaml"))[1])
+    assert booster["title"] == "A case for TEST-BOOST-01"
+    assert "lymphocyte_donor_id" not in json.dumps(booster)
 
 
 def test_version() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dli_check.codes import CptRange, IcdRange
+from dli_check.codes import IcdRange, ProcedureRange, procedure_system
 
 RANGE_CASES = [
     # range, code, inside?
@@ -76,13 +76,51 @@ def test_icd_range_errors(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "code", "inside"),
-    [("38242", "38242", True), ("38242", "38243", False), ("38240-38243", "38241", True)],
+    [
+        ("38242", "38242", True),
+        ("38242", "38243", False),
+        ("38240-38243", "38241", True),
+        ("E0601", "E0601", True),
+        ("E0600-E0602", "E0601", True),
+        ("E0600-E0602", "38241", False),
+        ("0537T", "0537T", True),
+    ],
 )
-def test_cpt_range_contains(text: str, code: str, inside: bool) -> None:
-    assert CptRange.parse(text).contains(code) is inside
+def test_procedure_range_contains(text: str, code: str, inside: bool) -> None:
+    assert ProcedureRange.parse(text).contains(code) is inside
 
 
-@pytest.mark.parametrize("text", ["3824", "38242-", "3824X2", "38243-38242", "1-2-3"])
-def test_cpt_range_errors(text: str) -> None:
-    with pytest.raises(ValueError):
-        CptRange.parse(text)
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("3824", "'3824' is not a CPT or HCPCS code"),
+        ("38242-", "'' is not a CPT or HCPCS code"),
+        ("3824X2", "'3824X2' is not a CPT or HCPCS code"),
+        ("38243-38242", "range '38243-38242' ends before it starts"),
+        ("1-2-3", "'1-2-3' is not a procedure code or a range CODE-CODE"),
+        ("38242-E0601", "range '38242-E0601' mixes CPT and HCPCS codes"),
+        ("W0601", "'W0601' is not a CPT or HCPCS code"),
+    ],
+)
+def test_procedure_range_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        ProcedureRange.parse(text)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("code", "system"),
+    [
+        ("38242", "CPT"),
+        ("0537T", "CPT"),
+        ("3341F", "CPT"),
+        ("E0601", "HCPCS"),
+        ("J1100", "HCPCS"),
+        ("e0601", None),
+        ("38242 ", None),
+        ("X1234", None),
+        ("12345A", None),
+    ],
+)
+def test_procedure_system(code: str, system: str | None) -> None:
+    assert procedure_system(code) == system

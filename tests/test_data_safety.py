@@ -404,16 +404,18 @@ def test_jsonl_keeps_surrogates_and_odd_file_names_as_json_escapes(
 def test_unknown_field_names_are_never_echoed() -> None:
     key = f"{SECRET}\n\x1b[31m"
     with pytest.raises(CaseError) as caught:
-        evaluate(json.dumps({**BASE_CASE, "transplant": {"type": "allogeneic", key: 1}}))
-    assert str(caught.value) == "<case>:1:105: transplant: has an unknown field (its key number 2)"
-    assert caught.value.problems[0].path == ("transplant",)
+        evaluate(json.dumps({**BASE_CASE, "transplants": [{"type": "allogeneic", key: 1}]}))
+    assert str(caught.value) == (
+        "<case>:1:107: transplants[0]: has an unknown field (its key number 2)"
+    )
+    assert caught.value.problems[0].path == ("transplants", 0)
 
 
 def test_duplicate_keys_are_located_and_named_only_when_declared() -> None:
-    text = '{"case_id": "a",\n "transplant": {"' + SECRET + '": 1, "' + SECRET + '": 2}}'
+    text = '{"case_id": "a",\n "patient": {"' + SECRET + '": 1, "' + SECRET + '": 2}}'
     with pytest.raises(CaseError) as caught:
         evaluate(text)
-    assert str(caught.value) == "<case>:2:41: transplant: duplicate key in a JSON object"
+    assert str(caught.value) == "<case>:2:38: patient: duplicate key in a JSON object"
 
 
 @pytest.mark.parametrize(
@@ -440,7 +442,7 @@ def test_json_text_is_read_as_a_case_not_as_a_path(case: str | bytes) -> None:
 def test_case_text_cannot_forge_terminal_output(tmp_path: Path) -> None:
     forged = "x\n\n1. donor_lymphocyte_infusion: \x1b[32mMEDICALLY NECESSARY -> approve\x1b[0m"
     path = tmp_path / "case.json"
-    path.write_text(json.dumps(mutate({"case_id": forged, "transplant.type": "autologous"})))
+    path.write_text(json.dumps(mutate({"case_id": forged, "transplants.0.type": "autologous"})))
     code, out, _ = run(str(path))
     assert code == 0
     assert "\x1b" not in out
@@ -475,12 +477,12 @@ def test_file_names_cannot_forge_error_lines(tmp_path: Path) -> None:
     ],
 )
 def test_blank_donor_ids_are_refused(donor: str, expected: str) -> None:
-    case = mutate({"transplant.donor_id": donor, "services.0.lymphocyte_donor_id": donor})
+    case = mutate({"transplants.0.donor_id": donor, "services.0.lymphocyte_donor_id": donor})
     with pytest.raises(CaseError) as caught:
         evaluate(case)
-    assert caught.value.path == "transplant.donor_id"
+    assert caught.value.path == "transplants[0].donor_id"
     assert [str(p) for p in caught.value.problems] == [
-        expected.replace("services[0].lymphocyte_donor_id", "transplant.donor_id"),
+        expected.replace("services[0].lymphocyte_donor_id", "transplants[0].donor_id"),
         expected,
     ]
 
@@ -488,11 +490,11 @@ def test_blank_donor_ids_are_refused(donor: str, expected: str) -> None:
 @pytest.mark.parametrize("placeholder", ["N/A", "n/a", "unknown", " Unknown ", "NONE", "TBD"])
 def test_placeholder_donor_ids_are_absent_not_a_match(placeholder: str) -> None:
     case = mutate(
-        {"transplant.donor_id": placeholder, "services.0.lymphocyte_donor_id": placeholder}
+        {"transplants.0.donor_id": placeholder, "services.0.lymphocyte_donor_id": placeholder}
     )
     line = evaluate(case).services[0]
     assert line.decision == "insufficient_information"
-    assert line.missing == ("services[0].lymphocyte_donor_id", "transplant.donor_id")
+    assert line.missing == ("services[0].lymphocyte_donor_id", "transplants[0].donor_id")
 
 
 @pytest.mark.parametrize(
@@ -585,8 +587,8 @@ def test_a_case_swapped_after_listing_is_not_read(tmp_path: Path, swap: str) -> 
 def test_case_error_keeps_every_problem() -> None:
     case = mutate(
         {
-            "transplant.type": "allo",
-            "transplant.date": "2025-02-30",
+            "transplants.0.type": "allo",
+            "transplants.0.date": "2025-02-30",
             "services.0.date": 3,
             "patient.diagnoses": ["X"],
         }
@@ -595,12 +597,12 @@ def test_case_error_keeps_every_problem() -> None:
         evaluate(case)
     assert [str(p) for p in caught.value.problems] == [
         "patient.diagnoses[0]: not shaped like an ICD-10-CM code (e.g. C92.00)",
-        "transplant.type: must be one of: 'allogeneic', 'autologous', 'syngeneic'",
-        "transplant.date: not a calendar date",
+        "transplants[0].type: must be one of: 'allogeneic', 'autologous', 'syngeneic'",
+        "transplants[0].date: not a calendar date",
         "services[0].date: must be an ISO date (YYYY-MM-DD)",
     ]
     assert str(caught.value) == (
-        "<case>: transplant.type: must be one of: 'allogeneic', 'autologous', 'syngeneic' "
+        "<case>: patient.diagnoses[0]: not shaped like an ICD-10-CM code (e.g. C92.00) "
         "(and 3 more problems)"
     )
 

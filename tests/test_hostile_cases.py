@@ -37,9 +37,9 @@ ROWS: list[tuple[str, bytes, str, str]] = [
     ),
     (
         "duplicate nested key: a false overwritten by a true",
-        b'{"case_id": "a", "transplant": {"medically_necessary": false, "medically_necessary": true}, "services": []}',
+        b'{"case_id": "a", "transplants": [{"medically_necessary": false, "medically_necessary": true}], "services": []}',
         "invalid_json",
-        ":1:63: transplant: duplicate key 'medically_necessary' in a JSON object",
+        ":1:65: transplants[0]: duplicate key 'medically_necessary' in a JSON object",
     ),
     (
         "duplicate key that is not a field name",
@@ -95,10 +95,13 @@ ROWS: list[tuple[str, bytes, str, str]] = [
     (
         "a string where a boolean belongs",
         json.dumps(
-            {**BASE_CASE, "transplant": {**BASE_CASE["transplant"], "medically_necessary": "true"}}
+            {
+                **BASE_CASE,
+                "transplants": [{**BASE_CASE["transplants"][0], "medically_necessary": "true"}],
+            }
         ).encode(),
         "invalid_case",
-        ":1:206: transplant.medically_necessary: must be a JSON boolean (true or false)",
+        ":1:208: transplants[0].medically_necessary: must be a JSON boolean (true or false)",
     ),
     (
         "a number where a string belongs",
@@ -108,9 +111,9 @@ ROWS: list[tuple[str, bytes, str, str]] = [
     ),
     (
         "a misspelt field",
-        json.dumps({**BASE_CASE, "transplant": {"medicaly_necessary": True}}).encode(),
+        json.dumps({**BASE_CASE, "transplants": [{"medicaly_necessary": True}]}).encode(),
         "invalid_case",
-        ":1:83: transplant: has an unknown field (its key number 1)",
+        ":1:85: transplants[0]: has an unknown field (its key number 1)",
     ),
     (
         "an over-long identifier",
@@ -167,5 +170,5 @@ def test_deep_dict_from_a_library_caller() -> None:
         node["x"] = {}
         node = node["x"]  # type: ignore[assignment]
     with pytest.raises(CaseError) as caught:
-        evaluate({**BASE_CASE, "transplant": deep})
-    assert str(caught.value) == "<case>: transplant: has an unknown field (its key number 1)"
+        evaluate({**BASE_CASE, "transplants": [deep]})
+    assert str(caught.value) == "<case>: transplants[0]: has an unknown field (its key number 1)"

@@ -63,8 +63,8 @@ ROWS = [
     ),
     (
         "a version that is a boolean",
-        RULES.read_text().replace("rules_format: 1", "rules_format: true"),
-        "4:15: rules_format: must be the number 1, not a boolean",
+        RULES.read_text().replace("rules_format: 2", "rules_format: true"),
+        "4:15: rules_format: must be the number 2, not a boolean",
     ),
     (
         "tabs",
@@ -110,11 +110,9 @@ def test_deep_but_allowed_conditions_compile_and_evaluate(tmp_path: Path) -> Non
     rules = load_rules(path)
     case = mutate(
         {
-            "transplant": {
-                "type": "autologous",
-                "date": "2024-02-01",
-                "medically_necessary": False,
-            },
+            "transplants": [
+                {"type": "autologous", "date": "2024-02-01", "medically_necessary": False}
+            ],
             "patient.diagnoses": ["C90.01"],
             "services": [{"service": "booster_infusion", "date": "2024-03-01"}],
         }

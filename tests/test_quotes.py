@@ -36,7 +36,8 @@ def _quotes(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 RULES = yaml.safe_load((ROOT / "rules" / "cg-trans-03.yaml").read_text(encoding="utf-8"))
-QUOTES = list(_quotes(RULES))
+# The case section's descriptions and questions are ours: the guideline has no such words.
+QUOTES = list(_quotes({k: v for k, v in RULES.items() if k != "case"}))
 
 
 @pytest.mark.skipif(not GUIDELINE.exists(), reason="the guideline text is not beside this checkout")

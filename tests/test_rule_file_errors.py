@@ -17,103 +17,103 @@ ROWS = [
         "unknown key",
         "    title: Booster infusion\n",
         "    title: Booster infusion\n    colour: red\n",
-        "28:5: services[0].colour: is not a known field",
+        "29:5: services[0].colour: is not a known field",
     ),
     (
         "unknown operator",
         "{before: {fact: transplant.date",
         "{earlier: {fact: transplant.date",
-        "37:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, one_of, is_true, present, in_code_set, same_as, before, after, constant",
+        "38:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, one_of, is_true, present, in_code_set, same_as, before, after, at_least, at_most, greater_than, less_than, between, some, constant",
     ),
     (
         "two operators in one condition",
         "condition: {present: transplant.indication}",
         "condition: {present: transplant.indication, constant: true}",
-        "45:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, one_of, is_true, present, in_code_set, same_as, before, after, constant)",
+        "46:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, one_of, is_true, present, in_code_set, same_as, before, after, at_least, at_most, greater_than, less_than, between, some, constant)",
     ),
     (
         "unknown fact",
         "{present: transplant.indication}",
         "{present: transplant.indicaton}",
-        "45:30: services[0].criteria[3].condition.present: unknown fact 'transplant.indicaton'; facts are: patient.diagnoses, service.cpt, service.date, service.genetically_modified, service.lymphocyte_donor_id, service.service, transplant.conditioning, transplant.date, transplant.donor_id, transplant.indication, transplant.medically_necessary, transplant.status, transplant.type",
+        "46:30: services[0].criteria[3].condition.present: unknown fact 'transplant.indicaton'; facts are: patient.diagnoses, service.date, transplant.date, transplant.indication, transplant.medically_necessary, transplant.type",
     ),
     (
         "undefined code set",
         "code_set: booster_diagnoses}",
         "code_set: boster_diagnoses}",
-        "41:70: services[0].criteria[2].condition.in_code_set.code_set: no ICD-10-CM code set named 'boster_diagnoses' (defined: booster_diagnoses)",
+        "42:70: services[0].criteria[2].condition.in_code_set.code_set: no ICD-10-CM code set named 'boster_diagnoses' (defined: booster_diagnoses)",
     ),
     (
-        "undefined CPT code set",
-        "cpt_code_set: booster_procedures",
-        "cpt_code_set: booster_diagnoses",
-        "28:19: services[0].cpt_code_set: no CPT code set named 'booster_diagnoses' (defined: booster_procedures)",
+        "undefined procedure code set",
+        "code_set: booster_procedures",
+        "code_set: booster_diagnoses",
+        "29:15: services[0].code_set: no CPT or HCPCS code set named 'booster_diagnoses' (defined: booster_procedures)",
     ),
     (
         "malformed code range",
         "C90.00-C90.02",
         "C90.00-C90.0Q",
-        "15:17: code_sets.booster_diagnoses.codes[0].codes: C90.0Q is not a code in ICD-10-CM FY2026 (April 1, 2026 update)",
+        "16:17: code_sets.booster_diagnoses.codes[0].codes: C90.0Q is not a code in ICD-10-CM FY2026 (April 1, 2026 update)",
     ),
     (
         "range that runs backwards",
         "C90.00-C90.02",
         "C90.02-C90.00",
-        "15:17: code_sets.booster_diagnoses.codes[0].codes: range 'C90.02-C90.00' ends before it starts in ICD-10-CM tabular order",
+        "16:17: code_sets.booster_diagnoses.codes[0].codes: range 'C90.02-C90.00' ends before it starts in ICD-10-CM tabular order",
     ),
     (
         "unquoted CPT code",
         "{codes: 38240-38241,",
         "{codes: 38240,",
-        "24:17: code_sets.booster_procedures.codes[0].codes: a CPT code or range must be a quoted string, e.g. '38242'",
+        "25:17: code_sets.booster_procedures.codes[0].codes: a procedure code or range must be a quoted string, e.g. '38242'",
     ),
     (
         "criterion without a citation",
         '        citation: {section: Indications, quote: "documented"}\n',
         "",
-        "42:9: services[0].criteria[3].citation: is required but missing",
+        "43:9: services[0].criteria[3].citation: is required but missing",
     ),
     (
         "empty quote",
         'quote: "documented"',
         'quote: ""',
-        "44:49: services[0].criteria[3].citation.quote: must not be empty",
+        "45:49: services[0].criteria[3].citation.quote: must not be empty",
     ),
     (
         "value the fact cannot take",
         "values: [autologous, syngeneic]",
         "values: [autologous, syngenic]",
-        "33:74: services[0].criteria[0].condition.one_of.values[1]: 'syngenic' is not a value of 'transplant.type' (one of: allogeneic, autologous, syngeneic)",
+        "34:74: services[0].criteria[0].condition.one_of.values[1]: 'syngenic' is not a value of 'transplant.type' (one of: allogeneic, autologous, syngeneic)",
     ),
     (
         "operator that does not suit the fact",
         "{before: {fact: transplant.date, other: service.date}}",
         "{before: {fact: transplant.type, other: service.date}}",
-        "37:36: services[0].criteria[1].condition.before.fact: before does not apply to 'transplant.type', a choice fact",
+        "38:36: services[0].criteria[1].condition.before.fact: before does not apply to 'transplant.type', a choice fact",
     ),
     (
         "unknown decision",
         "decision: not_medically_necessary",
         "decision: denied",
-        "50:17: services[0].otherwise.decision: must be one of: 'medically_necessary', 'not_medically_necessary'",
+        "51:17: services[0].otherwise.decision: must be one of: 'medically_necessary', 'not_medically_necessary'",
     ),
     (
         "unknown code system",
         "system: CPT",
-        "system: HCPCS",
-        "20:5: code_sets.booster_procedures: 'system' must be one of: 'ICD-10-CM', 'CPT'",
+        "system: LOINC",
+        "21:5: code_sets.booster_procedures: system must be one of: ICD-10-CM, CPT, HCPCS",
     ),
     (
         "duplicate key",
         "    title: Booster infusion\n",
         "    title: Booster infusion\n    title: Again\n",
-        "28:5: duplicate key 'title'",
+        "29:5: duplicate key 'title'",
     ),
     (
         "duplicate criterion id",
         "- id: myeloma",
         "- id: autologous",
-        "38:13: services[0].criteria[2].id: criterion 'autologous' is defined twice",
+        "39:13: services[0].criteria[2].id: criterion 'autologous' is defined twice",
     ),
     (
         "bad YAML",
@@ -129,9 +129,9 @@ ROWS = [
     ),
     (
         "wrong format version",
-        "rules_format: 1",
         "rules_format: 2",
-        "2:15: rules_format: must be one of: 1",
+        "rules_format: 1",
+        "2:15: rules_format: rules_format 1 is no longer read: a rule file now declares its case (rules_format: 2, with a case section; see the README)",
     ),
 ]
 
@@ -159,7 +159,7 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(RuleFileError) as caught:
         load_rules(path)
-    assert [(p.line, p.column) for p in caught.value.problems] == [(45, 30), (47, 17)]
+    assert [(p.line, p.column) for p in caught.value.problems] == [(46, 30), (48, 17)]
     assert str(caught.value).endswith("(and 1 more problem)")
 
 

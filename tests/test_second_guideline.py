@@ -11,9 +11,9 @@ from dli_check import CaseError, evaluate, load_rules
 
 BOOSTER = mutate(
     {
-        "transplant": {"type": "autologous", "date": "2024-02-01", "indication": "C90.00"},
+        "transplants": [{"type": "autologous", "date": "2024-02-01", "indication": "C90.00"}],
         "patient.diagnoses": ["C90.01"],
-        "services": [{"service": "booster_infusion", "cpt": "38241", "date": "2024-03-01"}],
+        "services": [{"code": "38241", "date": "2024-03-01"}],
     }
 )
 
@@ -22,9 +22,9 @@ BOOSTER = mutate(
     ("changes", "decision", "statuses"),
     [
         ({}, "medically_necessary", ["met", "met", "met", "met"]),
-        ({"transplant.type": "syngeneic"}, "medically_necessary", ["met", "met", "met", "met"]),
+        ({"transplants.0.type": "syngeneic"}, "medically_necessary", ["met", "met", "met", "met"]),
         (
-            {"transplant.type": "allogeneic"},
+            {"transplants.0.type": "allogeneic"},
             "not_medically_necessary",
             ["not_met", "met", "met", "met"],
         ),
@@ -40,7 +40,7 @@ BOOSTER = mutate(
             ["met", "met", "not_met", "met"],
         ),
         (
-            {"transplant.indication": DELETE},
+            {"transplants.0.indication": DELETE},
             "not_medically_necessary",
             ["met", "met", "met", "not_met"],
         ),
@@ -61,13 +61,14 @@ def test_caveat_note_from_a_made_up_code_set() -> None:
     assert line.reasons[2].notes == ("C90.11 is not listed: plasma cell leukemia is not listed",)
 
 
-def test_services_are_those_of_the_rule_file() -> None:
+def test_services_and_codes_are_those_of_the_rule_file() -> None:
     rules = load_rules(DATA / "made-up-guideline.yaml")
-    with pytest.raises(
-        CaseError, match=r"services\[0\]\.service: not a service TEST-BOOST-01 governs"
-    ):
-        evaluate(mutate({}), rules)
-    with pytest.raises(
-        CaseError, match=r"services\[0\]\.service: not a service CG-TRANS-03 governs"
-    ):
-        evaluate(BOOSTER)
+    with pytest.raises(CaseError) as caught:
+        evaluate(mutate({"services": [{"service": "donor_lymphocyte_infusion"}]}, BOOSTER), rules)
+    assert str(caught.value) == (
+        "<case>: services[0].service: not a service TEST-BOOST-01 governs (one of: booster_infusion)"
+    )
+    # The booster's code is not one CG-TRANS-03 governs: that line is not applicable there.
+    case = mutate({"transplants": [], "services": [{"code": "38241"}]}, BOOSTER)
+    result = evaluate(case)
+    assert (result.decision, result.services[0].decision) == ("not_applicable", "not_applicable")

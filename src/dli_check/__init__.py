@@ -14,11 +14,10 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "Case": "dli_check.case",
-    "Patient": "dli_check.case",
-    "ServiceLine": "dli_check.case",
-    "Transplant": "dli_check.case",
-    "CptRange": "dli_check.codes",
+    "Line": "dli_check.case",
+    "ProcedureRange": "dli_check.codes",
     "IcdRange": "dli_check.codes",
+    "CaseProblem": "dli_check.errors",
     "Rules": "dli_check.engine",
     "evaluate": "dli_check.engine",
     "load_rules": "dli_check.engine",
@@ -39,19 +38,18 @@ _PUBLIC = {
 __all__ = [
     "Case",
     "CaseError",
+    "CaseProblem",
     "CaseResult",
     "Citation",
-    "CptRange",
     "DliCheckError",
     "IcdRange",
-    "Patient",
+    "Line",
     "Problem",
+    "ProcedureRange",
     "Reason",
     "RuleFileError",
     "Rules",
-    "ServiceLine",
     "ServiceResult",
-    "Transplant",
     "__version__",
     "case_json_schema",
     "evaluate",
@@ -72,9 +70,9 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from dli_check.case import Case, Patient, ServiceLine, Transplant
-    from dli_check.codes import CptRange, IcdRange
+    from dli_check.case import Case, Line
+    from dli_check.codes import IcdRange, ProcedureRange
     from dli_check.engine import Rules, evaluate, load_rules, read_case
-    from dli_check.errors import CaseError, DliCheckError, Problem, RuleFileError
+    from dli_check.errors import CaseError, CaseProblem, DliCheckError, Problem, RuleFileError
     from dli_check.results import CaseResult, Citation, Reason, ServiceResult
     from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema

@@ -26,7 +26,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from dli_check.case import FIELD_NAMES
 from dli_check.engine import Rules, case_from_data, decide, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.loaders import MAX_CASE_FILE_BYTES, parse_case_json, read_case_file, too_large
@@ -234,7 +233,7 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
             raw = read_case_file(item.path, follow_symlinks=False, identity=item.identity)
         else:
             raw = item.text or b""
-        data = parse_case_json(raw, item.source, field_names=FIELD_NAMES)
+        data = parse_case_json(raw, item.source, field_names=rules.case_format.field_names)
         result = decide(case_from_data(data, rules, source=item.source, raw=raw), rules)
         body = result.to_json(indent=None)
     except CaseError as exc:

@@ -1,51 +1,27 @@
-"""The case format: what a case file may say, and the facts a rule can ask about.
+"""What every case is, whatever the guideline: a ``case_id`` and the ``services`` requested,
+each line decided on its own. Everything else a case holds is declared by the rule file
+(see `case_format`); a validated case keeps it as plain data.
 
-Every field but ``case_id``, ``services`` and each line's ``service`` may be absent (or
-null): a criterion that needs an absent fact is *unknown*, which is how the engine asks for
-more information instead of guessing. Values are strict: JSON booleans, ISO dates,
-enumerated words, real ICD-10-CM codes. Unknown fields are errors, so that a misspelt
-field is never read as an absent one.
+This module also holds the checks of single values that every case format shares: an
+identifier that is not blank, an ISO date, an ICD-10-CM code, a procedure code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import types
-import typing
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Any, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
-
+from dli_check.codes import procedure_system
 from dli_check.icd10cm import code_index, dotted, undotted
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@lru_cache(maxsize=65536)
-def _icd10cm(value: str) -> str:
-    key = undotted(value)
-    if key is None:
-        raise ValueError("not shaped like an ICD-10-CM code (e.g. C92.00)")
-    index = code_index()
-    if key not in index:
-        raise ValueError(f"not a code in ICD-10-CM {index.release}")
-    return dotted(key)
-
-
-def _iso_date(value: object) -> object:
-    if isinstance(value, str):
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError("not an ISO date (YYYY-MM-DD)")
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError("not a calendar date") from None
-    return value
-
+MAX_ITEMS = 1000
+"""At most this many codes in a list, or service lines, in a case (claims carry far fewer)."""
+MAX_TEXT = 256
+"""At most this many characters in an identifier."""
 
 PLACEHOLDERS = frozenset(
     [
@@ -65,148 +41,103 @@ PLACEHOLDERS = frozenset(
 )
 """Words that systems write where they have no identifier: read as absent, not as an id."""
 
-
-VISIBLE = r"[^\s\p{Cf}\p{Cc}]"
-"""The pattern every identifier matches: at least one character that is not white space, a
-format character (zero-width space, joiners, BOM) or a control. pydantic-core checks it
-natively."""
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
 _LONGEST_PLACEHOLDER = 32
 
 
-def _placeholder_is_absent(value: object) -> object:
-    if type(value) is not str or len(value) > _LONGEST_PLACEHOLDER:
-        return value
-    text = (
-        value if value.isascii() else "".join(c for c in value if unicodedata.category(c) != "Cf")
-    )
-    return None if " ".join(text.split()).casefold() in PLACEHOLDERS else value
+class Line(NamedTuple):
+    """One requested service line: the service it names and its procedure code (either may
+    be absent, not both), and the facts the rule file declares for a line."""
+
+    service: str | None
+    code: str | None
+    facts: Mapping[str, Any]
 
 
-def _absent_is_false(value: object) -> object:
-    return False if value is None else value
+class Case(NamedTuple):
+    """A validated case. `records` holds each declared record (None when absent), `lists`
+    each declared list (empty when absent), both with normalised values: dates as
+    `datetime.date`, codes in their printed form, absent facts as None or their default."""
+
+    case_id: str
+    records: Mapping[str, Mapping[str, Any] | None]
+    lists: Mapping[str, tuple[Mapping[str, Any], ...]]
+    services: tuple[Line, ...]
 
 
-IcdCode = Annotated[
-    str,
-    AfterValidator(_icd10cm),
-    Field(description="An ICD-10-CM code, with or without the dot, in any letter case."),
-]
-"""An ICD-10-CM code, normalised to its printed form (``C92.00``)."""
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
-"""A calendar date written ``YYYY-MM-DD``."""
-
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
-MAX_ITEMS = 1000
-"""At most this many diagnoses, or service lines, in a case (claims carry far fewer)."""
-MAX_TEXT = 256
-"""At most this many characters in an identifier."""
-
-Identifier = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=VISIBLE)]
-"""An identifier: not blank (white space and invisible characters alone are refused)."""
-
-OptionalIdentifier = Annotated[Identifier | None, BeforeValidator(_placeholder_is_absent)]
-"""An identifier that may be absent; a placeholder word (``N/A``, ``unknown``) is absent."""
+class ValueProblem(ValueError):
+    """A value that breaks its type; the message never repeats the value."""
 
 
-class Patient(BaseModel):
-    """What the claim says about the patient."""
-
-    model_config = _STRICT
-    diagnoses: list[IcdCode] | None = Field(
-        default=None, max_length=MAX_ITEMS, description="The claim's ICD-10-CM diagnosis codes."
-    )
-
-
-class Transplant(BaseModel):
-    """The prior or planned hematopoietic progenitor cell transplant."""
-
-    model_config = _STRICT
-    type: Literal["allogeneic", "autologous", "syngeneic"] | None = None
-    conditioning: Literal["myeloablative", "non_myeloablative", "reduced_intensity"] | None = None
-    status: Literal["completed", "planned"] | None = None
-    date: IsoDate | None = None
-    medically_necessary: bool | None = None
-    indication: IcdCode | None = Field(
-        default=None, description="ICD-10-CM code of the disease the transplant treats."
-    )
-    donor_id: OptionalIdentifier = None
+def _blank(text: str) -> bool:
+    # Blank: nothing but white space, format characters (zero-width space, joiners, BOM)
+    # and controls. ASCII, the usual case, is answered without looking at each character.
+    if text.isascii():
+        return not text.strip(_ASCII_INVISIBLE)
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
 
 
-class ServiceLine(BaseModel):
-    """One requested service."""
-
-    model_config = _STRICT
-    service: str = Field(
-        min_length=1, max_length=MAX_TEXT, description="A service the rule file governs."
-    )
-    cpt: str | None = Field(default=None, pattern=r"^[0-9]{4}[0-9A-Z]$")
-    date: IsoDate | None = None
-    lymphocyte_donor_id: OptionalIdentifier = Field(default=None, min_length=1, max_length=MAX_TEXT)
-    genetically_modified: Annotated[bool, BeforeValidator(_absent_is_false)] = Field(
-        default=False, description="Absent or null means false."
-    )
+def identifier(value: object) -> str:
+    """A string that is not empty, not blank and at most `MAX_TEXT` characters."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    if not value:
+        raise ValueProblem("must not be empty")
+    if len(value) > MAX_TEXT:
+        raise ValueProblem(f"must be at most {MAX_TEXT} characters")
+    if _blank(value):
+        raise ValueProblem("must not be blank")
+    return value
 
 
-class Case(BaseModel):
-    """A patient case: the transplant and the services requested."""
-
-    model_config = _STRICT
-    case_id: Identifier
-    patient: Patient | None = None
-    transplant: Transplant | None = None
-    services: list[ServiceLine] = Field(min_length=1, max_length=MAX_ITEMS)
-
-
-@dataclass(frozen=True)
-class FactType:
-    """What kind of value a fact holds, for checking the rules that use it."""
-
-    kind: Literal["str", "bool", "date", "code", "codes", "choice"]
-    choices: tuple[str, ...] = ()
+def is_placeholder(value: str) -> bool:
+    """Whether an identifier is a placeholder word (``N/A``, `` unknown ``): no identifier."""
+    if len(value) > _LONGEST_PLACEHOLDER:
+        return False
+    if not value.isascii():
+        value = "".join(c for c in value if unicodedata.category(c) != "Cf")
+    return " ".join(value.split()).casefold() in PLACEHOLDERS
 
 
-def _fact_type(annotation: Any) -> FactType:
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if annotation == IcdCode:
-        return FactType("code")
-    if typing.get_origin(annotation) is list:
-        (item,) = typing.get_args(annotation)
-        if item == IcdCode:
-            return FactType("codes")
-    if typing.get_origin(annotation) is Literal:
-        return FactType("choice", typing.get_args(annotation))
-    if annotation == IsoDate:
-        return FactType("date")
-    if annotation is bool:
-        return FactType("bool")
-    if annotation is str or annotation == Identifier:
-        return FactType("str")
-    raise TypeError(f"no fact type for {annotation!r}")  # pragma: no cover - model bug
+def iso_date(value: object) -> dt.date:
+    """A calendar date written ``YYYY-MM-DD``."""
+    if type(value) is not str:
+        raise ValueProblem("must be an ISO date (YYYY-MM-DD)")
+    if not _ISO_DATE.fullmatch(value):
+        raise ValueProblem("not an ISO date (YYYY-MM-DD)")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueProblem("not a calendar date") from None
 
 
-SERVICE_PREFIX = "service"
-"""Facts of the service line under evaluation are named ``service.<field>``."""
+@lru_cache(maxsize=65536)
+def _icd10cm(value: str) -> str:
+    key = undotted(value)
+    if key is None:
+        raise ValueProblem("not shaped like an ICD-10-CM code (e.g. C92.00)")
+    index = code_index()
+    if key not in index:
+        raise ValueProblem(f"not a code in ICD-10-CM {index.release}")
+    return dotted(key)
 
 
-def _fact_types() -> dict[str, FactType]:
-    facts: dict[str, FactType] = {}
-    groups: dict[str, type[BaseModel]] = {
-        "patient": Patient,
-        "transplant": Transplant,
-        SERVICE_PREFIX: ServiceLine,
-    }
-    for prefix, model in groups.items():
-        for name, field in model.model_fields.items():
-            facts[f"{prefix}.{name}"] = _fact_type(field.annotation)
-    return facts
+def icd10cm_code(value: object) -> str:
+    """An ICD-10-CM code (with or without the dot, any letter case, ASCII only), in its
+    printed form: ``c9200`` -> ``C92.00``."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    return _icd10cm(value)
 
 
-FACTS: dict[str, FactType] = _fact_types()
-"""Every fact path a rule may name, with its type."""
-
-FIELD_NAMES: frozenset[str] = frozenset(
-    name for model in (Case, Patient, Transplant, ServiceLine) for name in model.model_fields
-)
-"""Every field name the case format declares: the only key names errors may repeat."""
+def procedure_code(value: object, system: str | None = None) -> str:
+    """A CPT or HCPCS procedure code (of `system`, when given)."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    found = procedure_system(value)
+    if found is None or (system is not None and found != system):
+        example = {"CPT": "38242", "HCPCS": "E0601"}.get(system or "", "38242 or E0601")
+        wanted = system or "CPT or HCPCS"
+        raise ValueProblem(f"not a {wanted} procedure code (e.g. {example})")
+    return value

@@ -187,7 +187,7 @@ def check(
             from dli_check.explain import result_lines
 
             out = _out()
-            for line in result_lines(result, symbols=out.is_terminal):
+            for line in result_lines(result, rules, symbols=out.is_terminal):
                 out.print(line)
         sys.stdout.flush()
     except OSError as exc:
@@ -480,7 +480,7 @@ def schema(
     from dli_check import schemas
 
     if kind is SchemaKind.case:
-        document = schemas.case_json_schema(list(_rules(rules_path).services))
+        document = schemas.case_json_schema(_rules(rules_path))
     elif kind is SchemaKind.result:
         document = schemas.result_json_schema()
     elif kind is SchemaKind.record:

@@ -3,8 +3,14 @@
 ICD-10-CM ranges follow the official tabular order, not string order, and take in the
 descendants of both ends: ``C84.00-C84.99`` holds the letter subcategories ``C84.A-`` and
 ``C84.Z-`` (which come before ``C84.9`` in the tabular list) but not ``C84.9A`` (which comes
-after ``C84.99``); ``C86.0-C86.6`` holds ``C86.60``. CPT ranges are plain ranges of
-five-character codes.
+after ``C84.99``); ``C86.0-C86.6`` holds ``C86.60``. Procedure ranges are plain ranges of
+five-character CPT codes (``38242``, ``0537T``) or HCPCS Level II codes (``E0601``).
+
+>>> ProcedureRange.parse("38240-38243").contains("38242")
+True
+>>> ProcedureRange.parse("E0601").system
+'HCPCS'
+>>> procedure_system("3824")
 """
 
 from __future__ import annotations
@@ -14,7 +20,19 @@ from dataclasses import dataclass, field
 
 from dli_check.icd10cm import CodeIndex, code_index, dotted, undotted
 
-_CPT = re.compile(r"[0-9]{4}[0-9A-Z]")
+_CPT = re.compile(r"[0-9]{4}[0-9FT]")
+_HCPCS = re.compile(r"[A-V][0-9]{4}")
+
+
+def procedure_system(code: str) -> str | None:
+    """``CPT`` or ``HCPCS`` for a code of that shape, else None."""
+    if _CPT.fullmatch(code):
+        return "CPT"
+    if _HCPCS.fullmatch(code):
+        return "HCPCS"
+    return None
+
+
 _MEMO_LIMIT = 100_000
 
 
@@ -71,28 +89,34 @@ class IcdRange:
 
 
 @dataclass(frozen=True)
-class CptRange:
-    """A CPT code or range of codes as printed (``38242``, ``38240-38243``)."""
+class ProcedureRange:
+    """A CPT or HCPCS code or range of codes as printed (``38242``, ``38240-38243``)."""
 
     text: str
     first: str
     last: str
+    system: str
 
     @classmethod
-    def parse(cls, text: str) -> CptRange:
+    def parse(cls, text: str) -> ProcedureRange:
         """Parse ``CODE`` or ``CODE-CODE``; ValueError says precisely what is wrong."""
         ends = [e.strip() for e in text.split("-")]
         if len(ends) > 2:
-            raise ValueError(f"{text!r} is not a CPT code or a range CODE-CODE")
+            raise ValueError(f"{text!r} is not a procedure code or a range CODE-CODE")
+        systems = set()
         for end in ends:
-            if not _CPT.fullmatch(end):
-                raise ValueError(f"{end!r} is not a five-character CPT code")
+            system = procedure_system(end)
+            if system is None:
+                raise ValueError(f"{end!r} is not a CPT or HCPCS code")
+            systems.add(system)
+        if len(systems) > 1:
+            raise ValueError(f"range {text!r} mixes CPT and HCPCS codes")
         if ends[-1] < ends[0]:
             raise ValueError(f"range {text!r} ends before it starts")
-        return cls(text, ends[0], ends[-1])
+        return cls(text, ends[0], ends[-1], systems.pop())
 
     def contains(self, code: str) -> bool:
-        """Whether a CPT code lies in the range."""
+        """Whether a procedure code lies in the range."""
         return len(code) == 5 and self.first <= code <= self.last
 
     def __str__(self) -> str:
@@ -163,15 +187,16 @@ class IcdCodeSet:
 
 
 @dataclass(frozen=True)
-class CptCodeSet:
-    """A named set of CPT codes."""
+class ProcedureCodeSet:
+    """A named set of CPT or HCPCS codes."""
 
     name: str
     title: str
-    entries: tuple[tuple[CptRange, str], ...]
+    system: str
+    entries: tuple[tuple[ProcedureRange, str], ...]
 
     def contains(self, code: str) -> bool:
-        """Whether the set lists this CPT code."""
+        """Whether the set lists this procedure code."""
         return any(r.contains(code) for r, _ in self.entries)
 
     def __str__(self) -> str:

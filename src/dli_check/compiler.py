@@ -1,36 +1,42 @@
 """Compiling a validated rule file into Python, and the three-valued logic it follows.
 
 Each service's criteria become one Python function, generated as source and compiled once
-when the rule file is loaded. It reads the facts it needs from a case and one of its
-service lines, and answers, for each criterion, ``(status, missing, notes)``:
+when the rule file is loaded (`CompiledService.source`, or ``dli-check rules show --format
+python``, shows it). It reads the facts it needs from a case and one of its service lines,
+and answers, for each criterion, ``(status, missing, notes)``:
 
 * status is ``met``, ``not_met`` or ``unknown`` (a fact it needs is absent);
 * missing names the absent facts behind an ``unknown``, as case paths
-  (``transplant.donor_id``, ``services[0].date``);
-* notes say what the engine saw (which listed range a code fell in, or why it fell in none).
+  (``transplants[0].donor_id``, ``services[0].date``);
+* notes say what the engine saw (which listed range a code fell in, which values a
+  comparison found).
 
 ``all``, ``any`` and ``not`` follow Kleene's three-valued logic: ``all`` is not met as soon
 as one part is not met, whatever the others; ``any`` is met as soon as one part is met.
-Every part is evaluated, so that all missing facts are named at once. The generated code
-holds no value from the rule file in its text: values are passed in as named constants,
-and fact names are checked against the case format first.
+Every part is evaluated, so that all missing facts are named at once.
 
-Compiling also checks what the models cannot see alone: that named code sets exist and are
-of the right system, that each operator suits the type of the facts it names, and that
-values are ones the case format allows.
+A service whose criteria name facts of a declared list (``transplant.type``, the item of
+``transplants``) is judged on one record of that list: the first that meets all those
+criteria, or else the one that comes closest (fewest not met, then fewest unknown, then
+the first). Its reasons name the record. `operators` defines each operator; this module
+holds what they share.
 """
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
 
 from dli_check import rules_model as rm
-from dli_check.case import FACTS, SERVICE_PREFIX, Case, ServiceLine
-from dli_check.codes import Caveat, CptCodeSet, CptRange, IcdCodeSet, IcdEntry
+from dli_check.case import Case, Line
+from dli_check.case_format import CaseFormat, Fact
+from dli_check.codes import Caveat, IcdCodeSet, IcdEntry, ProcedureCodeSet
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
+from dli_check.operators import OPERATORS, Triple, operator_of
 from dli_check.results import ACTIONS, Citation, Reason, ServiceResult, Status, share
 from dli_check.results import Decision as FullDecision
 
@@ -54,7 +60,7 @@ def cap_notes(notes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
-Run = Callable[[Case, ServiceLine, int], tuple[Answer, ...]]
+Run = Callable[[Case, Line, int, Mapping[str, Any] | None, int], tuple[Answer, ...]]
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,18 @@ class CompiledCriterion:
     explanation: str
     citation: Citation
     also_cites: tuple[Citation, ...]
-    _reasons: dict[Answer, Reason] = field(default_factory=dict, compare=False, repr=False)
+    bound: bool
+    """Whether it is judged on the record of a list that the service is judged on."""
+    _reasons: dict[tuple[object, ...], Reason] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def reason(self, status: Status, missing: tuple[str, ...], notes: tuple[str, ...]) -> Reason:
+    def reason(self, answer: Answer, record: str | None) -> Reason:
         """The reason for one outcome of this criterion, built once per distinct outcome."""
-        key = (status, missing, notes)
+        key = (answer, record)
         reason = self._reasons.get(key)
         if reason is None:
+            status, missing, notes = answer
             if len(notes) > MAX_NOTES:
                 notes = cap_notes(notes)
             reason = Reason(
@@ -80,6 +91,7 @@ class CompiledCriterion:
                 explanation=self.explanation,
                 citation=self.citation,
                 also_cites=self.also_cites,
+                record=record,
                 notes=notes,
                 missing=missing,
             )
@@ -98,35 +110,73 @@ class CompiledOutcome:
 
 @dataclass(frozen=True)
 class CompiledService:
-    """A service ready to run: its CPT codes, criteria, outcomes and generated code."""
+    """A service ready to run: its procedure codes, criteria, outcomes and generated code."""
 
     id: str
     title: str
-    cpt: CptCodeSet | None
+    label: str
+    codes: ProcedureCodeSet | None
     criteria: tuple[CompiledCriterion, ...]
     when_met: CompiledOutcome
     otherwise: CompiledOutcome
+    judged_on: str | None
+    """The declared list whose records the service is judged on, if any."""
     source: str
     """The generated Python that judges the criteria, for anyone who wants to read it."""
     run: Run = field(repr=False)
     _results: dict[tuple[object, ...], ServiceResult] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _bound: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
-    def decide(self, case: Case, line: ServiceLine, number: int) -> ServiceResult:
+    def __post_init__(self) -> None:
+        bound = tuple(i for i, c in enumerate(self.criteria) if c.bound)
+        object.__setattr__(self, "_bound", bound)
+
+    def decide(
+        self, case: Case, line: Line, number: int, notes: tuple[str, ...] = ()
+    ) -> ServiceResult:
         """The result for service line `number` of a case: decision, action, reasons and
         missing facts. Lines that come out the same share one result object."""
-        answers = self.run(case, line, number)
-        key = (line.cpt, answers)
+        answers, record = self._judge(case, line, number)
+        key = (line.code, answers, record, notes)
         result = self._results.get(key)
         if result is None:
-            result = self._build(line.cpt, answers)
+            result = self._build(line.code, answers, record, notes)
             if len(self._results) < _RESULT_CACHE:
                 self._results[key] = result
         return result
 
-    def _build(self, cpt: str | None, answers: tuple[Answer, ...]) -> ServiceResult:
-        reasons = tuple(c.reason(*a) for c, a in zip(self.criteria, answers, strict=True))
+    def _judge(self, case: Case, line: Line, number: int) -> tuple[tuple[Answer, ...], str | None]:
+        if self.judged_on is None:
+            return self.run(case, line, number, None, -1), None
+        records = case.lists[self.judged_on]
+        if not records:
+            return self.run(case, line, number, None, -1), None
+        bound = self._bound
+        best: tuple[tuple[int, int, int], tuple[Answer, ...]] | None = None
+        for index, record in enumerate(records):
+            answers = self.run(case, line, number, record, index)
+            statuses = [answers[i][0] for i in bound]
+            not_met, unknown = statuses.count("not_met"), statuses.count("unknown")
+            if not_met == unknown == 0:
+                return answers, f"{self.judged_on}[{index}]"
+            if best is None or (not_met, unknown, index) < best[0]:
+                best = ((not_met, unknown, index), answers)
+        assert best is not None
+        return best[1], f"{self.judged_on}[{best[0][2]}]"
+
+    def _build(
+        self,
+        code: str | None,
+        answers: tuple[Answer, ...],
+        record: str | None,
+        notes: tuple[str, ...],
+    ) -> ServiceResult:
+        reasons = tuple(
+            c.reason(a, record if c.bound else None)
+            for c, a in zip(self.criteria, answers, strict=True)
+        )
         statuses = {a[0] for a in answers}
         decision: FullDecision
         outcome: Citation | None
@@ -139,12 +189,13 @@ class CompiledService:
         # Built from validated parts only: no need to validate them again.
         return ServiceResult.model_construct(
             service=self.id,
-            cpt=cpt,
+            code=code,
             decision=decision,
             action=ACTIONS[decision],
             outcome=outcome,
             reasons=reasons,
             missing=tuple(dict.fromkeys(m for a in answers for m in a[1])),
+            notes=notes,
         )
 
 
@@ -156,27 +207,38 @@ class CompileProblem(Exception):
         self.path, self.message = path, message
 
 
-def compile_services(
+def code_sets(
     model: rm.RuleFile,
-) -> tuple[dict[str, CompiledService], list[CompileProblem]]:
-    """Compile every service; return them with every problem found (empty when valid)."""
-    index = code_index()
-    problems: list[CompileProblem] = []
-    icd_sets: dict[str, IcdCodeSet] = {}
-    cpt_sets: dict[str, CptCodeSet] = {}
+) -> tuple[dict[str, IcdCodeSet], dict[str, ProcedureCodeSet]]:
+    """The rule file's code sets, ready to answer `contains()`."""
+    icd: dict[str, IcdCodeSet] = {}
+    procedures: dict[str, ProcedureCodeSet] = {}
     for name, code_set in model.code_sets.items():
         if isinstance(code_set, rm.IcdCodeSet):
-            icd_sets[name] = IcdCodeSet(
+            icd[name] = IcdCodeSet(
                 name,
                 code_set.title,
                 tuple(IcdEntry(e.codes, e.description) for e in code_set.codes),
                 tuple(Caveat(tuple(c.codes), c.note) for c in code_set.caveats),
             )
         else:
-            entries: tuple[tuple[CptRange, str], ...] = tuple(
-                (e.codes, e.description) for e in code_set.codes
-            )
-            cpt_sets[name] = CptCodeSet(name, code_set.title, entries)
+            entries = tuple((e.codes, e.description) for e in code_set.codes)
+            procedures[name] = ProcedureCodeSet(name, code_set.title, code_set.system, entries)
+    return icd, procedures
+
+
+def compile_services(
+    model: rm.RuleFile, case_format: CaseFormat
+) -> tuple[dict[str, CompiledService], list[CompileProblem]]:
+    """Compile every service; return them with every problem found (empty when valid)."""
+    index = code_index()
+    problems: list[CompileProblem] = []
+    icd_sets, procedure_sets = code_sets(model)
+    for name, code_set in procedure_sets.items():
+        for k, (entry, _) in enumerate(code_set.entries):
+            if entry.system != code_set.system:
+                where = ("code_sets", name, "codes", k, "codes")
+                problems.append(CompileProblem(where, f"{entry} is not a {code_set.system} code"))
     services: dict[str, CompiledService] = {}
     for i, service in enumerate(model.services):
         path: PathKey = ("services", i)
@@ -184,19 +246,21 @@ def compile_services(
             problems.append(
                 CompileProblem((*path, "id"), f"service {service.id!r} is defined twice")
             )
-        cpt = None
-        if service.cpt_code_set is not None:
-            cpt = cpt_sets.get(service.cpt_code_set)
-            if cpt is None:
+        codes = None
+        if service.code_set is not None:
+            codes = procedure_sets.get(service.code_set)
+            if codes is None:
                 problems.append(
                     CompileProblem(
-                        (*path, "cpt_code_set"),
-                        f"no CPT code set named {service.cpt_code_set!r}" + _known(cpt_sets),
+                        (*path, "code_set"),
+                        f"no CPT or HCPCS code set named {service.code_set!r}"
+                        + _known(procedure_sets),
                     )
                 )
-        seen: set[str] = set()
+        label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
+        builder = Builder(case_format, icd_sets, index, problems, label)
         criteria = []
-        builder = _Builder(icd_sets, index, problems)
+        seen: set[str] = set()
         for j, criterion in enumerate(service.criteria):
             cpath: PathKey = (*path, "criteria", j)
             if criterion.id in seen:
@@ -205,15 +269,17 @@ def compile_services(
                 )
             seen.add(criterion.id)
             try:
-                builder.criterion(criterion.id, criterion.condition, (*cpath, "condition"))
+                bound = builder.criterion(criterion.id, criterion.condition, (*cpath, "condition"))
             except RecursionError:
                 problems.append(CompileProblem(cpath, "condition nested too deeply"))
+                bound = False
             criteria.append(
                 CompiledCriterion(
                     criterion.id,
                     criterion.explanation,
                     _citation(criterion.citation),
                     tuple(_citation(c) for c in criterion.also_cites),
+                    bound,
                 )
             )
         try:
@@ -224,14 +290,40 @@ def compile_services(
         services[service.id] = CompiledService(
             service.id,
             service.title,
-            cpt,
+            label,
+            codes,
             tuple(criteria),
             CompiledOutcome(service.when_met.decision, _citation(service.when_met.citation)),
             CompiledOutcome(service.otherwise.decision, _citation(service.otherwise.citation)),
+            builder.bound_list,
             source,
             run,
         )
+    _check_routing(model, services, problems)
     return services, problems
+
+
+def _check_routing(
+    model: rm.RuleFile, services: dict[str, CompiledService], problems: list[CompileProblem]
+) -> None:
+    """A procedure code must lead to one service at most."""
+    for i, service in enumerate(model.services):
+        mine = services.get(service.id)
+        if mine is None or mine.codes is None:
+            continue
+        for other in model.services[:i]:
+            theirs = services.get(other.id)
+            if theirs is None or theirs.codes is None:
+                continue
+            for first, _ in mine.codes.entries:
+                for second, _ in theirs.codes.entries:
+                    if first.first <= second.last and second.first <= first.last:
+                        problems.append(
+                            CompileProblem(
+                                ("services", i, "code_set"),
+                                f"codes {first} also route to service {other.id!r}",
+                            )
+                        )
 
 
 def _citation(citation: rm.Citation) -> Citation:
@@ -260,6 +352,22 @@ def combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
     return (default, (), notes)
 
 
+def some(
+    records: tuple[Mapping[str, Any], ...],
+    where: Callable[..., Answer],
+    list_name: str,
+    case: Case,
+    line: Line,
+    number: int,
+) -> Answer:
+    """Whether some record of a list meets a condition: met if one does, not met if none
+    can, else unknown. An empty list is unknown, and asks for a record."""
+    if not records:
+        return ("unknown", (list_name,), ())
+    answers = [where(case, line, number, record, i) for i, record in enumerate(records)]
+    return combine(answers, "met", "not_met")
+
+
 def match_codes(
     code_set: IcdCodeSet, codes: list[str] | tuple[str, ...], index: CodeIndex
 ) -> Answer:
@@ -273,6 +381,11 @@ def match_codes(
         return ("met", (), tuple(listed))
     notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
     return ("not_met", (), notes)
+
+
+def concat(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """Join tuples (the notes of a wide junction)."""
+    return tuple(chain.from_iterable(parts))
 
 
 _NEGATION: dict[Status, Status] = {"met": "not_met", "not_met": "met", "unknown": "unknown"}
@@ -290,22 +403,30 @@ def _concat(parts: list[str]) -> str:
     return f"_cat(({', '.join(parts)},))"
 
 
-def concat(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
-    """Join tuples (the notes of a wide junction)."""
-    return tuple(chain.from_iterable(parts))
+def _describe(value: object) -> str:
+    """A constant as a comment in generated code shows it."""
+    if isinstance(value, IcdCodeSet):
+        return f"the ICD-10-CM code set {value.name}"
+    if isinstance(value, frozenset):
+        return "one of " + ", ".join(sorted(map(str, value)))
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-Triple = tuple[str, str, str]
-"""The Python expressions for a node's status, missing and notes."""
-
-
-class _Builder:
-    """Generates the source of one service's function, checking each condition on the way."""
+class Builder:
+    """Writes one service's Python, checking each condition on the way; `operators` calls
+    its parts."""
 
     def __init__(
-        self, icd_sets: dict[str, IcdCodeSet], index: CodeIndex, problems: list[CompileProblem]
+        self,
+        case_format: CaseFormat,
+        icd_sets: dict[str, IcdCodeSet],
+        index: CodeIndex,
+        problems: list[CompileProblem],
+        service_label: str,
     ) -> None:
-        self.icd_sets, self.index, self.problems = icd_sets, index, problems
+        self.case_format, self.icd_sets, self.index = case_format, icd_sets, index
+        self.problems, self.service_label = problems, service_label
         self.names: dict[str, object] = {
             "_M": "met",
             "_N": "not_met",
@@ -313,123 +434,245 @@ class _Builder:
             "_NEG": _NEGATION,
             "_combine": combine,
             "_match": match_codes,
+            "_some": some,
             "_cat": concat,
             "_index": index,
         }
-        self.facts: dict[str, str] = {}
-        self.body: list[str] = []
-        self.answers: list[str] = []
+        self.constants: list[tuple[str, object]] = []
+        self.functions: list[str] = []
+        self.bound_list: str | None = None
+        self._scope = _Scope(None)
+        self._uses_bound = False
 
-    def criterion(self, criterion_id: str, cond: object, path: PathKey) -> None:
-        """Add one criterion's code."""
-        self.body.append(f"    # {criterion_id}")
+    # The generated function.
+
+    def criterion(self, criterion_id: str, cond: Any, path: PathKey) -> bool:
+        """Add one criterion's code; whether it is judged on the service's list record."""
+        self._uses_bound = False
+        self._scope.body.append(f"    # criterion {criterion_id}")
         status, missing, notes = self.build(cond, path)
-        self.answers.append(f"({status}, {missing}, {notes})")
+        self._scope.answers.append(f"({status}, {missing}, {notes})")
+        return self._uses_bound
 
     def function(self, service_id: str) -> tuple[str, Run]:
-        """The source of the service's function, and the function."""
-        head = [f"def judge(case, line, number):  # {service_id}"]
-        head.append("    _p = case.patient")
-        head.append("    _t = case.transplant")
-        head.append("    _line = 'services[' + str(number) + '].'")
-        for fact, local in self.facts.items():
-            group, name = fact.split(".")
-            if group == SERVICE_PREFIX:
-                head.append(f"    {local} = line.{name}")
-            else:
-                var = "_p" if group == "patient" else "_t"
-                head.append(f"    {local} = {var}.{name} if {var} is not None else None")
-            if FACTS[fact].kind == "codes":
-                head.append(f"    {local} = {local} or None")  # an empty list is no list
-        answers = ", ".join(self.answers)
-        source = "\n".join([*head, *self.body, f"    return ({answers},)", ""])
+        """The source of the service's function (and of its quantifiers), and the function."""
+        main = self._scope.source(f"judge_{_identifier(service_id)}", criteria=True)
+        header = [f"# {service_id}: generated from the rule file; one answer per criterion."]
+        header += [f"# {name} = {_describe(value)}" for name, value in self.constants]
+        source = "\n".join([*header, *self.functions, main, ""])
+        filename = f"<rules: {service_id}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace = dict(self.names)
-        exec(compile(source, f"<rules: {service_id}>", "exec"), namespace)
-        run: Run = namespace["judge"]  # type: ignore[assignment]
+        exec(compile(source, filename, "exec"), namespace)
+        run: Run = namespace[f"judge_{_identifier(service_id)}"]  # type: ignore[assignment]
         return source, run
 
     def constant(self, value: object) -> str:
-        name = f"_c{len(self.names)}"
+        """A name for a value of the rule file (never written into the code as text)."""
+        name = f"_c{len(self.constants)}"
         self.names[name] = value
+        self.constants.append((name, value))
         return name
 
+    def new(self) -> int:
+        """A fresh number for a statement's locals."""
+        self._scope.count += 1
+        return self._scope.count
+
+    def line(self, statement: str) -> None:
+        """Add a statement to the function being written."""
+        self._scope.body.append(f"    {statement}")
+
+    # Facts.
+
+    def lookup(self, path: str, where: PathKey) -> Fact | None:
+        """The declared fact a path names, checking where it may be used; None (with a
+        problem recorded) when it cannot."""
+        fact = self.case_format.facts.get(path)
+        if fact is None:
+            known = ", ".join(sorted(self.case_format.facts))
+            self.problems.append(
+                CompileProblem(where, f"unknown fact {path!r}; facts are: {known}")
+            )
+            return None
+        if fact.kind == "list":
+            if self._scope.list_name is not None:
+                if fact.owner != self._scope.list_name:
+                    self.problems.append(
+                        CompileProblem(
+                            where, f"{path!r} is not a fact of {self._scope.list_name}'s records"
+                        )
+                    )
+                    return None
+            elif self.bound_list not in (None, fact.owner):
+                self.problems.append(
+                    CompileProblem(
+                        where,
+                        f"a service is judged on the records of one list: {path!r} is of "
+                        f"{fact.owner}, and {self.bound_list} is named already",
+                    )
+                )
+                return None
+            else:
+                self.bound_list = fact.owner
+                self._uses_bound = True
+        return fact
+
     def fact(self, path: str) -> str:
-        if path not in self.facts:
-            self.facts[path] = f"f{len(self.facts)}"
-        return self.facts[path]
+        """The local that holds a fact's value (None when absent). Operators check the
+        fact first (`lookup`, `typed`), where its problems can be located."""
+        scope = self._scope
+        local = scope.locals.get(path)
+        fact = scope.facts.get(path)
+        if local is not None:
+            if scope.list_name is None and fact is not None and fact.kind == "list":
+                self._uses_bound = True
+            return local
+        fact = self.case_format.facts.get(path)
+        local = path.replace(".", "_")
+        scope.locals[path] = local
+        if fact is None:
+            scope.head.append(f"    {local} = None")
+            return local
+        if fact.kind == "record":
+            owner = f"record_{fact.owner}"
+            if owner not in scope.head_names:
+                scope.head_names.add(owner)
+                scope.head.append(f"    {owner} = case.records[{fact.owner!r}]")
+            scope.head.append(
+                f"    {local} = {owner}[{fact.field!r}] if {owner} is not None else None"
+            )
+        elif fact.kind == "list":
+            scope.head.append(f"    {local} = rec[{fact.field!r}] if rec is not None else None")
+        else:
+            scope.head.append(f"    {local} = line.facts[{fact.field!r}]")
+        scope.facts[path] = fact
+        return local
 
     def missing(self, path: str) -> str:
         """The expression naming an absent fact as a case path."""
-        group, name = path.split(".")
-        if group == SERVICE_PREFIX:
-            return f"(_line + {name!r},)"
-        return f"({path!r},)"
+        fact = self._scope.facts.get(path) or self.case_format.facts.get(path)
+        if fact is None:
+            return "()"
+        if fact.kind == "record":
+            return f"({fact.case_path()!r},)"
+        if fact.kind == "service":
+            return f"('services[' + str(number) + '].{fact.field}',)"
+        return (
+            f"(('{fact.owner}[' + str(index) + '].{fact.field}') if rec is not None "
+            f"else {fact.owner!r},)"
+        )
 
-    def new(self) -> int:
-        return len(self.body)
+    def typed(
+        self, path: str, where: PathKey, allowed: tuple[str, ...], operator: str
+    ) -> Fact | None:
+        """The fact, if it exists and its type suits the operator."""
+        fact = self.lookup(path, where)
+        if fact is None:
+            return None
+        if fact.type not in allowed:
+            self.problems.append(
+                CompileProblem(where, f"{operator} does not apply to {path!r}, a {fact.type} fact")
+            )
+            return None
+        return fact
 
-    def fail(self, path: PathKey, message: str) -> Triple:
-        self.problems.append(CompileProblem(path, message))
+    def choice(self, fact: Fact, value: object, where: PathKey) -> None:
+        """Check that a value is one the fact may hold."""
+        choices = fact.declaration.choices
+        if fact.type == "choice" and choices and value not in choices:
+            self.problems.append(
+                CompileProblem(
+                    where,
+                    f"{value!r} is not a value of {fact.path!r} (one of: {', '.join(choices)})",
+                )
+            )
+
+    def fail(self, where: PathKey, message: str) -> Triple:
+        """Record a problem; the condition compiles to not met."""
+        self.problems.append(CompileProblem(where, message))
+        return self.failed()
+
+    def failed(self) -> Triple:
+        """What a condition that cannot compile stands for."""
         return ("_N", "()", "()")
 
-    def kind(self, fact: str, path: PathKey, allowed: tuple[str, ...], operator: str) -> bool:
-        kind = FACTS[fact].kind
-        if kind in allowed:
-            return True
-        self.problems.append(
-            CompileProblem(path, f"{operator} does not apply to {fact!r}, a {kind} fact")
-        )
-        return False
+    # Shapes of conditions that operators share.
 
-    def test(self, fact: str, expression: str) -> Triple:
+    def build(self, cond: Any, path: PathKey) -> Triple:
+        """Compile a condition (any operator)."""
+        name = operator_of(cond)
+        assert name is not None
+        return OPERATORS[name].compile(self, cond, path)
+
+    def test(self, path: str, expression: str, where: PathKey) -> Triple:
         """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``)."""
-        v, k = self.fact(fact), self.new()
-        self.body.append(
-            f"    s{k}, m{k} = (_U, {self.missing(fact)}) if {v} is None "
+        v, k = self.fact(path), self.new()
+        self.line(
+            f"s{k}, m{k} = (_U, {self.missing(path)}) if {v} is None "
             f"else ((_M if {expression.format(v=v)} else _N), ())"
         )
         return (f"s{k}", f"m{k}", "()")
 
-    def build(self, cond: object, path: PathKey) -> Triple:
-        if isinstance(cond, rm.All | rm.Any_):
-            return self.junction(cond, path)
-        if isinstance(cond, rm.Not):
-            if isinstance(cond.not_, rm.Present):
-                return (f"(_N if {self.fact(cond.not_.present)} is not None else _M)", "()", "()")
-            status, missing, notes = self.build(cond.not_, (*path, "not"))
-            k = self.new()  # a statement, not a nested expression: nesting has a limit
-            self.body.append(f"    s{k} = _NEG[{status}]")
-            return (f"s{k}", missing, notes)
-        if isinstance(cond, rm.Constant):
-            return ("_M" if cond.constant else "_N", "()", "()")
-        if isinstance(cond, rm.Present):
-            return (f"(_M if {self.fact(cond.present)} is not None else _N)", "()", "()")
-        if isinstance(cond, rm.IsTrue):
-            self.kind(cond.is_true, (*path, "is_true"), ("bool",), "is_true")
-            return self.test(cond.is_true, "{v} is True")
-        if isinstance(cond, rm.Equals):
-            return self.equals(cond.equals, (*path, "equals"))
-        if isinstance(cond, rm.OneOf):
-            args = cond.one_of
-            ok = self.kind(args.fact, (*path, "one_of", "fact"), ("choice", "str"), "one_of")
-            if ok:
-                for k, value in enumerate(args.values):
-                    self.choice(args.fact, value, (*path, "one_of", "values", k))
-            return self.test(args.fact, "{v} in " + self.constant(frozenset(args.values)))
-        if isinstance(cond, rm.InCodeSet):
-            return self.in_code_set(cond.in_code_set, (*path, "in_code_set"))
-        if isinstance(cond, rm.SameAs | rm.Before | rm.After):
-            return self.two_facts(cond, path)
-        raise TypeError(f"unhandled condition {type(cond).__name__}")  # pragma: no cover
+    def compare(self, first: str, compare: str, other: str, words: str, where: PathKey) -> Triple:
+        """Two facts compared; when not met, a note shows both values."""
+        a, b, k = self.fact(first), self.fact(other), self.new()
+        note = self.constant(self._sentence(first, words, other))
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
+            f"({self.missing(other)} if {b} is None else ()), ()) "
+            f"if {a} is None or {b} is None else ((_M, (), ()) if {a} {compare} {b} "
+            f"else (_N, (), ({note} % ({a}, {b}),)))"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
 
-    def junction(self, cond: rm.All | rm.Any_, path: PathKey) -> Triple:
-        is_all = isinstance(cond, rm.All)
-        op, parts = ("all", cond.all) if isinstance(cond, rm.All) else ("any", cond.any)
-        triples = [self.build(c, (*path, op, k)) for k, c in enumerate(parts)]
+    def compare_value(
+        self, first: str, compare: str, value: object, words: str, where: PathKey
+    ) -> Triple:
+        """A fact compared with a number; when not met, a note shows the value found."""
+        a, k = self.fact(first), self.new()
+        bound = self.constant(value)
+        label = self._label(first).replace("%", "%%")
+        note = self.constant(f"{label} (%s) is not {words} {value}")
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(first)}, ()) if {a} is None "
+            f"else ((_M, (), ()) if {a} {compare} {bound} else (_N, (), ({note} % ({a},),)))"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def _label(self, path: str) -> str:
+        fact = self.case_format.facts.get(path)
+        return fact.label(self.service_label) if fact else path
+
+    def _sentence(self, first: str, words: str, other: str) -> str:
+        a = self._label(first).replace("%", "%%")
+        b = self._label(other).replace("%", "%%")
+        return f"{a} (%s) is not {words + ' ' if words else ''}{b} (%s)"
+
+    def in_code_set(
+        self, path: str, fact: Fact | None, code_set_name: str, where: PathKey
+    ) -> Triple:
+        """A code (or any of a list of codes) in an ICD-10-CM code set, with notes."""
+        code_set = self.icd_sets.get(code_set_name)
+        if code_set is None:
+            return self.fail(
+                (*where, "code_set"),
+                f"no ICD-10-CM code set named {code_set_name!r}{_known(self.icd_sets)}",
+            )
+        v, k, name = self.fact(path), self.new(), self.constant(code_set)
+        codes = v if fact is not None and fact.type == "codes" else f"({v},)"
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, ()) if {v} is None "
+            f"else _match({name}, {codes}, _index)"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def junction(self, triples: list[Triple], *, is_all: bool) -> Triple:
+        """Kleene's all or any over compiled parts."""
         default, decisive = ("_M", "_N") if is_all else ("_N", "_M")
         k = self.new()
         statuses = [f"s{k}_{i}" for i in range(len(triples))]
-        self.body.append(f"    {', '.join(statuses)}, = {', '.join(t[0] for t in triples)},")
+        self.line(f"{', '.join(statuses)}, = {', '.join(t[0] for t in triples)},")
         listed = ", ".join(
             f"({s}, {m}, {n})" for s, (_, m, n) in zip(statuses, triples, strict=True)
         )
@@ -445,70 +688,56 @@ class _Builder:
         )
         # The usual cases (a part decides, or every part came out the same) without a call;
         # `combine` for the rest, where missing facts are gathered.
-        self.body.append(
-            f"    s{k}, m{k}, n{k} = ({decisive}, (), {decided}) if {any_decisive} "
+        self.line(
+            f"s{k}, m{k}, n{k} = ({decisive}, (), {decided}) if {any_decisive} "
             f"else ({default}, (), {notes}) if {all_default} "
             f"else _combine([{listed}], {decisive}, {default})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 
-    def choice(self, fact: str, value: object, path: PathKey) -> None:
-        choices = FACTS[fact].choices
-        if choices and value not in choices:
-            self.problems.append(
-                CompileProblem(
-                    path, f"{value!r} is not a value of {fact!r} (one of: {', '.join(choices)})"
-                )
-            )
-
-    def equals(self, args: rm.FactAndValue, path: PathKey) -> Triple:
-        kind = FACTS[args.fact].kind
-        if not self.kind(args.fact, (*path, "fact"), ("choice", "str", "bool"), "equals"):
-            return ("_N", "()", "()")
-        if (kind == "bool") != isinstance(args.value, bool):
-            wanted = "true or false" if kind == "bool" else "a string"
-            return self.fail((*path, "value"), f"{args.fact!r} holds {wanted}")
-        self.choice(args.fact, args.value, (*path, "value"))
-        return self.test(args.fact, "{v} == " + self.constant(args.value))
-
-    def in_code_set(self, args: rm.FactAndCodeSet, path: PathKey) -> Triple:
-        self.kind(args.fact, (*path, "fact"), ("code", "codes"), "in_code_set")
-        code_set = self.icd_sets.get(args.code_set)
-        if code_set is None:
-            return self.fail(
-                (*path, "code_set"),
-                f"no ICD-10-CM code set named {args.code_set!r}{_known(self.icd_sets)}",
-            )
-        v, k, name = self.fact(args.fact), self.new(), self.constant(code_set)
-        codes = v if FACTS[args.fact].kind == "codes" else f"({v},)"
-        self.body.append(
-            f"    s{k}, m{k}, n{k} = (_U, {self.missing(args.fact)}, ()) if {v} is None "
-            f"else _match({name}, {codes}, _index)"
+    def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
+        """Some record of a declared list meets a condition: compiled as a function of its
+        own, called on each record."""
+        if list_name not in self.case_format.declaration.lists:
+            declared = ", ".join(sorted(self.case_format.declaration.lists)) or "none"
+            return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
+        if self._scope.list_name is not None:
+            return self.fail(path, "some cannot be nested in another some")
+        outer, self._scope = self._scope, _Scope(list_name)
+        try:
+            status, missing, notes = self.build(where_cond, (*path, "where"))
+        finally:
+            inner, self._scope = self._scope, outer
+        inner.answers.append(f"({status}, {missing}, {notes})")
+        name = f"some_{len(self.functions) + 1}_{list_name}"
+        self.functions.append(inner.source(name, criteria=False))
+        k = self.new()
+        self.line(
+            f"s{k}, m{k}, n{k} = _some(case.lists[{list_name!r}], {name}, {list_name!r}, "
+            "case, line, number)"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 
-    def two_facts(self, cond: rm.SameAs | rm.Before | rm.After, path: PathKey) -> Triple:
-        if isinstance(cond, rm.SameAs):
-            op, args, compare = "same_as", cond.same_as, "=="
-            if not FACTS[args.fact].kind == FACTS[args.other].kind != "codes":
-                self.problems.append(
-                    CompileProblem(
-                        (*path, op),
-                        f"same_as compares two single facts of one type; "
-                        f"{args.fact!r} and {args.other!r} are not",
-                    )
-                )
-        else:
-            op, args = (
-                ("before", cond.before) if isinstance(cond, rm.Before) else ("after", cond.after)
-            )
-            compare = "<" if op == "before" else ">"
-            self.kind(args.fact, (*path, op, "fact"), ("date",), op)
-            self.kind(args.other, (*path, op, "other"), ("date",), op)
-        a, b, k = self.fact(args.fact), self.fact(args.other), self.new()
-        self.body.append(
-            f"    s{k}, m{k} = (_U, ({self.missing(args.fact)} if {a} is None else ()) + "
-            f"({self.missing(args.other)} if {b} is None else ())) "
-            f"if {a} is None or {b} is None else ((_M if {a} {compare} {b} else _N), ())"
-        )
-        return (f"s{k}", f"m{k}", "()")
+
+@dataclass
+class _Scope:
+    """The function being written: the top level, or the condition of a `some`."""
+
+    list_name: str | None
+    head: list[str] = field(default_factory=list)
+    head_names: set[str] = field(default_factory=set)
+    body: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    locals: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)
+    count: int = 0
+
+    def source(self, name: str, *, criteria: bool) -> str:
+        signature = f"def {name}(case, line, number, rec, index):"
+        answers = ", ".join(self.answers)
+        ret = f"    return ({answers},)" if criteria else f"    return {answers}"
+        return "\n".join([signature, *self.head, *self.body, ret, ""])
+
+
+def _identifier(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)

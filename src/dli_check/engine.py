@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from dli_check import __version__
 from dli_check.about import bundled_rules_path
-from dli_check.case import FIELD_NAMES, Case
+from dli_check.case import Case, Line
+from dli_check.case_format import CaseFormat, CaseFormatError, build_case_format
 from dli_check.compiler import CompiledService, compile_services
 from dli_check.errors import CaseError, CaseProblem, PathKey, Problem, RuleFileError, format_path
 from dli_check.icd10cm import code_index
@@ -29,9 +30,12 @@ from dli_check.loaders import (
 from dli_check.messages import data_path, describe
 from dli_check.results import (
     CaseResult,
+    Citation,
     CodeSystemInfo,
     GuidelineInfo,
     Provenance,
+    Reason,
+    ServiceResult,
     case_decision,
     share,
 )
@@ -44,10 +48,59 @@ class Rules:
 
     source: str
     model: RuleFile
+    case_format: CaseFormat
     services: dict[str, CompiledService]
     provenance: Provenance
     raw: bytes = field(repr=False)
     """The rule file's bytes, as read once: what a batch hands its workers."""
+    _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
+    _routes: dict[str, CompiledService | None] = field(default_factory=dict, repr=False)
+
+    def service_for_code(self, code: str) -> CompiledService | None:
+        """The service whose code set lists a procedure code, if any."""
+        if code in self._routes:
+            return self._routes[code]
+        found = None
+        for service in self.services.values():
+            if service.codes is not None and service.codes.contains(code):
+                found = service
+                break
+        if len(self._routes) < 4096:
+            self._routes[code] = found
+        return found
+
+    def not_governed(self, code: str | None) -> ServiceResult:
+        """The result of a line whose code no service of the rule file governs."""
+        key = code or ""
+        result = self._not_governed.get(key)
+        if result is None:
+            scope = self.model.guideline.scope
+            reason = share(
+                Reason(
+                    criterion="governed-by-the-guideline",
+                    status="not_met",
+                    explanation=f"{self.guideline_id} does not govern the procedure code "
+                    f"{code}: no service of it lists that code.",
+                    citation=Citation(section=scope.section, quote=" ".join(scope.quote.split())),
+                    also_cites=(),
+                    record=None,
+                    notes=(),
+                    missing=(),
+                )
+            )
+            result = ServiceResult.model_construct(
+                service=None,
+                code=code,
+                decision="not_applicable",
+                action="none",
+                outcome=None,
+                reasons=(reason,),
+                missing=(),
+                notes=(),
+            )
+            if len(self._not_governed) < 1024:
+                self._not_governed[key] = result
+        return result
 
     @property
     def sha256(self) -> str:
@@ -97,7 +150,11 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
                 for e in exc.errors()
             ]
         ) from None
-    services, compile_problems = compile_services(model)
+    try:
+        case_format = build_case_format(model.case)
+    except CaseFormatError as exc:
+        raise RuleFileError([_problem(name, located, exc.path, exc.message)]) from None
+    services, compile_problems = compile_services(model, case_format)
     if compile_problems:
         raise RuleFileError([_problem(name, located, p.path, p.message) for p in compile_problems])
     guideline = model.guideline
@@ -118,7 +175,7 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
             ),
         )
     )
-    return Rules(name, model, services, provenance, raw)
+    return Rules(name, model, case_format, services, provenance, raw)
 
 
 def _problem(
@@ -128,14 +185,14 @@ def _problem(
     return Problem(name, line, column, format_path(path), message)
 
 
-CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str] | Case
+CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str]
 """What `evaluate` and `read_case` take: a dict; JSON text (``bytes``, or a ``str`` that
-starts with ``{``, ``[`` or ``"`` or holds a line break); a path (any other ``str``, or an
-``os.PathLike``); or a `Case`."""
+starts with ``{``, ``[`` or ``"`` or holds a line break); or a path (any other ``str``, or
+an ``os.PathLike``)."""
 
 
 def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<case>") -> Case:
-    """Validate a case against the case format and the services the rules govern.
+    """Validate a case against the case format the rules declare, and route its lines.
 
     Raises `CaseError` with every problem, each with its field path (and its line and
     column, when the case was JSON text); `source` names a dict's or a text's origin.
@@ -143,9 +200,6 @@ def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<ca
     rules = _rules(rules)
     if type(case) is dict:  # the usual case first: ABC checks below cost more
         return case_from_data(case, rules, source=source)
-    if isinstance(case, Case):
-        _check_services(case, rules, source)
-        return case
     raw = None
     if isinstance(case, bytes | bytearray):
         raw = bytes(case)
@@ -156,7 +210,7 @@ def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<ca
         raw = read_case_file(Path(case))
     if raw is None:
         return case_from_data(case, rules, source=source)
-    data = parse_case_json(raw, source, field_names=FIELD_NAMES)
+    data = parse_case_json(raw, source, field_names=rules.case_format.field_names)
     return case_from_data(data, rules, source=source, raw=raw)
 
 
@@ -165,9 +219,20 @@ def case_from_data(
 ) -> Case:
     """Validate decoded case data against the case format and the services the rules
     govern; `raw`, the JSON text the data came from, gives problems their line and column."""
-    parsed = validate_case(data, source, raw)
-    _check_services(parsed, rules, source)
-    return parsed
+    if not isinstance(data, Mapping):
+        raise CaseError.one(source, "a case must be a JSON object")
+    try:
+        parsed, problems = rules.case_format.validate(data)
+    except RecursionError:
+        raise CaseError.one(source, "nested too deeply", kind="too_large") from None
+    if parsed is not None:
+        problems = _route_problems(parsed, rules)
+        if not problems:
+            return parsed
+    problems = problems[:MAX_PROBLEMS]
+    if raw is not None:
+        problems = _locate(problems, raw)
+    raise CaseError(source, problems)
 
 
 def _rules(rules: Rules | None) -> Rules:
@@ -182,56 +247,37 @@ MAX_PROBLEMS = 100
 """Problems kept per case: enough to fix a file, bounded for a hostile one."""
 
 
-def validate_case(data: Any, source: str, raw: bytes | None = None) -> Case:
-    """Validate decoded case data; `raw`, the JSON text it came from, locates problems."""
-    if not isinstance(data, Mapping):
-        raise CaseError.one(source, "a case must be a JSON object")
-    try:
-        return Case.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()[:MAX_PROBLEMS]
-    except RecursionError:
-        raise CaseError.one(source, "nested too deeply", kind="too_large") from None
-    problems = [_case_problem(data, tuple(e["loc"]), e) for e in errors]
-    if raw is not None:
-        problems = _locate(problems, errors, raw)
-    raise CaseError(source, problems)
-
-
-def _case_problem(data: Any, loc: PathKey, error: Any) -> CaseProblem:
-    if error["type"] != "extra_forbidden" or loc[-1] in FIELD_NAMES:
-        return CaseProblem(loc, describe(error))
-    # An unknown key may be content ("Jane Doe DOB 1970"): say where it is, not what.
-    parent = loc[:-1]
-    node = data
-    for part in parent:
-        node = node[part]
-    number = list(node).index(loc[-1]) + 1
-    subject = "has" if parent else "the case has"
-    return CaseProblem(parent, f"{subject} an unknown field (its key number {number})")
-
-
-def _locate(problems: list[CaseProblem], errors: list[Any], raw: bytes) -> list[CaseProblem]:
+def _locate(problems: list[CaseProblem], raw: bytes) -> list[CaseProblem]:
+    """Give each problem the line and column of what it is about: the value at its path
+    (the key, for a field named by the problem), or the object that lacks a field."""
     text = raw.decode("utf-8-sig", "replace")
-    keys = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
-    values = [tuple(e["loc"]) for e in errors if e["type"] != "extra_forbidden"]
-    where = {**locate(text, values), **locate(text, keys, keys=True)}
+    paths = {p.path for p in problems}
+    paths |= {p.path[:-1] for p in problems if p.path}
+    key_paths = {(*p.path, p.key) for p in problems if p.key is not None}
+    key_paths |= {p.path for p in problems if p.message.startswith("is no")}
+    where = locate(text, paths)
+    keys = locate(text, key_paths, keys=True)
     located = []
-    for problem, error in zip(problems, errors, strict=True):
-        loc = tuple(error["loc"])
-        # A missing field has no place of its own: its object's place stands for it.
-        position = where.get(loc) or (where.get(loc[:-1]) if error["type"] == "missing" else None)
-        if position is None and error["type"] == "missing":
-            position = locate(text, [loc[:-1]]).get(loc[:-1])
+    for problem in problems:
+        position = (
+            (keys.get((*problem.path, problem.key)) if problem.key is not None else None)
+            or (keys.get(problem.path) if problem.message.startswith("is no") else None)
+            or where.get(problem.path)
+            or (where.get(problem.path[:-1]) if problem.path else None)
+        )
         if position is not None:
             problem = CaseProblem(problem.path, problem.message, problem.kind, *position)
         located.append(problem)
     return located
 
 
-def _check_services(case: Case, rules: Rules, source: str) -> None:
+def _route_problems(case: Case, rules: Rules) -> list[CaseProblem]:
+    """Lines that name a service the rules do not have, or a code the service does not
+    list."""
     problems = []
     for i, line in enumerate(case.services):
+        if line.service is None:
+            continue
         service = rules.services.get(line.service)
         if service is None:
             known = ", ".join(rules.services)
@@ -241,26 +287,28 @@ def _check_services(case: Case, rules: Rules, source: str) -> None:
                     f"not a service {rules.guideline_id} governs (one of: {known})",
                 )
             )
-        elif line.cpt is not None and (service.cpt is None or not service.cpt.contains(line.cpt)):
-            listed = str(service.cpt) if service.cpt else "none"
+        elif (
+            line.code is not None
+            and service.codes is not None
+            and not service.codes.contains(line.code)
+        ):
             problems.append(
                 CaseProblem(
-                    ("services", i, "cpt"),
-                    f"not a CPT code {rules.guideline_id} lists for {line.service} "
-                    f"(listed: {listed})",
+                    ("services", i, "code"),
+                    f"not a code {rules.guideline_id} lists for {line.service} "
+                    f"(listed: {service.codes})",
                 )
             )
-    if problems:
-        raise CaseError(source, problems[:MAX_PROBLEMS])
+    return problems
 
 
 def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<case>") -> CaseResult:
     """Decide every service line of a case and the case as a whole, with cited reasons.
 
-    `case` is a dict, JSON text (``bytes``, or a ``str`` as `CaseInput` says), the path
-    of a JSON case file, or a `Case`; `rules` defaults to the bundled CG-TRANS-03; `source`
-    names a dict's or a text's origin in errors. Raises `CaseError` for a case that breaks
-    the case format; its message never holds the case's content.
+    `case` is a dict, JSON text (``bytes``, or a ``str`` as `CaseInput` says), or the path
+    of a JSON case file; `rules` defaults to the bundled CG-TRANS-03; `source` names a
+    dict's or a text's origin in errors. Raises `CaseError` for a case that breaks the
+    case format; its message never holds the case's content.
     """
     rules = _rules(rules)
     return decide(read_case(case, rules, source=source), rules)
@@ -269,8 +317,7 @@ def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<cas
 def decide(parsed: Case, rules: Rules) -> CaseResult:
     """Decide a case that `read_case` or `case_from_data` has validated against `rules`."""
     lines = tuple(
-        rules.services[line.service].decide(parsed, line, number)
-        for number, line in enumerate(parsed.services)
+        _decide_line(parsed, line, number, rules) for number, line in enumerate(parsed.services)
     )
     return CaseResult.model_construct(
         case_id=parsed.case_id,
@@ -278,3 +325,19 @@ def decide(parsed: Case, rules: Rules) -> CaseResult:
         services=lines,
         provenance=rules.provenance,
     )
+
+
+def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceResult:
+    if line.service is None:
+        service = rules.service_for_code(line.code or "")
+        if service is None:
+            return rules.not_governed(line.code)
+        return service.decide(case, line, number)
+    service = rules.services[line.service]
+    if line.code is not None and service.codes is None:
+        note = (
+            f"{rules.guideline_id} lists no procedure code for this service, so "
+            f"{line.code} is not checked against one"
+        )
+        return service.decide(case, line, number, (note,))
+    return service.decide(case, line, number)

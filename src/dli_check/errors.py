@@ -6,7 +6,7 @@ Neither ever carries a case's content: case files hold health information.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dli_check.inert import terminal
 
@@ -62,6 +62,8 @@ class CaseProblem:
     kind: str = "invalid_case"
     line: int | None = None
     column: int | None = None
+    key: str | None = field(default=None, repr=False, compare=False)
+    """The key an unknown-field problem is about: used to locate it, never shown."""
 
     def __str__(self) -> str:
         where = f"{self.line}:{self.column}: " if self.line is not None else ""

@@ -10,21 +10,23 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from dli_check import rules_model as rm
 from dli_check.batch import Summary
 from dli_check.engine import Rules
 from dli_check.inert import terminal
+from dli_check.operators import condition_text
 from dli_check.results import CaseResult
 
 _LABELS = {
     "medically_necessary": "MEDICALLY NECESSARY",
     "not_medically_necessary": "NOT MEDICALLY NECESSARY",
     "insufficient_information": "INSUFFICIENT INFORMATION",
+    "not_applicable": "NOT APPLICABLE",
 }
 _COLOURS = {
     "medically_necessary": "green",
     "not_medically_necessary": "red",
     "insufficient_information": "yellow",
+    "not_applicable": "blue",
     "met": "green",
     "not_met": "red",
     "unknown": "yellow",
@@ -33,25 +35,30 @@ _SYMBOLS = {"met": "✓", "not_met": "✗", "unknown": "?"}
 _WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 
 
-def result_lines(result: CaseResult, *, symbols: bool = True) -> list[str]:
-    """A case result for a reviewer: the decision, then each line and its criteria."""
+def result_lines(
+    result: CaseResult, rules: Rules | None = None, *, symbols: bool = True
+) -> list[str]:
+    """A case result for a reviewer: the decision, then each line and its criteria; with
+    the `rules` that decided it, missing facts are asked for by their questions."""
     guideline = result.provenance.guideline
     lines = [
         f"[bold]Case {_case_text(result.case_id)}[/]: {_decision(result.decision)}"
         f"  [dim]({guideline.id}, last reviewed {guideline.last_review_date})[/]",
     ]
     for number, line in enumerate(result.services, start=1):
-        cpt = f" (CPT {line.cpt})" if line.cpt else ""
+        code = f" ({_case_text(line.code)})" if line.code else ""
         lines.append("")
         lines.append(
-            f"{number}. [bold]{escape(line.service)}[/]{cpt}: {_decision(line.decision)}"
-            f" -> {line.action.replace('_', ' ')}"
+            f"{number}. [bold]{escape(line.service or 'service line')}[/]{code}: "
+            f"{_decision(line.decision)} -> {line.action.replace('_', ' ')}"
         )
+        lines.extend(f"   {_case_text(note)}" for note in line.notes)
         for reason in line.reasons:
             mark = _SYMBOLS[reason.status] if symbols else _WORDS[reason.status]
             colour = _COLOURS[reason.status]
+            judged = f" [dim](judged on {reason.record})[/]" if reason.record else ""
             lines.append(
-                f"   [{colour}]{mark:<7}[/] [bold]{reason.criterion}[/]: "
+                f"   [{colour}]{mark:<7}[/] [bold]{reason.criterion}[/]{judged}: "
                 f"{escape(reason.explanation)}"
             )
             lines.append(
@@ -68,8 +75,11 @@ def result_lines(result: CaseResult, *, symbols: bool = True) -> list[str]:
                 f" [dim]({escape(line.outcome.section)})[/]"
             )
         if line.missing:
-            missing = _case_text(", ".join(line.missing))
-            lines.append(f"   [yellow]Information needed: {missing}[/]")
+            lines.append("   [yellow]Information needed:[/]")
+            for path in line.missing:
+                question = rules.case_format.question(path) if rules else None
+                asked = f"{escape(question)} [{_case_text(path)}]" if question else path
+                lines.append(f"   [yellow]- {asked}[/]")
     return lines
 
 
@@ -82,53 +92,6 @@ def _decision(decision: str) -> str:
     return f"[bold {_COLOURS[decision]}]{_LABELS[decision]}[/]"
 
 
-def condition_text(cond: object) -> list[str]:
-    """A condition as indented lines of plain words."""
-    if isinstance(cond, rm.All | rm.Any_):
-        head, parts = ("all of:", cond.all) if isinstance(cond, rm.All) else ("any of:", cond.any)
-        return [head] + [f"  {line}" for part in parts for line in _bullet(condition_text(part))]
-    if isinstance(cond, rm.Not):
-        if isinstance(cond.not_, rm.Present):
-            return [f"{cond.not_.present} is not given"]
-        if isinstance(cond.not_, rm.IsTrue):
-            return [f"{cond.not_.is_true} is not true"]
-        inner = condition_text(cond.not_)
-        if len(inner) == 1:
-            return [f"not {inner[0]}"]
-        return ["not:", *(f"  {x}" for x in inner)]
-    return [_leaf_text(cond)]
-
-
-def _bullet(lines: list[str]) -> list[str]:
-    return [f"- {lines[0]}"] + [f"  {line}" for line in lines[1:]]
-
-
-def _leaf_text(cond: object) -> str:
-    if isinstance(cond, rm.Equals):
-        return f"{cond.equals.fact} is {_value(cond.equals.value)}"
-    if isinstance(cond, rm.OneOf):
-        return f"{cond.one_of.fact} is one of {', '.join(cond.one_of.values)}"
-    if isinstance(cond, rm.IsTrue):
-        return f"{cond.is_true} is true"
-    if isinstance(cond, rm.Present):
-        return f"{cond.present} is given"
-    if isinstance(cond, rm.InCodeSet):
-        return f"{cond.in_code_set.fact} has a code in {cond.in_code_set.code_set}"
-    if isinstance(cond, rm.SameAs):
-        return f"{cond.same_as.fact} is the same as {cond.same_as.other}"
-    if isinstance(cond, rm.Before):
-        return f"{cond.before.fact} is before {cond.before.other}"
-    if isinstance(cond, rm.After):
-        return f"{cond.after.fact} is after {cond.after.other}"
-    if isinstance(cond, rm.Constant):
-        return "always" if cond.constant else "never"
-    raise TypeError(type(cond).__name__)  # pragma: no cover
-
-
-def _value(value: str | bool) -> str:
-    return str(value).lower() if isinstance(value, bool) else value
-
-
 def rules_lines(rules: Rules) -> list[str]:
     """A rule file as a readable tree: services, criteria, conditions and citations."""
     g = rules.model.guideline
@@ -138,10 +101,9 @@ def rules_lines(rules: Rules) -> list[str]:
         f"[dim]{escape(rules.source)} sha256 {rules.sha256}[/]",
     ]
     for service in rules.model.services:
-        cpt = rules.services[service.id].cpt
         lines += [
             "",
-            f"[bold]{escape(service.title)}[/] ({service.id}; CPT {cpt or 'none listed'})",
+            f"[bold]{escape(service.title)}[/] ({service.id}; {_codes(rules, service.id)})",
         ]
         for criterion in service.criteria:
             lines.append(f"  [bold]{criterion.id}[/]: {escape(criterion.explanation)}")
@@ -165,8 +127,7 @@ def mermaid(rules: Rules) -> str:
     """
     out = ["flowchart TD"]
     for s, service in enumerate(rules.model.services):
-        cpt = rules.services[service.id].cpt
-        out.append(f'  s{s}["{_label(service.title)}<br/>CPT {cpt or "none listed"}"]')
+        out.append(f'  s{s}["{_label(service.title)}<br/>{_codes(rules, service.id)}"]')
         previous, edge = f"s{s}", "-->"
         for c, criterion in enumerate(service.criteria):
             node = f"s{s}c{c}"
@@ -181,6 +142,11 @@ def mermaid(rules: Rules) -> str:
         )
         out.append(f'  s{s}no(["{_LABELS[service.otherwise.decision]}"])')
     return "\n".join(out) + "\n"
+
+
+def _codes(rules: Rules, service_id: str) -> str:
+    codes = rules.services[service_id].codes
+    return f"{codes.system} {codes}" if codes else "no procedure code listed"
 
 
 def _label(text: str) -> str:

@@ -10,9 +10,8 @@ from typing import Any
 
 from pydantic_core import ErrorDetails
 
-from dli_check.case import VISIBLE
 from dli_check.errors import PathKey
-from dli_check.rules_model import OPERATORS
+from dli_check.operators import FACT_PATH, OPERATORS
 
 _TYPES = {
     "bool_type": "must be a JSON boolean (true or false)",
@@ -53,8 +52,8 @@ def describe(error: ErrorDetails) -> str:
         if isinstance(given, dict) and len(given) == 1:
             return f"unknown operator {next(iter(given))!r}; operators are: {_operators()}"
         return f"{error['msg']} ({_operators()})"
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == VISIBLE:
-        return "must not be blank"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == FACT_PATH:
+        return "not a fact: facts are named record.field, e.g. patient.diagnoses"
     if kind == "string_pattern_mismatch" and "pattern" in ctx:
         return f"does not match the pattern {ctx['pattern']}"
     return _TYPES.get(kind, error["msg"])

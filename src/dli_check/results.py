@@ -13,14 +13,18 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from pydantic_core import to_json
 
 Status = Literal["met", "not_met", "unknown"]
-Decision = Literal["medically_necessary", "not_medically_necessary", "insufficient_information"]
-Action = Literal["approve", "request_information", "refer_to_clinical_reviewer"]
+Decision = Literal[
+    "medically_necessary", "not_medically_necessary", "insufficient_information", "not_applicable"
+]
+Action = Literal["approve", "request_information", "refer_to_clinical_reviewer", "none"]
 
 ACTIONS: dict[str, Action] = {
     "medically_necessary": "approve",
     "insufficient_information": "request_information",
     # An adverse medical-necessity determination is a clinician's: the engine recommends it.
     "not_medically_necessary": "refer_to_clinical_reviewer",
+    # A line the guideline does not govern: nothing for this guideline to do.
+    "not_applicable": "none",
 }
 
 # Frozen, with tuples for lists: results can share parts (a criterion's reason is built once
@@ -53,6 +57,8 @@ class Reason(_Shareable):
     explanation: str
     citation: Citation
     also_cites: tuple[Citation, ...]
+    record: str | None
+    """The record of a list the criterion was judged on (``transplants[1]``), if any."""
     notes: tuple[str, ...]
     """What the engine saw: e.g. which listed range a code fell in, or why it fell in none."""
     missing: tuple[str, ...]
@@ -64,14 +70,17 @@ class ServiceResult(BaseModel):
 
     model_config = _FROZEN
 
-    service: str
-    cpt: str | None
+    service: str | None
+    """The service of the rule file that decided the line; None when none governs it."""
+    code: str | None
     decision: Decision
     action: Action
     outcome: Citation | None
     """Where the guideline states this decision (none when information is missing)."""
     reasons: tuple[Reason, ...]
     missing: tuple[str, ...]
+    notes: tuple[str, ...]
+    """What the engine saw about the line itself (a code the guideline does not list)."""
 
 
 class GuidelineInfo(BaseModel):
@@ -144,8 +153,8 @@ def _line_json(line: ServiceResult) -> str:
         (
             '{"service":',
             _text(line.service),
-            ',"cpt":',
-            _text(line.cpt),
+            ',"code":',
+            _text(line.code),
             ',"decision":"',
             line.decision,
             '","action":"',
@@ -156,6 +165,8 @@ def _line_json(line: ServiceResult) -> str:
             ",".join(_fragment(reason) for reason in line.reasons),
             '],"missing":',
             _text(line.missing),
+            ',"notes":',
+            _text(line.notes),
             "}",
         )
     )
@@ -175,8 +186,10 @@ def _fragment(part: _Shareable) -> str:
 
 
 def case_decision(decisions: list[Decision] | tuple[Decision, ...]) -> Decision:
-    """Any line not medically necessary decides the case; else any insufficient line."""
-    for decision in ("not_medically_necessary", "insufficient_information"):
+    """Any line not medically necessary decides the case; else any insufficient line; else
+    any medically necessary one. Lines the guideline does not govern do not count: a case
+    of such lines only is not applicable."""
+    for decision in ("not_medically_necessary", "insufficient_information", "medically_necessary"):
         if decision in decisions:
             return decision
-    return "medically_necessary"
+    return "not_applicable"

@@ -1,25 +1,13 @@
 """The rule-file language: pydantic models that say what a rule file may contain.
 
-A rule file carries a guideline's metadata, named code sets exactly as the guideline prints
-them, and the services it governs: each with its criteria (an id, a plain-language
-explanation, a citation quoting the guideline, and a condition) and its two outcomes.
+A rule file carries a guideline's metadata; the case it reads (`case`: the facts a case
+holds, each with its type, meaning and the question to ask when it is missing); named code
+sets exactly as the guideline prints them; and the services it governs: each with its
+procedure codes, its criteria (an id, a plain-language explanation, a citation quoting the
+guideline, and a condition: see `operators`) and its two outcomes.
 
-A condition is a mapping with exactly one operator::
-
-    all: [COND, ...]            every one is met
-    any: [COND, ...]            at least one is met
-    not: COND                   the condition is not met
-    equals: {fact: F, value: V} the fact equals V
-    one_of: {fact: F, values: [V, ...]}
-    is_true: F                  the fact is true
-    present: F                  the fact is given (never unknown)
-    in_code_set: {fact: F, code_set: NAME}   the code (or, for a list, any code) is in the set
-    same_as: {fact: F, other: G}             two facts hold the same value
-    before: {fact: F, other: G}              date F is before date G
-    after: {fact: F, other: G}               date F is after date G
-    constant: true|false        a fixed answer ("never medically necessary")
-
-Cross-references (code-set names, fact types) are checked when the file is compiled.
+Cross-references (fact paths, code-set names, fact types) are checked when the file is
+compiled.
 """
 
 from __future__ import annotations
@@ -28,7 +16,6 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,24 +27,25 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from dli_check.case import FACTS
-from dli_check.codes import CptRange, IcdRange
+from dli_check.codes import IcdRange, ProcedureRange
+from dli_check.operators import Condition
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 
 Decision = Literal["medically_necessary", "not_medically_necessary"]
+RULES_FORMAT = 2
+"""The version of this rule language."""
 
 
-def _known_fact(path: str) -> str:
-    if path not in FACTS:
-        raise ValueError(f"unknown fact {path!r}; facts are: {', '.join(sorted(FACTS))}")
-    return path
-
-
-def _not_a_boolean(value: object) -> object:
+def _rules_format(value: object) -> object:
     # YAML's true is Python's True, which equals 1: a version number must be a number.
     if isinstance(value, bool):
-        raise ValueError("must be the number 1, not a boolean")
+        raise ValueError(f"must be the number {RULES_FORMAT}, not a boolean")
+    if value == 1:
+        raise ValueError(
+            "rules_format 1 is no longer read: a rule file now declares its case "
+            f"(rules_format: {RULES_FORMAT}, with a case section; see the README)"
+        )
     return value
 
 
@@ -67,27 +55,27 @@ def _icd_range(value: object) -> IcdRange:
     return IcdRange.parse(value)
 
 
-def _cpt_range(value: object) -> CptRange:
+def _procedure_range(value: object) -> ProcedureRange:
     if not isinstance(value, str):
-        raise ValueError("a CPT code or range must be a quoted string, e.g. '38242'")
-    return CptRange.parse(value)
+        raise ValueError("a procedure code or range must be a quoted string, e.g. '38242'")
+    return ProcedureRange.parse(value)
 
 
-FactPath = Annotated[str, AfterValidator(_known_fact)]
 IcdRangeText = Annotated[
     IcdRange,
     PlainValidator(_icd_range),
     PlainSerializer(str),
     WithJsonSchema({"type": "string", "description": "An ICD-10-CM code or range CODE-CODE."}),
 ]
-CptRangeText = Annotated[
-    CptRange,
-    PlainValidator(_cpt_range),
+ProcedureRangeText = Annotated[
+    ProcedureRange,
+    PlainValidator(_procedure_range),
     PlainSerializer(str),
-    WithJsonSchema({"type": "string", "description": "A CPT code or range CODE-CODE."}),
+    WithJsonSchema({"type": "string", "description": "A CPT or HCPCS code or range CODE-CODE."}),
 ]
 Text = Annotated[str, Field(min_length=1)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
 class Citation(BaseModel):
@@ -107,6 +95,77 @@ class Guideline(BaseModel):
     publish_date: dt.date
     last_review_date: dt.date
     status: Text
+    scope: Citation = Field(
+        description="What the guideline addresses, in its words: cited for a line whose code "
+        "no service of the rule file governs."
+    )
+
+
+FactTypeName = Literal["boolean", "date", "choice", "identifier", "number", "code", "codes"]
+CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
+
+
+class FactDeclaration(BaseModel):
+    """One fact a case may hold: its type, what it means, and how to ask for it."""
+
+    model_config = _STRICT
+    type: FactTypeName
+    description: Text
+    question: Text = Field(description="The plain words a nurse would use to ask for it.")
+    label: Text | None = Field(
+        default=None,
+        description='A short noun phrase for the fact in reasons ("the transplant\'s donor"); '
+        "{service} stands for the service's label.",
+    )
+    choices: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, description="For a choice: the words it may hold."
+    )
+    system: CodeSystem | None = Field(default=None, description="For a code or codes.")
+    unit: Text | None = Field(default=None, description="For a number, e.g. events/hour.")
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    default: bool | str | int | float | None = Field(
+        default=None, description="The value when the case does not give one."
+    )
+    default_reason: Text | None = Field(default=None, description="Why the default holds.")
+
+
+class RecordDeclaration(BaseModel):
+    """A one-record entity of a case (``patient``)."""
+
+    model_config = _STRICT
+    description: Text
+    facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
+
+
+class ListDeclaration(BaseModel):
+    """A named list of records (``transplants``), each record with the same facts."""
+
+    model_config = _STRICT
+    item: FieldName = Field(description="What one record is called in fact paths.")
+    description: Text
+    question: Text = Field(description="How to ask for a record when the list is empty.")
+    replaces: FieldName | None = Field(
+        default=None, description="An older key of the case format that this list replaces."
+    )
+    max_items: int = Field(default=100, ge=1, le=1000)
+    facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
+
+
+class ServiceLineDeclaration(BaseModel):
+    """The facts of a requested service line, beyond its ``service`` and ``code``."""
+
+    model_config = _STRICT
+    facts: dict[FieldName, FactDeclaration] = {}
+
+
+class CaseDeclaration(BaseModel):
+    """Everything a case may hold beyond its ``case_id`` and its ``services``."""
+
+    model_config = _STRICT
+    records: dict[FieldName, RecordDeclaration] = {}
+    lists: dict[FieldName, ListDeclaration] = {}
+    service: ServiceLineDeclaration = ServiceLineDeclaration()
 
 
 class IcdEntry(BaseModel):
@@ -136,185 +195,37 @@ class IcdCodeSet(BaseModel):
     caveats: list[Caveat] = []
 
 
-class CptEntry(BaseModel):
-    """One printed line of a CPT code list."""
+class ProcedureEntry(BaseModel):
+    """One printed line of a CPT or HCPCS code list."""
 
     model_config = _STRICT
-    codes: CptRangeText
+    codes: ProcedureRangeText
     description: Text
 
 
-class CptCodeSet(BaseModel):
-    """A named set of CPT codes."""
+class ProcedureCodeSet(BaseModel):
+    """A named set of CPT or HCPCS procedure codes."""
 
     model_config = _STRICT
-    system: Literal["CPT"]
+    system: Literal["CPT", "HCPCS"]
     title: Text
     citation: Citation
-    codes: list[CptEntry] = Field(min_length=1)
+    codes: list[ProcedureEntry] = Field(min_length=1)
 
 
-CodeSet = Annotated[IcdCodeSet | CptCodeSet, Field(discriminator="system")]
+def _code_set_system(value: Any) -> str | None:
+    if isinstance(value, dict):
+        system = value.get("system")
+        return "procedures" if system in ("CPT", "HCPCS") else str(system)
+    return "ICD-10-CM" if isinstance(value, IcdCodeSet) else "procedures"
 
 
-class FactAndValue(BaseModel):
-    """Arguments of `equals`."""
-
-    model_config = _STRICT
-    fact: FactPath
-    value: str | bool
-
-
-class FactAndValues(BaseModel):
-    """Arguments of `one_of`."""
-
-    model_config = _STRICT
-    fact: FactPath
-    values: list[str] = Field(min_length=1)
-
-
-class FactAndCodeSet(BaseModel):
-    """Arguments of `in_code_set`."""
-
-    model_config = _STRICT
-    fact: FactPath
-    code_set: Name
-
-
-class TwoFacts(BaseModel):
-    """Arguments of `same_as`, `before` and `after`."""
-
-    model_config = _STRICT
-    fact: FactPath
-    other: FactPath
-
-
-class All(BaseModel):
-    """Every condition is met."""
-
-    model_config = _STRICT
-    all: list[Condition] = Field(min_length=1)
-
-
-class Any_(BaseModel):
-    """At least one condition is met."""
-
-    model_config = _STRICT
-    any: list[Condition] = Field(min_length=1)
-
-
-class Not(BaseModel):
-    """The condition is not met."""
-
-    model_config = _STRICT
-    not_: Condition = Field(alias="not")
-
-
-class Equals(BaseModel):
-    """A fact equals a value."""
-
-    model_config = _STRICT
-    equals: FactAndValue
-
-
-class OneOf(BaseModel):
-    """A fact is one of several values."""
-
-    model_config = _STRICT
-    one_of: FactAndValues
-
-
-class IsTrue(BaseModel):
-    """A boolean fact is true."""
-
-    model_config = _STRICT
-    is_true: FactPath
-
-
-class Present(BaseModel):
-    """A fact is given; never unknown."""
-
-    model_config = _STRICT
-    present: FactPath
-
-
-class InCodeSet(BaseModel):
-    """A code (or, for a list of codes, any of them) is in a named code set."""
-
-    model_config = _STRICT
-    in_code_set: FactAndCodeSet
-
-
-class SameAs(BaseModel):
-    """Two facts hold the same value."""
-
-    model_config = _STRICT
-    same_as: TwoFacts
-
-
-class Before(BaseModel):
-    """One date is strictly before another."""
-
-    model_config = _STRICT
-    before: TwoFacts
-
-
-class After(BaseModel):
-    """One date is strictly after another."""
-
-    model_config = _STRICT
-    after: TwoFacts
-
-
-class Constant(BaseModel):
-    """A fixed answer, for what a guideline never (or always) allows."""
-
-    model_config = _STRICT
-    constant: bool
-
-
-OPERATORS: dict[str, type[BaseModel]] = {
-    "all": All,
-    "any": Any_,
-    "not": Not,
-    "equals": Equals,
-    "one_of": OneOf,
-    "is_true": IsTrue,
-    "present": Present,
-    "in_code_set": InCodeSet,
-    "same_as": SameAs,
-    "before": Before,
-    "after": After,
-    "constant": Constant,
-}
-"""Operator name -> its model; the one key of a condition mapping picks the operator."""
-
-
-def _operator_of(value: Any) -> str | None:
-    if isinstance(value, dict) and len(value) == 1:
-        return str(next(iter(value)))
-    if isinstance(value, BaseModel):
-        return next(k for k, m in OPERATORS.items() if isinstance(value, m))
-    return None
-
-
-Condition = Annotated[
-    Annotated[All, Tag("all")]
-    | Annotated[Any_, Tag("any")]
-    | Annotated[Not, Tag("not")]
-    | Annotated[Equals, Tag("equals")]
-    | Annotated[OneOf, Tag("one_of")]
-    | Annotated[IsTrue, Tag("is_true")]
-    | Annotated[Present, Tag("present")]
-    | Annotated[InCodeSet, Tag("in_code_set")]
-    | Annotated[SameAs, Tag("same_as")]
-    | Annotated[Before, Tag("before")]
-    | Annotated[After, Tag("after")]
-    | Annotated[Constant, Tag("constant")],
+CodeSet = Annotated[
+    Annotated[IcdCodeSet, Tag("ICD-10-CM")] | Annotated[ProcedureCodeSet, Tag("procedures")],
     Discriminator(
-        _operator_of,
-        custom_error_type="condition_shape",
-        custom_error_message="a condition is a mapping with exactly one operator",
+        _code_set_system,
+        custom_error_type="code_set_system",
+        custom_error_message="system must be one of: ICD-10-CM, CPT, HCPCS",
     ),
 ]
 
@@ -346,8 +257,13 @@ class Service(BaseModel):
     model_config = _STRICT
     id: Name
     title: Text
-    cpt_code_set: Name | None = Field(
-        default=None, description="CPT codes a case may give for this service; none if null."
+    label: Text | None = Field(
+        default=None, description='A short noun phrase for the service: "the infusion".'
+    )
+    code_set: Name | None = Field(
+        default=None,
+        description="The procedure codes that route a line to this service; none if the "
+        "guideline lists none (a line then names the service).",
     )
     criteria: list[Criterion] = Field(min_length=1)
     when_met: Outcome
@@ -358,13 +274,10 @@ class RuleFile(BaseModel):
     """A whole rule file."""
 
     model_config = _STRICT
-    rules_format: Annotated[Literal[1], BeforeValidator(_not_a_boolean)] = Field(
+    rules_format: Annotated[Literal[2], BeforeValidator(_rules_format)] = Field(
         description="Version of this rule language."
     )
     guideline: Guideline
+    case: CaseDeclaration = CaseDeclaration()
     code_sets: dict[Name, CodeSet] = {}
     services: list[Service] = Field(min_length=1)
-
-
-for _model in (All, Any_, Not):
-    _model.model_rebuild()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from dli_check.case import Case
+from dli_check.engine import Rules
 from dli_check.results import CaseResult
 from dli_check.rules_model import RuleFile
 
@@ -71,10 +71,10 @@ def record_json_schema() -> dict[str, Any]:
     return schema
 
 
-def case_json_schema(services: list[str] | None = None) -> dict[str, Any]:
-    """The JSON Schema of a case file; `services` narrows each line's ``service`` to the
-    services a rule file governs."""
-    schema = Case.model_json_schema()
-    if services is not None:
-        schema["$defs"]["ServiceLine"]["properties"]["service"]["enum"] = list(services)
-    return schema
+def case_json_schema(rules: Rules) -> dict[str, Any]:
+    """The JSON Schema of a case file for a rule file: its declared facts, and services
+    narrowed to those the rule file governs."""
+    from dli_check.case_format import case_json_schema as schema
+
+    title = f"A case for {rules.guideline_id}"
+    return schema(rules.case_format, list(rules.services), title)
