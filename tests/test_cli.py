@@ -410,3 +410,27 @@ def test_batch_csv_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
     assert code == 1
     rows = list(csv.reader(out.splitlines()))
     assert [row[1] for row in rows[1:]] == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)"]
+
+
+def test_rules_show_python_is_the_code_that_runs() -> None:
+    # A snapshot: regenerate with `dli-check rules show --format python > tests/data/...`
+    # after a deliberate change, and review the diff.
+    code, out, _ = run("rules", "show", "--format", "python")
+    assert code == 0
+    assert out == (DATA / "cg-trans-03.python.txt").read_text(encoding="utf-8")
+    assert "transplant_donor_id = rec['donor_id'] if rec is not None else None" in out
+    assert "# _c0 = 'allogeneic'" in out
+
+
+def test_a_traceback_through_generated_code_shows_its_lines() -> None:
+    import traceback
+
+    from dli_check import load_rules
+
+    service = load_rules().services["donor_lymphocyte_infusion"]
+    try:
+        service.run(None, None, 0, None, 0)  # type: ignore[arg-type]
+    except AttributeError:
+        text = traceback.format_exc()
+    assert 'File "<rules: donor_lymphocyte_infusion>"' in text
+    assert "service_date = line.facts['date']" in text

@@ -4,8 +4,8 @@ JSON Schema, and the questions to ask when they are missing.
 Every fact is declared once, in the rule file's ``case`` section, with its type, meaning,
 question and (optionally) default. From that one declaration come:
 
-* the facts rules may name (``patient.diagnoses``, ``transplant.donor_id`` for the item of
-  the list ``transplants``, ``service.date`` for the line being decided), checked when the
+* the facts rules may name (``patient.diagnoses``, ``visit.date`` for the item of the list
+  ``visits``, ``service.date`` for the line being decided), checked when the
   rule file loads;
 * the case validator: one generated Python function, as strict as a pydantic model
   (unknown fields, wrong types, limits) and faster, reporting every problem with its path;
@@ -38,7 +38,7 @@ Problems = list[CaseProblem]
 
 @dataclass(frozen=True)
 class Fact:
-    """A declared fact, as rules name it (``transplant.donor_id``) and as cases hold it."""
+    """A declared fact, as rules name it (``visit.date``) and as cases hold it."""
 
     path: str
     """The name rules use: ``record.field``, ``item.field`` or ``service.field``."""
@@ -55,13 +55,13 @@ class Fact:
         return self.declaration.type
 
     def case_path(self, index: int | None = None) -> str:
-        """Where a case holds the fact: ``patient.diagnoses``, ``transplants[1].donor_id``."""
+        """Where a case holds the fact: ``patient.diagnoses``, ``visits[1].date``."""
         if self.kind == "record":
             return f"{self.owner}.{self.field}"
         return f"{self.owner}[{index}].{self.field}"
 
     def label(self, service_label: str) -> str:
-        """The fact in a sentence ("the transplant's donor")."""
+        """The fact in a sentence ("the visit's date")."""
         label = self.declaration.label or self.path
         return label.replace("{service}", service_label)
 
@@ -82,7 +82,7 @@ class CaseFormat:
     facts: dict[str, Fact]
     """Every fact rules may name, by its path."""
     items: dict[str, str]
-    """List item name -> list name (``transplant`` -> ``transplants``)."""
+    """List item name -> list name (``visit`` -> ``visits``)."""
     field_names: frozenset[str]
     """Every key a case may hold: the only key names errors may repeat."""
     source: str
@@ -318,8 +318,13 @@ def _checker(d: FactDeclaration) -> Callable[[object], Any]:
         return lambda v: number(v, low, high)
     if d.system == "ICD-10-CM":
         return values.icd10cm_code
-    system = d.system
-    return lambda v: values.procedure_code(v, system)
+    return _PROCEDURE_CHECKERS[d.system or ""]
+
+
+_PROCEDURE_CHECKERS: dict[str, Callable[[object], str]] = {
+    "CPT": lambda v: values.procedure_code(v, "CPT"),
+    "HCPCS": lambda v: values.procedure_code(v, "HCPCS"),
+}
 
 
 class _ValidatorWriter:
@@ -328,6 +333,7 @@ class _ValidatorWriter:
     def __init__(self, declaration: CaseDeclaration, facts: dict[str, Fact]) -> None:
         self.declaration, self.facts = declaration, facts
         self.lines: list[str] = []
+        self.constants: list[tuple[str, object]] = []
         self.names: dict[str, object] = {
             "_BAD": BAD,
             "_ABSENT": ABSENT,
@@ -344,9 +350,13 @@ class _ValidatorWriter:
             "_Line": Line,
         }
 
-    def constant(self, value: object, comment: str = "") -> str:
-        name = f"_k{len(self.names)}"
+    def constant(self, value: object) -> str:
+        for name, known in self.constants:
+            if known is value or (type(known) is type(value) and known == value):
+                return name
+        name = f"_k{len(self.constants)}"
         self.names[name] = value
+        self.constants.append((name, value))
         return name
 
     def emit(self, depth: int, text: str) -> None:
@@ -479,7 +489,9 @@ class _ValidatorWriter:
         records = ", ".join(f"{n!r}: rec_{n}" for n in d.records)
         lists = ", ".join(f"{n!r}: tuple(list_{n})" for n in d.lists)
         self.emit(1, f"return _Case(case_id, {{{records}}}, {{{lists}}}, tuple(lines))")
-        source = "\n".join(["def validate(data, problems):", *self.lines, ""])
+        header = ["# The case validator: generated from the rule file's case section."]
+        header += [f"# {name} = {describe_constant(value)}" for name, value in self.constants]
+        source = "\n".join([*header, "def validate(data, problems):", *self.lines, ""])
         filename = "<dli-check case validator>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace = dict(self.names)
@@ -500,6 +512,17 @@ class _ValidatorWriter:
             if listed.replaces:
                 renamed[listed.replaces] = f"{name}, a list of records"
         return renamed
+
+
+def describe_constant(value: object) -> str:
+    """A constant of generated code, as the comment that shows it."""
+    if isinstance(value, frozenset):
+        return "one of " + ", ".join(sorted(map(str, value)))
+    name = getattr(value, "name", None) or getattr(value, "__name__", None)
+    if isinstance(name, str) and not isinstance(value, str | int | float):
+        return f"{type(value).__name__} {name}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def case_json_schema(case_format: CaseFormat, services: list[str], title: str) -> dict[str, Any]:

@@ -41,14 +41,18 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
+APPROVED = frozenset({"medically_necessary", "not_applicable"})
+"""Case decisions that --fail-unless-approved lets pass: a line the guideline does not
+govern is never a failure."""
 EXIT_INTERNAL_ERROR = 70
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every case evaluated; 1 at least one case invalid (the others still "
     "evaluated); 2 usage error, unreadable input path, invalid rule file, or an output that "
     "is an input; 3 with --fail-unless-approved, a case not medically necessary or lacking "
-    "information; 4 the output could not be written (disk full, closed pipe); 70 internal "
-    "error; 130 or 143 stopped by Ctrl-C or SIGTERM (what was written is whole records)."
+    "information (not applicable is no failure); 4 the output could not be written (disk "
+    "full, closed pipe); 70 internal error; 130 or 143 stopped by Ctrl-C or SIGTERM (what "
+    "was written is whole records)."
 )
 
 
@@ -86,6 +90,7 @@ class BatchFormat(StrEnum):
 class RulesFormat(StrEnum):
     text = "text"
     mermaid = "mermaid"
+    python = "python"
 
 
 class SchemaKind(StrEnum):
@@ -192,7 +197,7 @@ def check(
         sys.stdout.flush()
     except OSError as exc:
         _output_failed("<stdout>", exc)
-    if fail_unless_approved and result.decision != "medically_necessary":
+    if fail_unless_approved and result.decision not in APPROVED:
         raise typer.Exit(EXIT_NOT_APPROVED)
 
 
@@ -278,7 +283,7 @@ def batch(
         raise typer.Exit(128 + stop)
     if summary.errors:
         raise typer.Exit(EXIT_INVALID_CASE)
-    if fail_unless_approved and set(summary.cases) - {"medically_necessary"}:
+    if fail_unless_approved and set(summary.cases) - APPROVED:
         raise typer.Exit(EXIT_NOT_APPROVED)
 
 
@@ -459,12 +464,16 @@ def rules_show(
     path: Annotated[Path | None, typer.Argument(help="Rule file (default: bundled).")] = None,
     format: Annotated[RulesFormat, typer.Option("--format", "-f")] = RulesFormat.text,
 ) -> None:
-    """Print a rule file's logic as a readable tree, or as a Mermaid flowchart."""
-    from dli_check.explain import mermaid, rules_lines
+    """Print a rule file's logic as a readable tree, as a Mermaid flowchart, or as the Python
+    it compiles to (the case validator, then one function per service)."""
+    from dli_check.explain import mermaid, python_source, rules_lines
 
     rules = _rules(path)
     if format is RulesFormat.mermaid:
         typer.echo(mermaid(rules), nl=False)
+        return
+    if format is RulesFormat.python:
+        typer.echo(python_source(rules), nl=False)
         return
     out = _out()
     for line in rules_lines(rules):

@@ -7,7 +7,7 @@ and answers, for each criterion, ``(status, missing, notes)``:
 
 * status is ``met``, ``not_met`` or ``unknown`` (a fact it needs is absent);
 * missing names the absent facts behind an ``unknown``, as case paths
-  (``transplants[0].donor_id``, ``services[0].date``);
+  (``visits[0].date``, ``services[0].date``);
 * notes say what the engine saw (which listed range a code fell in, which values a
   comparison found).
 
@@ -15,8 +15,8 @@ and answers, for each criterion, ``(status, missing, notes)``:
 as one part is not met, whatever the others; ``any`` is met as soon as one part is met.
 Every part is evaluated, so that all missing facts are named at once.
 
-A service whose criteria name facts of a declared list (``transplant.type``, the item of
-``transplants``) is judged on one record of that list: the first that meets all those
+A service whose criteria name facts of a declared list (``visit.kind``, the item of
+``visits``) is judged on one record of that list: the first that meets all those
 criteria, or else the one that comes closest (fewest not met, then fewest unknown, then
 the first). Its reasons name the record. `operators` defines each operator; this module
 holds what they share.
@@ -32,7 +32,7 @@ from typing import Any
 
 from dli_check import rules_model as rm
 from dli_check.case import Case, Line
-from dli_check.case_format import CaseFormat, Fact
+from dli_check.case_format import CaseFormat, Fact, describe_constant
 from dli_check.codes import Caveat, IcdCodeSet, IcdEntry, ProcedureCodeSet
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
@@ -403,16 +403,6 @@ def _concat(parts: list[str]) -> str:
     return f"_cat(({', '.join(parts)},))"
 
 
-def _describe(value: object) -> str:
-    """A constant as a comment in generated code shows it."""
-    if isinstance(value, IcdCodeSet):
-        return f"the ICD-10-CM code set {value.name}"
-    if isinstance(value, frozenset):
-        return "one of " + ", ".join(sorted(map(str, value)))
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 class Builder:
     """Writes one service's Python, checking each condition on the way; `operators` calls
     its parts."""
@@ -458,7 +448,7 @@ class Builder:
         """The source of the service's function (and of its quantifiers), and the function."""
         main = self._scope.source(f"judge_{_identifier(service_id)}", criteria=True)
         header = [f"# {service_id}: generated from the rule file; one answer per criterion."]
-        header += [f"# {name} = {_describe(value)}" for name, value in self.constants]
+        header += [f"# {name} = {describe_constant(value)}" for name, value in self.constants]
         source = "\n".join([*header, *self.functions, main, ""])
         filename = f"<rules: {service_id}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -469,6 +459,9 @@ class Builder:
 
     def constant(self, value: object) -> str:
         """A name for a value of the rule file (never written into the code as text)."""
+        for name, known in self.constants:
+            if known is value or (type(known) is type(value) and known == value):
+                return name
         name = f"_c{len(self.constants)}"
         self.names[name] = value
         self.constants.append((name, value))

@@ -143,7 +143,7 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
                 _problem(
                     name,
                     located,
-                    data_path(located.data, e["loc"]),
+                    data_path(located.data, e["loc"], missing=e["type"] == "missing"),
                     describe(e),
                     key=e["type"] == "extra_forbidden",
                 )

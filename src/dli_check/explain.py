@@ -144,6 +144,15 @@ def mermaid(rules: Rules) -> str:
     return "\n".join(out) + "\n"
 
 
+def python_source(rules: Rules) -> str:
+    """The Python a rule file compiles to: the case validator, then each service's function,
+    as they run (tracebacks through them show these lines)."""
+    parts = [f"# {rules.guideline_id}: the Python its rule file compiles to.", ""]
+    parts.append(rules.case_format.source)
+    parts += [service.source for service in rules.services.values()]
+    return "\n".join(parts)
+
+
 def _codes(rules: Rules, service_id: str) -> str:
     codes = rules.services[service_id].codes
     return f"{codes.system} {codes}" if codes else "no procedure code listed"

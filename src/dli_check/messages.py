@@ -63,12 +63,12 @@ def _operators() -> str:
     return ", ".join(OPERATORS)
 
 
-def data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
+def data_path(data: Any, loc: tuple[int | str, ...], *, missing: bool = False) -> PathKey:
     """Map a pydantic error location onto the data it came from.
 
     Pydantic puts union tags (``'equals'``, ``'ICD-10-CM'``) and markers such as
     ``'[key]'`` into locations; where they are not keys of the data they are dropped.
-    A missing key, the last part of a location, is kept: its parent locates it.
+    For a `missing` field, the last part of the location is kept: its parent locates it.
     """
     path: list[str | int] = []
     node = data
@@ -77,7 +77,7 @@ def data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif not (k == len(loc) - 1 and isinstance(node, dict) and part != "[key]"):
+        elif not (missing and k == len(loc) - 1 and isinstance(node, dict) and part != "[key]"):
             continue
         path.append(part)
     return tuple(path)

@@ -58,7 +58,7 @@ class Reason(_Shareable):
     citation: Citation
     also_cites: tuple[Citation, ...]
     record: str | None
-    """The record of a list the criterion was judged on (``transplants[1]``), if any."""
+    """The record of a list the criterion was judged on (``visits[1]``), if any."""
     notes: tuple[str, ...]
     """What the engine saw: e.g. which listed range a code fell in, or why it fell in none."""
     missing: tuple[str, ...]

@@ -114,7 +114,7 @@ class FactDeclaration(BaseModel):
     question: Text = Field(description="The plain words a nurse would use to ask for it.")
     label: Text | None = Field(
         default=None,
-        description='A short noun phrase for the fact in reasons ("the transplant\'s donor"); '
+        description='A short noun phrase for the fact in reasons ("the visit\'s date"); '
         "{service} stands for the service's label.",
     )
     choices: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
@@ -139,7 +139,7 @@ class RecordDeclaration(BaseModel):
 
 
 class ListDeclaration(BaseModel):
-    """A named list of records (``transplants``), each record with the same facts."""
+    """A named list of records (``visits``), each record with the same facts."""
 
     model_config = _STRICT
     item: FieldName = Field(description="What one record is called in fact paths.")
