@@ -246,7 +246,9 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
         message = f"dli-check failed on this case ({name}); please report it"
         return _failed(item.source, message, "internal_error", rules)
     lines = tuple(
-        (
+        (s.decision, (), ())
+        if s.service is None  # no criterion of the guideline was judged
+        else (
             s.decision,
             tuple(r.criterion for r in s.reasons if r.status == "not_met"),
             tuple(r.criterion for r in s.reasons if r.status == "unknown"),
@@ -438,7 +440,9 @@ def record_from_json(line: bytes) -> Record:
     if "error" in data:
         return Record(data["source"], "", None, str(data["error"]["kind"]))
     lines = tuple(
-        (
+        (str(s["decision"]), (), ())
+        if s["service"] is None
+        else (
             str(s["decision"]),
             tuple(r["criterion"] for r in s["reasons"] if r["status"] == "not_met"),
             tuple(r["criterion"] for r in s["reasons"] if r["status"] == "unknown"),
