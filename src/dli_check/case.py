@@ -12,7 +12,6 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from dli_check.codes import procedure_system
@@ -100,19 +99,30 @@ def is_placeholder(value: str) -> bool:
     return " ".join(value.split()).casefold() in PLACEHOLDERS
 
 
+_KNOWN_DATES: dict[str, dt.date] = {}
+_KNOWN_CODES: dict[str, str] = {}
+_KNOWN_LIMIT = 65536
+"""Values checked once and remembered: dates and codes recur across cases."""
+
+
 def iso_date(value: object) -> dt.date:
     """A calendar date written ``YYYY-MM-DD``."""
     if type(value) is not str:
         raise ValueProblem("must be an ISO date (YYYY-MM-DD)")
+    known = _KNOWN_DATES.get(value)
+    if known is not None:
+        return known
     if not _ISO_DATE.fullmatch(value):
         raise ValueProblem("not an ISO date (YYYY-MM-DD)")
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError:
         raise ValueProblem("not a calendar date") from None
+    if len(_KNOWN_DATES) < _KNOWN_LIMIT:
+        _KNOWN_DATES[value] = date
+    return date
 
 
-@lru_cache(maxsize=65536)
 def _icd10cm(value: str) -> str:
     key = undotted(value)
     if key is None:
@@ -128,7 +138,13 @@ def icd10cm_code(value: object) -> str:
     printed form: ``c9200`` -> ``C92.00``."""
     if type(value) is not str:
         raise ValueProblem("must be a string")
-    return _icd10cm(value)
+    known = _KNOWN_CODES.get(value)
+    if known is not None:
+        return known
+    code = _icd10cm(value)
+    if len(_KNOWN_CODES) < _KNOWN_LIMIT:
+        _KNOWN_CODES[value] = code
+    return code
 
 
 def procedure_code(value: object, system: str | None = None) -> str:

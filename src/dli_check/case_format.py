@@ -340,6 +340,7 @@ class _ValidatorWriter:
             "_problem": problem,
             "_check": check,
             "_ValueProblem": ValueProblem,
+            "_INVISIBLE": _ASCII_INVISIBLE,
             "_object": is_object,
             "_list": is_list,
             "_unknown": unknown_keys,
@@ -424,11 +425,15 @@ class _ValidatorWriter:
         unknown = f"problems, {fields}, {renamed})"
         top = [*ENGINE_FIELDS, *d.records, *d.lists]
         self.emit(1, "case_id = data.get('case_id', _ABSENT)")
+        self.emit(1, "if case_id is _ABSENT:")
+        self.emit(2, "case_id = _problem(problems, ('case_id',), 'is required but missing')")
+        # The usual case id (ASCII, not blank, not too long) passes without a call.
         self.emit(
             1,
-            "case_id = _problem(problems, ('case_id',), 'is required but missing') "
-            "if case_id is _ABSENT else _check(_identifier, case_id, ('case_id',), problems)",
+            f"elif not (case_id.__class__ is str and 0 < len(case_id) <= {values.MAX_TEXT} "
+            "and case_id.isascii() and case_id.strip(_INVISIBLE)):",
         )
+        self.emit(2, "case_id = _check(_identifier, case_id, ('case_id',), problems)")
         for name, record in d.records.items():
             facts = [self.facts[f"{name}.{f}"] for f in record.facts]
             self.emit(1, f"r = data.get({name!r})")

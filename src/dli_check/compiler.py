@@ -59,6 +59,9 @@ def cap_notes(notes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return (*unique[:MAX_NOTES], f"and {more} more like these")
 
 
+MAX_RECORDS = 1000
+"""The most records a declared list may hold (``max_items`` is at most this)."""
+
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
 Run = Callable[[Case, Line, int, Mapping[str, Any] | None, int], tuple[Answer, ...]]
 
@@ -128,10 +131,13 @@ class CompiledService:
         default_factory=dict, compare=False, repr=False
     )
     _bound: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    _record_names: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         bound = tuple(i for i, c in enumerate(self.criteria) if c.bound)
         object.__setattr__(self, "_bound", bound)
+        names = tuple(f"{self.judged_on}[{i}]" for i in range(MAX_RECORDS))
+        object.__setattr__(self, "_record_names", names if self.judged_on else ())
 
     def decide(
         self, case: Case, line: Line, number: int, notes: tuple[str, ...] = ()
@@ -153,18 +159,25 @@ class CompiledService:
         records = case.lists[self.judged_on]
         if not records:
             return self.run(case, line, number, None, -1), None
-        bound = self._bound
-        best: tuple[tuple[int, int, int], tuple[Answer, ...]] | None = None
+        bound, names = self._bound, self._record_names
+        best: tuple[int, int, int] | None = None
+        best_answers: tuple[Answer, ...] = ()
         for index, record in enumerate(records):
             answers = self.run(case, line, number, record, index)
-            statuses = [answers[i][0] for i in bound]
-            not_met, unknown = statuses.count("not_met"), statuses.count("unknown")
-            if not_met == unknown == 0:
-                return answers, f"{self.judged_on}[{index}]"
-            if best is None or (not_met, unknown, index) < best[0]:
-                best = ((not_met, unknown, index), answers)
+            not_met = unknown = 0
+            for i in bound:
+                status = answers[i][0]
+                if status != "met":
+                    if status == "not_met":
+                        not_met += 1
+                    else:
+                        unknown += 1
+            if not not_met and not unknown:
+                return answers, names[index]
+            if best is None or (not_met, unknown, index) < best:
+                best, best_answers = (not_met, unknown, index), answers
         assert best is not None
-        return best[1], f"{self.judged_on}[{best[0][2]}]"
+        return best_answers, names[best[2]]
 
     def _build(
         self,
@@ -598,7 +611,7 @@ class Builder:
         assert name is not None
         return OPERATORS[name].compile(self, cond, path)
 
-    def test(self, path: str, expression: str, where: PathKey) -> Triple:
+    def test(self, path: str, expression: str) -> Triple:
         """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``)."""
         v, k = self.fact(path), self.new()
         self.line(
@@ -607,7 +620,7 @@ class Builder:
         )
         return (f"s{k}", f"m{k}", "()")
 
-    def compare(self, first: str, compare: str, other: str, words: str, where: PathKey) -> Triple:
+    def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
         """Two facts compared; when not met, a note shows both values."""
         a, b, k = self.fact(first), self.fact(other), self.new()
         note = self.constant(self._sentence(first, words, other))
@@ -619,9 +632,7 @@ class Builder:
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 
-    def compare_value(
-        self, first: str, compare: str, value: object, words: str, where: PathKey
-    ) -> Triple:
+    def compare_value(self, first: str, compare: str, value: object, words: str) -> Triple:
         """A fact compared with a number; when not met, a note shows the value found."""
         a, k = self.fact(first), self.new()
         bound = self.constant(value)

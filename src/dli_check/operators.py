@@ -322,7 +322,7 @@ def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
         wanted = "true or false" if fact.type == "boolean" else "a string"
         return b.fail((*where, "value"), f"{args.fact!r} holds {wanted}")
     b.choice(fact, args.value, (*where, "value"))
-    return b.test(args.fact, "{v} == " + b.constant(args.value), path)
+    return b.test(args.fact, "{v} == " + b.constant(args.value))
 
 
 def _compile_one_of(b: Builder, cond: OneOf, path: PathKey) -> Triple:
@@ -331,12 +331,12 @@ def _compile_one_of(b: Builder, cond: OneOf, path: PathKey) -> Triple:
     if fact is not None:
         for k, value in enumerate(args.values):
             b.choice(fact, value, (*where, "values", k))
-    return b.test(args.fact, "{v} in " + b.constant(frozenset(args.values)), path)
+    return b.test(args.fact, "{v} in " + b.constant(frozenset(args.values)))
 
 
 def _compile_is_true(b: Builder, cond: IsTrue, path: PathKey) -> Triple:
     b.typed(cond.is_true, (*path, "is_true"), ("boolean",), "is_true")
-    return b.test(cond.is_true, "{v} is True", path)
+    return b.test(cond.is_true, "{v} is True")
 
 
 def _compile_present(b: Builder, cond: Present, path: PathKey) -> Triple:
@@ -363,7 +363,7 @@ def _compile_two_facts(
                 where,
                 f"{op} compares two facts of one type; {args.fact!r} and {args.other!r} are not",
             )
-        return b.compare(args.fact, compare, args.other, words, path)
+        return b.compare(args.fact, compare, args.other, words)
 
     return compile_
 
@@ -377,8 +377,8 @@ def _compile_comparison(
         b.typed(args.fact, (*where, "fact"), ("number",), op)
         if args.other is not None:
             b.typed(args.other, (*where, "other"), ("number",), op)
-            return b.compare(args.fact, compare, args.other, words, path)
-        return b.compare_value(args.fact, compare, args.value, words, path)
+            return b.compare(args.fact, compare, args.other, words)
+        return b.compare_value(args.fact, compare, args.value, words)
 
     return compile_
 
@@ -387,7 +387,7 @@ def _compile_between(b: Builder, cond: Between, path: PathKey) -> Triple:
     args = cond.between
     b.typed(args.fact, (*path, "between", "fact"), ("number",), "between")
     low, high = b.constant(args.min), b.constant(args.max)
-    return b.test(args.fact, f"{low} <= {{v}} <= {high}", path)
+    return b.test(args.fact, f"{low} <= {{v}} <= {high}")
 
 
 def _compile_some(b: Builder, cond: Some, path: PathKey) -> Triple:
