@@ -49,8 +49,8 @@ def run(command: list[str]) -> None:
 
 WHY = {
     "in_process": "the floor validates nothing and cites nothing: strict validation of the case "
-    "(pydantic) costs ~5 µs, the result objects ~2 µs, and with 100,000 results kept alive "
-    "Python's garbage collector adds about a third",
+    "(the validator generated from the rule file) costs ~5.5 µs, the result objects ~2 µs, and "
+    "with 100,000 results kept alive Python's garbage collector adds about a third",
     "batch": "per case a worker also reads the file, rejects duplicate keys while parsing (a "
     "Python hook: ~2x orjson) and writes ~5 KB of cited JSON, where the floor writes ~100 bytes",
     "startup": "importing pydantic and building the models (~70 ms), Typer (~40 ms) and loading "

@@ -40,6 +40,8 @@ field_values = (
             "D46.9",
             "38242",
             "86999",
+            "99213",
+            "E0601",
             "2025-01-01",
             "2025-13-01",
             "D-1",
@@ -82,7 +84,7 @@ def mutated_cases(draw: st.DrawFn) -> dict[str, Any]:
             parent[path[-1]] = draw(field_values)
         elif isinstance(parent, dict):
             parent[
-                draw(st.sampled_from(["type", "extra", "date", "cpt", "medicaly_necessary"]))
+                draw(st.sampled_from(["type", "extra", "date", "code", "medicaly_necessary"]))
             ] = draw(field_values)
     return case
 
@@ -95,10 +97,16 @@ def _check(outcome: Any) -> None:
         "medically_necessary",
         "not_medically_necessary",
         "insufficient_information",
+        "not_applicable",
     )
     assert len(data["services"]) >= 1
     for line in data["services"]:
-        assert line["action"] in ("approve", "request_information", "refer_to_clinical_reviewer")
+        assert line["action"] in (
+            "approve",
+            "request_information",
+            "refer_to_clinical_reviewer",
+            "none",
+        )
         assert all(r["status"] in ("met", "not_met", "unknown") for r in line["reasons"])
         assert (line["decision"] == "insufficient_information") == (
             bool(line["missing"]) and all(r["status"] != "not_met" for r in line["reasons"])
@@ -131,9 +139,9 @@ def test_mutated_cases(case: dict[str, Any]) -> None:
 def test_errors_never_echo_values(case: dict[str, Any], secret: str) -> None:
     token = f"QZX{secret}"
     case = copy.deepcopy(case)
-    case.setdefault("transplant", {})
-    if isinstance(case["transplant"], dict):
-        case["transplant"]["indication"] = token
+    transplants = case.setdefault("transplants", [{}])
+    if isinstance(transplants, list) and transplants and isinstance(transplants[0], dict):
+        transplants[0]["indication"] = token
     try:
         evaluate(case)
     except CaseError as exc:

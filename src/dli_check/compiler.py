@@ -32,13 +32,14 @@ from typing import Any
 
 from dli_check import rules_model as rm
 from dli_check.case import Case, Line
-from dli_check.case_format import CaseFormat, Fact, describe_constant
+from dli_check.case_format import CaseFormat, Fact
 from dli_check.codes import Caveat, IcdCodeSet, IcdEntry, ProcedureCodeSet
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.operators import OPERATORS, Triple, operator_of
 from dli_check.results import ACTIONS, Citation, Reason, ServiceResult, Status, share
 from dli_check.results import Decision as FullDecision
+from dli_check.validator import describe_constant
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
@@ -76,6 +77,8 @@ class CompiledCriterion:
     also_cites: tuple[Citation, ...]
     bound: bool
     """Whether it is judged on the record of a list that the service is judged on."""
+    shows_values: bool
+    """Whether its notes, when not met, show a case's values: such reasons are not kept."""
     _reasons: dict[tuple[object, ...], Reason] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -88,7 +91,7 @@ class CompiledCriterion:
             status, missing, notes = answer
             if len(notes) > MAX_NOTES:
                 notes = cap_notes(notes)
-            reason = Reason(
+            reason = Reason.model_construct(
                 criterion=self.id,
                 status=status,
                 explanation=self.explanation,
@@ -98,7 +101,10 @@ class CompiledCriterion:
                 notes=notes,
                 missing=missing,
             )
-            if len(self._reasons) < _REASON_CACHE:
+            # A reason that shows a case's values is that case's alone: not worth keeping.
+            if len(self._reasons) < _REASON_CACHE and not (
+                self.shows_values and status == "not_met"
+            ):
                 self._reasons[key] = share(reason)
         return reason
 
@@ -149,7 +155,10 @@ class CompiledService:
         result = self._results.get(key)
         if result is None:
             result = self._build(line.code, answers, record, notes)
-            if len(self._results) < _RESULT_CACHE:
+            if len(self._results) < _RESULT_CACHE and not any(
+                c.shows_values and a[0] == "not_met"
+                for c, a in zip(self.criteria, answers, strict=True)
+            ):
                 self._results[key] = result
         return result
 
@@ -286,6 +295,7 @@ def compile_services(
             except RecursionError:
                 problems.append(CompileProblem(cpath, "condition nested too deeply"))
                 bound = False
+            shows_values = builder.shows_values
             criteria.append(
                 CompiledCriterion(
                     criterion.id,
@@ -293,6 +303,7 @@ def compile_services(
                     _citation(criterion.citation),
                     tuple(_citation(c) for c in criterion.also_cites),
                     bound,
+                    shows_values,
                 )
             )
         try:
@@ -446,12 +457,15 @@ class Builder:
         self.bound_list: str | None = None
         self._scope = _Scope(None)
         self._uses_bound = False
+        self.shows_values = False
+        """Whether the criterion being written compares values it shows in its notes."""
 
     # The generated function.
 
     def criterion(self, criterion_id: str, cond: Any, path: PathKey) -> bool:
         """Add one criterion's code; whether it is judged on the service's list record."""
         self._uses_bound = False
+        self.shows_values = False
         self._scope.body.append(f"    # criterion {criterion_id}")
         status, missing, notes = self.build(cond, path)
         self._scope.answers.append(f"({status}, {missing}, {notes})")
@@ -623,6 +637,7 @@ class Builder:
     def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
         """Two facts compared; when not met, a note shows both values."""
         a, b, k = self.fact(first), self.fact(other), self.new()
+        self.shows_values = True
         note = self.constant(self._sentence(first, words, other))
         self.line(
             f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
@@ -635,6 +650,7 @@ class Builder:
     def compare_value(self, first: str, compare: str, value: object, words: str) -> Triple:
         """A fact compared with a number; when not met, a note shows the value found."""
         a, k = self.fact(first), self.new()
+        self.shows_values = True
         bound = self.constant(value)
         label = self._label(first).replace("%", "%%")
         note = self.constant(f"{label} (%s) is not {words} {value}")

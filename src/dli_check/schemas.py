@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from dli_check.case import MAX_ITEMS, MAX_TEXT
+from dli_check.case_format import Fact
 from dli_check.engine import Rules
 from dli_check.results import CaseResult
 from dli_check.rules_model import RuleFile
@@ -74,7 +76,80 @@ def record_json_schema() -> dict[str, Any]:
 def case_json_schema(rules: Rules) -> dict[str, Any]:
     """The JSON Schema of a case file for a rule file: its declared facts, and services
     narrowed to those the rule file governs."""
-    from dli_check.case_format import case_json_schema as schema
+    case_format = rules.case_format
+    d = case_format.declaration
 
-    title = f"A case for {rules.guideline_id}"
-    return schema(rules.case_format, list(rules.services), title)
+    def fact_schema(fact: Fact) -> dict[str, Any]:
+        decl = fact.declaration
+        one: dict[str, Any]
+        if decl.type == "boolean":
+            one = {"type": "boolean"}
+        elif decl.type == "date":
+            one = {"type": "string", "format": "date"}
+        elif decl.type == "choice":
+            one = {"enum": list(decl.choices or ())}
+        elif decl.type == "identifier":
+            one = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+        elif decl.type == "number":
+            one = {"type": "number"}
+            if decl.minimum is not None:
+                one["minimum"] = decl.minimum
+            if decl.maximum is not None:
+                one["maximum"] = decl.maximum
+        elif decl.type == "code":
+            one = {"type": "string", "description": f"A {decl.system} code."}
+        else:
+            one = {
+                "type": "array",
+                "maxItems": MAX_ITEMS,
+                "items": {"type": "string", "description": f"A {decl.system} code."},
+            }
+        description = decl.description
+        if decl.unit:
+            description += f" ({decl.unit})"
+        if decl.default is not None:
+            description += f" Absent or null: {decl.default} ({decl.default_reason})"
+        return {"anyOf": [one, {"type": "null"}], "description": description}
+
+    def record_schema(description: str, facts: list[Fact]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": description,
+            "additionalProperties": False,
+            "properties": {f.field: fact_schema(f) for f in facts},
+        }
+
+    properties: dict[str, Any] = {
+        "case_id": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+    }
+    for name, record in d.records.items():
+        facts = [case_format.facts[f"{name}.{f}"] for f in record.facts]
+        properties[name] = {"anyOf": [record_schema(record.description, facts), {"type": "null"}]}
+    for name, listed in d.lists.items():
+        facts = [case_format.facts[f"{listed.item}.{f}"] for f in listed.facts]
+        items = record_schema(listed.description, facts)
+        properties[name] = {
+            "anyOf": [
+                {"type": "array", "maxItems": listed.max_items, "items": items},
+                {"type": "null"},
+            ]
+        }
+    line = record_schema(
+        "A requested service line: a service of the rule file, a procedure code, or both.",
+        [case_format.facts[f"service.{f}"] for f in d.service.facts],
+    )
+    line["properties"] = {
+        "service": {"enum": list(rules.services)},
+        "code": {"type": "string", "pattern": "^([0-9]{4}[0-9FT]|[A-V][0-9]{4})$"},
+        **line["properties"],
+    }
+    line["anyOf"] = [{"required": ["service"]}, {"required": ["code"]}]
+    properties["services"] = {"type": "array", "minItems": 1, "maxItems": MAX_ITEMS, "items": line}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"A case for {rules.guideline_id}",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["case_id", "services"],
+        "properties": properties,
+    }
