@@ -24,7 +24,6 @@ holds what they share.
 
 from __future__ import annotations
 
-import linecache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -33,13 +32,13 @@ from typing import Any
 from dli_check import rules_model as rm
 from dli_check.case import Case, Line
 from dli_check.case_format import CaseFormat, Fact
+from dli_check.codegen import Constants, compile_function
 from dli_check.codes import Caveat, IcdCodeSet, IcdEntry, ProcedureCodeSet
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.operators import OPERATORS, Triple, operator_of
 from dli_check.results import ACTIONS, Citation, Reason, ServiceResult, Status, share
 from dli_check.results import Decision as FullDecision
-from dli_check.validator import describe_constant
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
@@ -452,7 +451,7 @@ class Builder:
             "_cat": concat,
             "_index": index,
         }
-        self.constants: list[tuple[str, object]] = []
+        self.constants = Constants("_c", self.names)
         self.functions: list[str] = []
         self.bound_list: str | None = None
         self._scope = _Scope(None)
@@ -475,24 +474,14 @@ class Builder:
         """The source of the service's function (and of its quantifiers), and the function."""
         main = self._scope.source(f"judge_{_identifier(service_id)}", criteria=True)
         header = [f"# {service_id}: generated from the rule file; one answer per criterion."]
-        header += [f"# {name} = {describe_constant(value)}" for name, value in self.constants]
-        source = "\n".join([*header, *self.functions, main, ""])
-        filename = f"<rules: {service_id}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace = dict(self.names)
-        exec(compile(source, filename, "exec"), namespace)
-        run: Run = namespace[f"judge_{_identifier(service_id)}"]  # type: ignore[assignment]
+        source = "\n".join([*header, *self.constants.comments(), *self.functions, main, ""])
+        name = f"judge_{_identifier(service_id)}"
+        run: Run = compile_function(source, f"<rules: {service_id}>", self.names, name)
         return source, run
 
     def constant(self, value: object) -> str:
         """A name for a value of the rule file (never written into the code as text)."""
-        for name, known in self.constants:
-            if known is value or (type(known) is type(value) and known == value):
-                return name
-        name = f"_c{len(self.constants)}"
-        self.names[name] = value
-        self.constants.append((name, value))
-        return name
+        return self.constants.name(value)
 
     def new(self) -> int:
         """A fresh number for a statement's locals."""

@@ -8,13 +8,13 @@ plain data the criteria read. Every problem is kept with its path; none repeats 
 
 from __future__ import annotations
 
-import linecache
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dli_check import case as values
 from dli_check.case import MAX_ITEMS, Case, Line, ValueProblem
+from dli_check.codegen import Constants, compile_function
 from dli_check.errors import CaseProblem, PathKey
 from dli_check.rules_model import CaseDeclaration, FactDeclaration
 
@@ -173,7 +173,6 @@ class _ValidatorWriter:
     def __init__(self, declaration: CaseDeclaration, facts: dict[str, Fact]) -> None:
         self.declaration, self.facts = declaration, facts
         self.lines: list[str] = []
-        self.constants: list[tuple[str, object]] = []
         self.names: dict[str, object] = {
             "_BAD": BAD,
             "_ABSENT": ABSENT,
@@ -190,15 +189,10 @@ class _ValidatorWriter:
             "_Case": Case,
             "_Line": Line,
         }
+        self.constants = Constants("_k", self.names)
 
     def constant(self, value: object) -> str:
-        for name, known in self.constants:
-            if known is value or (type(known) is type(value) and known == value):
-                return name
-        name = f"_k{len(self.constants)}"
-        self.names[name] = value
-        self.constants.append((name, value))
-        return name
+        return self.constants.name(value)
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -335,13 +329,11 @@ class _ValidatorWriter:
         lists = ", ".join(f"{n!r}: tuple(list_{n})" for n in d.lists)
         self.emit(1, f"return _Case(case_id, {{{records}}}, {{{lists}}}, tuple(lines))")
         header = ["# The case validator: generated from the rule file's case section."]
-        header += [f"# {name} = {describe_constant(value)}" for name, value in self.constants]
-        source = "\n".join([*header, "def validate(data, problems):", *self.lines, ""])
-        filename = "<dli-check case validator>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace = dict(self.names)
-        exec(compile(source, filename, "exec"), namespace)
-        return source, namespace["validate"]  # type: ignore[return-value]
+        source = "\n".join(
+            [*header, *self.constants.comments(), "def validate(data, problems):", *self.lines, ""]
+        )
+        run = compile_function(source, "<dli-check case validator>", self.names, "validate")
+        return source, run
 
     def field_names(self) -> frozenset[str]:
         d = self.declaration
@@ -357,14 +349,3 @@ class _ValidatorWriter:
             if listed.replaces:
                 renamed[listed.replaces] = f"{name}, a list of records"
         return renamed
-
-
-def describe_constant(value: object) -> str:
-    """A constant of generated code, as the comment that shows it."""
-    if isinstance(value, frozenset):
-        return "one of " + ", ".join(sorted(map(str, value)))
-    name = getattr(value, "name", None) or getattr(value, "__name__", None)
-    if isinstance(name, str) and not isinstance(value, str | int | float):
-        return f"{type(value).__name__} {name}"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
