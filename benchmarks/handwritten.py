@@ -5,10 +5,12 @@ each service line, the decision and the criteria that failed or were unknown.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 _MALIGNANT = ("C81", "C82", "C83", "C84", "C85", "C86", "C88", "C90", "C91", "C92")
-_LEFT_OUT = {"C819A", "C829A", "C839A", "C849A", "C859A"}
+_NEWER = {"C819A", "C829A", "C839A", "C849A", "C859A"}  # FY2025 codes, counted with their range
+_CATEGORY = tuple(f"C{n}" for n in range(81, 97))  # ICD-10-CM block C81-C96
 _CONDITIONING = {"myeloablative", "non_myeloablative", "reduced_intensity"}
 
 
@@ -17,8 +19,11 @@ def _key(code: str) -> str:
 
 
 def _malignancy(code: str) -> bool:
+    """A code the Coding section prints (or one of the FY2025 codes it counts)."""
     key = _key(code)
-    if key in _LEFT_OUT or not key.startswith(_MALIGNANT):
+    if key in _NEWER:
+        return True
+    if not key.startswith(_MALIGNANT):
         return False
     if key.startswith("C85"):
         return key >= "C851"
@@ -30,6 +35,19 @@ def _malignancy(code: str) -> bool:
 def _listed(code: str) -> bool:
     key = _key(code)
     return _malignancy(code) or key.startswith(("Z856", "Z857")) or key in ("Z9481", "Z9484")
+
+
+def _hematologic_malignancy(code: str | None) -> str:
+    """The transplant's indication against the clinical category C81-C96."""
+    if code is None or _key(code).startswith("Z"):
+        return "unknown"
+    return "met" if _key(code).startswith(_CATEGORY) else "not_met"
+
+
+def _same(a: str, b: str) -> bool:
+    return unicodedata.normalize("NFKC", a).strip().casefold() == (
+        unicodedata.normalize("NFKC", b).strip().casefold()
+    )
 
 
 def _three(value: Any, test: bool) -> str:
@@ -52,7 +70,7 @@ def _same_donor(t: dict[str, Any], line: dict[str, Any]) -> str:
     donor, lymph = t.get("donor_id"), line.get("lymphocyte_donor_id")
     if donor is None or lymph is None:
         return "unknown"
-    return "met" if donor == lymph else "not_met"
+    return "met" if _same(donor, lymph) else "not_met"
 
 
 _TRANSPLANT_CRITERIA = (
@@ -73,9 +91,7 @@ def _dli_transplant(t: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     return {
         **_transplant(t),
         "transplant-completed": completed,
-        "transplant-treated-hematologic-malignancy": _three(
-            t.get("indication"), bool(t.get("indication")) and _malignancy(t["indication"])
-        ),
+        "transplant-treated-hematologic-malignancy": _hematologic_malignancy(t.get("indication")),
         "same-donor": _same_donor(t, line),
     }
 

@@ -103,11 +103,12 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
         NMN,
         {"transplant-treated-hematologic-malignancy": "not_met"},
     ),
+    ("indication: FY2025 in-remission code", {"transplants.0.indication": "C81.9A"}, MN, {}),
     (
-        "indication: unlisted in-remission code",
-        {"transplants.0.indication": "C81.9A"},
-        NMN,
-        {"transplant-treated-hematologic-malignancy": "not_met"},
+        "indication: a leukemia the list does not print",
+        {"transplants.0.indication": "C93.00"},
+        MN,
+        {},
     ),
     (
         "indication: unlisted myelodysplastic syndrome",
@@ -116,10 +117,10 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
         {"transplant-treated-hematologic-malignancy": "not_met"},
     ),
     (
-        "indication: a status code is not a disease",
+        "indication: a status code is not a disease, so the disease is asked for",
         {"transplants.0.indication": "Z94.84"},
-        NMN,
-        {"transplant-treated-hematologic-malignancy": "not_met"},
+        INS,
+        {"transplant-treated-hematologic-malignancy": "unknown"},
     ),
     (
         "indication absent",
@@ -260,24 +261,34 @@ def test_missing_facts_are_named_as_case_paths() -> None:
             {"transplants.0.indication": "c819a"},
             "transplant-treated-hematologic-malignancy",
             [
-                'C81.9A is not listed: an "in remission" code newer than the guideline\'s Coding section; it sorts '
-                "after the end of the printed range in ICD-10-CM tabular order, so the printed range leaves it out "
-                "(a clinical reviewer may judge it as the listed lymphoma it refines)"
+                'C81.9A is counted: an "in remission" code that ICD-10-CM added in FY2025, after the '
+                "guideline's last review (2023-05-11); it refines a category that the printed range "
+                "covers from its first to its last code, so it is counted with that range"
             ],
         ),
         (
             {"transplants.0.indication": "D46.9"},
             "transplant-treated-hematologic-malignancy",
             [
-                "D46.9 is not listed: a hematologic neoplasm in a category the guideline's Coding section does not list "
-                '(C93-C96, D45-D47), and the guideline treats "all other diagnoses not listed" as not medically necessary'
+                "D46.9 is not listed: ICD-10-CM classes it as a neoplasm of uncertain behavior "
+                "(D45-D47), not as a malignant neoplasm (C81-C96); a physician reviewer may judge it "
+                "as a myeloid neoplasm"
             ],
         ),
         (
             {"transplants.0.indication": "D61.09"},
             "transplant-treated-hematologic-malignancy",
+            ["no code is listed in Hematologic malignancies (ICD-10-CM block C81-C96)"],
+        ),
+        (
+            {"patient.diagnoses": ["C93.10"]},
+            "diagnosis-listed",
             [
-                "no code is listed in Hematologic malignancy diagnoses listed for donor lymphocyte infusion"
+                "C93.10 is not listed: a hematologic malignancy in a category the Coding section does "
+                'not print (C93-C96), and the guideline treats "all other diagnoses not listed" as not '
+                "medically necessary",
+                "no code is listed in Personal history and transplant status diagnoses listed for "
+                "donor lymphocyte infusion",
             ],
         ),
     ],
@@ -532,3 +543,150 @@ def test_a_line_no_service_governs_is_not_applicable() -> None:
     assert result.decision == MN  # the case decision ignores not-applicable lines
     only_visits = evaluate(mutate({"services": [{"code": "99215"}, {"code": "36415"}]}))
     assert only_visits.decision == "not_applicable"
+
+
+# The acceptance examples of the physician-reviewer reading (issue 10): a completed,
+# medically necessary, myeloablative allogeneic transplant from D-1 on 2025-01-10, and one
+# infusion line (38242, 2025-06-01, lymphocytes from D-1), unless the row says otherwise.
+
+READING = {
+    "case_id": "R-1",
+    "patient": {"diagnoses": []},
+    "transplants": [
+        {
+            "type": "allogeneic",
+            "conditioning": "myeloablative",
+            "status": "completed",
+            "date": "2025-01-10",
+            "medically_necessary": True,
+            "indication": "C92.00",
+            "donor_id": "D-1",
+        }
+    ],
+    "services": [{"code": "38242", "date": "2025-06-01", "lymphocyte_donor_id": "D-1"}],
+}
+
+# (indication, claim diagnoses, lymphocyte donor, decision, missing, a note that must be there)
+READING_ROWS = [
+    (
+        "C93.00",
+        ["C93.02", "Z94.84"],
+        "D-1",
+        MN,
+        (),
+        "C93.00 is counted: it lies in ICD-10-CM block C81-C96",
+    ),
+    (
+        "C93.00",
+        ["C93.02"],
+        "D-1",
+        NMN,
+        (),
+        "C93.02 is not listed: a hematologic malignancy in a category",
+    ),
+    (
+        "C84.9A",
+        ["C84.9A"],
+        "D-1",
+        MN,
+        (),
+        'C84.9A is counted: an "in remission" code that ICD-10-CM added in FY2025',
+    ),
+    (
+        "D46.22",
+        ["D46.22", "Z94.84"],
+        "D-1",
+        NMN,
+        (),
+        "D46.22 is not listed: ICD-10-CM classes it as a neoplasm of uncertain behavior",
+    ),
+    (
+        "Z85.6",
+        ["Z85.6"],
+        "D-1",
+        INS,
+        ("transplants[0].indication",),
+        "Z85.6: a history or status code, not the disease",
+    ),
+    (
+        "C92.00",
+        ["C92.0"],
+        "D-1",
+        INS,
+        ("patient.diagnoses",),
+        "C92.0 is not a billable code (it has more specific codes)",
+    ),
+    (
+        "C92.0",
+        ["C92.02", "Z94.84"],
+        "D-1",
+        MN,
+        (),
+        "C92.0 is listed: C92.00-C92.92 Myeloid leukemia",
+    ),
+    (
+        "C81",
+        ["C81.90", "Z94.84"],
+        "D-1",
+        MN,
+        (),
+        "C81 is counted: it lies in ICD-10-CM block C81-C96",
+    ),
+    ("C92.00", ["C92.02"], "d-1 ", MN, (), "C92.02 is listed: C92.00-C92.92 Myeloid leukemia"),
+]
+
+
+@pytest.mark.parametrize(
+    ("indication", "diagnoses", "donor", "decision", "missing", "note"), READING_ROWS
+)
+def test_the_physician_reviewer_reading(
+    indication: str,
+    diagnoses: list[str],
+    donor: str,
+    decision: str,
+    missing: tuple[str, ...],
+    note: str,
+) -> None:
+    case = mutate(
+        {
+            "transplants.0.indication": indication,
+            "patient.diagnoses": diagnoses,
+            "services.0.lymphocyte_donor_id": donor,
+        },
+        READING,
+    )
+    line = evaluate(case).services[0]
+    assert (line.decision, line.missing) == (decision, missing)
+    notes = [n for r in line.reasons for n in r.notes]
+    assert any(n.startswith(note) for n in notes), notes
+
+
+@pytest.mark.parametrize(
+    ("code", "inside"),
+    [
+        ("C81", False),  # C81.9A lies after C81.99
+        ("C81.9", False),  # ... and is C81.9's own
+        ("C84.9", False),
+        ("C90", True),  # every billable code of C90 lies in C90.00-C90.32
+        ("C90.3", True),
+        ("C91", True),
+        ("C92", True),
+        ("C92.0", True),
+    ],
+)
+def test_one_rule_for_heading_codes(code: str, inside: bool) -> None:
+    """A heading lies in a printed range when all its billable codes do."""
+    from dli_check import load_rules
+    from dli_check.compiler import code_sets
+    from dli_check.icd10cm import code_index
+
+    icd, _ = code_sets(load_rules().model)
+    kind, _ = icd["dli_malignancy_diagnoses"].describe(code, code_index())
+    assert (kind == "listed") is inside
+
+
+def test_headings_on_a_claim_are_not_billable() -> None:
+    line = evaluate(mutate({"patient.diagnoses": ["C92", "C90.0"]}, READING)).services[0]
+    assert (line.decision, line.missing) == (INS, ("patient.diagnoses",))
+    line = evaluate(mutate({"patient.diagnoses": ["C92", "C92.02"]}, READING)).services[0]
+    assert line.decision == MN  # a billable listed code decides; the heading does not count

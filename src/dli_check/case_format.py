@@ -166,6 +166,8 @@ def _check_declaration(fact: Fact) -> None:
         given = getattr(d, option) is not None
         if given and not fits:
             raise CaseFormatError((*path, option), f"{option} does not apply to a {d.type} fact")
+    if d.billable_only and not (d.type in ("code", "codes") and d.system == "ICD-10-CM"):
+        raise CaseFormatError((*path, "billable_only"), "billable_only is for ICD-10-CM codes")
     if d.type == "choice" and not d.choices:
         raise CaseFormatError((*path, "type"), "a choice fact needs its choices")
     if d.type in ("code", "codes") and d.system is None:

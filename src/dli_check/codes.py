@@ -70,13 +70,18 @@ class IcdRange:
     def contains_position(self, position: int, index: CodeIndex) -> bool:
         """Whether the code at this tabular position lies in the range.
 
-        A heading code (one with descendants) that sorts before the range's first code
-        lies in it when all of its descendants do: ``C92.0`` in ``C92.00-C92.92``.
+        A heading code (one with more specific codes) lies in it when all its billable
+        codes do: ``C92.0`` and ``C90`` do in ``C92.00-C92.92`` and ``C90.00-C90.32``;
+        ``C81.9`` does not in ``C81.00-C81.99``, since ``C81.9A`` does not.
         """
-        if self.low <= position <= self.high:
-            return True
         last = index.last_descendant(position)
-        return last > position and self.low <= position + 1 and last <= self.high
+        if last == position:
+            return self.low <= position <= self.high
+        return self.low <= index.first_leaf(position) and last <= self.high
+
+    def overlaps_position(self, position: int, index: CodeIndex) -> bool:
+        """Whether some code of the subtree at this position lies in the range."""
+        return position <= self.high and index.last_descendant(position) >= self.low
 
     def contains(self, code: str, index: CodeIndex | None = None) -> bool:
         """Whether an ICD-10-CM code (dotted or not, any case) lies in the range."""
@@ -140,33 +145,77 @@ class Caveat:
 
 
 @dataclass(frozen=True)
+class CodeGroup:
+    """Codes a code set treats one way, and the reason it says so (an "also includes"
+    entry, or codes that leave a criterion unknown)."""
+
+    codes: tuple[IcdRange, ...]
+    reason: str
+
+    def contains_position(self, position: int, index: CodeIndex) -> bool:
+        """Whether one of the group's ranges holds the code at `position`."""
+        return any(r.contains_position(position, index) for r in self.codes)
+
+
+LISTED, ASK, NOT_LISTED = "listed", "ask", "not_listed"
+
+
+@dataclass(frozen=True)
 class IcdCodeSet:
-    """A named set of ICD-10-CM ranges, with caveats for codes it leaves out."""
+    """A named set of ICD-10-CM ranges as printed; codes it also includes, with the reason;
+    codes that ask for another code rather than decide; caveats for codes it leaves out."""
 
     name: str
     title: str
     entries: tuple[IcdEntry, ...]
     caveats: tuple[Caveat, ...]
-    _memo: dict[str, tuple[bool, str]] = field(default_factory=dict, compare=False, repr=False)
+    also_includes: tuple[CodeGroup, ...] = ()
+    ask_instead: tuple[CodeGroup, ...] = ()
+    _memo: dict[tuple[str, bool], tuple[str, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def describe(self, code: str, index: CodeIndex) -> tuple[bool, str]:
-        """Whether the set lists a code, and a note saying where (or why not; empty when
-        there is nothing to say). Remembered per code: sets are fixed and codes recur."""
-        found = self._memo.get(code)
+    def describe(self, code: str, index: CodeIndex, billable_only: bool = False) -> tuple[str, str]:
+        """How the set takes a code — `LISTED`, `ASK` (another code decides) or
+        `NOT_LISTED` — and a note saying why (empty when there is nothing to say).
+        With `billable_only`, a heading code (one with more specific codes) is not billable
+        and asks for the billable code. Remembered per code: sets are fixed, codes recur."""
+        found = self._memo.get((code, billable_only))
         if found is None:
-            key = undotted(code) or ""
-            entry = self.entry_for(key, index)
-            if entry is not None:
-                found = (True, f"{code} is listed: {entry.codes} {entry.description}")
-            else:
-                caveat = self.caveat_for(key, index)
-                found = (False, f"{code} is not listed: {caveat.note}" if caveat else "")
+            found = self._describe(code, index, billable_only)
             if len(self._memo) < _MEMO_LIMIT:
-                self._memo[code] = found
+                self._memo[(code, billable_only)] = found
         return found
 
+    def _describe(self, code: str, index: CodeIndex, billable_only: bool) -> tuple[str, str]:
+        position = index.position.get(undotted(code) or "")
+        if position is None:
+            return (NOT_LISTED, "")
+        heading = index.is_heading(position)
+        if heading and billable_only:
+            return (ASK, f"{code} is not a billable code (it has more specific codes)")
+        for entry in self.entries:
+            if entry.codes.contains_position(position, index):
+                return (LISTED, f"{code} is listed: {entry.codes} {entry.description}")
+        for group in self.also_includes:
+            if group.contains_position(position, index):
+                return (LISTED, f"{code} is counted: {group.reason}")
+        if heading and any(
+            r.overlaps_position(position, index)
+            for r in (
+                *(e.codes for e in self.entries),
+                *(c for g in self.also_includes for c in g.codes),
+            )
+        ):
+            return (ASK, f"{code} is a heading: only some of its more specific codes are listed")
+        for group in self.ask_instead:
+            if group.contains_position(position, index):
+                return (ASK, f"{code}: {group.reason}")
+        caveat = self.caveat_for(position, index)
+        return (NOT_LISTED, f"{code} is not listed: {caveat.note}" if caveat else "")
+
     def entry_for(self, key: str, index: CodeIndex) -> IcdEntry | None:
-        """The entry that lists an undotted code, if any."""
+        """The printed entry that lists an undotted code, if any."""
         position = index.position.get(key)
         if position is None:
             return None
@@ -175,11 +224,8 @@ class IcdCodeSet:
                 return entry
         return None
 
-    def caveat_for(self, key: str, index: CodeIndex) -> Caveat | None:
-        """The caveat that names an undotted code the set does not list, if any."""
-        position = index.position.get(key)
-        if position is None:
-            return None
+    def caveat_for(self, position: int, index: CodeIndex) -> Caveat | None:
+        """The caveat that names the code at `position`, which the set does not list."""
         for caveat in self.caveats:
             if any(r.contains_position(position, index) for r in caveat.codes):
                 return caveat

@@ -24,8 +24,10 @@ holds what they share.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -33,7 +35,15 @@ from dli_check import rules_model as rm
 from dli_check.case import Case, Line
 from dli_check.case_format import CaseFormat, Fact
 from dli_check.codegen import Constants, compile_function
-from dli_check.codes import Caveat, IcdCodeSet, IcdEntry, ProcedureCodeSet
+from dli_check.codes import (
+    ASK,
+    LISTED,
+    Caveat,
+    CodeGroup,
+    IcdCodeSet,
+    IcdEntry,
+    ProcedureCodeSet,
+)
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.operators import OPERATORS, Triple, operator_of
@@ -88,8 +98,7 @@ class CompiledCriterion:
         reason = self._reasons.get(key)
         if reason is None:
             status, missing, notes = answer
-            if len(notes) > MAX_NOTES:
-                notes = cap_notes(notes)
+            notes = cap_notes(notes)
             reason = Reason.model_construct(
                 criterion=self.id,
                 status=status,
@@ -241,6 +250,8 @@ def code_sets(
                 code_set.title,
                 tuple(IcdEntry(e.codes, e.description) for e in code_set.codes),
                 tuple(Caveat(tuple(c.codes), c.note) for c in code_set.caveats),
+                tuple(CodeGroup(tuple(g.codes), g.reason) for g in code_set.also_includes),
+                tuple(CodeGroup(tuple(g.codes), g.reason) for g in code_set.ask_instead),
             )
         else:
             entries = tuple((e.codes, e.description) for e in code_set.codes)
@@ -392,18 +403,34 @@ def some(
 
 
 def match_codes(
-    code_set: IcdCodeSet, codes: list[str] | tuple[str, ...], index: CodeIndex
+    code_set: IcdCodeSet,
+    codes: list[str] | tuple[str, ...],
+    index: CodeIndex,
+    billable_only: bool,
+    missing: tuple[str, ...],
 ) -> Answer:
-    """Whether any of the codes is in the set, with a note for each code."""
+    """Whether any of the codes is in the set, with a note for each code: met if one is
+    listed; unknown (asking for `missing`) if none is but one asks for another code (a
+    heading, a history code where the disease is needed); else not met."""
     listed: list[str] = []
+    ask: list[str] = []
     unlisted: list[str] = []
     for code in codes:
-        is_listed, note = code_set.describe(code, index)
-        (listed if is_listed else unlisted).append(note)
+        kind, note = code_set.describe(code, index, billable_only)
+        (listed if kind == LISTED else ask if kind == ASK else unlisted).append(note)
     if listed:
         return ("met", (), tuple(listed))
+    if ask:
+        return ("unknown", missing, tuple(ask) + tuple(n for n in unlisted if n))
     notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
     return ("not_met", (), notes)
+
+
+@lru_cache(maxsize=4096)
+def same_identifier(text: str) -> str:
+    """An identifier as people read it: ``"d-1 "`` and a full-width ``"D-1"`` read ``"d-1"``
+    (Unicode NFKC, trimmed, case folded)."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
 def concat(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
@@ -449,6 +476,7 @@ class Builder:
             "_match": match_codes,
             "_some": some,
             "_cat": concat,
+            "_same_id": same_identifier,
             "_index": index,
         }
         self.constants = Constants("_c", self.names)
@@ -624,14 +652,21 @@ class Builder:
         return (f"s{k}", f"m{k}", "()")
 
     def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
-        """Two facts compared; when not met, a note shows both values."""
+        """Two facts compared; when not met, a note shows both values as given.
+        Identifiers are compared as people read them: NFKC, trimmed, case folded."""
         a, b, k = self.fact(first), self.fact(other), self.new()
         self.shows_values = True
         note = self.constant(self._sentence(first, words, other))
+        fact = self.case_format.facts.get(first)
+        left, right = (
+            (f"_same_id({a})", f"_same_id({b})")
+            if fact is not None and fact.type == "identifier"
+            else (a, b)
+        )
         self.line(
             f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
             f"({self.missing(other)} if {b} is None else ()), ()) "
-            f"if {a} is None or {b} is None else ((_M, (), ()) if {a} {compare} {b} "
+            f"if {a} is None or {b} is None else ((_M, (), ()) if {left} {compare} {right} "
             f"else (_N, (), ({note} % ({a}, {b}),)))"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
@@ -670,9 +705,11 @@ class Builder:
             )
         v, k, name = self.fact(path), self.new(), self.constant(code_set)
         codes = v if fact is not None and fact.type == "codes" else f"({v},)"
+        billable = bool(fact and fact.declaration.billable_only)
+        missing = self.missing(path)
         self.line(
-            f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, ()) if {v} is None "
-            f"else _match({name}, {codes}, _index)"
+            f"s{k}, m{k}, n{k} = (_U, {missing}, ()) if {v} is None "
+            f"else _match({name}, {codes}, _index, {billable}, {missing})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

@@ -56,6 +56,17 @@ class CodeIndex:
     def __contains__(self, undotted: object) -> bool:
         return undotted in self.position
 
+    def is_heading(self, position: int) -> bool:
+        """Whether the code at `position` has more specific codes (it is not billable)."""
+        return self.last_descendant(position) > position
+
+    def first_leaf(self, position: int) -> int:
+        """The position of the first billable code in the subtree of the code at
+        `position` (itself for a leaf)."""
+        while self.last_descendant(position) > position:
+            position += 1
+        return position
+
     def last_descendant(self, position: int) -> int:
         """The position of the last code in the subtree of the code at `position` (itself
         for a leaf): the run of codes after it that start with it."""

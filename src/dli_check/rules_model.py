@@ -121,6 +121,11 @@ class FactDeclaration(BaseModel):
         default=None, description="For a choice: the words it may hold."
     )
     system: CodeSystem | None = Field(default=None, description="For a code or codes.")
+    billable_only: bool = Field(
+        default=False,
+        description="For ICD-10-CM codes billed on a claim: a heading code (one with more "
+        "specific codes) is not billable, does not count, and asks for the billable code.",
+    )
     unit: Text | None = Field(default=None, description="For a number, e.g. events/hour.")
     minimum: int | float | None = None
     maximum: int | float | None = None
@@ -184,6 +189,14 @@ class Caveat(BaseModel):
     note: Text
 
 
+class CodeGroup(BaseModel):
+    """Codes a set treats one way, and why (our words, which a reason note shows)."""
+
+    model_config = _STRICT
+    codes: list[IcdRangeText] = Field(min_length=1)
+    reason: Text
+
+
 class IcdCodeSet(BaseModel):
     """A named set of ICD-10-CM codes and ranges."""
 
@@ -192,6 +205,16 @@ class IcdCodeSet(BaseModel):
     title: Text
     citation: Citation
     codes: list[IcdEntry] = Field(min_length=1)
+    also_includes: list[CodeGroup] = Field(
+        default=[],
+        description="Codes the set counts beyond its printed entries (codes newer than the "
+        "guideline that refine a listed category), each group with its reason.",
+    )
+    ask_instead: list[CodeGroup] = Field(
+        default=[],
+        description="Codes that leave a criterion unknown, asking for the fact again (a "
+        "history code where the disease is needed), each group with its reason.",
+    )
     caveats: list[Caveat] = []
 
 
