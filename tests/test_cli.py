@@ -32,8 +32,11 @@ def test_check_prints_the_decision_for_a_person() -> None:
     code, out, err = run(str(AML))
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "Case EX-001: MEDICALLY NECESSARY  (CG-TRANS-03, last reviewed 2023-05-11)"
-    assert lines[2] == "1. donor_lymphocyte_infusion (38242): MEDICALLY NECESSARY -> approve"
+    assert lines[0] == "Case EX-001: MEETS CG-TRANS-03  (CG-TRANS-03, last reviewed 2023-05-11)"
+    assert lines[2] == (
+        "1. donor_lymphocyte_infusion (38242): MEETS CG-TRANS-03 -> approve (medical necessity "
+        "only: the member's benefits decide coverage)"
+    )
     assert lines[3].startswith(
         "   met     transplant-allogeneic (judged on transplants[0]): The transplant was allogeneic"
     )
@@ -58,7 +61,10 @@ def test_check_shows_unmet_and_unknown_criteria() -> None:
     ]
     code, out, _ = run(str(AUTOLOGOUS))
     assert "   not met transplant-allogeneic (judged on transplants[0]):" in out
-    assert "-> refer to clinical reviewer" in out
+    assert (
+        ": DOES NOT MEET CG-TRANS-03 -> refer to a physician reviewer (a recommendation, "
+        "not a denial)" in out
+    )
 
 
 def test_check_json_is_the_library_result() -> None:
@@ -125,7 +131,7 @@ def test_check_with_another_rule_file(tmp_path: Path) -> None:
     code, out, _ = run(str(path), "--rules", str(DATA / "made-up-guideline.yaml"))
     assert code == 0
     assert out.startswith(
-        "Case T-1: MEDICALLY NECESSARY  (TEST-BOOST-01, last reviewed 2024-01-15)"
+        "Case T-1: MEETS TEST-BOOST-01  (TEST-BOOST-01, last reviewed 2024-01-15)"
     )
 
 

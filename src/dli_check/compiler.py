@@ -119,10 +119,12 @@ class CompiledCriterion:
 
 @dataclass(frozen=True)
 class CompiledOutcome:
-    """A service's decision and where the guideline states it."""
+    """A service's decision and where the guideline states it (or, where it states none,
+    the basis, which the line's notes give)."""
 
     decision: rm.Decision
-    citation: Citation
+    citation: Citation | None
+    basis: str | None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ class CompiledService:
     otherwise: CompiledOutcome
     judged_on: str | None
     """The declared list whose records the service is judged on, if any."""
+    line_notes: tuple[str, ...]
+    """Notes a line gets when their conditions hold; their answers follow the criteria's."""
     source: str
     """The generated Python that judges the criteria, for anyone who wants to read it."""
     run: Run = field(repr=False)
@@ -165,7 +169,7 @@ class CompiledService:
             result = self._build(line.code, answers, record, notes)
             if len(self._results) < _RESULT_CACHE and not any(
                 c.shows_values and a[0] == "not_met"
-                for c, a in zip(self.criteria, answers, strict=True)
+                for c, a in zip(self.criteria, answers, strict=False)
             ):
                 self._results[key] = result
         return result
@@ -203,19 +207,27 @@ class CompiledService:
         record: str | None,
         notes: tuple[str, ...],
     ) -> ServiceResult:
+        judged, noted = answers[: len(self.criteria)], answers[len(self.criteria) :]
         reasons = tuple(
             c.reason(a, record if c.bound else None)
-            for c, a in zip(self.criteria, answers, strict=True)
+            for c, a in zip(self.criteria, judged, strict=True)
         )
-        statuses = {a[0] for a in answers}
+        notes += tuple(n for n, a in zip(self.line_notes, noted, strict=True) if a[0] == "met")
+        statuses = {a[0] for a in judged}
         decision: FullDecision
         outcome: Citation | None
+        chosen = None
         if "not_met" in statuses:
-            decision, outcome = self.otherwise.decision, self.otherwise.citation
-        elif "unknown" in statuses:
+            chosen = self.otherwise
+        elif "unknown" not in statuses:
+            chosen = self.when_met
+        if chosen is None:
             decision, outcome = "insufficient_information", None
         else:
-            decision, outcome = self.when_met.decision, self.when_met.citation
+            decision, outcome = chosen.decision, chosen.citation
+            if chosen.basis:
+                notes += (chosen.basis,)
+        answers = judged
         # Built from validated parts only: no need to validate them again.
         return ServiceResult.model_construct(
             service=self.id,
@@ -316,6 +328,8 @@ def compile_services(
                     shows_values,
                 )
             )
+        for j, line_note in enumerate(service.line_notes):
+            builder.criterion(f"line note {j}", line_note.when, (*path, "line_notes", j, "when"))
         try:
             source, run = builder.function(service.id)
         except (RecursionError, MemoryError, SyntaxError):
@@ -327,9 +341,10 @@ def compile_services(
             label,
             codes,
             tuple(criteria),
-            CompiledOutcome(service.when_met.decision, _citation(service.when_met.citation)),
-            CompiledOutcome(service.otherwise.decision, _citation(service.otherwise.citation)),
+            _outcome(service.when_met),
+            _outcome(service.otherwise),
             builder.bound_list,
+            tuple(" ".join(n.note.split()) for n in service.line_notes),
             source,
             run,
         )
@@ -358,6 +373,12 @@ def _check_routing(
                                 f"codes {first} also route to service {other.id!r}",
                             )
                         )
+
+
+def _outcome(outcome: rm.Outcome) -> CompiledOutcome:
+    citation = _citation(outcome.citation) if outcome.citation else None
+    basis = " ".join(outcome.basis.split()) if outcome.basis else None
+    return CompiledOutcome(outcome.decision, citation, basis)
 
 
 def _citation(citation: rm.Citation) -> Citation:
@@ -642,14 +663,26 @@ class Builder:
         assert name is not None
         return OPERATORS[name].compile(self, cond, path)
 
-    def test(self, path: str, expression: str) -> Triple:
-        """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``)."""
+    def test(self, path: str, expression: str, failed: str | None = None) -> Triple:
+        """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``).
+        When not met, the note `failed` says why: ``{label}`` stands for the fact's label and
+        ``{value}`` for the value the case gives."""
         v, k = self.fact(path), self.new()
+        if failed is None:
+            self.line(
+                f"s{k}, m{k} = (_U, {self.missing(path)}) if {v} is None "
+                f"else ((_M if {expression.format(v=v)} else _N), ())"
+            )
+            return (f"s{k}", f"m{k}", "()")
+        label = self._label(path).replace("%", "%%")
+        text = failed.replace("%", "%%").format(label=label, value="%s")
+        note = self.constant(text)
+        said = f"({note} % ({v},),)" if "%s" in text else f"({note},)"
         self.line(
-            f"s{k}, m{k} = (_U, {self.missing(path)}) if {v} is None "
-            f"else ((_M if {expression.format(v=v)} else _N), ())"
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, ()) if {v} is None "
+            f"else ((_M, (), ()) if {expression.format(v=v)} else (_N, (), {said}))"
         )
-        return (f"s{k}", f"m{k}", "()")
+        return (f"s{k}", f"m{k}", f"n{k}")
 
     def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
         """Two facts compared; when not met, a note shows both values as given.

@@ -35,22 +35,42 @@ _SYMBOLS = {"met": "✓", "not_met": "✗", "unknown": "?"}
 _WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 
 
+_HEADLINES = {
+    "medically_necessary": "MEETS {g}",
+    "not_medically_necessary": "DOES NOT MEET {g}",
+    "insufficient_information": "MORE INFORMATION NEEDED",
+    "not_applicable": "NOT GOVERNED BY {g}",
+}
+"""Decisions in a reviewer's words: the engine recommends; only a clinician denies."""
+_ACTIONS = {
+    "approve": "approve (medical necessity only: the member's benefits decide coverage)",
+    "refer_to_clinical_reviewer": "refer to a physician reviewer (a recommendation, not a denial)",
+    "request_information": "request the information below",
+    "none": "nothing to do under {g}",
+}
+
+
+def _headline(decision: str, guideline: str) -> str:
+    return f"[bold {_COLOURS[decision]}]{_HEADLINES[decision].format(g=guideline)}[/]"
+
+
 def result_lines(
     result: CaseResult, rules: Rules | None = None, *, symbols: bool = True
 ) -> list[str]:
-    """A case result for a reviewer: the decision, then each line and its criteria; with
-    the `rules` that decided it, missing facts are asked for by their questions."""
+    """A case result for a reviewer: the recommendation, then each line and its criteria;
+    with the `rules` that decided it, missing facts are asked for by their questions."""
     guideline = result.provenance.guideline
+    g = escape(guideline.id)
     lines = [
-        f"[bold]Case {_case_text(result.case_id)}[/]: {_decision(result.decision)}"
-        f"  [dim]({guideline.id}, last reviewed {guideline.last_review_date})[/]",
+        f"[bold]Case {_case_text(result.case_id)}[/]: {_headline(result.decision, g)}"
+        f"  [dim]({g}, last reviewed {guideline.last_review_date})[/]",
     ]
     for number, line in enumerate(result.services, start=1):
         code = f" ({_case_text(line.code)})" if line.code else ""
         lines.append("")
         lines.append(
             f"{number}. [bold]{escape(line.service or 'service line')}[/]{code}: "
-            f"{_decision(line.decision)} -> {line.action.replace('_', ' ')}"
+            f"{_headline(line.decision, g)} -> {_ACTIONS[line.action].format(g=g)}"
         )
         lines.extend(f"   {_case_text(note)}" for note in line.notes)
         for reason in line.reasons:

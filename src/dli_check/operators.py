@@ -322,7 +322,8 @@ def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
         wanted = "true or false" if fact.type == "boolean" else "a string"
         return b.fail((*where, "value"), f"{args.fact!r} holds {wanted}")
     b.choice(fact, args.value, (*where, "value"))
-    return b.test(args.fact, "{v} == " + b.constant(args.value))
+    shown = _value(args.value).replace("{", "{{").replace("}", "}}")
+    return b.test(args.fact, "{v} == " + b.constant(args.value), "{label} is {value}, not " + shown)
 
 
 def _compile_one_of(b: Builder, cond: OneOf, path: PathKey) -> Triple:
@@ -331,12 +332,17 @@ def _compile_one_of(b: Builder, cond: OneOf, path: PathKey) -> Triple:
     if fact is not None:
         for k, value in enumerate(args.values):
             b.choice(fact, value, (*where, "values", k))
-    return b.test(args.fact, "{v} in " + b.constant(frozenset(args.values)))
+    shown = ", ".join(args.values).replace("{", "{{").replace("}", "}}")
+    return b.test(
+        args.fact,
+        "{v} in " + b.constant(frozenset(args.values)),
+        "{label} is {value}, not one of " + shown,
+    )
 
 
 def _compile_is_true(b: Builder, cond: IsTrue, path: PathKey) -> Triple:
     b.typed(cond.is_true, (*path, "is_true"), ("boolean",), "is_true")
-    return b.test(cond.is_true, "{v} is True")
+    return b.test(cond.is_true, "{v} is True", "{label}: no")
 
 
 def _compile_present(b: Builder, cond: Present, path: PathKey) -> Triple:

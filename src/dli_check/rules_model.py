@@ -25,6 +25,7 @@ from pydantic import (
     PlainValidator,
     Tag,
     WithJsonSchema,
+    model_validator,
 )
 
 from dli_check.codes import IcdRange, ProcedureRange
@@ -267,11 +268,31 @@ class Criterion(BaseModel):
 
 
 class Outcome(BaseModel):
-    """A service's decision when its criteria are met, or otherwise, and where it is said."""
+    """A service's decision when its criteria are met, or otherwise, and where it is said:
+    the guideline's sentence, or, where it states none, the `basis` in our words."""
 
     model_config = _STRICT
     decision: Decision
-    citation: Citation
+    citation: Citation | None = None
+    basis: Text | None = Field(
+        default=None,
+        description="Where the guideline states no sentence for this outcome: why it holds.",
+    )
+
+    @model_validator(mode="after")
+    def _said_somewhere(self) -> Outcome:
+        if (self.citation is None) == (self.basis is None):
+            raise ValueError("give the guideline's sentence as citation, or a basis (one of them)")
+        return self
+
+
+class LineNote(BaseModel):
+    """A note a line gets when a condition holds: what a reviewer should know about a fact
+    the criteria do not use."""
+
+    model_config = _STRICT
+    when: Condition
+    note: Text
 
 
 class Service(BaseModel):
@@ -291,6 +312,7 @@ class Service(BaseModel):
     criteria: list[Criterion] = Field(min_length=1)
     when_met: Outcome
     otherwise: Outcome
+    line_notes: list[LineNote] = []
 
 
 class RuleFile(BaseModel):
