@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python $(SOURCES)
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/dli-check examples/cases/dli-hodgkin-in-remission-code.json
+	$(BIN)/dli-check examples/cases/dli-cmml-unlisted-diagnosis.json
 	mkdir -p build
 	$(BIN)/dli-check batch examples/cases --output build/demo-results.jsonl
 	$(BIN)/dli-check batch examples/cases --format csv --output build/demo-results.csv --quiet

@@ -310,7 +310,11 @@ def _compile_not(b: Builder, cond: Not, path: PathKey) -> Triple:
     status, missing, notes = b.build(cond.not_, (*path, "not"))
     k = b.new()  # a statement, not a nested expression: nesting has a limit
     b.line(f"s{k} = _NEG[{status}]")
-    return (f"s{k}", missing, notes)
+    if notes == "()":
+        return (f"s{k}", missing, "()")
+    # The inner condition's notes say why it was met, which is why this one is not.
+    b.line(f"n{k} = {notes} if {status} == _M else ()")
+    return (f"s{k}", missing, f"n{k}")
 
 
 def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
