@@ -55,7 +55,7 @@ def test_check_shows_unmet_and_unknown_criteria() -> None:
     assert out.splitlines()[-4:] == [
         "   Information needed:",
         "   - Was the transplant itself medically necessary? [transplants[0].medically_necessary]",
-        "   - Who donated the lymphocytes for this service (donor id)? "
+        "   - Who donated the lymphocytes for the infusion (donor id)? "
         "[services[0].lymphocyte_donor_id]",
         "   - Who donated the cells for the transplant (donor id)? [transplants[0].donor_id]",
     ]

@@ -30,3 +30,12 @@ def test_there_are_examples_of_every_outcome() -> None:
 def test_example(path: Path) -> None:
     expected = (EXPECTED / path.name).read_text(encoding="utf-8")
     assert evaluate(path).to_json() + "\n" == expected
+
+
+JARGON = ("tabular order", "held up", "before, at or after it")
+
+
+def test_no_reason_uses_jargon_a_nurse_would_not_follow() -> None:
+    for path in sorted(EXPECTED.glob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        assert not [word for word in JARGON if word in text], path.name

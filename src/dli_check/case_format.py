@@ -89,8 +89,13 @@ class CaseFormat:
         problems: Problems = []
         return self.run(data, problems), problems
 
-    def question(self, case_path: str) -> str | None:
-        """The question that asks for a missing fact given by its case path."""
+    def question(self, case_path: str, service_label: str = "the service") -> str | None:
+        """The question that asks for a missing fact given by its case path; ``{service}``
+        in it stands for the label of the line's service ("the infusion")."""
+        asked = self._question(case_path)
+        return asked.replace("{service}", service_label) if asked else None
+
+    def _question(self, case_path: str) -> str | None:
         head, _, field = case_path.partition(".")
         name = head.split("[", 1)[0]
         if not field:

@@ -96,8 +96,10 @@ def result_lines(
             )
         if line.missing:
             lines.append("   [yellow]Information needed:[/]")
+            service = rules.services.get(line.service or "") if rules else None
+            label = service.label if service else "the service"
             for path in line.missing:
-                question = rules.case_format.question(path) if rules else None
+                question = rules.case_format.question(path, label) if rules else None
                 asked = f"{escape(question)} [{_case_text(path)}]" if question else path
                 lines.append(f"   [yellow]- {asked}[/]")
     return lines
