@@ -33,6 +33,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+	$(BIN)/dli-check rules test rules --min-coverage 100
 
 test: lint typecheck unit
 

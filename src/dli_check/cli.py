@@ -98,6 +98,7 @@ class SchemaKind(StrEnum):
     result = "result"
     record = "record"
     rules = "rules"
+    tests = "tests"
 
 
 RulesOption = Annotated[
@@ -480,12 +481,59 @@ def rules_show(
         out.print(line)
 
 
+@rules_app.command("test")
+def rules_test(
+    path: Annotated[
+        Path,
+        typer.Argument(help="A suite (NAME.tests.yaml), a rule file, or a directory of suites."),
+    ],
+    min_coverage: Annotated[
+        float,
+        typer.Option(
+            "--min-coverage", min=0, max=100, help="Fail when coverage is below this percent."
+        ),
+    ] = 0.0,
+) -> None:
+    """Run rule-file test suites: each case's expected decisions, criteria and missing facts,
+    and which criteria statuses and decisions the suite never reached."""
+    from dli_check.suites import run_suite, suites_under
+
+    failed = False
+    found = suites_under(path)
+    if not found:
+        _fail(f"{path}: no test suite (*.tests.yaml) here")
+    for suite_path in found:
+        try:
+            report = run_suite(suite_path)
+        except RuleFileError as exc:
+            for problem in exc.problems:
+                _say(str(problem))
+            raise typer.Exit(EXIT_USAGE) from None
+        total = report.passed + len(report.failures)
+        coverage = report.coverage.percent
+        typer.echo(
+            f"{suite_path}: {total} tests, {report.passed} passed, {len(report.failures)} "
+            f"failed; coverage {coverage:.1f}% of {report.rules.source}"
+        )
+        for name, differences in report.failures:
+            for difference in differences:
+                typer.echo(f"  FAIL {terminal(name)}: {difference}")
+        for gap in report.coverage.gaps():
+            typer.echo(f"  not covered: {gap}")
+        failed = failed or bool(report.failures) or coverage < min_coverage
+    if failed:
+        raise typer.Exit(EXIT_INVALID_CASE)
+
+
 @app.command()
 def schema(
-    kind: Annotated[SchemaKind, typer.Argument(help="case, result, record (batch) or rules.")],
+    kind: Annotated[
+        SchemaKind, typer.Argument(help="case, result, record (batch), rules or tests (suites).")
+    ],
     rules_path: RulesOption = None,
 ) -> None:
-    """Print the JSON Schema of case files, results, batch records or rule files."""
+    """Print the JSON Schema of case files, results, batch records, rule files or rule-file
+    test suites."""
     from dli_check import schemas
 
     if kind is SchemaKind.case:
@@ -494,6 +542,10 @@ def schema(
         document = schemas.result_json_schema()
     elif kind is SchemaKind.record:
         document = schemas.record_json_schema()
+    elif kind is SchemaKind.tests:
+        from dli_check.suites import Suite
+
+        document = Suite.model_json_schema()
     else:
         document = schemas.rules_json_schema()
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
