@@ -32,8 +32,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 unit: $(STAMP)
-	$(BIN)/pytest
 	$(BIN)/dli-check rules test rules --min-coverage 100
+	$(BIN)/pytest
 
 test: lint typecheck unit
 
