@@ -481,6 +481,82 @@ def rules_show(
         out.print(line)
 
 
+@app.command()
+def diff(
+    cases: Annotated[
+        Path | None,
+        typer.Argument(help="A directory of *.json cases, or a .jsonl file (as batch takes)."),
+    ] = None,
+    old_rules: Annotated[
+        Path | None, typer.Option("--old", help="The rule file as it is (default: bundled).")
+    ] = None,
+    new_rules: Annotated[Path | None, typer.Option("--new", help="The revised rule file.")] = None,
+    results: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option("--results", help="Compare two batch outputs: OLD.jsonl NEW.jsonl."),
+    ] = None,
+    format: Annotated[BatchFormat, typer.Option("--format", "-f")] = BatchFormat.jsonl,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, help="Processes per rule file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+) -> None:
+    """Report every service line whose decision or action a rule-file revision changes, and
+    the criteria that changed with it. Exit 0: no change; 1: changes (like diff)."""
+    from dli_check.batch import InputError, list_inputs
+    from dli_check.csv_export import csv_text
+    from dli_check.decision_diff import (
+        CHANGE_COLUMNS,
+        DiffSummary,
+        LineChange,
+        diff_results,
+        diff_rules,
+    )
+    from dli_check.explain import diff_tables
+    from dli_check.inert import csv_cell
+
+    if results is not None:
+        if cases is not None or new_rules is not None or old_rules is not None:
+            _fail("give --results OLD NEW, or --new RULES with CASES; not both")
+        changes_per_case = diff_results(*results)
+    else:
+        if cases is None or new_rules is None:
+            _fail("give CASES and --new RULES (and --old RULES, default the bundled), or --results")
+        old, new = _rules(old_rules), _rules(new_rules)
+        try:
+            found_old, found_new = list_inputs(cases), list_inputs(cases)
+        except InputError as exc:
+            _fail(str(exc))
+        processes = min(workers or os.cpu_count() or 1, max(found_old.total, 1))
+        changes_per_case = diff_rules(found_old, found_new, old, new, processes)
+    summary = DiffSummary()
+    out = sys.stdout.buffer
+    if format is BatchFormat.csv:
+        out.write(csv_text([CHANGE_COLUMNS]))
+
+    def encode(change: LineChange) -> bytes:
+        if format is BatchFormat.csv:
+            return csv_text([[csv_cell(cell) for cell in change.as_row()]])
+        return (json.dumps(change.as_json(), separators=(",", ":")) + "\n").encode()
+
+    try:
+        for changes in changes_per_case:
+            summary.add(changes)
+            if changes:
+                out.write(b"".join(encode(c) for c in changes))
+        out.flush()
+    except InputError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _output_failed("<stdout>", exc)
+    if not quiet:
+        err = _err()
+        for table in diff_tables(summary):
+            err.print(table)
+    if summary.transitions:
+        raise typer.Exit(1)
+
+
 @rules_app.command("test")
 def rules_test(
     path: Annotated[

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dli_check.batch import Summary
+from dli_check.decision_diff import DiffSummary
 from dli_check.engine import Rules
 from dli_check.inert import terminal
 from dli_check.operators import condition_text
@@ -217,5 +218,28 @@ def summary_tables(summary: Summary, seconds: float) -> list[Table]:
             criteria.add_row(
                 criterion, str(summary.not_met[criterion]), str(summary.unknown[criterion])
             )
+        tables.append(criteria)
+    return tables
+
+
+def diff_tables(summary: DiffSummary) -> list[Table]:
+    """A decision diff's counts: the transitions between decisions, and the criteria whose
+    status changed with them."""
+    transitions = Table(
+        title="decisions that change",
+        caption=f"{summary.changed_cases} of {summary.cases} cases change",
+    )
+    transitions.add_column("old decision")
+    transitions.add_column("new decision")
+    transitions.add_column("service lines", justify="right")
+    for (old, new), count in sorted(summary.transitions.items(), key=lambda i: (-i[1], i[0])):
+        transitions.add_row(old, new, str(count))
+    tables = [transitions]
+    if summary.criteria:
+        criteria = Table(title="criteria that changed with them")
+        criteria.add_column("criterion")
+        criteria.add_column("service lines", justify="right")
+        for criterion, count in sorted(summary.criteria.items(), key=lambda i: (-i[1], i[0])):
+            criteria.add_row(criterion, str(count))
         tables.append(criteria)
     return tables

@@ -1,0 +1,148 @@
+"""Decision diff: a one-line rule edit's effect over the example cases, the same from cases
+and from two batch outputs; no change means exit 0."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from dli_check.cli import app
+from dli_check.decision_diff import CHANGE_COLUMNS, compare_records
+
+runner = CliRunner()
+RULES = ROOT / "rules" / "cg-trans-03.yaml"
+EXAMPLES = ROOT / "examples" / "cases"
+BLOCK = """      - codes: [C81-C96]
+        reason: >-
+          it lies in ICD-10-CM block C81-C96, "Malignant neoplasms of lymphoid, hematopoietic
+          and related tissue", the code system's class of hematologic malignancies; the Coding
+          section's list, which is for information, does not print it (or not all of it)
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def revised(tmp_path: Path) -> Path:
+    text = RULES.read_text(encoding="utf-8")
+    assert BLOCK in text
+    path = tmp_path / "revised.yaml"
+    path.write_text(text.replace(BLOCK, ""), encoding="utf-8")  # C93-C96 no longer count
+    return path
+
+
+EXPECTED = [
+    {
+        "source": str(EXAMPLES / "reading-acute-monocytic-leukemia-with-transplant-status.json"),
+        "case_id": "RD-001",
+        "line": 0,
+        "old": {
+            "service": "donor_lymphocyte_infusion",
+            "decision": "medically_necessary",
+            "action": "approve",
+        },
+        "new": {
+            "service": "donor_lymphocyte_infusion",
+            "decision": "not_medically_necessary",
+            "action": "refer_to_clinical_reviewer",
+        },
+        "criteria": [
+            {
+                "criterion": "transplant-treated-hematologic-malignancy",
+                "old": "met",
+                "new": "not_met",
+            }
+        ],
+    },
+    {
+        "source": str(EXAMPLES / "reading-category-code-as-indication.json"),
+        "case_id": "RD-008",
+        "line": 0,
+        "old": {
+            "service": "donor_lymphocyte_infusion",
+            "decision": "medically_necessary",
+            "action": "approve",
+        },
+        "new": {
+            "service": "donor_lymphocyte_infusion",
+            "decision": "insufficient_information",
+            "action": "request_information",
+        },
+        "criteria": [
+            {
+                "criterion": "transplant-treated-hematologic-malignancy",
+                "old": "met",
+                "new": "unknown",
+            }
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_one_line_edit_over_the_examples(revised: Path, workers: str) -> None:
+    code, out, err = run("diff", str(EXAMPLES), "--new", str(revised), "-w", workers)
+    assert code == 1
+    assert [json.loads(line) for line in out.splitlines()] == EXPECTED
+    assert "2 of 24 cases change" in err
+
+
+def test_the_same_from_two_batch_outputs(revised: Path, tmp_path: Path) -> None:
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    assert run("batch", str(EXAMPLES), "-o", str(old), "-q")[0] == 0
+    assert run("batch", str(EXAMPLES), "-o", str(new), "--rules", str(revised), "-q")[0] == 0
+    code, out, _ = run("diff", "--results", str(old), str(new), "-f", "csv", "-q")
+    assert code == 1
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == CHANGE_COLUMNS
+    assert [(r["case_id"], r["old_decision"], r["new_decision"], r["criteria"]) for r in rows] == [
+        (
+            "RD-001",
+            "medically_necessary",
+            "not_medically_necessary",
+            "transplant-treated-hematologic-malignancy: met -> not_met",
+        ),
+        (
+            "RD-008",
+            "medically_necessary",
+            "insufficient_information",
+            "transplant-treated-hematologic-malignancy: met -> unknown",
+        ),
+    ]
+
+
+def test_no_change_exits_0() -> None:
+    code, out, _ = run("diff", str(EXAMPLES), "--new", str(RULES), "-q")
+    assert (code, out) == (0, "")
+
+
+def test_outputs_of_other_inputs_are_refused(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    old.write_text('{"source": "a.json", "error": {"kind": "invalid_json"}}\n')
+    new.write_text('{"source": "b.json", "error": {"kind": "invalid_json"}}\n')
+    code, _, err = run("diff", "--results", str(old), str(new))
+    assert code == 2
+    assert err == (
+        f"dli-check: {new}:1: not the input {old} has on that line: the two outputs must come "
+        "from the same inputs\n"
+    )
+
+
+def test_a_case_that_becomes_an_error_is_one_change() -> None:
+    old = {"source": "a.json", "case_id": "A", "decision": "medically_necessary", "services": []}
+    new = {"source": "a.json", "case_id": "A", "error": {"kind": "invalid_case"}}
+    (change,) = compare_records(old, new)
+    assert (change.line, change.old, change.new) == (
+        None,
+        {"decision": None},
+        {"error": "invalid_case"},
+    )
