@@ -258,7 +258,9 @@ def test_batch_fail_unless_approved(tmp_path: Path) -> None:
 def test_rules_validate() -> None:
     code, out, _ = run("rules", "validate", str(ROOT / "rules" / "cg-trans-03.yaml"))
     assert code == 0
-    assert out.endswith(": OK (CG-TRANS-03: 3 services, 13 criteria, 5 code sets)\n")
+    assert out.endswith(
+        ": OK (CG-TRANS-03: 3 services, 13 criteria, 5 code sets; in effect 2023-06-28 to ...)\n"
+    )
 
 
 def test_rules_validate_reports_every_problem(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 from typer.testing import CliRunner
 
 from conftest import BASE_CASE, ROOT, mutate
-from dli_check import CaseError, batch, evaluate, load_rules
+from dli_check import CaseError, batch, engine, evaluate, load_rules
 from dli_check.batch import list_inputs, run_batch
 from dli_check.cli import app
 from dli_check.csv_export import CSV_COLUMNS
@@ -191,7 +191,7 @@ def _memory_hog(case: Any, rules: Any) -> Any:
     return ORIGINAL_DECIDE(case, rules)
 
 
-ORIGINAL_DECIDE = batch.decide
+ORIGINAL_DECIDE = engine.decide
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -199,7 +199,7 @@ def test_memory_error_costs_only_its_case(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     write_cases(tmp_path, 600)
-    monkeypatch.setattr(batch, "decide", _memory_hog)  # forked workers inherit it
+    monkeypatch.setattr(engine, "decide", _memory_hog)  # forked workers inherit it
     records = list(run_batch(list_inputs(tmp_path), workers=workers))
     assert len(records) == 600
     assert [r.error_kind for r in records if r.error_kind] == ["too_large"]

@@ -24,12 +24,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dli_check.engine import Rules, case_from_data, decide, load_rules, rules_from_bytes
+from dli_check.engine import Rules, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.loaders import MAX_CASE_FILE_BYTES, parse_case_json, read_case_file, too_large
 from dli_check.output import Identity
+
+if TYPE_CHECKING:
+    from dli_check.versions import RuleSet
 
 CHUNK = 256
 """Inputs sent to a worker at a time."""
@@ -223,7 +226,7 @@ def _walk(
             skipped["not a .json file"] += 1
 
 
-def evaluate_input(item: Input, rules: Rules) -> Record:
+def evaluate_input(item: Input, rules: Rules | RuleSet) -> Record:
     """Evaluate one input into its record; never raises for a bad case."""
     data: Any = None
     try:
@@ -233,8 +236,8 @@ def evaluate_input(item: Input, rules: Rules) -> Record:
             raw = read_case_file(item.path, follow_symlinks=False, identity=item.identity)
         else:
             raw = item.text or b""
-        data = parse_case_json(raw, item.source, field_names=rules.case_format.field_names)
-        result = decide(case_from_data(data, rules, source=item.source, raw=raw), rules)
+        data = parse_case_json(raw, item.source, field_names=rules.field_names)
+        result = rules.decide_data(data, item.source, raw)
         body = result.to_json(indent=None)
     except CaseError as exc:
         return error_record(item.source, data, exc, rules.sha256)
@@ -275,23 +278,46 @@ def error_record(source: str, data: Any, error: CaseError, rules_sha256: str) ->
     return Record(source, json.dumps(record, separators=(",", ":")), None, error.kind)
 
 
-def _failed(source: str, message: str, kind: str, rules: Rules) -> Record:
+def _failed(source: str, message: str, kind: str, rules: Rules | RuleSet) -> Record:
     problem = CaseProblem((), message, kind)
     return error_record(source, None, CaseError(source, [problem]), rules.sha256)
 
 
-_worker_rules: Rules | None = None
+_worker_rules: Rules | RuleSet | None = None
 
 
-def _init_worker(raw: bytes, name: str, sha256: str, parent: int) -> None:
+RulePayload = tuple[str | None, tuple[tuple[bytes, str, str], ...]]
+"""What a worker needs to rebuild the rules: the directory of a rule set (None for one rule
+file), and each rule file's bytes, name and sha256."""
+
+
+def _payload(rules: Rules | RuleSet) -> RulePayload:
+    if isinstance(rules, Rules):
+        return None, ((rules.raw, rules.source, rules.sha256),)
+    return rules.source, tuple((v.raw, v.source, v.sha256) for v in rules.versions)
+
+
+def _from_payload(payload: RulePayload) -> Rules | RuleSet:
+    directory, files = payload
+    versions = []
+    for raw, name, sha256 in files:
+        if hashlib.sha256(raw).hexdigest() != sha256:  # pragma: no cover - a broken pipe
+            raise RuntimeError("the rule file's bytes changed on the way to a worker")
+        versions.append(rules_from_bytes(raw, name))
+    if directory is None:
+        return versions[0]
+    from dli_check.versions import RuleSet, check_versions
+
+    return RuleSet(directory, tuple(check_versions(versions)))
+
+
+def _init_worker(payload: RulePayload, parent: int) -> None:
     global _worker_rules
     # Stopping is the parent's to decide: it stops cleanly and writes what is done.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent)
-    if hashlib.sha256(raw).hexdigest() != sha256:  # pragma: no cover - a broken pipe
-        raise RuntimeError("the rule file's bytes changed on the way to a worker")
-    _worker_rules = rules_from_bytes(raw, name)
+    _worker_rules = _from_payload(payload)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -312,14 +338,16 @@ def _work(items: list[Input]) -> list[Record]:
 
 
 def run_batch(
-    inputs: Iterable[Input], rules: Rules | str | os.PathLike[str] | None = None, workers: int = 1
+    inputs: Iterable[Input],
+    rules: Rules | RuleSet | str | os.PathLike[str] | None = None,
+    workers: int = 1,
 ) -> Generator[Record, None, None]:
     """Evaluate inputs (an `Inputs` from `list_inputs`, or any iterable of `Input`) over
     `workers` processes; records come back in input order, and only a bounded number of
     inputs is in flight, so memory does not grow with the input. `rules` is a loaded
     `Rules`, a rule file's path, or None for the bundled rules; every worker gets the
     same bytes."""
-    if not isinstance(rules, Rules):
+    if rules is None or isinstance(rules, str | os.PathLike):
         rules = load_rules(rules)  # fails here, once, for a bad rule file
     if workers <= 1:
         for item in inputs:
@@ -331,7 +359,7 @@ def run_batch(
 class _Pool:
     """A process pool that survives its workers' deaths."""
 
-    def __init__(self, rules: Rules, workers: int) -> None:
+    def __init__(self, rules: Rules | RuleSet, workers: int) -> None:
         self.rules, self.workers = rules, workers
         self.executor = self._start()
 
@@ -342,7 +370,7 @@ class _Pool:
             self.workers,
             mp_context=multiprocessing.get_context(method),
             initializer=_init_worker,
-            initargs=(rules.raw, rules.source, rules.sha256, os.getpid()),
+            initargs=(_payload(rules), os.getpid()),
         )
 
     def run(self, inputs: Iterator[Input]) -> Iterator[Record]:

@@ -137,6 +137,11 @@ def build_case_format(declaration: CaseDeclaration) -> CaseFormat:
         facts[f"service.{field}"] = Fact(f"service.{field}", "services", "service", field, fact)
     for declared in facts.values():
         _check_declaration(declared)
+    received = facts.get(declaration.received or "")
+    if declaration.received and (
+        received is None or received.kind != "record" or received.type != "date"
+    ):
+        raise CaseFormatError(("case", "received"), "received names a record's date fact")
     names = {*ENGINE_FIELDS, *LINE_FIELDS, *owners, *(f.field for f in facts.values())}
     source, run = write_validator(declaration, facts)
     return CaseFormat(declaration, facts, items, frozenset(names), source, run)

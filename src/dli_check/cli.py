@@ -451,13 +451,21 @@ def _output_failed(output: str, exc: OSError) -> NoReturn:
 
 @rules_app.command("validate")
 def rules_validate(path: Annotated[Path, typer.Argument(help="The rule file to check.")]) -> None:
-    """Report every problem in a rule file, with file:line:column."""
-    rules = _rules(path)
-    criteria = sum(len(s.criteria) for s in rules.services.values())
-    typer.echo(
-        f"{path}: OK ({rules.guideline_id}: {len(rules.services)} services, {criteria} criteria, "
-        f"{len(rules.model.code_sets)} code sets)"
-    )
+    """Report every problem in a rule file (or a directory of versions), with
+    file:line:column."""
+    loaded = _rules(path)
+    for rules in getattr(loaded, "versions", (loaded,)):
+        criteria = sum(len(s.criteria) for s in rules.services.values())
+        effective = rules.model.effective
+        period = (
+            f"; in effect {effective.from_ or '...'} to {effective.to or '...'}"
+            if effective
+            else ""
+        )
+        typer.echo(
+            f"{rules.source}: OK ({rules.guideline_id}: {len(rules.services)} services, "
+            f"{criteria} criteria, {len(rules.model.code_sets)} code sets{period})"
+        )
 
 
 @rules_app.command("show")
@@ -469,16 +477,16 @@ def rules_show(
     it compiles to (the case validator, then one function per service)."""
     from dli_check.explain import mermaid, python_source, rules_lines
 
-    rules = _rules(path)
-    if format is RulesFormat.mermaid:
-        typer.echo(mermaid(rules), nl=False)
-        return
-    if format is RulesFormat.python:
-        typer.echo(python_source(rules), nl=False)
-        return
+    loaded = _rules(path)
     out = _out()
-    for line in rules_lines(rules):
-        out.print(line)
+    for rules in getattr(loaded, "versions", (loaded,)):
+        if format is RulesFormat.mermaid:
+            typer.echo(mermaid(rules), nl=False)
+        elif format is RulesFormat.python:
+            typer.echo(python_source(rules), nl=False)
+        else:
+            for line in rules_lines(rules):
+                out.print(line)
 
 
 @app.command()

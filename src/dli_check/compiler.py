@@ -47,7 +47,15 @@ from dli_check.codes import (
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
 from dli_check.operators import OPERATORS, Triple, operator_of
-from dli_check.results import ACTIONS, Citation, Reason, ServiceResult, Status, share
+from dli_check.results import (
+    ACTIONS,
+    Citation,
+    Reason,
+    ServiceResult,
+    Status,
+    VersionInfo,
+    share,
+)
 from dli_check.results import Decision as FullDecision
 
 _REASON_CACHE = 4096
@@ -142,6 +150,8 @@ class CompiledService:
     """The declared list whose records the service is judged on, if any."""
     line_notes: tuple[str, ...]
     """Notes a line gets when their conditions hold; their answers follow the criteria's."""
+    version: VersionInfo
+    """The guideline version this service belongs to."""
     source: str
     """The generated Python that judges the criteria, for anyone who wants to read it."""
     run: Run = field(repr=False)
@@ -238,6 +248,7 @@ class CompiledService:
             reasons=reasons,
             missing=tuple(dict.fromkeys(m for a in answers for m in a[1])),
             notes=notes,
+            version=self.version,
         )
 
 
@@ -272,7 +283,7 @@ def code_sets(
 
 
 def compile_services(
-    model: rm.RuleFile, case_format: CaseFormat
+    model: rm.RuleFile, case_format: CaseFormat, version: VersionInfo
 ) -> tuple[dict[str, CompiledService], list[CompileProblem]]:
     """Compile every service; return them with every problem found (empty when valid)."""
     index = code_index()
@@ -345,6 +356,7 @@ def compile_services(
             _outcome(service.otherwise),
             builder.bound_list,
             tuple(" ".join(n.note.split()) for n in service.line_notes),
+            version,
             source,
             run,
         )

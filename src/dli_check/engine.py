@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -36,6 +37,7 @@ from dli_check.results import (
     Provenance,
     Reason,
     ServiceResult,
+    VersionInfo,
     case_decision,
     share,
 )
@@ -55,6 +57,20 @@ class Rules:
     """The rule file's bytes, as read once: what a batch hands its workers."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
     _routes: dict[str, CompiledService | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def version(self) -> VersionInfo:
+        """Which version of the guideline this rule file is."""
+        return next(iter(self.services.values())).version
+
+    @property
+    def field_names(self) -> frozenset[str]:
+        """Every key a case may hold."""
+        return self.case_format.field_names
+
+    def decide_data(self, data: Any, source: str, raw: bytes | None = None) -> CaseResult:
+        """Validate decoded case data and decide it."""
+        return decide(case_from_data(data, self, source=source, raw=raw), self)
 
     def service_for_code(self, code: str) -> CompiledService | None:
         """The service whose code set lists a procedure code, if any."""
@@ -97,6 +113,7 @@ class Rules:
                 reasons=(reason,),
                 missing=(),
                 notes=(),
+                version=self.version,
             )
             if len(self._not_governed) < 1024:
                 self._not_governed[key] = result
@@ -114,12 +131,17 @@ class Rules:
 
 
 def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
-    """Load, validate and compile a rule file (none: the bundled CG-TRANS-03).
+    """Load, validate and compile a rule file (none: the bundled CG-TRANS-03); a directory
+    gives a `versions.RuleSet`, every rule file in it a version of one guideline.
 
     Raises `RuleFileError` listing every problem with file, line and column.
     """
     if path is None:
         return _bundled()
+    if Path(path).is_dir():
+        from dli_check.versions import load_rule_set
+
+        return load_rule_set(Path(path))  # type: ignore[return-value]
     return rules_from_bytes(read_rule_file(Path(path)), str(path))
 
 
@@ -154,7 +176,16 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
         case_format = build_case_format(model.case)
     except CaseFormatError as exc:
         raise RuleFileError([_problem(name, located, exc.path, exc.message)]) from None
-    services, compile_problems = compile_services(model, case_format)
+    effective = model.effective
+    version = share(
+        VersionInfo(
+            guideline=model.guideline.id,
+            effective_from=effective.from_ if effective else None,
+            effective_to=effective.to if effective else None,
+            rules_sha256=hashlib.sha256(raw).hexdigest(),
+        )
+    )
+    services, compile_problems = compile_services(model, case_format, version)
     if compile_problems:
         raise RuleFileError([_problem(name, located, p.path, p.message) for p in compile_problems])
     guideline = model.guideline
@@ -238,7 +269,7 @@ def case_from_data(
 def _rules(rules: Rules | None) -> Rules:
     if rules is None:
         return _bundled()
-    if not isinstance(rules, Rules):
+    if not isinstance(rules, Rules) and type(rules).__name__ != "RuleSet":
         raise TypeError("rules must be a Rules from load_rules(), or None for the bundled rules")
     return rules
 
@@ -311,14 +342,26 @@ def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<cas
     case format; its message never holds the case's content.
     """
     rules = _rules(rules)
+    if not isinstance(rules, Rules):  # a RuleSet: each line by the version of its date
+        if isinstance(case, str | os.PathLike) and not _is_json_text(case):
+            source = str(case)
+            raw: bytes | None = read_case_file(Path(case))
+        else:
+            raw = case if isinstance(case, bytes) else None
+            if isinstance(case, str):
+                raw = case.encode("utf-8", "surrogatepass")
+        data = parse_case_json(raw, source, field_names=rules.field_names) if raw else case
+        return rules.decide_data(data, source, raw)
     return decide(read_case(case, rules, source=source), rules)
+
+
+def _is_json_text(case: str | os.PathLike[str]) -> bool:
+    return isinstance(case, str) and (case.lstrip()[:1] in ("{", "[", '"') or "\n" in case)
 
 
 def decide(parsed: Case, rules: Rules) -> CaseResult:
     """Decide a case that `read_case` or `case_from_data` has validated against `rules`."""
-    lines = tuple(
-        _decide_line(parsed, line, number, rules) for number, line in enumerate(parsed.services)
-    )
+    lines = decide_lines(parsed, rules, range(len(parsed.services)))
     return CaseResult.model_construct(
         case_id=parsed.case_id,
         decision=case_decision(tuple(line.decision for line in lines)),
@@ -327,7 +370,22 @@ def decide(parsed: Case, rules: Rules) -> CaseResult:
     )
 
 
+def decide_lines(parsed: Case, rules: Rules, numbers: Iterable[int]) -> tuple[ServiceResult, ...]:
+    """Decide the lines `numbers` of a validated case."""
+    return tuple(_decide_line(parsed, parsed.services[n], n, rules) for n in numbers)
+
+
 def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceResult:
+    effective = rules.model.effective
+    if effective is not None:
+        day = line.facts.get("date")
+        if isinstance(day, dt.date) and not (
+            (effective.from_ is None or effective.from_ <= day)
+            and (effective.to is None or day <= effective.to)
+        ):
+            from dli_check.versions import out_of_period
+
+            return out_of_period(rules, day)
     if line.service is None:
         service = rules.service_for_code(line.code or "")
         if service is None:

@@ -65,6 +65,16 @@ class Reason(_Shareable):
     """Fact paths that were absent, when the status is unknown."""
 
 
+class VersionInfo(_Shareable):
+    """Which version of the guideline decided a line: its id, its period of dates of service,
+    and the rule file's sha256."""
+
+    guideline: str
+    effective_from: dt.date | None
+    effective_to: dt.date | None
+    rules_sha256: str
+
+
 class ServiceResult(BaseModel):
     """The decision for one requested service line."""
 
@@ -81,6 +91,8 @@ class ServiceResult(BaseModel):
     missing: tuple[str, ...]
     notes: tuple[str, ...]
     """What the engine saw about the line itself (a code the guideline does not list)."""
+    version: VersionInfo | None
+    """The guideline version that decided the line (None when none could be chosen)."""
 
 
 class GuidelineInfo(BaseModel):
@@ -167,6 +179,8 @@ def _line_json(line: ServiceResult) -> str:
             _text(line.missing),
             ',"notes":',
             _text(line.notes),
+            ',"version":',
+            "null" if line.version is None else _fragment(line.version),
             "}",
         )
     )

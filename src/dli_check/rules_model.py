@@ -169,6 +169,11 @@ class CaseDeclaration(BaseModel):
     """Everything a case may hold beyond its ``case_id`` and its ``services``."""
 
     model_config = _STRICT
+    received: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = Field(
+        default=None,
+        description="A record's date fact: when the request was received, which picks the "
+        "guideline version for a line without a date of service.",
+    )
     records: dict[FieldName, RecordDeclaration] = {}
     lists: dict[FieldName, ListDeclaration] = {}
     service: ServiceLineDeclaration = ServiceLineDeclaration()
@@ -315,6 +320,24 @@ class Service(BaseModel):
     line_notes: list[LineNote] = []
 
 
+class Effective(BaseModel):
+    """When a version of a guideline is in effect, by date of service: both ends included,
+    either open."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+    gap_before: bool = Field(
+        default=False, description="The previous version ends before this one starts, on purpose."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Effective:
+        if self.from_ is not None and self.to is not None and self.to < self.from_:
+            raise ValueError("to is before from")
+        return self
+
+
 class RuleFile(BaseModel):
     """A whole rule file."""
 
@@ -323,6 +346,7 @@ class RuleFile(BaseModel):
         description="Version of this rule language."
     )
     guideline: Guideline
+    effective: Effective | None = None
     case: CaseDeclaration = CaseDeclaration()
     code_sets: dict[Name, CodeSet] = {}
     services: list[Service] = Field(min_length=1)

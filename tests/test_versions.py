@@ -1,0 +1,185 @@
+"""Guideline versions: each line judged by the version in effect on its date of service,
+provenance naming the version, and the periods checked when a directory is loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import BASE_CASE, ROOT, mutate
+from dli_check import RuleFileError, evaluate, load_rules
+from dli_check.cli import app
+
+RULES = (ROOT / "rules" / "cg-trans-03.yaml").read_text(encoding="utf-8")
+CURRENT = "effective:\n  from: 2023-06-28\n"
+# A made-up earlier version: in effect from 2021 to the day before the current one, and
+# reading C93-C96 as not listed (no clinical-category group).
+BLOCK = """      - codes: [C81-C96]
+        reason: >-
+          it lies in ICD-10-CM block C81-C96, "Malignant neoplasms of lymphoid, hematopoietic
+          and related tissue", the code system's class of hematologic malignancies; the Coding
+          section's list, which is for information, does not print it (or not all of it)
+"""
+
+
+def _earlier(start: str = "2021-07-01", end: str = "2023-06-27", gap: bool = False) -> str:
+    period = f"effective:\n  from: {start}\n  to: {end}\n" + ("  gap_before: true\n" if gap else "")
+    return RULES.replace(CURRENT, period).replace(BLOCK, "")
+
+
+def _versions(tmp_path: Path, *texts: tuple[str, str]) -> Path:
+    directory = tmp_path / "rules"
+    directory.mkdir()
+    for name, text in texts:
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def two_versions(tmp_path: Path) -> Path:
+    return _versions(tmp_path, ("2021.yaml", _earlier()), ("2023.yaml", RULES))
+
+
+AML_M5: dict[str, Any] = mutate({"transplants.0.indication": "C93.00"})
+
+
+@pytest.mark.parametrize(
+    ("day", "decision", "version_from"),
+    [
+        ("2023-06-27", "not_medically_necessary", "2021-07-01"),  # the earlier reading
+        ("2023-06-28", "medically_necessary", "2023-06-28"),  # the current one
+        ("2025-09-02", "medically_necessary", "2023-06-28"),
+    ],
+)
+def test_each_line_is_judged_by_the_version_of_its_date(
+    two_versions: Path, day: str, decision: str, version_from: str
+) -> None:
+    case = mutate({"transplants.0.date": "2021-09-01", "services.0.date": day}, AML_M5)
+    line = evaluate(case, load_rules(two_versions)).services[0]
+    assert line.decision == decision
+    assert line.version is not None and str(line.version.effective_from) == version_from
+
+
+def test_two_lines_two_versions(two_versions: Path) -> None:
+    case = mutate({"transplants.0.date": "2021-09-01"}, AML_M5)
+    case["services"] = [
+        {**BASE_CASE["services"][0], "date": "2023-01-10"},
+        {**BASE_CASE["services"][0], "date": "2024-01-10"},
+    ]
+    result = evaluate(case, load_rules(two_versions))
+    assert [s.decision for s in result.services] == [
+        "not_medically_necessary",
+        "medically_necessary",
+    ]
+    assert [str(s.version.effective_from) for s in result.services if s.version] == [
+        "2021-07-01",
+        "2023-06-28",
+    ]
+
+
+def test_a_line_without_a_date_asks_for_it_when_versions_differ(two_versions: Path) -> None:
+    case = mutate({"services.0.date": None}, AML_M5)
+    line = evaluate(case, load_rules(two_versions)).services[0]
+    assert (line.decision, line.missing) == ("insufficient_information", ("services[0].date",))
+
+
+def test_a_line_before_every_version_is_not_applicable(two_versions: Path) -> None:
+    case = mutate({"transplants.0.date": "2019-01-01", "services.0.date": "2020-03-01"})
+    line = evaluate(case, load_rules(two_versions)).services[0]
+    assert (line.decision, line.action) == ("not_applicable", "none")
+    assert line.reasons[0].explanation == (
+        "No version of CG-TRANS-03 is in effect on 2020-03-01; the nearest is the one in "
+        "effect 2021-07-01 to 2023-06-27 (2021.yaml)."
+    )
+
+
+def test_the_received_date_picks_the_version_of_an_undated_line(tmp_path: Path) -> None:
+    def received(text: str) -> str:
+        return text.replace(
+            "case:\n  records:\n",
+            "case:\n  received: request.received\n  records:\n"
+            "    request:\n      description: The request.\n      facts:\n"
+            "        received: {type: date, description: Received., question: When?}\n",
+        )
+
+    directory = _versions(
+        tmp_path, ("2021.yaml", received(_earlier())), ("2023.yaml", received(RULES))
+    )
+    case = mutate({"services.0.date": None, "request": {"received": "2022-02-02"}}, AML_M5)
+    line = evaluate(case, load_rules(directory)).services[0]
+    assert line.version is not None and str(line.version.effective_from) == "2021-07-01"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message"),
+    [
+        (_earlier(end="2023-06-28"), "effective: overlaps 2021.yaml's period"),
+        (
+            _earlier(end="2023-05-31"),
+            "effective: leaves a gap after 2021.yaml (2023-05-31 to 2023-06-28); declare it "
+            "with gap_before: true",
+        ),
+    ],
+)
+def test_overlaps_and_gaps_are_refused(tmp_path: Path, earlier: str, message: str) -> None:
+    directory = _versions(tmp_path, ("2021.yaml", earlier), ("2023.yaml", RULES))
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(directory)
+    assert str(caught.value.problems[0]) == f"{directory / '2023.yaml'}:1:1: {message}"
+
+
+def test_a_declared_gap_is_allowed(tmp_path: Path) -> None:
+    later = RULES.replace(CURRENT, "effective:\n  from: 2023-06-28\n  gap_before: true\n")
+    directory = _versions(tmp_path, ("2021.yaml", _earlier(end="2023-05-31")), ("2023.yaml", later))
+    assert len(load_rules(directory).versions) == 2  # type: ignore[attr-defined]
+
+
+def test_a_single_rule_file_keeps_to_its_period() -> None:
+    case = mutate({"transplants.0.date": "2021-01-01", "services.0.date": "2022-01-01"})
+    line = evaluate(case).services[0]
+    assert (line.decision, line.reasons[0].criterion) == (
+        "not_applicable",
+        "in-effect-on-the-date-of-service",
+    )
+
+
+def test_a_batch_and_the_cli_take_a_directory(two_versions: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["rules", "validate", str(two_versions)])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"{two_versions / '2021.yaml'}: OK (CG-TRANS-03: 3 services, 13 criteria, 5 code sets; "
+        "in effect 2021-07-01 to 2023-06-27)",
+        f"{two_versions / '2023.yaml'}: OK (CG-TRANS-03: 3 services, 13 criteria, 5 code sets; "
+        "in effect 2023-06-28 to ...)",
+    ]
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    import json
+
+    (cases / "a.json").write_text(
+        json.dumps(
+            mutate({"services.0.date": "2023-01-10", "transplants.0.date": "2021-09-01"}, AML_M5)
+        )
+    )
+    (cases / "b.json").write_text(json.dumps(AML_M5))
+    result = runner.invoke(
+        app, ["batch", str(cases), "--rules", str(two_versions), "-w", "2", "-q"]
+    )
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["services"][0]["decision"] for r in records] == [
+        "not_medically_necessary",
+        "medically_necessary",
+    ]
+
+
+def test_a_case_no_version_decides_is_still_checked(two_versions: Path) -> None:
+    from dli_check import CaseError
+
+    case = mutate({"services.0.date": None, "transplants.0.type": "allo"}, AML_M5)
+    with pytest.raises(CaseError, match=r"transplants\[0\]\.type: must be one of"):
+        evaluate(case, load_rules(two_versions))
