@@ -183,3 +183,28 @@ def test_a_case_no_version_decides_is_still_checked(two_versions: Path) -> None:
     case = mutate({"services.0.date": None, "transplants.0.type": "allo"}, AML_M5)
     with pytest.raises(CaseError, match=r"transplants\[0\]\.type: must be one of"):
         evaluate(case, load_rules(two_versions))
+
+
+def test_a_later_version_takes_over_on_its_date(tmp_path: Path) -> None:
+    current = RULES.replace(CURRENT, "effective:\n  from: 2023-06-28\n  to: 2025-12-31\n")
+    later = (
+        RULES.replace(CURRENT, "effective:\n  from: 2026-01-01\n")
+        .replace("    code_set: dli_procedures\n", "    code_set: dli_procedures_2026\n")
+        .replace(
+            "  dli_procedures:\n",
+            "  dli_procedures_2026:\n",
+        )
+    )
+    directory = _versions(tmp_path, ("2023.yaml", current), ("2026.yaml", later))
+    rules = load_rules(directory)
+    lines = [
+        evaluate(mutate({"services.0.date": day}), rules).services[0]
+        for day in ("2025-12-31", "2026-01-01")
+    ]
+    assert [line.decision for line in lines] == ["medically_necessary", "medically_necessary"]
+    assert [str(line.version.effective_from) for line in lines if line.version] == [
+        "2023-06-28",
+        "2026-01-01",
+    ]
+    assert lines[0].version and lines[1].version
+    assert lines[0].version.rules_sha256 != lines[1].version.rules_sha256
