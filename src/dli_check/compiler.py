@@ -703,15 +703,13 @@ class Builder:
         self.shows_values = True
         note = self.constant(self._sentence(first, words, other))
         fact = self.case_format.facts.get(first)
-        left, right = (
-            (f"_same_id({a})", f"_same_id({b})")
-            if fact is not None and fact.type == "identifier"
-            else (a, b)
-        )
+        test = f"{a} {compare} {b}"
+        if fact is not None and fact.type == "identifier" and compare == "==":
+            test = f"({test} or _same_id({a}) == _same_id({b}))"  # the usual case: equal as given
         self.line(
             f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
             f"({self.missing(other)} if {b} is None else ()), ()) "
-            f"if {a} is None or {b} is None else ((_M, (), ()) if {left} {compare} {right} "
+            f"if {a} is None or {b} is None else ((_M, (), ()) if {test} "
             f"else (_N, (), ({note} % ({a}, {b}),)))"
         )
         return (f"s{k}", f"m{k}", f"n{k}")

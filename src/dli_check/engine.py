@@ -30,6 +30,7 @@ from dli_check.loaders import (
 )
 from dli_check.messages import data_path, describe
 from dli_check.results import (
+    ACTIONS,
     CaseResult,
     Citation,
     CodeSystemInfo,
@@ -37,10 +38,12 @@ from dli_check.results import (
     Provenance,
     Reason,
     ServiceResult,
+    Status,
     VersionInfo,
     case_decision,
     share,
 )
+from dli_check.results import Decision as FullDecision
 from dli_check.rules_model import RuleFile
 
 
@@ -55,13 +58,12 @@ class Rules:
     provenance: Provenance
     raw: bytes = field(repr=False)
     """The rule file's bytes, as read once: what a batch hands its workers."""
+    version: VersionInfo = field(repr=False)
+    """Which version of the guideline this rule file is."""
+    period: tuple[dt.date | None, dt.date | None] = field(repr=False)
+    """When it is in effect, by date of service (None: an open end)."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
     _routes: dict[str, CompiledService | None] = field(default_factory=dict, repr=False)
-
-    @property
-    def version(self) -> VersionInfo:
-        """Which version of the guideline this rule file is."""
-        return next(iter(self.services.values())).version
 
     @property
     def field_names(self) -> frozenset[str]:
@@ -90,34 +92,55 @@ class Rules:
         key = code or ""
         result = self._not_governed.get(key)
         if result is None:
-            scope = self.model.guideline.scope
-            reason = share(
-                Reason(
-                    criterion="governed-by-the-guideline",
-                    status="not_met",
-                    explanation=f"{self.guideline_id} does not govern the procedure code "
-                    f"{code}: no service of it lists that code.",
-                    citation=Citation(section=scope.section, quote=" ".join(scope.quote.split())),
-                    also_cites=(),
-                    record=None,
-                    notes=(),
-                    missing=(),
-                )
-            )
-            result = ServiceResult.model_construct(
-                service=None,
+            result = self.guideline_result(
+                "governed-by-the-guideline",
+                "not_met",
+                f"{self.guideline_id} does not govern the procedure code {code}: no service of "
+                "it lists that code.",
                 code=code,
-                decision="not_applicable",
-                action="none",
-                outcome=None,
-                reasons=(reason,),
-                missing=(),
-                notes=(),
-                version=self.version,
             )
             if len(self._not_governed) < 1024:
                 self._not_governed[key] = result
         return result
+
+    def guideline_result(
+        self,
+        criterion: str,
+        status: Status,
+        explanation: str,
+        *,
+        code: str | None = None,
+        missing: tuple[str, ...] = (),
+        versioned: bool = True,
+    ) -> ServiceResult:
+        """A line decided by the guideline as a whole, not by a service's criteria (its code
+        is not governed, it is out of every period, or its date is needed): one reason,
+        citing what the guideline addresses."""
+        scope = self.model.guideline.scope
+        reason = share(
+            Reason.model_construct(
+                criterion=criterion,
+                status=status,
+                explanation=explanation,
+                citation=Citation(section=scope.section, quote=" ".join(scope.quote.split())),
+                also_cites=(),
+                record=None,
+                notes=(),
+                missing=missing,
+            )
+        )
+        decision: FullDecision = "insufficient_information" if missing else "not_applicable"
+        return ServiceResult.model_construct(
+            service=None,
+            code=code,
+            decision=decision,
+            action=ACTIONS[decision],
+            outcome=None,
+            reasons=(reason,),
+            missing=missing,
+            notes=(),
+            version=self.version if versioned else None,
+        )
 
     @property
     def sha256(self) -> str:
@@ -206,7 +229,8 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
             ),
         )
     )
-    return Rules(name, model, case_format, services, provenance, raw)
+    period = (version.effective_from, version.effective_to)
+    return Rules(name, model, case_format, services, provenance, raw, version, period)
 
 
 def _problem(
@@ -361,7 +385,9 @@ def _is_json_text(case: str | os.PathLike[str]) -> bool:
 
 def decide(parsed: Case, rules: Rules) -> CaseResult:
     """Decide a case that `read_case` or `case_from_data` has validated against `rules`."""
-    lines = decide_lines(parsed, rules, range(len(parsed.services)))
+    lines = tuple(
+        _decide_line(parsed, line, number, rules) for number, line in enumerate(parsed.services)
+    )
     return CaseResult.model_construct(
         case_id=parsed.case_id,
         decision=case_decision(tuple(line.decision for line in lines)),
@@ -376,12 +402,11 @@ def decide_lines(parsed: Case, rules: Rules, numbers: Iterable[int]) -> tuple[Se
 
 
 def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceResult:
-    effective = rules.model.effective
-    if effective is not None:
+    start, end = rules.period
+    if start is not None or end is not None:
         day = line.facts.get("date")
-        if isinstance(day, dt.date) and not (
-            (effective.from_ is None or effective.from_ <= day)
-            and (effective.to is None or day <= effective.to)
+        if day is not None and (
+            (start is not None and day < start) or (end is not None and day > end)
         ):
             from dli_check.versions import out_of_period
 

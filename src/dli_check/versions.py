@@ -27,11 +27,7 @@ from dli_check.engine import Rules, case_from_data, decide_lines, load_rules
 from dli_check.errors import CaseError, Problem, RuleFileError
 from dli_check.results import (
     CaseResult,
-    Citation,
-    Reason,
     ServiceResult,
-    Status,
-    VersionInfo,
     case_decision,
 )
 from dli_check.suites import SUITE_SUFFIX
@@ -141,8 +137,7 @@ class RuleSet:
 
 
 def _period(rules: Rules) -> tuple[dt.date | None, dt.date | None]:
-    effective = rules.model.effective
-    return (effective.from_, effective.to) if effective else (None, None)
+    return rules.period
 
 
 def _line_date(line: object) -> dt.date | None:
@@ -168,82 +163,30 @@ def _received(data: Mapping[str, Any], rules: Rules) -> dt.date | None:
         return None
 
 
-def _version_reason(
-    rules: Rules, criterion: str, status: Status, text: str, missing: tuple[str, ...]
-) -> Reason:
-    scope = rules.model.guideline.scope
-    return Reason.model_construct(
-        criterion=criterion,
-        status=status,
-        explanation=text,
-        citation=Citation(section=scope.section, quote=" ".join(scope.quote.split())),
-        also_cites=(),
-        record=None,
-        notes=(),
-        missing=missing,
-    )
-
-
 def _date_needed(rules: Rules, number: int) -> ServiceResult:
-    path = f"services[{number}].date"
-    reason = _version_reason(
-        rules,
+    return rules.guideline_result(
         "date-of-service",
         "unknown",
         f"{rules.guideline_id} has more than one version: the date of service says which "
         "one applies.",
-        (path,),
-    )
-    return ServiceResult.model_construct(
-        service=None,
-        code=None,
-        decision="insufficient_information",
-        action="request_information",
-        outcome=None,
-        reasons=(reason,),
-        missing=(path,),
-        notes=(),
-        version=None,
+        missing=(f"services[{number}].date",),
+        versioned=False,
     )
 
 
 def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:
     """The result of a line dated outside every version's period."""
-    reason = _version_reason(
-        nearest,
+    return nearest.guideline_result(
         "in-effect-on-the-date-of-service",
         "not_met",
         f"No version of {nearest.guideline_id} is in effect on {day}; the nearest is "
         f"{_describe(nearest)}.",
-        (),
-    )
-    return ServiceResult.model_construct(
-        service=None,
-        code=None,
-        decision="not_applicable",
-        action="none",
-        outcome=None,
-        reasons=(reason,),
-        missing=(),
-        notes=(),
-        version=version_info(nearest),
     )
 
 
 def _describe(rules: Rules) -> str:
     start, end = _period(rules)
     return f"the one in effect {start or 'before'} to {end or 'now'} ({Path(rules.source).name})"
-
-
-def version_info(rules: Rules) -> VersionInfo:
-    """Which version decided: the guideline, its period, and the rule file's sha256."""
-    start, end = _period(rules)
-    return VersionInfo(
-        guideline=rules.guideline_id,
-        effective_from=start,
-        effective_to=end,
-        rules_sha256=rules.sha256,
-    )
 
 
 def load_rule_set(directory: Path) -> RuleSet:
