@@ -19,6 +19,7 @@ _PUBLIC = {
     "IcdRange": "dli_check.codes",
     "CaseProblem": "dli_check.errors",
     "Rules": "dli_check.engine",
+    "RuleSet": "dli_check.versions",
     "evaluate": "dli_check.engine",
     "load_rules": "dli_check.engine",
     "read_case": "dli_check.engine",
@@ -48,6 +49,7 @@ __all__ = [
     "ProcedureRange",
     "Reason",
     "RuleFileError",
+    "RuleSet",
     "Rules",
     "ServiceResult",
     "__version__",
@@ -76,3 +78,4 @@ if TYPE_CHECKING:
     from dli_check.errors import CaseError, CaseProblem, DliCheckError, Problem, RuleFileError
     from dli_check.results import CaseResult, Citation, Reason, ServiceResult
     from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
+    from dli_check.versions import RuleSet
