@@ -214,16 +214,6 @@ class IcdCodeSet:
         caveat = self.caveat_for(position, index)
         return (NOT_LISTED, f"{code} is not listed: {caveat.note}" if caveat else "")
 
-    def entry_for(self, key: str, index: CodeIndex) -> IcdEntry | None:
-        """The printed entry that lists an undotted code, if any."""
-        position = index.position.get(key)
-        if position is None:
-            return None
-        for entry in self.entries:
-            if entry.codes.contains_position(position, index):
-                return entry
-        return None
-
     def caveat_for(self, position: int, index: CodeIndex) -> Caveat | None:
         """The caveat that names the code at `position`, which the set does not list."""
         for caveat in self.caveats:
