@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import fcntl
 import io
 import json
 import os
@@ -641,3 +642,40 @@ def test_every_batch_record_matches_the_record_schema(tmp_path: Path) -> None:
     assert kinds == ["ErrorRecord", "ResultRecord", "ResultRecord"]
     code, out, _ = run("schema", "record")
     assert code == 0 and json.loads(out)["title"] == "dli-check batch record"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rules", "show"],
+        ["examples/cases/dli-relapsed-aml.json"],
+        ["batch", "examples/cases", "-q"],
+    ],
+    ids=["rules show", "check", "batch"],
+)
+def test_a_reader_that_closes_the_pipe_gives_exit_4(args: list[str]) -> None:
+    process = subprocess.Popen(
+        [EXE, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    if hasattr(fcntl, "F_SETPIPE_SZ"):  # a small pipe: every output here outgrows it
+        fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+    process.stdout.read(10)
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (
+        4,
+        b"dli-check: output closed before everything was written\n",
+    )
+
+
+def test_a_closed_standard_output_gives_exit_4() -> None:
+    done = subprocess.run(
+        [EXE, "examples/cases/dli-relapsed-aml.json"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (done.returncode, done.stderr) == (4, b"dli-check: standard output is closed\n")

@@ -14,6 +14,8 @@ Exit codes (also in ``--help`` and the README):
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import signal
@@ -117,7 +119,13 @@ FailOption = Annotated[
 def _out() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    class _Out(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1; a closed output is exit 4 here, like everywhere else.
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    return _Out(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
 def _err() -> Console:
@@ -186,7 +194,7 @@ def check(
             _fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
     except CaseError as exc:
         _fail(str(exc), EXIT_INVALID_CASE)
-    try:
+    with _writing():
         if format is TextOrJson.json:
             typer.echo(result.to_json())
         else:
@@ -195,9 +203,6 @@ def check(
             out = _out()
             for line in result_lines(result, rules, symbols=out.is_terminal):
                 out.print(line)
-        sys.stdout.flush()
-    except OSError as exc:
-        _output_failed("<stdout>", exc)
     if fail_unless_approved and result.decision not in APPROVED:
         raise typer.Exit(EXIT_NOT_APPROVED)
 
@@ -441,6 +446,16 @@ class _GracefulStop:
             signal.signal(number, handler)
 
 
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Output to standard output that a closed pipe (``| head``) ends with exit 4."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        _output_failed("<stdout>", exc)
+
+
 def _output_failed(output: str, exc: OSError) -> NoReturn:
     if isinstance(exc, BrokenPipeError):
         # Keep the interpreter from failing again on the closed pipe when it exits.
@@ -454,6 +469,11 @@ def rules_validate(path: Annotated[Path, typer.Argument(help="The rule file to c
     """Report every problem in a rule file (or a directory of versions), with
     file:line:column."""
     loaded = _rules(path)
+    with _writing():
+        _report_valid(loaded)
+
+
+def _report_valid(loaded: Rules) -> None:
     for rules in getattr(loaded, "versions", (loaded,)):
         criteria = sum(len(s.criteria) for s in rules.services.values())
         effective = rules.model.effective
@@ -479,14 +499,15 @@ def rules_show(
 
     loaded = _rules(path)
     out = _out()
-    for rules in getattr(loaded, "versions", (loaded,)):
-        if format is RulesFormat.mermaid:
-            typer.echo(mermaid(rules), nl=False)
-        elif format is RulesFormat.python:
-            typer.echo(python_source(rules), nl=False)
-        else:
-            for line in rules_lines(rules):
-                out.print(line)
+    with _writing():
+        for rules in getattr(loaded, "versions", (loaded,)):
+            if format is RulesFormat.mermaid:
+                typer.echo(mermaid(rules), nl=False)
+            elif format is RulesFormat.python:
+                typer.echo(python_source(rules), nl=False)
+            else:
+                for line in rules_lines(rules):
+                    out.print(line)
 
 
 @app.command()
@@ -595,15 +616,16 @@ def rules_test(
             raise typer.Exit(EXIT_USAGE) from None
         total = report.passed + len(report.failures)
         coverage = report.coverage.percent
-        typer.echo(
-            f"{suite_path}: {total} tests, {report.passed} passed, {len(report.failures)} "
-            f"failed; coverage {coverage:.1f}% of {report.rules.source}"
-        )
-        for name, differences in report.failures:
-            for difference in differences:
-                typer.echo(f"  FAIL {terminal(name)}: {difference}")
-        for gap in report.coverage.gaps():
-            typer.echo(f"  not covered: {gap}")
+        with _writing():
+            typer.echo(
+                f"{suite_path}: {total} tests, {report.passed} passed, {len(report.failures)} "
+                f"failed; coverage {coverage:.1f}% of {report.rules.source}"
+            )
+            for name, differences in report.failures:
+                for difference in differences:
+                    typer.echo(f"  FAIL {terminal(name)}: {difference}")
+            for gap in report.coverage.gaps():
+                typer.echo(f"  not covered: {gap}")
         failed = failed or bool(report.failures) or coverage < min_coverage
     if failed:
         raise typer.Exit(EXIT_INVALID_CASE)
@@ -632,11 +654,16 @@ def schema(
         document = Suite.model_json_schema()
     else:
         document = schemas.rules_json_schema()
-    typer.echo(json.dumps(document, indent=2, sort_keys=True))
+    with _writing():
+        typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
 def main() -> None:
     """Entry point of the ``dli-check`` console script."""
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        if sys.stderr is not None:
+            print("dli-check: standard output is closed", file=sys.stderr)
+        sys.exit(EXIT_OUTPUT_FAILED)
     if sys.argv[1:] == ["--version"]:  # the common probe, answered without loading Typer
         print(version_text(bundled_rules_path()))
         return
