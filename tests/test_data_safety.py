@@ -648,7 +648,7 @@ def test_every_batch_record_matches_the_record_schema(tmp_path: Path) -> None:
     "args",
     [
         ["rules", "show"],
-        ["examples/cases/dli-relapsed-aml.json"],
+        ["examples/cases/dli-relapsed-aml.json", "--format", "json"],
         ["batch", "examples/cases", "-q"],
     ],
     ids=["rules show", "check", "batch"],
