@@ -196,7 +196,7 @@ def check(
         _fail(str(exc), EXIT_INVALID_CASE)
     with _writing():
         if format is TextOrJson.json:
-            typer.echo(result.to_json())
+            _print(result.to_json())
         else:
             from dli_check.explain import result_lines
 
@@ -446,6 +446,11 @@ class _GracefulStop:
             signal.signal(number, handler)
 
 
+def _print(text: str, end: str = "\n") -> None:
+    """Write to standard output (click's echo would hide a closed pipe)."""
+    sys.stdout.write(text + end)
+
+
 @contextlib.contextmanager
 def _writing() -> Iterator[None]:
     """Output to standard output that a closed pipe (``| head``) ends with exit 4."""
@@ -482,7 +487,7 @@ def _report_valid(loaded: Rules) -> None:
             if effective
             else ""
         )
-        typer.echo(
+        _print(
             f"{rules.source}: OK ({rules.guideline_id}: {len(rules.services)} services, "
             f"{criteria} criteria, {len(rules.model.code_sets)} code sets{period})"
         )
@@ -502,9 +507,9 @@ def rules_show(
     with _writing():
         for rules in getattr(loaded, "versions", (loaded,)):
             if format is RulesFormat.mermaid:
-                typer.echo(mermaid(rules), nl=False)
+                _print(mermaid(rules), end="")
             elif format is RulesFormat.python:
-                typer.echo(python_source(rules), nl=False)
+                _print(python_source(rules), end="")
             else:
                 for line in rules_lines(rules):
                     out.print(line)
@@ -617,15 +622,15 @@ def rules_test(
         total = report.passed + len(report.failures)
         coverage = report.coverage.percent
         with _writing():
-            typer.echo(
+            _print(
                 f"{suite_path}: {total} tests, {report.passed} passed, {len(report.failures)} "
                 f"failed; coverage {coverage:.1f}% of {report.rules.source}"
             )
             for name, differences in report.failures:
                 for difference in differences:
-                    typer.echo(f"  FAIL {terminal(name)}: {difference}")
+                    _print(f"  FAIL {terminal(name)}: {difference}")
             for gap in report.coverage.gaps():
-                typer.echo(f"  not covered: {gap}")
+                _print(f"  not covered: {gap}")
         failed = failed or bool(report.failures) or coverage < min_coverage
     if failed:
         raise typer.Exit(EXIT_INVALID_CASE)
@@ -655,7 +660,7 @@ def schema(
     else:
         document = schemas.rules_json_schema()
     with _writing():
-        typer.echo(json.dumps(document, indent=2, sort_keys=True))
+        _print(json.dumps(document, indent=2, sort_keys=True))
 
 
 def main() -> None:
