@@ -646,7 +646,7 @@ def test_every_batch_record_matches_the_record_schema(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["rules", "show", "--format", "python"], ["batch", "examples/cases", "-q"]],
+    [["rules", "show"], ["batch", "examples/cases", "-q"]],
     ids=["rules show", "batch"],
 )
 def test_a_reader_that_closes_the_pipe_gives_exit_4(args: list[str]) -> None:
