@@ -255,18 +255,23 @@ def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<ca
     rules = _rules(rules)
     if type(case) is dict:  # the usual case first: ABC checks below cost more
         return case_from_data(case, rules, source=source)
-    raw = None
-    if isinstance(case, bytes | bytearray):
-        raw = bytes(case)
-    elif isinstance(case, str) and (case.lstrip()[:1] in ("{", "[", '"') or "\n" in case):
-        raw = case.encode("utf-8", "surrogatepass")
-    elif isinstance(case, str | os.PathLike):
-        source = str(case)
-        raw = read_case_file(Path(case))
+    raw, source = _json_text(case, source)
     if raw is None:
         return case_from_data(case, rules, source=source)
     data = parse_case_json(raw, source, field_names=rules.case_format.field_names)
     return case_from_data(data, rules, source=source, raw=raw)
+
+
+def _json_text(case: CaseInput, source: str) -> tuple[bytes | None, str]:
+    """The JSON text of a case given as bytes, text or a path (None for a dict), and the
+    source to name it by."""
+    if isinstance(case, bytes | bytearray):
+        return bytes(case), source
+    if isinstance(case, str) and (case.lstrip()[:1] in ("{", "[", '"') or "\n" in case):
+        return case.encode("utf-8", "surrogatepass"), source
+    if isinstance(case, str | os.PathLike):
+        return read_case_file(Path(case)), str(case)
+    return None, source
 
 
 def case_from_data(
@@ -367,20 +372,10 @@ def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<cas
     """
     rules = _rules(rules)
     if not isinstance(rules, Rules):  # a RuleSet: each line by the version of its date
-        if isinstance(case, str | os.PathLike) and not _is_json_text(case):
-            source = str(case)
-            raw: bytes | None = read_case_file(Path(case))
-        else:
-            raw = case if isinstance(case, bytes) else None
-            if isinstance(case, str):
-                raw = case.encode("utf-8", "surrogatepass")
-        data = parse_case_json(raw, source, field_names=rules.field_names) if raw else case
+        raw, source = _json_text(case, source)
+        data = case if raw is None else parse_case_json(raw, source, field_names=rules.field_names)
         return rules.decide_data(data, source, raw)
     return decide(read_case(case, rules, source=source), rules)
-
-
-def _is_json_text(case: str | os.PathLike[str]) -> bool:
-    return isinstance(case, str) and (case.lstrip()[:1] in ("{", "[", '"') or "\n" in case)
 
 
 def decide(parsed: Case, rules: Rules) -> CaseResult:
