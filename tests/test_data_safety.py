@@ -665,6 +665,26 @@ def test_a_reader_that_closes_the_pipe_gives_exit_4(args: list[str]) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["examples/cases/dli-relapsed-aml.json"], ["schema", "record"]],
+    ids=["--version", "check", "schema"],
+)
+def test_a_pipe_closed_before_the_first_write_gives_exit_4(args: list[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [EXE, *args], cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (
+        4,
+        b"dli-check: output closed before everything was written\n",
+    )
+
+
 def test_a_closed_standard_output_gives_exit_4() -> None:
     done = subprocess.run(
         [EXE, "examples/cases/dli-relapsed-aml.json"],

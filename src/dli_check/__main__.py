@@ -1,5 +1,51 @@
-"""``python -m dli_check``: the same as the ``dli-check`` command."""
+"""The ``dli-check`` command's entry point, also run by ``python -m dli_check``.
 
-from dli_check.cli import main
+It answers what needs no command-line parser (a closed standard output, ``--version``)
+before importing one, since every run pays for what is imported here; and it keeps any
+traceback from reaching the user.
+"""
 
-main()
+from __future__ import annotations
+
+import sys
+
+from dli_check.exit_codes import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_OUTPUT_FAILED
+
+
+def main() -> None:
+    """Entry point of the ``dli-check`` console script."""
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        if sys.stderr is not None:
+            print("dli-check: standard output is closed", file=sys.stderr)
+        sys.exit(EXIT_OUTPUT_FAILED)
+    try:
+        if sys.argv[1:] == ["--version"]:  # the common probe, answered without loading Typer
+            _version()
+            return
+        from dli_check.cli import run
+
+        run()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        print(
+            f"dli-check: internal error ({type(exc).__name__}); please report it", file=sys.stderr
+        )
+        sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _version() -> None:
+    from dli_check.about import bundled_rules_path, version_text
+
+    try:
+        sys.stdout.write(version_text(bundled_rules_path()) + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        from dli_check.output import write_failure
+
+        print(f"dli-check: {write_failure('<stdout>', exc)}", file=sys.stderr)
+        sys.exit(EXIT_OUTPUT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,16 +1,5 @@
-"""The ``dli-check`` command: a thin layer over the library.
-
-Exit codes (also in ``--help`` and the README):
-
-* 0: every case was evaluated;
-* 1: at least one case was invalid (the others were still evaluated);
-* 2: usage error, unreadable input path, invalid rule file, or an output that is an input;
-* 3: with ``--fail-unless-approved``, at least one case was not medically necessary or
-  lacked information (and none was invalid);
-* 4: the output could not be written (disk full, closed pipe); what was written is whole;
-* 70: an internal error (a bug: please report it);
-* 130 and 143: stopped by Ctrl-C (SIGINT) or SIGTERM; what was written is whole records.
-"""
+"""The ``dli-check`` command: a thin layer over the library. Its exit codes are in
+``dli_check.exit_codes`` (also in ``--help`` and the README)."""
 
 from __future__ import annotations
 
@@ -31,6 +20,13 @@ from typer.core import TyperGroup
 
 from dli_check.about import bundled_rules_path, version_text
 from dli_check.errors import CaseError, RuleFileError
+from dli_check.exit_codes import (
+    EXIT_CODES_HELP,
+    EXIT_INVALID_CASE,
+    EXIT_NOT_APPROVED,
+    EXIT_OUTPUT_FAILED,
+    EXIT_USAGE,
+)
 from dli_check.inert import terminal
 
 # What a command needs is imported inside it: start-up time is paid by every command.
@@ -41,21 +37,9 @@ if TYPE_CHECKING:
     from dli_check.engine import Rules
     from dli_check.output import Identity, Output
 
-EXIT_OK, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_NOT_APPROVED, EXIT_OUTPUT_FAILED = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
 APPROVED = frozenset({"medically_necessary", "not_applicable"})
 """Case decisions that --fail-unless-approved lets pass: a line the guideline does not
 govern is never a failure."""
-EXIT_INTERNAL_ERROR = 70
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 every case evaluated; 1 at least one case invalid (the others still "
-    "evaluated); 2 usage error, unreadable input path, invalid rule file, or an output that "
-    "is an input; 3 with --fail-unless-approved, a case not medically necessary or lacking "
-    "information (not applicable is no failure); 4 the output could not be written (disk "
-    "full, closed pipe); 70 internal error; 130 or 143 stopped by Ctrl-C or SIGTERM (what "
-    "was written is whole records)."
-)
 
 
 class _DefaultToCheck(TyperGroup):
@@ -462,11 +446,9 @@ def _writing() -> Iterator[None]:
 
 
 def _output_failed(output: str, exc: OSError) -> NoReturn:
-    if isinstance(exc, BrokenPipeError):
-        # Keep the interpreter from failing again on the closed pipe when it exits.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        _fail("output closed before everything was written", EXIT_OUTPUT_FAILED)
-    _fail(f"{output}: cannot write: {exc.strerror}", EXIT_OUTPUT_FAILED)
+    from dli_check.output import write_failure
+
+    _fail(write_failure(output, exc), EXIT_OUTPUT_FAILED)
 
 
 @rules_app.command("validate")
@@ -663,23 +645,8 @@ def schema(
         _print(json.dumps(document, indent=2, sort_keys=True))
 
 
-def main() -> None:
-    """Entry point of the ``dli-check`` console script."""
-    if sys.stdout is None:  # started with standard output closed (>&-)
-        if sys.stderr is not None:
-            print("dli-check: standard output is closed", file=sys.stderr)
-        sys.exit(EXIT_OUTPUT_FAILED)
-    if sys.argv[1:] == ["--version"]:  # the common probe, answered without loading Typer
-        print(version_text(bundled_rules_path()))
-        return
+def run() -> None:
+    """Run the command line on ``sys.argv``; ``dli_check.__main__.main`` calls it."""
     # The command uses no pydantic plugins; looking for them costs ~10 ms at every start.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:
-        print(
-            f"dli-check: internal error ({type(exc).__name__}); please report it", file=sys.stderr
-        )
-        sys.exit(EXIT_INTERNAL_ERROR)
+    app()

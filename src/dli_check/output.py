@@ -98,6 +98,18 @@ class Output:
             self.temporary = None
 
 
+def write_failure(output: str, exc: OSError) -> str:
+    """What to tell a user whose output `output` could not be written.
+
+    After a closed pipe, standard output is pointed at /dev/null, so that the interpreter's
+    own flush at exit cannot fail a second time.
+    """
+    if isinstance(exc, BrokenPipeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return "output closed before everything was written"
+    return f"{output}: cannot write: {exc.strerror}"
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte: continue after short writes and wait on a full non-blocking
     pipe. An interrupted write is resumed by Python itself unless a signal handler raises."""
