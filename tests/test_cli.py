@@ -394,17 +394,25 @@ def test_installed_entry_point_on_examples(tmp_path: Path) -> None:
     assert module.returncode == 0 and module.stdout.startswith("dli-check 0.1.0\n")
 
 
+def _entry_point(
+    argv: list[str], before: str = "", after: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script's `main` with `argv` in a fresh Python, with code around it."""
+    probe = (
+        f"import sys\n{before}sys.argv = ['dli-check', *{argv!r}]\n"
+        f"from dli_check.__main__ import main\nmain()\n{after}"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+
+
 def test_version_probe_loads_no_parser_and_no_pydantic() -> None:
     """``--version`` is what monitors and installers call: it answers before Typer loads."""
-    probe = (
-        "import sys; sys.argv = ['dli-check', '--version']\n"
-        "from dli_check.__main__ import main\n"
-        "main()\n"
-        "heavy = {'typer', 'click', 'pydantic', 'pydantic_core', 'rich', 'dli_check.cli'}\n"
-        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    done = _entry_point(
+        ["--version"],
+        after="heavy = {'typer', 'click', 'pydantic', 'pydantic_core', 'rich', 'dli_check.cli'}\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n",
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith("dli-check 0.1.0\nCG-TRANS-03 (published 2023-06-28")
@@ -424,16 +432,9 @@ def test_version_probe_loads_no_parser_and_no_pydantic() -> None:
 )
 def test_no_traceback_reaches_the_user(raised: str, code: int, stderr: str) -> None:
     """A bug anywhere below the entry point is one line and exit 70, never a traceback."""
-    probe = (
-        "import sys, dli_check.cli\n"
-        f"def broken():\n    raise {raised}\n"
-        "dli_check.cli.app = broken\n"
-        "sys.argv = ['dli-check', 'case.json']\n"
-        "from dli_check.__main__ import main\n"
-        "main()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    done = _entry_point(
+        ["case.json"],
+        before=f"import dli_check.cli\ndef broken():\n    raise {raised}\ndli_check.cli.app = broken\n",
     )
     assert (done.returncode, done.stdout, done.stderr) == (code, "", stderr)
 
