@@ -38,6 +38,8 @@ _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=
 
 FACT_PATH = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 FactPath = Annotated[str, Field(pattern=FACT_PATH)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+"""The name of a code set, a criterion or a service."""
 """``record.fact``: a fact of a declared record, of a list's item, or of the service line."""
 ListName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Number = int | float
@@ -68,7 +70,7 @@ class FactAndCodeSet(BaseModel):
 
     model_config = _STRICT
     fact: FactPath
-    code_set: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    code_set: Name
 
 
 class TwoFacts(BaseModel):

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from dli_check.codes import IcdRange, ProcedureRange
-from dli_check.operators import Condition
+from dli_check.operators import Condition, Name
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 
@@ -75,7 +75,6 @@ ProcedureRangeText = Annotated[
     WithJsonSchema({"type": "string", "description": "A CPT or HCPCS code or range CODE-CODE."}),
 ]
 Text = Annotated[str, Field(min_length=1)]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
