@@ -150,10 +150,10 @@ def test_closed_pipe(tmp_path: Path) -> None:
     assert err == "dli-check: output closed before everything was written\n"
 
 
-def _die_on(item: batch.Input, rules: Any) -> batch.Record:
+def _die_on(item: batch.Input, rules: Any, detail: Any = "full") -> batch.Record:
     if Path(item.source).name.endswith("-die.json"):
         os._exit(3)
-    return ORIGINAL(item, rules)
+    return ORIGINAL(item, rules, detail)
 
 
 ORIGINAL = batch.evaluate_input

@@ -276,10 +276,10 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
 # 5. One rule file per run, read once.
 
 
-def _die_on_third(item: batch.Input, rules: Any) -> batch.Record:
+def _die_on_third(item: batch.Input, rules: Any, detail: Any = "full") -> batch.Record:
     if item.source.endswith("case-0003.json"):
         os._exit(3)
-    return ORIGINAL_EVALUATE(item, rules)
+    return ORIGINAL_EVALUATE(item, rules, detail)
 
 
 ORIGINAL_EVALUATE = batch.evaluate_input

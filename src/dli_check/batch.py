@@ -30,6 +30,7 @@ from dli_check.engine import Rules, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.loaders import MAX_CASE_FILE_BYTES, parse_case_json, read_case_file, too_large
 from dli_check.output import Identity
+from dli_check.results import Detail
 
 if TYPE_CHECKING:
     from dli_check.versions import RuleSet
@@ -226,8 +227,9 @@ def _walk(
             skipped["not a .json file"] += 1
 
 
-def evaluate_input(item: Input, rules: Rules | RuleSet) -> Record:
-    """Evaluate one input into its record; never raises for a bad case."""
+def evaluate_input(item: Input, rules: Rules | RuleSet, detail: Detail = "full") -> Record:
+    """Evaluate one input into its record (full, or the compact decisions record); never
+    raises for a bad case."""
     data: Any = None
     try:
         if item.too_large:
@@ -238,7 +240,7 @@ def evaluate_input(item: Input, rules: Rules | RuleSet) -> Record:
             raw = item.text or b""
         data = parse_case_json(raw, item.source, field_names=rules.field_names)
         result = rules.decide_data(data, item.source, raw)
-        body = result.to_json(indent=None)
+        body = result.to_json(indent=None, detail=detail)
     except CaseError as exc:
         return error_record(item.source, data, exc, rules.sha256)
     except MemoryError:
@@ -284,6 +286,7 @@ def _failed(source: str, message: str, kind: str, rules: Rules | RuleSet) -> Rec
 
 
 _worker_rules: Rules | RuleSet | None = None
+_worker_detail: Detail = "full"
 
 
 RulePayload = tuple[str | None, tuple[tuple[bytes, str, str], ...]]
@@ -311,13 +314,14 @@ def _from_payload(payload: RulePayload) -> Rules | RuleSet:
     return RuleSet(directory, tuple(check_versions(versions)))
 
 
-def _init_worker(payload: RulePayload, parent: int) -> None:
-    global _worker_rules
+def _init_worker(payload: RulePayload, parent: int, detail: Detail) -> None:
+    global _worker_rules, _worker_detail
     # Stopping is the parent's to decide: it stops cleanly and writes what is done.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent)
     _worker_rules = _from_payload(payload)
+    _worker_detail = detail
 
 
 def _die_with_parent(parent: int) -> None:
@@ -334,33 +338,35 @@ def _die_with_parent(parent: int) -> None:
 
 def _work(items: list[Input]) -> list[Record]:
     assert _worker_rules is not None
-    return [evaluate_input(item, _worker_rules) for item in items]
+    return [evaluate_input(item, _worker_rules, _worker_detail) for item in items]
 
 
 def run_batch(
     inputs: Iterable[Input],
     rules: Rules | RuleSet | str | os.PathLike[str] | None = None,
     workers: int = 1,
+    *,
+    detail: Detail = "full",
 ) -> Generator[Record, None, None]:
     """Evaluate inputs (an `Inputs` from `list_inputs`, or any iterable of `Input`) over
     `workers` processes; records come back in input order, and only a bounded number of
     inputs is in flight, so memory does not grow with the input. `rules` is a loaded
     `Rules`, a rule file's path, or None for the bundled rules; every worker gets the
-    same bytes."""
+    same bytes. `detail` chooses full records or compact decisions records."""
     if rules is None or isinstance(rules, str | os.PathLike):
         rules = load_rules(rules)  # fails here, once, for a bad rule file
     if workers <= 1:
         for item in inputs:
-            yield evaluate_input(item, rules)
+            yield evaluate_input(item, rules, detail)
         return
-    yield from _Pool(rules, workers).run(iter(inputs))
+    yield from _Pool(rules, workers, detail).run(iter(inputs))
 
 
 class _Pool:
     """A process pool that survives its workers' deaths."""
 
-    def __init__(self, rules: Rules | RuleSet, workers: int) -> None:
-        self.rules, self.workers = rules, workers
+    def __init__(self, rules: Rules | RuleSet, workers: int, detail: Detail) -> None:
+        self.rules, self.workers, self.detail = rules, workers, detail
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -370,7 +376,7 @@ class _Pool:
             self.workers,
             mp_context=multiprocessing.get_context(method),
             initializer=_init_worker,
-            initargs=(_payload(rules), os.getpid()),
+            initargs=(_payload(rules), os.getpid(), self.detail),
         )
 
     def run(self, inputs: Iterator[Input]) -> Iterator[Record]:
@@ -470,14 +476,21 @@ def record_from_json(line: bytes) -> Record:
     lines = tuple(
         (str(s["decision"]), (), ())
         if s["service"] is None
-        else (
-            str(s["decision"]),
-            tuple(r["criterion"] for r in s["reasons"] if r["status"] == "not_met"),
-            tuple(r["criterion"] for r in s["reasons"] if r["status"] == "unknown"),
-        )
+        else (str(s["decision"]), *criteria_by_status(s))
         for s in data["services"]
     )
     return Record(data["source"], "", str(data["decision"]), None, lines)
+
+
+def criteria_by_status(line: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The criteria not met and unknown of a record's line, full or compact."""
+    if "reasons" not in line:  # a decisions record
+        return tuple(map(str, line["not_met"])), tuple(map(str, line["unknown"]))
+    reasons = line["reasons"]
+    return (
+        tuple(r["criterion"] for r in reasons if r["status"] == "not_met"),
+        tuple(r["criterion"] for r in reasons if r["status"] == "unknown"),
+    )
 
 
 def read_recorded(output: Path, summary: Summary) -> set[str]:
@@ -537,6 +550,8 @@ class RunIdentity:
     rules_sha256: str
     format: str
     engine_version: str
+    detail: str = "full"
+    """``full`` or ``decisions`` records (run records older than ``--detail`` are full)."""
 
     def to_bytes(self) -> bytes:
         """The identity as one line of JSON, the same bytes for the same run."""
@@ -546,6 +561,7 @@ class RunIdentity:
             "rules_sha256": self.rules_sha256,
             "format": self.format,
             "engine_version": self.engine_version,
+            "detail": self.detail,
         }
         return (json.dumps(fields, sort_keys=True) + "\n").encode()
 
@@ -555,7 +571,11 @@ class RunIdentity:
         a file that is not one."""
         try:
             data = json.loads(path.read_bytes())
-            return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
+            fields = [name for name in cls.__dataclass_fields__ if name != "detail"]
+            return cls(
+                **{name: str(data[name]) for name in fields},
+                detail=str(data.get("detail", "full")),
+            )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):
@@ -572,6 +592,8 @@ class RunIdentity:
             )
         if self.format != other.format:
             words.append(f"format {other.format} (this run: {self.format})")
+        if self.detail != other.detail:
+            words.append(f"--detail {other.detail} (this run: {self.detail})")
         if self.engine_version != other.engine_version:
             words.append(f"dli-check {other.engine_version} (this run: {self.engine_version})")
         return words

@@ -68,6 +68,21 @@ class TextOrJson(StrEnum):
     json = "json"
 
 
+class Detail(StrEnum):
+    full = "full"
+    decisions = "decisions"
+
+
+DetailOption = Annotated[
+    Detail,
+    typer.Option(
+        "--detail",
+        help="JSON records: full (cited reasons, the default) or decisions (per line the "
+        "decision, action, criteria not met or unknown, missing facts and rule sha256).",
+    ),
+]
+
+
 class BatchFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
@@ -160,6 +175,7 @@ def _root(
 def check(
     case: Annotated[str, typer.Argument(metavar="CASE.json", help="A case file, or - for stdin.")],
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    detail: DetailOption = Detail.full,
     rules_path: RulesOption = None,
     fail_unless_approved: FailOption = False,
 ) -> None:
@@ -167,6 +183,8 @@ def check(
     from dli_check.engine import evaluate
     from dli_check.loaders import MAX_CASE_FILE_BYTES, read_at_most
 
+    if detail is Detail.decisions and format is not TextOrJson.json:
+        _fail("--detail decisions needs --format json")
     rules = _rules(rules_path)
     try:
         if case == "-":
@@ -180,7 +198,7 @@ def check(
         _fail(str(exc), EXIT_INVALID_CASE)
     with _writing():
         if format is TextOrJson.json:
-            _print(result.to_json())
+            _print(result.to_json(detail=detail.value))
         else:
             from dli_check.explain import result_lines
 
@@ -198,6 +216,7 @@ def batch(
         str, typer.Option("--output", "-o", help="Where to write records (- for stdout).")
     ] = "-",
     format: Annotated[BatchFormat, typer.Option("--format", "-f")] = BatchFormat.jsonl,
+    detail: DetailOption = Detail.full,
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, help="Processes (default: cores).")
     ] = None,
@@ -233,7 +252,7 @@ def batch(
     try:
         guarded = _guard_output(output, rules)
         try:
-            identity, label = _run_identity(path, output, rules, format, resume)
+            identity, label = _run_identity(path, output, rules, format, detail, resume)
         except InputError:
             list_inputs(path, protect=guarded)  # an output that is an input says so first
             raise
@@ -255,7 +274,9 @@ def batch(
     progress = _progress(err, max(summary.total - len(done), 0)) if not quiet else None
     started = time.perf_counter()
     try:
-        stop = _write_records(sink, found, done, summary, rules, format, workers, progress)
+        # CSV rows need only the decisions: workers make the compact records for them.
+        made = Detail.decisions if format is BatchFormat.csv else detail
+        stop = _write_records(sink, found, done, summary, rules, format, made, workers, progress)
         if identity is not None:
             write_file_atomically(run_identity_path(Path(output)), identity.to_bytes())
         sink.commit()
@@ -292,7 +313,7 @@ def _guard_output(output: str, rules: Rules) -> set[Identity]:
 
 
 def _run_identity(
-    path: Path, output: str, rules: Rules, format: BatchFormat, resume: bool
+    path: Path, output: str, rules: Rules, format: BatchFormat, detail: Detail, resume: bool
 ) -> tuple[RunIdentity | None, str | None]:
     """The identity to keep beside a JSON Lines output (None when there is none to keep),
     and, when resuming, the input's spelling in the records already written."""
@@ -301,7 +322,9 @@ def _run_identity(
 
     if output == "-" or format is not BatchFormat.jsonl:
         return None, None
-    this = RunIdentity(str(path), str(path.resolve()), rules.sha256, format.value, __version__)
+    this = RunIdentity(
+        str(path), str(path.resolve()), rules.sha256, format.value, __version__, detail.value
+    )
     if not resume:
         return this, None
     recorded = RunIdentity.read(run_identity_path(Path(output)))
@@ -325,6 +348,7 @@ def _write_records(
     summary: Summary,
     rules: Rules,
     format: BatchFormat,
+    detail: Detail,
     workers: int | None,
     progress: _Progress | None,
 ) -> int:
@@ -335,7 +359,7 @@ def _write_records(
     matched = [0]
     inputs = _not_done(found.items, done, matched) if done else found.items
     processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
-    records = run_batch(inputs, rules, processes)
+    records = run_batch(inputs, rules, processes, detail=detail.value)
     pending: list[bytes] = []
     if format is BatchFormat.csv:
         pending.append(CSV_HEADER)
@@ -512,6 +536,7 @@ def diff(
         typer.Option("--results", help="Compare two batch outputs: OLD.jsonl NEW.jsonl."),
     ] = None,
     format: Annotated[BatchFormat, typer.Option("--format", "-f")] = BatchFormat.jsonl,
+    detail: DetailOption = Detail.full,
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, help="Processes per rule file.")
     ] = None,

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 
+from dli_check.batch import criteria_by_status
 from dli_check.inert import csv_cell
 
 CSV_COLUMNS = [
@@ -30,7 +31,7 @@ CSV_COLUMNS = [
 
 
 def csv_rows(record_json: str) -> list[list[str]]:
-    """The rows of one JSON Lines record, each with a cell per column."""
+    """The rows of one JSON Lines record (full or decisions), each with a cell per column."""
     data = json.loads(record_json)
     head = [data["source"], data["case_id"] or ""]
     if "error" in data:
@@ -46,8 +47,7 @@ def csv_rows(record_json: str) -> list[list[str]]:
                 line["code"] or "",
                 line["decision"],
                 line["action"],
-                ";".join(r["criterion"] for r in line["reasons"] if r["status"] == "not_met"),
-                ";".join(r["criterion"] for r in line["reasons"] if r["status"] == "unknown"),
+                *(";".join(names) for names in criteria_by_status(line)),
                 ";".join(line["missing"]),
                 "",
                 "",

@@ -102,6 +102,18 @@ def _side(record: dict[str, Any], line: dict[str, Any] | None) -> dict[str, Any]
     return {"service": line["service"], "decision": line["decision"], "action": line["action"]}
 
 
+def _statuses(line: dict[str, Any] | None) -> tuple[dict[str, str], str]:
+    """A record line's criteria and their statuses, and the status of a criterion it does
+    not name: a decisions record names only the criteria not met or unknown of a governed
+    line; every other criterion of it was met."""
+    if line is None:
+        return {}, "absent"
+    if "reasons" in line:
+        return {r["criterion"]: r["status"] for r in line["reasons"]}, "absent"
+    statuses = dict.fromkeys(line["not_met"], "not_met") | dict.fromkeys(line["unknown"], "unknown")
+    return statuses, "absent" if line["service"] is None else "met"
+
+
 def compare_records(old: dict[str, Any], new: dict[str, Any]) -> list[LineChange]:
     """The lines whose decision or action differs between two records of one input."""
     source, case_id = str(new.get("source", old.get("source"))), new.get("case_id")
@@ -117,12 +129,12 @@ def compare_records(old: dict[str, Any], new: dict[str, Any]) -> list[LineChange
         was, now = _side(old, before), _side(new, after)
         if (was.get("decision"), was.get("action")) == (now.get("decision"), now.get("action")):
             continue
-        statuses_before = {r["criterion"]: r["status"] for r in (before or {}).get("reasons", [])}
-        statuses_after = {r["criterion"]: r["status"] for r in (after or {}).get("reasons", [])}
+        statuses_before, default_before = _statuses(before)
+        statuses_after, default_after = _statuses(after)
         criteria = tuple(
-            (c, statuses_before.get(c, "absent"), statuses_after.get(c, "absent"))
+            (c, statuses_before.get(c, default_before), statuses_after.get(c, default_after))
             for c in dict.fromkeys([*statuses_before, *statuses_after])
-            if statuses_before.get(c, "absent") != statuses_after.get(c, "absent")
+            if statuses_before.get(c, default_before) != statuses_after.get(c, default_after)
         )
         changes.append(LineChange(source, case_id, i, was, now, criteria))
     return changes

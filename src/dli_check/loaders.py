@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import jiter
 import yaml
 
 from dli_check.errors import CaseError, PathKey, Problem, RuleFileError
@@ -241,6 +242,9 @@ class _BadConstant(ValueError):
     pass
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def too_large(source: str) -> CaseError:
     """The error of a case over the size limit."""
     limit = MAX_CASE_FILE_BYTES // 1024
@@ -251,6 +255,27 @@ def parse_case_json(raw: bytes, source: str, *, field_names: Collection[str] = (
     """Decode a case's bytes strictly: size limit, UTF-8 (a BOM is fine), no duplicate
     keys, no NaN or Infinity. Raises `CaseError` naming line and column, never the content:
     a duplicate key is named only if it is one of `field_names`."""
+    if len(raw) > MAX_CASE_FILE_BYTES:
+        raise too_large(source)
+    try:
+        # jiter (Rust, from the pydantic team) parses valid JSON about 3x faster than the
+        # standard library with a duplicate-key hook. Whatever it refuses goes to the
+        # standard parser below, which alone decides what is refused and how it is said:
+        # jiter's messages name duplicate keys (content), and it refuses some valid JSON
+        # (lone surrogate escapes, nesting over 200) that the standard parser takes.
+        return jiter.from_json(
+            raw[3:] if raw[:3] == _BOM else raw,
+            catch_duplicate_keys=True,
+            allow_inf_nan=False,
+            cache_mode="keys",
+        )
+    except ValueError:
+        return parse_case_json_slowly(raw, source, field_names=field_names)
+
+
+def parse_case_json_slowly(raw: bytes, source: str, *, field_names: Collection[str] = ()) -> Any:
+    """`parse_case_json` with the standard parser alone: the reference that the fast path
+    must agree with, and the one that words every refusal."""
     if len(raw) > MAX_CASE_FILE_BYTES:
         raise too_large(source)
     try:

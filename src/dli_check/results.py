@@ -7,7 +7,8 @@ it was met, not met or unknown, explains it in plain words and quotes the guidel
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypeVar
+import json
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from pydantic_core import to_json
@@ -17,6 +18,10 @@ Decision = Literal[
     "medically_necessary", "not_medically_necessary", "insufficient_information", "not_applicable"
 ]
 Action = Literal["approve", "request_information", "refer_to_clinical_reviewer", "none"]
+Detail = Literal["full", "decisions"]
+"""How much a JSON result holds: everything with citations (``full``), or the compact
+``decisions`` record: per line the decision, the action, the criteria not met or unknown,
+the missing facts and the rule file's sha256; no explanations, no quotes."""
 
 ACTIONS: dict[str, Action] = {
     "medically_necessary": "approve",
@@ -133,12 +138,17 @@ class CaseResult(BaseModel):
     services: tuple[ServiceResult, ...]
     provenance: Provenance
 
-    def to_json(self, *, indent: int | None = 2) -> str:
+    def to_json(self, *, indent: int | None = 2, detail: Detail = "full") -> str:
         """The result as JSON; the same input always gives the same bytes.
 
         Compact JSON (``indent=None``) is put together from the JSON of shared parts,
-        serialized once; it is the same text as ``model_dump_json()``.
+        serialized once; it is the same text as ``model_dump_json()``. With ``detail=
+        "decisions"`` it is the compact record of `decisions()`.
         """
+        if detail == "decisions":
+            if indent is not None:
+                return to_json(self.decisions(), indent=indent).decode()
+            return _decisions_json(self)
         if indent is not None:
             return self.model_dump_json(indent=indent)
         return "".join(
@@ -154,6 +164,55 @@ class CaseResult(BaseModel):
                 "}",
             )
         )
+
+    def decisions(self) -> dict[str, Any]:
+        """The compact record as plain data: what batch users who keep citations elsewhere
+        need, per line: every criterion not met or unknown (for a line no service governs,
+        the guideline's own: its scope, its period, the date it needs). Every other
+        criterion of a governed line's service was met."""
+        return json.loads(_decisions_json(self))  # type: ignore[no-any-return]
+
+
+def _decisions_json(result: CaseResult) -> str:
+    return "".join(
+        (
+            '{"case_id":',
+            _text(result.case_id),
+            ',"decision":"',
+            result.decision,
+            '","services":[',
+            ",".join(_decision_line_json(line) for line in result.services),
+            '],"rules_sha256":"',
+            result.provenance.rules_sha256,
+            '","engine_version":',
+            _text(result.provenance.engine_version),
+            "}",
+        )
+    )
+
+
+def _decision_line_json(line: ServiceResult) -> str:
+    return "".join(
+        (
+            '{"service":',
+            _text(line.service),
+            ',"code":',
+            _text(line.code),
+            ',"decision":"',
+            line.decision,
+            '","action":"',
+            line.action,
+            '","not_met":',
+            _text([r.criterion for r in line.reasons if r.status == "not_met"]),
+            ',"unknown":',
+            _text([r.criterion for r in line.reasons if r.status == "unknown"]),
+            ',"missing":',
+            _text(line.missing),
+            ',"rules_sha256":',
+            "null" if line.version is None else f'"{line.version.rules_sha256}"',
+            "}",
+        )
+    )
 
 
 def _text(value: object) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from dli_check.case import MAX_ITEMS, MAX_TEXT
 from dli_check.case_format import Fact
 from dli_check.engine import Rules
-from dli_check.results import CaseResult
+from dli_check.results import Action, CaseResult, Decision
 from dli_check.rules_model import RuleFile
 
 ErrorKind = Literal[
@@ -56,6 +56,34 @@ class ResultRecord(CaseResult):
     source: str = Field(description="The file, or path:line of a JSON Lines input.")
 
 
+class DecisionsLine(BaseModel):
+    """One service line of a decisions record: every criterion not met or unknown (for a
+    line no service governs, the guideline's own). Every other criterion of a governed
+    line's service was met."""
+
+    model_config = ConfigDict(extra="forbid")
+    service: str | None
+    code: str | None
+    decision: Decision
+    action: Action
+    not_met: list[str]
+    unknown: list[str]
+    missing: list[str] = Field(description="Fact paths that were absent.")
+    rules_sha256: str | None = Field(description="The rule file that decided the line.")
+
+
+class DecisionsRecord(BaseModel):
+    """The record of an evaluated case with ``--detail decisions``: no reasons, no quotes."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(description="The file, or path:line of a JSON Lines input.")
+    case_id: str
+    decision: Decision
+    services: list[DecisionsLine]
+    rules_sha256: str
+    engine_version: str
+
+
 def rules_json_schema() -> dict[str, Any]:
     """The JSON Schema of a rule file."""
     return RuleFile.model_json_schema()
@@ -67,8 +95,10 @@ def result_json_schema() -> dict[str, Any]:
 
 
 def record_json_schema() -> dict[str, Any]:
-    """The JSON Schema of one line of ``dli-check batch`` output (JSON Lines)."""
-    schema = TypeAdapter(ResultRecord | ErrorRecord).json_schema(mode="serialization")
+    """The JSON Schema of one line of ``dli-check batch`` output (JSON Lines), full or
+    ``--detail decisions``."""
+    records = ResultRecord | DecisionsRecord | ErrorRecord
+    schema = TypeAdapter(records).json_schema(mode="serialization")
     schema["title"] = "dli-check batch record"
     return schema
 
