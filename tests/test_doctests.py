@@ -9,7 +9,8 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["dli_check.codes", "dli_check.inert", "dli_check.json_positions"]
+    "module",
+    ["dli_check.codes", "dli_check.inert", "dli_check.json_positions", "dli_check.questionnaire"],
 )
 def test_docstring_examples(module: str) -> None:
     failures, tried = doctest.testmod(importlib.import_module(module))

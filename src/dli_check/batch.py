@@ -243,6 +243,8 @@ def evaluate_input(item: Input, rules: Rules | RuleSet, detail: Detail = "full")
         body = result.to_json(indent=None, detail=detail)
     except CaseError as exc:
         return error_record(item.source, data, exc, rules.sha256)
+    except DliCheckError as exc:  # a FHIR Bundle without the fhir extra, a bad FHIRPath
+        return _failed(item.source, str(exc), "unsupported", rules)
     except MemoryError:
         data = None  # let the memory go before anything else is made
         return _failed(item.source, "the case needs more memory than there is", "too_large", rules)

@@ -84,10 +84,22 @@ class CaseFormat:
     """The generated validator's Python."""
     run: Callable[[Any, Problems], Case | None]
 
-    def validate(self, data: Mapping[str, Any]) -> tuple[Case | None, Problems]:
-        """The validated case, or None with every problem found."""
+    def validate(
+        self, data: Mapping[str, Any], *, read_from_fhir: bool = False
+    ) -> tuple[Case | None, Problems]:
+        """The validated case, or None with every problem found. A case read from FHIR
+        gets no declared default unless the fact says ``default_for_fhir``: there, an
+        absent element is no evidence."""
         problems: Problems = []
-        return self.run(data, problems), problems
+        run = self._fhir_validator() if read_from_fhir else self.run
+        return run(data, problems), problems
+
+    def _fhir_validator(self) -> Callable[[Any, Problems], Case | None]:
+        run = self.__dict__.get("_fhir_run")
+        if run is None:
+            run = write_validator(self.declaration, self.facts, read_from_fhir=True)[1]
+            object.__setattr__(self, "_fhir_run", run)
+        return run
 
     def question(self, case_path: str, service_label: str = "the service") -> str | None:
         """The question that asks for a missing fact given by its case path; ``{service}``
@@ -137,6 +149,7 @@ def build_case_format(declaration: CaseDeclaration) -> CaseFormat:
         facts[f"service.{field}"] = Fact(f"service.{field}", "services", "service", field, fact)
     for declared in facts.values():
         _check_declaration(declared)
+        _check_bindings(declared, declaration)
     received = facts.get(declaration.received or "")
     if declaration.received and (
         received is None or received.kind != "record" or received.type != "date"
@@ -189,6 +202,32 @@ def _check_declaration(fact: Fact) -> None:
             _check_default(d)
         except ValueProblem as exc:
             raise CaseFormatError((*path, "default"), f"the default {exc}") from None
+
+
+def _check_bindings(fact: Fact, declaration: CaseDeclaration) -> None:
+    """A fact's FHIR bindings name sources its entity declares, and fit its type."""
+    if fact.kind == "record":
+        sources = declaration.records[fact.owner].fhir
+    elif fact.kind == "list":
+        sources = declaration.lists[fact.owner].fhir
+    else:
+        sources = declaration.service.fhir
+    path = (*_declared_path(fact), "fhir")
+    for name, binding in fact.declaration.fhir.items():
+        if name not in sources:
+            raise CaseFormatError(
+                (*path, name), f"{name!r} is not a FHIR source of {fact.owner} (see its fhir)"
+            )
+        if binding.system is not None and fact.type not in ("code", "codes", "choice"):
+            raise CaseFormatError(
+                (*path, name, "system"), f"system does not fit a {fact.type} fact"
+            )
+        if binding.map is not None and fact.type == "choice":
+            wrong = [v for v in binding.map.values() if v not in (fact.declaration.choices or ())]
+            if wrong:
+                raise CaseFormatError(
+                    (*path, name, "map"), "maps codes to words that are not choices"
+                )
 
 
 def _check_default(d: FactDeclaration) -> None:

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from dli_check.about import bundled_rules_path, version_text
-from dli_check.errors import CaseError, RuleFileError
+from dli_check.errors import CaseError, DliCheckError, RuleFileError
 from dli_check.exit_codes import (
     EXIT_CODES_HELP,
     EXIT_INVALID_CASE,
@@ -66,6 +66,7 @@ app.add_typer(rules_app, name="rules")
 class TextOrJson(StrEnum):
     text = "text"
     json = "json"
+    questionnaire = "questionnaire"
 
 
 class Detail(StrEnum):
@@ -196,9 +197,15 @@ def check(
             _fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
     except CaseError as exc:
         _fail(str(exc), EXIT_INVALID_CASE)
+    except DliCheckError as exc:  # FHIR input without the fhir extra, a bad FHIRPath
+        _fail(str(exc))
     with _writing():
         if format is TextOrJson.json:
             _print(result.to_json(detail=detail.value))
+        elif format is TextOrJson.questionnaire:
+            from dli_check.questionnaire import questionnaire
+
+            _print(json.dumps(questionnaire(rules, result), indent=2, ensure_ascii=False))
         else:
             from dli_check.explain import result_lines
 
@@ -641,6 +648,25 @@ def rules_test(
         failed = failed or bool(report.failures) or coverage < min_coverage
     if failed:
         raise typer.Exit(EXIT_INVALID_CASE)
+
+
+@app.command("questionnaire")
+def questionnaire_command(
+    rules_path: RulesOption = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="The FHIR base its canonical URL starts with (default: a urn)."
+        ),
+    ] = None,
+) -> None:
+    """Print a FHIR R4 Questionnaire (SDC, for DTR) of every fact the rule file declares:
+    linkIds are fact paths, texts are the declared questions."""
+    from dli_check.questionnaire import questionnaire
+
+    form = questionnaire(_rules(rules_path), base_url=base_url)
+    with _writing():
+        _print(json.dumps(form, indent=2, ensure_ascii=False))
 
 
 @app.command()

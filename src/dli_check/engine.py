@@ -71,7 +71,13 @@ class Rules:
         return self.case_format.field_names
 
     def decide_data(self, data: Any, source: str, raw: bytes | None = None) -> CaseResult:
-        """Validate decoded case data and decide it."""
+        """Validate decoded case data (case JSON, or a FHIR Bundle) and decide it."""
+        if (type(data) is dict or isinstance(data, Mapping)) and data.get(
+            "resourceType"
+        ) == "Bundle":
+            from dli_check.fhir_input import decide_bundle
+
+            return decide_bundle(data, self, source=source)
         return decide(case_from_data(data, self, source=source, raw=raw), self)
 
     def service_for_code(self, code: str) -> CompiledService | None:
@@ -275,14 +281,20 @@ def _json_text(case: CaseInput, source: str) -> tuple[bytes | None, str]:
 
 
 def case_from_data(
-    data: Any, rules: Rules, *, source: str = "<case>", raw: bytes | None = None
+    data: Any,
+    rules: Rules,
+    *,
+    source: str = "<case>",
+    raw: bytes | None = None,
+    read_from_fhir: bool = False,
 ) -> Case:
     """Validate decoded case data against the case format and the services the rules
-    govern; `raw`, the JSON text the data came from, gives problems their line and column."""
+    govern; `raw`, the JSON text the data came from, gives problems their line and column.
+    `read_from_fhir`: the data was read from FHIR, where declared defaults do not hold."""
     if not isinstance(data, Mapping):
         raise CaseError.one(source, "a case must be a JSON object")
     try:
-        parsed, problems = rules.case_format.validate(data)
+        parsed, problems = rules.case_format.validate(data, read_from_fhir=read_from_fhir)
     except RecursionError:
         raise CaseError.one(source, "nested too deeply", kind="too_large") from None
     if parsed is not None:
@@ -371,11 +383,9 @@ def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<cas
     case format; its message never holds the case's content.
     """
     rules = _rules(rules)
-    if not isinstance(rules, Rules):  # a RuleSet: each line by the version of its date
-        raw, source = _json_text(case, source)
-        data = case if raw is None else parse_case_json(raw, source, field_names=rules.field_names)
-        return rules.decide_data(data, source, raw)
-    return decide(read_case(case, rules, source=source), rules)
+    raw, source = _json_text(case, source) if type(case) is not dict else (None, source)
+    data = case if raw is None else parse_case_json(raw, source, field_names=rules.field_names)
+    return rules.decide_data(data, source, raw)
 
 
 def decide(parsed: Case, rules: Rules) -> CaseResult:

@@ -103,6 +103,17 @@ def result_lines(
                 question = rules.case_format.question(path, label) if rules else None
                 asked = f"{escape(question)} [{_case_text(path)}]" if question else path
                 lines.append(f"   [yellow]- {asked}[/]")
+    if result.sources:
+        lines.append("")
+        lines.append("Read from FHIR:")
+        for source in result.sources:
+            places = _case_text("; ".join(source.places))
+            if source.agree:
+                lines.append(f"   {_case_text(source.fact)}: {places}")
+            else:
+                lines.append(
+                    f"   [red]{_case_text(source.fact)}: unknown, the places disagree:[/] {places}"
+                )
     return lines
 
 

@@ -129,6 +129,19 @@ class Provenance(_Shareable):
     code_system: CodeSystemInfo
 
 
+class FactSource(BaseModel):
+    """Where a fact of a case read from FHIR was found: every place, so that a reviewer
+    can trace each input of a decision. Places that disagree leave the fact unknown."""
+
+    model_config = _FROZEN
+    fact: str
+    """The fact's path in the case (``visits[0].date``)."""
+    places: tuple[str, ...]
+    """``Procedure/hct-1.performedDateTime``, ``QuestionnaireResponse/qr-1 item ...``."""
+    agree: bool
+    """False when the places give different values: the fact was left unknown."""
+
+
 class CaseResult(BaseModel):
     """The decision for a whole case, line by line, in input order."""
 
@@ -137,6 +150,8 @@ class CaseResult(BaseModel):
     decision: Decision
     services: tuple[ServiceResult, ...]
     provenance: Provenance
+    sources: tuple[FactSource, ...] = ()
+    """For a case read from FHIR: where each fact came from (empty for case JSON)."""
 
     def to_json(self, *, indent: int | None = 2, detail: Detail = "full") -> str:
         """The result as JSON; the same input always gives the same bytes.
@@ -161,6 +176,8 @@ class CaseResult(BaseModel):
                 ",".join(_line_json(line) for line in self.services),
                 '],"provenance":',
                 _fragment(self.provenance),
+                ',"sources":',
+                _text(self.sources) if self.sources else "[]",
                 "}",
             )
         )

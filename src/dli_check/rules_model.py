@@ -105,6 +105,61 @@ FactTypeName = Literal["boolean", "date", "choice", "identifier", "number", "cod
 CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
 
 
+FhirPathText = Annotated[str, Field(min_length=1, max_length=1000)]
+ResourceType = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z]{1,63}$")]
+ElementName = Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9]{0,63}$")]
+
+
+class FhirValue(BaseModel):
+    """Where one fact is in one source's element: FHIRPath expressions relative to it,
+    each tried (a value found by two that disagree makes the fact unknown), optionally
+    keeping codings of some code systems, or translating codes into the fact's words."""
+
+    model_config = _STRICT
+    path: FhirPathText | list[FhirPathText] = Field(
+        description="FHIRPath from the source's element, or several, e.g. [performedDateTime, "
+        "performedPeriod.start]."
+    )
+    system: list[CodeSystem] | None = Field(
+        default=None,
+        description="The values are Codings: keep those of these systems, and read their code.",
+    )
+    map: dict[Annotated[str, Field(min_length=1)], bool | str | int | float] | None = Field(
+        default=None,
+        description="FHIR code -> the fact's value; a value not in the map is not evidence.",
+    )
+
+    @property
+    def paths(self) -> list[str]:
+        """The expressions, as a list."""
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class FhirSource(BaseModel):
+    """Where an entity's records come from in a FHIR R4 Bundle: the resources of one type
+    (that pass `where`), or each element `elements` of them (``Claim.item``). For a list,
+    each one is a record; for a record, all of them together are the one record; for
+    service lines, each one is a line."""
+
+    model_config = _STRICT
+    resource: ResourceType
+    where: FhirPathText | None = Field(
+        default=None, description="A FHIRPath condition on the resource: only those it holds for."
+    )
+    elements: ElementName | None = Field(
+        default=None, description="A repeating element of the resource whose each is a record."
+    )
+    code: FhirValue | None = Field(
+        default=None, description="Service lines only: where the line's procedure code is."
+    )
+
+
+FhirSources = Annotated[
+    dict[FieldName, FhirSource],
+    Field(description="Named sources of the entity's records in a FHIR Bundle."),
+]
+
+
 class FactDeclaration(BaseModel):
     """One fact a case may hold: its type, what it means, and how to ask for it."""
 
@@ -133,6 +188,16 @@ class FactDeclaration(BaseModel):
         default=None, description="The value when the case does not give one."
     )
     default_reason: Text | None = Field(default=None, description="Why the default holds.")
+    default_for_fhir: bool = Field(
+        default=False,
+        description="Whether the default also holds for a case read from FHIR, where a missing "
+        "element is no evidence (it does not, unless this says so).",
+    )
+    fhir: dict[FieldName, FhirValue] = Field(
+        default={},
+        description="Where the fact is in each FHIR source of its entity (by the source's "
+        "name). A fact without one is read only from a QuestionnaireResponse.",
+    )
 
 
 class RecordDeclaration(BaseModel):
@@ -140,6 +205,7 @@ class RecordDeclaration(BaseModel):
 
     model_config = _STRICT
     description: Text
+    fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
 
 
@@ -154,6 +220,7 @@ class ListDeclaration(BaseModel):
         default=None, description="An older key of the case format that this list replaces."
     )
     max_items: int = Field(default=100, ge=1, le=1000)
+    fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
 
 
@@ -161,6 +228,7 @@ class ServiceLineDeclaration(BaseModel):
     """The facts of a requested service line, beyond its ``service`` and ``code``."""
 
     model_config = _STRICT
+    fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = {}
 
 

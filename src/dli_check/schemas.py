@@ -21,6 +21,7 @@ ErrorKind = Literal[
     "unreadable",
     "worker_died",
     "internal_error",
+    "unsupported",
 ]
 
 

@@ -161,17 +161,21 @@ _PROCEDURE_CHECKERS: dict[str, Callable[[object], str]] = {
 
 
 def write_validator(
-    declaration: CaseDeclaration, facts: dict[str, Fact]
+    declaration: CaseDeclaration, facts: dict[str, Fact], *, read_from_fhir: bool = False
 ) -> tuple[str, Callable[[Any, Problems], Case | None]]:
-    """The validator's source, and the function compiled from it."""
-    return _ValidatorWriter(declaration, facts).write()
+    """The validator's source, and the function compiled from it; for cases read from
+    FHIR, declared defaults apply only where a fact says ``default_for_fhir``."""
+    return _ValidatorWriter(declaration, facts, read_from_fhir).write()
 
 
 class _ValidatorWriter:
     """Writes the validator's source: straight-line code, one statement or two per fact."""
 
-    def __init__(self, declaration: CaseDeclaration, facts: dict[str, Fact]) -> None:
+    def __init__(
+        self, declaration: CaseDeclaration, facts: dict[str, Fact], read_from_fhir: bool
+    ) -> None:
         self.declaration, self.facts = declaration, facts
+        self.read_from_fhir = read_from_fhir
         self.lines: list[str] = []
         self.names: dict[str, object] = {
             "_BAD": BAD,
@@ -236,7 +240,7 @@ class _ValidatorWriter:
                 depth + 1,
                 f"except _ValueProblem as e: {target} = _problem(problems, {where}, str(e))",
             )
-        if d.default is not None:
+        if d.default is not None and (d.default_for_fhir or not self.read_from_fhir):
             default = self.constant(values.iso_date(d.default) if d.type == "date" else d.default)
             self.emit(depth, f"if {target} is None: {target} = {default}")
 

@@ -92,10 +92,17 @@ class RuleSet:
 
         return min(self.versions, key=distance)
 
-    def decide_data(self, data: Any, source: str, raw: bytes | None = None) -> CaseResult:
-        """Decide decoded case data, each line by the version in effect on its date."""
+    def decide_data(
+        self, data: Any, source: str, raw: bytes | None = None, *, read_from_fhir: bool = False
+    ) -> CaseResult:
+        """Decide decoded case data (case JSON, or a FHIR Bundle), each line by the
+        version in effect on its date."""
         if not isinstance(data, Mapping):
             raise CaseError.one(source, "a case must be a JSON object")
+        if data.get("resourceType") == "Bundle":
+            from dli_check.fhir_input import decide_bundle
+
+            return decide_bundle(data, self, source=source)
         lines = data.get("services")
         count = len(lines) if isinstance(lines, list) else 0
         received = _received(data, self.latest)
@@ -109,9 +116,11 @@ class RuleSet:
         provenance = None
         used = {id(c): c for c in chosen if isinstance(c, Rules)}  # Rules are not hashable
         if not used:  # no line for any version: the latest still checks the case
-            case_from_data(data, self.latest, source=source, raw=raw)
+            case_from_data(data, self.latest, source=source, raw=raw, read_from_fhir=read_from_fhir)
         for version in used.values():
-            case = case_from_data(data, version, source=source, raw=raw)
+            case = case_from_data(
+                data, version, source=source, raw=raw, read_from_fhir=read_from_fhir
+            )
             numbers = [i for i, c in enumerate(chosen) if c is version]
             for number, result in zip(numbers, decide_lines(case, version, numbers), strict=True):
                 results[number] = result

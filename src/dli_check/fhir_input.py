@@ -1,0 +1,585 @@
+"""FHIR R4 in: a Bundle becomes a case through the bindings the rule file declares.
+
+Each entity of the case (a record, a list, the service lines) names its sources in the
+Bundle (``Procedure`` resources coded 38240 or 38241, each ``Claim.item``), and each fact
+says where it is in each source (FHIRPath, code systems, a map of codes to the fact's
+words). Facts with no FHIR home are read from a QuestionnaireResponse whose item linkIds
+are fact paths (``visits[0].date``).
+
+What this module promises:
+
+* the Bundle is checked against the FHIR R4 (R4B) models first; a problem names the
+  element (``Bundle.entry[3].resource.code.coding[0].system``), never its value;
+* every fact read names where it came from (``Procedure/hct-1.performedDateTime``);
+* a fact found in two places that disagree is not picked: it is left out (unknown), and
+  the disagreement is kept, naming both places;
+* an absent element is no evidence: declared defaults hold only where the rule file says
+  ``default_for_fhir``.
+
+This module is imported only when a FHIR input is seen: ``pip install dli-check[fhir]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from dli_check.errors import CaseError, CaseProblem, DliCheckError, PathKey, format_path
+
+if TYPE_CHECKING:
+    from dli_check.case_format import Fact
+    from dli_check.engine import Rules
+    from dli_check.results import CaseResult, ServiceResult
+    from dli_check.rules_model import FhirSource, FhirValue
+    from dli_check.versions import RuleSet
+
+SYSTEM_URIS: dict[str, tuple[str, ...]] = {
+    "ICD-10-CM": ("http://hl7.org/fhir/sid/icd-10-cm",),
+    # X12 may return CPT codes as HCPCS, under either spelling of the HCPCS URI.
+    "CPT": (
+        "http://www.ama-assn.org/go/cpt",
+        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    ),
+    "HCPCS": (
+        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    ),
+}
+"""The URIs a code system goes by on the wire; FHIRPath sees each list as ``%CPT`` etc."""
+
+_ENVIRONMENT = {name.replace("-", "_"): list(uris) for name, uris in SYSTEM_URIS.items()}
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LINK_ID = re.compile(r"([a-z][a-z0-9_]*)(?:\[([0-9]{1,4})\])?\.([a-z][a-z0-9_]*)")
+
+
+class FhirSupportMissing(DliCheckError):
+    """FHIR input without the optional FHIR packages installed."""
+
+    def __init__(self) -> None:
+        super().__init__("reading FHIR needs the fhir extra: pip install 'dli-check[fhir]'")
+
+
+class BindingError(DliCheckError):
+    """A FHIRPath expression of the rule file that does not compile."""
+
+
+@dataclass(frozen=True)
+class FhirCase:
+    """A case read from a Bundle: the case as case JSON, where each fact came from, and
+    the facts left unknown because their sources disagree."""
+
+    data: dict[str, Any]
+    sources: dict[str, tuple[str, ...]]
+    """Fact path (``visits[0].date``) -> the places its value was read from."""
+    conflicts: dict[str, tuple[str, ...]]
+    """Fact path -> the places that disagree about it (the fact is left out)."""
+    locations: dict[PathKey, str] = field(default_factory=dict, repr=False)
+    """Case path -> a FHIR place, for naming a bad value by where it is in the Bundle."""
+
+
+def is_bundle(data: object) -> bool:
+    """Whether decoded JSON is a FHIR Bundle rather than a case."""
+    return isinstance(data, Mapping) and data.get("resourceType") == "Bundle"
+
+
+def case_from_fhir(
+    bundle: Mapping[str, Any], rules: Rules, *, source: str = "<bundle>"
+) -> FhirCase:
+    """Read a case from a FHIR R4 Bundle through the rule file's bindings; raises
+    `CaseError` for a Bundle that breaks FHIR R4, naming the element, never its value."""
+    _check_bundle(bundle, source)
+    resources = _resources(bundle)
+    reader = _Reader(rules, resources)
+    declaration = rules.case_format.declaration
+    data: dict[str, Any] = {"case_id": _case_id(bundle, resources, source)}
+    for name, record in declaration.records.items():
+        facts = reader.record(name, record.fhir, list(record.facts))
+        if facts is not None:
+            data[name] = facts
+    for name, listed in declaration.lists.items():
+        records = reader.records(name, listed.item, listed.fhir, list(listed.facts))
+        if records:
+            data[name] = records
+    data["services"] = reader.lines(declaration.service.fhir, list(declaration.service.facts))
+    reader.answers(data, source)
+    return reader.finish(data)
+
+
+def decide_bundle(
+    bundle: Mapping[str, Any], rules: Rules | RuleSet, *, source: str = "<bundle>"
+) -> CaseResult:
+    """Read a case from a Bundle (by the latest version's bindings, for a rule set) and
+    decide it; the result names where each fact came from, and a line left unknown by
+    sources that disagree says which."""
+    from dli_check.engine import Rules, case_from_data, decide
+
+    read = case_from_fhir(
+        bundle, rules if isinstance(rules, Rules) else rules.latest, source=source
+    )
+    try:
+        if isinstance(rules, Rules):
+            case = case_from_data(read.data, rules, source=source, read_from_fhir=True)
+            result = decide(case, rules)
+        else:
+            result = rules.decide_data(read.data, source, read_from_fhir=True)
+    except CaseError as exc:
+        raise _relocated(exc, read, source) from None
+    return _with_sources(result, read)
+
+
+def _relocated(error: CaseError, read: FhirCase, source: str) -> CaseError:
+    """A case problem, named by where its value is in the Bundle."""
+    problems = []
+    for problem in error.problems:
+        place = next(
+            (
+                read.locations[problem.path[:n]]
+                for n in range(len(problem.path), 0, -1)
+                if problem.path[:n] in read.locations
+            ),
+            None,
+        )
+        if place is not None:
+            message = f"{problem.message} (read as {format_path(problem.path)})"
+            problems.append(CaseProblem((place,), message, problem.kind))
+        elif problem.path == ("services",):
+            message = "holds no service line that the rule file's FHIR sources read"
+            problems.append(CaseProblem(("Bundle",), message, problem.kind))
+        else:
+            problems.append(CaseProblem(problem.path, problem.message, problem.kind))
+    return CaseError(source, problems)
+
+
+def _with_sources(result: CaseResult, read: FhirCase) -> CaseResult:
+    from dli_check.results import FactSource
+
+    sources = [FactSource(fact=p, places=places, agree=True) for p, places in read.sources.items()]
+    sources += [
+        FactSource(fact=p, places=places, agree=False) for p, places in read.conflicts.items()
+    ]
+    sources.sort(key=lambda s: _path_order(s.fact))
+    lines = tuple(_conflict_notes(line, read.conflicts) for line in result.services)
+    return result.model_copy(update={"services": lines, "sources": tuple(sources)})
+
+
+def _conflict_notes(line: ServiceResult, conflicts: Mapping[str, tuple[str, ...]]) -> ServiceResult:
+    missing = dict.fromkeys([*line.missing, *(m for r in line.reasons for m in r.missing)])
+    notes = tuple(
+        f"{path} is taken as unknown: {' and '.join(conflicts[path])} disagree"
+        for path in missing
+        if path in conflicts
+    )
+    return line.model_copy(update={"notes": line.notes + notes}) if notes else line
+
+
+def _check_bundle(bundle: Mapping[str, Any], source: str) -> None:
+    try:
+        from fhir.resources.R4B.bundle import Bundle
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover - the extra is installed for the tests
+        raise FhirSupportMissing() from None
+    try:
+        Bundle.model_validate(bundle)
+    except ValidationError as exc:
+        problems = [
+            CaseProblem(("Bundle", *_element_path(e["loc"], e["type"])), _words(e["type"]))
+            for e in exc.errors()
+        ]
+        raise CaseError(source, problems[:20]) from None
+    except (ValueError, TypeError):
+        raise CaseError.one(source, "not a FHIR R4 Bundle", path=("Bundle",)) from None
+
+
+def _element_path(loc: tuple[Any, ...], kind: str) -> PathKey:
+    # An unknown element is named by where it is, not by its key: the key may be content.
+    parts = tuple(p for p in loc if isinstance(p, int | str))
+    return parts[:-1] if kind == "extra_forbidden" else parts
+
+
+_WORDS = {
+    "missing": "is required by FHIR R4 but missing",
+    "extra_forbidden": "has an element FHIR R4 does not define here",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "int_type": "must be an integer",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "literal_error": "is not one of the codes FHIR R4 allows here",
+    "enum": "is not one of the codes FHIR R4 allows here",
+    "string_pattern_mismatch": "is not written as FHIR R4 requires",
+    "value_error": "is not a valid value of its FHIR R4 type",
+}
+
+
+def _words(kind: str) -> str:
+    return _WORDS.get(kind, f"is not valid FHIR R4 ({kind})")
+
+
+@dataclass(frozen=True)
+class _Resource:
+    index: int
+    """Its entry's position in the Bundle."""
+    data: Mapping[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("resourceType", ""))
+
+    @property
+    def label(self) -> str:
+        """``Procedure/hct-1``, or the entry's place when the resource has no id."""
+        rid = self.data.get("id")
+        return (
+            f"{self.type}/{rid}" if isinstance(rid, str) else f"Bundle.entry[{self.index}].resource"
+        )
+
+
+def _resources(bundle: Mapping[str, Any]) -> list[_Resource]:
+    """Every resource of the Bundle, in entry order; a contained Bundle's too (a CDS Hooks
+    prefetch searchset), after the entry that holds it."""
+    found: list[_Resource] = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            continue
+        found.append(_Resource(index, resource))
+        if resource.get("resourceType") == "Bundle":
+            found += [_Resource(index, r.data) for r in _resources(resource)]
+    return found
+
+
+def _case_id(bundle: Mapping[str, Any], resources: list[_Resource], source: str) -> str:
+    identifier = bundle.get("identifier")
+    if isinstance(identifier, Mapping) and isinstance(identifier.get("value"), str):
+        return str(identifier["value"])
+    if isinstance(bundle.get("id"), str):
+        return str(bundle["id"])
+    for resource in resources:
+        if resource.type == "Claim":
+            for claim_id in resource.data.get("identifier") or []:
+                if isinstance(claim_id, Mapping) and isinstance(claim_id.get("value"), str):
+                    return str(claim_id["value"])
+    raise CaseError.one(
+        source, "has no id or identifier to name the case by", path=("Bundle", "identifier")
+    )
+
+
+@dataclass
+class _Node:
+    """One element a source yields: a resource, or one of its repeating elements."""
+
+    data: Mapping[str, Any]
+    label: str
+
+
+@cache
+def _compiled(expression: str) -> Callable[..., list[Any]]:
+    from fhirpathpy import compile as compile_fhirpath
+    from fhirpathpy.models import models
+
+    try:
+        return compile_fhirpath(expression, models["r4"])
+    except Exception as exc:  # fhirpathpy raises bare Exceptions for syntax errors
+        raise BindingError(
+            f"the rule file's FHIRPath {expression!r} does not compile: {exc}"
+        ) from None
+
+
+def _run(expression: str, data: Mapping[str, Any]) -> list[Any]:
+    try:
+        return list(_compiled(expression)(dict(data), _ENVIRONMENT))
+    except BindingError:
+        raise
+    except Exception:  # its message may hold values of the Bundle: not repeated
+        raise BindingError(
+            f"the rule file's FHIRPath {expression!r} failed on a resource"
+        ) from None
+
+
+class _Reader:
+    """Reads facts from the Bundle's resources, keeping where each value came from."""
+
+    def __init__(self, rules: Rules, resources: list[_Resource]) -> None:
+        self.rules, self.resources = rules, resources
+        self.facts = rules.case_format.facts
+        self.found: dict[str, list[tuple[Any, str]]] = {}
+        """Fact path -> each (value, place) read for it."""
+        self.many: set[str] = set()
+        """Fact paths of `codes` facts: their values add up instead of disagreeing."""
+
+    def nodes(self, source: FhirSource) -> Iterator[_Node]:
+        for resource in self.resources:
+            if resource.type != source.resource:
+                continue
+            if source.where is not None and _run(source.where, resource.data) != [True]:
+                continue
+            if source.elements is None:
+                yield _Node(resource.data, resource.label)
+                continue
+            elements = resource.data.get(source.elements)
+            for i, element in enumerate(elements if isinstance(elements, list) else []):
+                if isinstance(element, Mapping):
+                    yield _Node(element, f"{resource.label}.{source.elements}[{i}]")
+
+    def read(self, path: str, fact: Fact, binding: FhirValue, node: _Node) -> None:
+        """Record what `binding` finds of `fact` in `node`, under the case path `path`."""
+        if fact.type == "codes":
+            self.many.add(path)
+        for expression in binding.paths:
+            for value in _run(expression, node.data):
+                converted = _convert(value, fact.type, binding)
+                if converted is not None:
+                    self.found.setdefault(path, []).append(
+                        (converted, f"{node.label}.{expression}")
+                    )
+
+    def read_facts(
+        self, prefix: str, owner: str, fields: list[str], source_name: str, node: _Node
+    ) -> None:
+        for name in fields:
+            fact = self.facts[f"{owner}.{name}"]
+            binding = fact.declaration.fhir.get(source_name)
+            if binding is not None:
+                self.read(f"{prefix}.{name}", fact, binding, node)
+
+    def record(self, name: str, sources: Mapping[str, FhirSource], fields: list[str]) -> Any:
+        for source_name, source in sources.items():
+            for node in self.nodes(source):
+                self.read_facts(name, name, fields, source_name, node)
+        return {} if any(p.startswith(f"{name}.") for p in self.found) else None
+
+    def records(
+        self, name: str, item: str, sources: Mapping[str, FhirSource], fields: list[str]
+    ) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for source_name, source in sources.items():
+            for node in self.nodes(source):
+                self.read_facts(f"{name}[{len(records)}]", item, fields, source_name, node)
+                records.append({})
+        return records
+
+    def lines(self, sources: Mapping[str, FhirSource], fields: list[str]) -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = []
+        for source_name, source in sources.items():
+            for node in self.nodes(source):
+                prefix = f"services[{len(lines)}]"
+                if source.code is not None:
+                    for expression in source.code.paths:
+                        for value in _run(expression, node.data):
+                            code = _convert(value, "code", source.code)
+                            if code is not None:
+                                place = f"{node.label}.{expression}"
+                                self.found.setdefault(f"{prefix}.code", []).append((code, place))
+                self.read_facts(prefix, "service", fields, source_name, node)
+                lines.append({})
+        return lines
+
+    def answers(self, data: dict[str, Any], source: str) -> None:
+        """Read the answers of every QuestionnaireResponse in the Bundle."""
+        for resource in self.resources:
+            if resource.type != "QuestionnaireResponse":
+                continue
+            for link_id, answers, where in _items(resource.data.get("item"), ()):
+                self.answer(
+                    data,
+                    resource,
+                    link_id,
+                    answers,
+                    ("Bundle", "entry", resource.index, "resource", *where),
+                    source,
+                )
+
+    def answer(
+        self,
+        data: dict[str, Any],
+        resource: _Resource,
+        link_id: str,
+        answers: list[Any],
+        where: PathKey,
+        source: str,
+    ) -> None:
+        match = _LINK_ID.fullmatch(link_id)
+        if match is None:
+            return  # an item of some other questionnaire: not a fact path
+        entity, index, name = match.group(1), match.group(2), match.group(3)
+        fact = self._fact(entity, name, index is not None)
+        if fact is None:
+            return
+        path = f"{entity}[{index}].{name}" if index is not None else f"{entity}.{name}"
+        if index is not None and not self._has_record(data, entity, int(index), where, source):
+            return
+        if entity in self.rules.case_format.declaration.records:
+            data.setdefault(entity, {})
+        place = f"{resource.label} item {path}"
+        if fact.type == "codes":
+            self.many.add(path)
+        for i, answer in enumerate(answers):
+            value = _answer_value(answer, fact)
+            if value is None:
+                raise CaseError.one(
+                    source,
+                    f"is not an answer of the type {path} needs ({_ANSWER_TYPES[fact.type]})",
+                    path=(*where, "answer", i),
+                )
+            self.found.setdefault(path, []).append((value, place))
+
+    def _fact(self, entity: str, name: str, indexed: bool) -> Fact | None:
+        d = self.rules.case_format.declaration
+        if entity == "services" and indexed:
+            return self.facts.get(f"service.{name}")
+        if entity in d.lists and indexed:
+            return self.facts.get(f"{d.lists[entity].item}.{name}")
+        if entity in d.records and not indexed:
+            return self.facts.get(f"{entity}.{name}")
+        return None
+
+    def _has_record(
+        self, data: dict[str, Any], entity: str, index: int, where: PathKey, source: str
+    ) -> bool:
+        records = data.setdefault(entity, [])
+        if index < len(records):
+            return True
+        if entity == "services":
+            raise CaseError.one(
+                source,
+                f"answers for service line {index}, which the Bundle does not have",
+                path=where,
+            )
+        limit = self.rules.case_format.declaration.lists[entity].max_items
+        if index >= limit:
+            raise CaseError.one(source, f"answers for more than {limit} {entity}", path=where)
+        while len(records) <= index:  # an answered record the Bundle has no resource for
+            records.append({})
+        return True
+
+    def finish(self, data: dict[str, Any]) -> FhirCase:
+        sources: dict[str, tuple[str, ...]] = {}
+        conflicts: dict[str, tuple[str, ...]] = {}
+        locations: dict[PathKey, str] = {}
+        for path in sorted(self.found, key=_path_order):
+            found = self.found[path]
+            places = tuple(dict.fromkeys(place for _, place in found))
+            key = _path_key(path)
+            locations[key] = places[0]
+            if path in self.many:
+                value: Any = list(dict.fromkeys(v for v, _ in found))
+            else:
+                values = list(dict.fromkeys(v for v, _ in found))
+                if len(values) > 1:
+                    conflicts[path] = places
+                    continue
+                value = values[0]
+            sources[path] = places
+            _put(data, key, value)
+        return FhirCase(data, sources, conflicts, locations)
+
+
+def _path_key(path: str) -> PathKey:
+    parts: list[str | int] = []
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        parts.append(name)
+        if index:
+            parts.append(int(index.rstrip("]")))
+    return tuple(parts)
+
+
+def _path_order(path: str) -> tuple[Any, ...]:
+    return tuple((0, p) if isinstance(p, int) else (1, p) for p in _path_key(path))
+
+
+def _put(data: dict[str, Any], key: PathKey, value: Any) -> None:
+    target: Any = data
+    for part in key[:-1]:
+        target = target[part]
+    target[key[-1]] = value
+
+
+def _items(items: Any, where: PathKey) -> Iterator[tuple[str, list[Any], PathKey]]:
+    """(linkId, answers, place) of every answered item, nested ones too."""
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, Mapping):
+            continue
+        place = (*where, "item", i)
+        answers = item.get("answer")
+        if isinstance(item.get("linkId"), str) and isinstance(answers, list) and answers:
+            yield item["linkId"], answers, place
+        yield from _items(item.get("item"), place)
+        for j, answer in enumerate(answers if isinstance(answers, list) else []):
+            if isinstance(answer, Mapping):
+                yield from _items(answer.get("item"), (*place, "answer", j))
+
+
+_ANSWER_TYPES = {
+    "boolean": "valueBoolean",
+    "date": "valueDate or valueDateTime",
+    "choice": "valueCoding or valueString",
+    "identifier": "valueString",
+    "number": "valueDecimal, valueInteger or valueQuantity",
+    "code": "valueCoding or valueString",
+    "codes": "valueCoding or valueString",
+}
+
+
+def _answer_value(answer: Any, fact: Fact) -> Any:
+    if not isinstance(answer, Mapping):
+        return None
+    kind, d = fact.type, fact.declaration
+    if kind == "boolean":
+        value = answer.get("valueBoolean")
+        return value if isinstance(value, bool) else None
+    if kind == "date":
+        return _date(answer.get("valueDate", answer.get("valueDateTime")))
+    if kind == "number":
+        quantity = answer.get("valueQuantity")
+        value = answer.get(
+            "valueDecimal",
+            answer.get(
+                "valueInteger", quantity.get("value") if isinstance(quantity, Mapping) else None
+            ),
+        )
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    coding = answer.get("valueCoding")
+    if isinstance(coding, Mapping) and kind in ("choice", "code", "codes"):
+        system = coding.get("system")
+        if d.system and system is not None and system not in SYSTEM_URIS[d.system]:
+            return None
+        code = coding.get("code")
+        return code if isinstance(code, str) else None
+    value = answer.get("valueString")
+    return value if isinstance(value, str) else None
+
+
+def _date(value: Any) -> str | None:
+    """The calendar day of a FHIR date or dateTime; None for a partial date (a year, a
+    month), which cannot be compared with a day."""
+    if isinstance(value, str) and _FULL_DATE.match(value):
+        return value[:10]
+    return None
+
+
+def _convert(value: Any, kind: str, binding: FhirValue) -> Any:
+    """A FHIR value as the fact's value; None when it is no evidence for the fact."""
+    if binding.system is not None:
+        if not isinstance(value, Mapping):
+            return None
+        uris = {uri for name in binding.system for uri in SYSTEM_URIS[name]}
+        if value.get("system") not in uris:
+            return None
+        value = value.get("code")
+    if binding.map is not None:
+        return binding.map.get(value) if isinstance(value, str) else None
+    if kind == "date":
+        return _date(value)
+    if kind == "boolean":
+        return value if isinstance(value, bool) else None
+    if kind == "number":
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if kind == "identifier" and isinstance(value, Mapping):  # an Identifier
+        value = value.get("value")
+    return value if isinstance(value, str) else None
