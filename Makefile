@@ -53,3 +53,7 @@ expected: $(STAMP)
 	for f in examples/cases/*.json; do \
 	  $(BIN)/dli-check "$$f" --format json > "examples/expected/$$(basename "$$f")" || exit 1; \
 	done
+	mkdir -p examples/expected/fhir
+	for f in examples/fhir/*.json; do \
+	  $(BIN)/dli-check "$$f" --format json > "examples/expected/fhir/$$(basename "$$f")" || exit 1; \
+	done

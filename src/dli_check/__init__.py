@@ -27,7 +27,11 @@ _PUBLIC = {
     "DliCheckError": "dli_check.errors",
     "Problem": "dli_check.errors",
     "RuleFileError": "dli_check.errors",
+    "FhirCase": "dli_check.fhir_input",
+    "case_from_fhir": "dli_check.fhir_input",
+    "questionnaire": "dli_check.questionnaire",
     "CaseResult": "dli_check.results",
+    "FactSource": "dli_check.results",
     "Citation": "dli_check.results",
     "Reason": "dli_check.results",
     "ServiceResult": "dli_check.results",
@@ -43,6 +47,8 @@ __all__ = [
     "CaseResult",
     "Citation",
     "DliCheckError",
+    "FactSource",
+    "FhirCase",
     "IcdRange",
     "Line",
     "Problem",
@@ -53,9 +59,11 @@ __all__ = [
     "Rules",
     "ServiceResult",
     "__version__",
+    "case_from_fhir",
     "case_json_schema",
     "evaluate",
     "load_rules",
+    "questionnaire",
     "read_case",
     "result_json_schema",
     "rules_json_schema",
@@ -76,6 +84,8 @@ if TYPE_CHECKING:
     from dli_check.codes import IcdRange, ProcedureRange
     from dli_check.engine import Rules, evaluate, load_rules, read_case
     from dli_check.errors import CaseError, CaseProblem, DliCheckError, Problem, RuleFileError
-    from dli_check.results import CaseResult, Citation, Reason, ServiceResult
+    from dli_check.fhir_input import FhirCase, case_from_fhir
+    from dli_check.questionnaire import questionnaire
+    from dli_check.results import CaseResult, Citation, FactSource, Reason, ServiceResult
     from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
     from dli_check.versions import RuleSet

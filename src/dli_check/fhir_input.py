@@ -50,8 +50,12 @@ SYSTEM_URIS: dict[str, tuple[str, ...]] = {
     ),
 }
 """The URIs a code system goes by on the wire; FHIRPath sees each list as ``%CPT`` etc."""
+SERVICE_SYSTEM = "urn:dli-check:service"
+"""The code system of a rule file's service ids, for orders of a service that has no
+procedure code (FHIRPath sees it as ``%SERVICE``)."""
 
 _ENVIRONMENT = {name.replace("-", "_"): list(uris) for name, uris in SYSTEM_URIS.items()}
+_ENVIRONMENT["SERVICE"] = [SERVICE_SYSTEM]
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LINK_ID = re.compile(r"([a-z][a-z0-9_]*)(?:\[([0-9]{1,4})\])?\.([a-z][a-z0-9_]*)")
 
@@ -87,10 +91,15 @@ def is_bundle(data: object) -> bool:
 
 
 def case_from_fhir(
-    bundle: Mapping[str, Any], rules: Rules, *, source: str = "<bundle>"
+    bundle: Mapping[str, Any], rules: Rules | None = None, *, source: str = "<bundle>"
 ) -> FhirCase:
-    """Read a case from a FHIR R4 Bundle through the rule file's bindings; raises
-    `CaseError` for a Bundle that breaks FHIR R4, naming the element, never its value."""
+    """Read a case from a FHIR R4 Bundle through the rule file's bindings (the bundled
+    CG-TRANS-03 by default); raises `CaseError` for a Bundle that breaks FHIR R4, naming
+    the element, never its value. The case is not validated yet: `evaluate` does that."""
+    if rules is None:
+        from dli_check.engine import load_rules
+
+        rules = load_rules()
     _check_bundle(bundle, source)
     resources = _resources(bundle)
     reader = _Reader(rules, resources)
@@ -283,11 +292,13 @@ def _compiled(expression: str) -> Callable[..., list[Any]]:
     from fhirpathpy.models import models
 
     try:
-        return compile_fhirpath(expression, models["r4"])
-    except Exception as exc:  # fhirpathpy raises bare Exceptions for syntax errors
-        raise BindingError(
-            f"the rule file's FHIRPath {expression!r} does not compile: {exc}"
-        ) from None
+        run = compile_fhirpath(expression, models["r4"])
+        # fhirpathpy parses leniently: a broken expression shows when it first runs.
+        run({"resourceType": "Basic"}, _ENVIRONMENT)
+    except Exception as exc:  # fhirpathpy raises bare Exceptions and KeyErrors
+        message = f"the rule file's FHIRPath {expression!r} does not compile ({type(exc).__name__})"
+        raise BindingError(message) from None
+    return run  # type: ignore[no-any-return]
 
 
 def _run(expression: str, data: Mapping[str, Any]) -> list[Any]:
@@ -368,16 +379,20 @@ class _Reader:
         for source_name, source in sources.items():
             for node in self.nodes(source):
                 prefix = f"services[{len(lines)}]"
-                if source.code is not None:
-                    for expression in source.code.paths:
-                        for value in _run(expression, node.data):
-                            code = _convert(value, "code", source.code)
-                            if code is not None:
-                                place = f"{node.label}.{expression}"
-                                self.found.setdefault(f"{prefix}.code", []).append((code, place))
+                for name, binding in (("code", source.code), ("service", source.service)):
+                    if binding is not None:
+                        self.read_line_field(f"{prefix}.{name}", binding, node)
                 self.read_facts(prefix, "service", fields, source_name, node)
                 lines.append({})
         return lines
+
+    def read_line_field(self, path: str, binding: FhirValue, node: _Node) -> None:
+        """A line's code or service: text, not a declared fact."""
+        for expression in binding.paths:
+            for value in _run(expression, node.data):
+                text = _convert(value, "code", binding)
+                if text is not None:
+                    self.found.setdefault(path, []).append((text, f"{node.label}.{expression}"))
 
     def answers(self, data: dict[str, Any], source: str) -> None:
         """Read the answers of every QuestionnaireResponse in the Bundle."""
@@ -467,7 +482,10 @@ class _Reader:
             key = _path_key(path)
             locations[key] = places[0]
             if path in self.many:
+                first_places = {v: place for v, place in reversed(found)}
                 value: Any = list(dict.fromkeys(v for v, _ in found))
+                for i, code in enumerate(value):  # each code by where it was first read
+                    locations[(*key, i)] = first_places[code]
             else:
                 values = list(dict.fromkeys(v for v, _ in found))
                 if len(values) > 1:

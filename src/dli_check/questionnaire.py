@@ -39,11 +39,16 @@ _FACT_KEYS = ("fact", "other", "is_true", "present")
 
 
 def questionnaire(
-    rules: Rules, result: CaseResult | None = None, *, base_url: str | None = None
+    rules: Rules | None = None, result: CaseResult | None = None, *, base_url: str | None = None
 ) -> dict[str, Any]:
     """A FHIR R4 Questionnaire, as JSON data: of every fact the rule file declares (one
     record of each list and one service line, at index 0), or, given a `result`, of
-    exactly the facts it lacks, each addressed to its record."""
+    exactly the facts it lacks, each addressed to its record. `rules` defaults to the
+    bundled CG-TRANS-03."""
+    if rules is None:
+        from dli_check.engine import load_rules
+
+        rules = load_rules()
     guideline = rules.model.guideline
     name = guideline.id.lower()
     url = f"{base_url.rstrip('/')}/Questionnaire/{name}" if base_url else f"urn:dli-check:{name}"

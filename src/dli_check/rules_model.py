@@ -152,6 +152,11 @@ class FhirSource(BaseModel):
     code: FhirValue | None = Field(
         default=None, description="Service lines only: where the line's procedure code is."
     )
+    service: FhirValue | None = Field(
+        default=None,
+        description="Service lines only: where the line names its service (for a service "
+        "the guideline gives no procedure code).",
+    )
 
 
 FhirSources = Annotated[

@@ -1,0 +1,110 @@
+"""Test helper: a validated CG-TRANS-03 case written as a FHIR R4 Bundle, the way an EHR
+and a questionnaire would say it, so that reading it back can be compared with the case.
+
+Diagnoses become Conditions; transplants Procedures (CPT 38240 or 38241) with their date,
+status and indication; lines draft ServiceRequests; every fact with no FHIR element (and
+every fact of a syngeneic transplant, which has no code) an answer of a
+QuestionnaireResponse whose linkIds are fact paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dli_check.case import Case
+from dli_check.engine import Rules
+
+CPT = "http://www.ama-assn.org/go/cpt"
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+TRANSPLANT_CODES = {"allogeneic": "38240", "autologous": "38241"}
+STATUSES = {"completed": "completed", "planned": "preparation"}
+BOUND = {"type", "status", "date", "indication"}
+
+
+def answer(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, dt.date):
+        return {"valueDate": value.isoformat()}
+    if isinstance(value, int | float):
+        return {"valueDecimal": value}
+    return {"valueString": value}
+
+
+def bundle_from_case(case: Case, rules: Rules) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+
+    def ask(path: str, value: Any) -> None:
+        if value is not None:
+            values = value if isinstance(value, tuple) else (value,)
+            answers.append({"linkId": path, "answer": [answer(v) for v in values]})
+
+    patient = case.records.get("patient") or {}
+    for i, code in enumerate(patient.get("diagnoses") or ()):
+        entries.append(
+            {
+                "resourceType": "Condition",
+                "id": f"cond-{i}",
+                "code": {"coding": [{"system": ICD, "code": code}]},
+                "subject": {"reference": "Patient/pat-1"},
+            }
+        )
+    transplants = case.lists.get("transplants", ())
+    by_questionnaire = any(t["type"] not in TRANSPLANT_CODES for t in transplants)
+    for i, transplant in enumerate(transplants):
+        facts = transplant.keys() if by_questionnaire else transplant.keys() - BOUND
+        for name in sorted(facts):
+            ask(f"transplants[{i}].{name}", transplant[name])
+        if by_questionnaire:
+            continue
+        procedure: dict[str, Any] = {
+            "resourceType": "Procedure",
+            "id": f"tx-{i}",
+            "status": STATUSES.get(transplant["status"], "unknown"),
+            "code": {"coding": [{"system": CPT, "code": TRANSPLANT_CODES[transplant["type"]]}]},
+            "subject": {"reference": "Patient/pat-1"},
+        }
+        if transplant["date"] is not None:
+            procedure["performedDateTime"] = transplant["date"].isoformat()
+        if transplant["indication"] is not None:
+            procedure["reasonCode"] = [
+                {"coding": [{"system": ICD, "code": transplant["indication"]}]}
+            ]
+        entries.append(procedure)
+    for i, line in enumerate(case.services):
+        codings = []
+        if line.code is not None:
+            codings.append({"system": CPT, "code": line.code})
+        if line.service is not None:
+            codings.append({"system": "urn:dli-check:service", "code": line.service})
+        order: dict[str, Any] = {
+            "resourceType": "ServiceRequest",
+            "id": f"order-{i}",
+            "status": "draft",
+            "intent": "original-order",
+            "code": {"coding": codings},
+            "subject": {"reference": "Patient/pat-1"},
+        }
+        if line.facts.get("date") is not None:
+            order["occurrenceDateTime"] = line.facts["date"].isoformat()
+        entries.append(order)
+        for name, value in sorted(line.facts.items()):
+            if name != "date":
+                ask(f"services[{i}].{name}", value)
+    if answers:
+        entries.append(
+            {
+                "resourceType": "QuestionnaireResponse",
+                "id": "qr-1",
+                "status": "completed",
+                "item": answers,
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "identifier": {"value": case.case_id},
+        "type": "collection",
+        "entry": [{"resource": resource} for resource in entries],
+    }

@@ -1,0 +1,421 @@
+"""FHIR R4 in, questions out: Bundles decide cases through the bindings of the rule file,
+every fact read names its place, disagreeing places leave a fact unknown, and the
+Questionnaire of the missing facts, once answered, completes the decision."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir_bundles import bundle_from_case
+from typer.testing import CliRunner
+
+from conftest import DATA, ROOT
+from dli_check import (
+    CaseError,
+    DliCheckError,
+    case_from_fhir,
+    evaluate,
+    load_rules,
+    questionnaire,
+    read_case,
+)
+from dli_check.cli import app
+from dli_check.engine import case_from_data
+from dli_check.errors import RuleFileError
+
+FHIR = ROOT / "examples" / "fhir"
+EXAMPLES = sorted(FHIR.glob("*.json"))
+ORDER = json.loads((FHIR / "order-sign-dli.json").read_text())
+CLAIM = json.loads((FHIR / "pas-claim-dli.json").read_text())
+SECRET = "Jane Q Patient"
+runner = CliRunner()
+
+# (example, case decision, each line: (code, decision, missing))
+OUTCOMES: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
+    (
+        "order-sign-dli",
+        "insufficient_information",
+        [
+            (
+                "38242",
+                "insufficient_information",
+                [
+                    "transplants[0].medically_necessary",
+                    "services[0].lymphocyte_donor_id",
+                    "transplants[0].donor_id",
+                    "services[0].genetically_modified",  # its default does not hold in FHIR
+                ],
+            )
+        ],
+    ),
+    ("order-sign-dli-answered", "medically_necessary", [("38242", "medically_necessary", [])]),
+    (
+        "order-sign-dli-autologous",
+        "not_medically_necessary",
+        [("38242", "not_medically_necessary", [])],
+    ),
+    (
+        "order-sign-dli-conflicting-indication",
+        "insufficient_information",
+        [("38242", "insufficient_information", ["transplants[0].indication"])],
+    ),
+    (
+        "pas-claim-dli",
+        "insufficient_information",
+        [
+            (
+                "38242",
+                "insufficient_information",
+                [
+                    "transplants[0].medically_necessary",
+                    "services[0].lymphocyte_donor_id",
+                    "transplants[0].donor_id",
+                    "services[0].genetically_modified",
+                ],
+            ),
+            ("99215", "not_applicable", []),  # CPT sent under the HCPCS URI, not governed
+        ],
+    ),
+    (
+        "pas-claim-dli-answered",
+        "medically_necessary",
+        [("38242", "medically_necessary", []), ("99215", "not_applicable", [])],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "decision", "lines"), OUTCOMES, ids=[o[0] for o in OUTCOMES])
+def test_example_bundles(name: str, decision: str, lines: list[tuple[str, str, list[str]]]) -> None:
+    path = FHIR / f"{name}.json"
+    result = evaluate(path)
+    assert result.decision == decision
+    assert [(s.code, s.decision, list(s.missing)) for s in result.services] == lines
+    expected = (ROOT / "examples" / "expected" / "fhir" / path.name).read_text(encoding="utf-8")
+    assert result.to_json() + "\n" == expected
+
+
+def test_every_example_bundle_is_in_the_table() -> None:
+    assert sorted(p.stem for p in EXAMPLES) == sorted(o[0] for o in OUTCOMES)
+
+
+def test_each_fact_names_where_it_came_from() -> None:
+    result = evaluate(FHIR / "order-sign-dli-answered.json")
+    assert [(s.fact, s.places, s.agree) for s in result.sources] == [
+        (
+            "patient.diagnoses",
+            (
+                "ServiceRequest/dli-order-1.reasonCode.coding",
+                "Condition/cond-aml.code.coding",
+                "Condition/cond-sct-status.code.coding",
+            ),
+            True,
+        ),
+        ("services[0].code", ("ServiceRequest/dli-order-1.code.coding",), True),
+        ("services[0].date", ("ServiceRequest/dli-order-1.occurrenceDateTime",), True),
+        (
+            "services[0].genetically_modified",
+            ("QuestionnaireResponse/qr-1 item services[0].genetically_modified",),
+            True,
+        ),
+        (
+            "services[0].lymphocyte_donor_id",
+            ("QuestionnaireResponse/qr-1 item services[0].lymphocyte_donor_id",),
+            True,
+        ),
+        ("transplants[0].date", ("Procedure/hct-1.performedDateTime",), True),
+        (
+            "transplants[0].donor_id",
+            ("QuestionnaireResponse/qr-1 item transplants[0].donor_id",),
+            True,
+        ),
+        ("transplants[0].indication", ("Procedure/hct-1.reasonCode.coding",), True),
+        (
+            "transplants[0].medically_necessary",
+            ("QuestionnaireResponse/qr-1 item transplants[0].medically_necessary",),
+            True,
+        ),
+        ("transplants[0].status", ("Procedure/hct-1.status",), True),
+        ("transplants[0].type", ("Procedure/hct-1.code.coding",), True),
+    ]
+
+
+def test_places_that_disagree_leave_the_fact_unknown_and_say_so() -> None:
+    result = evaluate(FHIR / "order-sign-dli-conflicting-indication.json")
+    (line,) = result.services
+    assert line.notes == (
+        "transplants[0].indication is taken as unknown: Procedure/hct-1.reasonCode.coding and "
+        "QuestionnaireResponse/qr-1 item transplants[0].indication disagree",
+    )
+    (conflict,) = [s for s in result.sources if not s.agree]
+    assert conflict.fact == "transplants[0].indication"
+
+
+def answer_for(item: dict[str, Any]) -> dict[str, Any]:
+    """A reviewer's answer to one generated question, by the item's type."""
+    kind = item["type"]
+    if kind == "boolean":
+        return {"valueBoolean": item["linkId"].endswith("medically_necessary")}
+    if kind == "string":
+        return {"valueString": "D-4471"}
+    if kind == "date":
+        return {"valueDate": "2025-03-14"}
+    if kind == "choice":
+        return {"valueCoding": item["answerOption"][0]["valueCoding"]}
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("start", [ORDER, CLAIM], ids=["order-sign", "pas-claim"])
+def test_the_questionnaire_loop_completes_the_decision(start: dict[str, Any]) -> None:
+    """Bundle -> insufficient information -> Questionnaire -> filled response -> decision."""
+    rules = load_rules()
+    first = evaluate(copy.deepcopy(start), rules)
+    assert first.decision == "insufficient_information"
+    form = questionnaire(rules, first)
+    Questionnaire.model_validate(form)
+    asked = [item["linkId"] for item in form["item"]]
+    assert asked == list(dict.fromkeys(m for s in first.services for m in s.missing))
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "answers",
+        "questionnaire": form["url"],
+        "status": "completed",
+        "item": [{"linkId": i["linkId"], "answer": [answer_for(i)]} for i in form["item"]],
+    }
+    QuestionnaireResponse.model_validate(response)
+    bundle = copy.deepcopy(start)
+    bundle["entry"].append({"resource": response})
+    second = evaluate(bundle, rules)
+    assert second.decision == "medically_necessary"
+    assert questionnaire(rules, second)["item"] == []
+
+
+def test_the_whole_questionnaire() -> None:
+    form = questionnaire(load_rules(), base_url="https://payer.example.org/fhir/")
+    Questionnaire.model_validate(form)
+    assert form["url"] == "https://payer.example.org/fhir/Questionnaire/cg-trans-03"
+    items = [(i["linkId"], i["type"], i["required"]) for g in form["item"] for i in g["item"]]
+    assert items == [
+        ("patient.diagnoses", "open-choice", True),
+        ("transplants[0].type", "choice", True),
+        ("transplants[0].conditioning", "choice", True),
+        ("transplants[0].status", "choice", True),
+        ("transplants[0].date", "date", True),
+        ("transplants[0].medically_necessary", "boolean", True),
+        ("transplants[0].indication", "open-choice", True),
+        ("transplants[0].donor_id", "string", True),
+        ("services[0].date", "date", True),
+        ("services[0].lymphocyte_donor_id", "string", True),
+        ("services[0].genetically_modified", "boolean", True),
+    ]
+    diagnoses = form["item"][0]["item"][0]
+    assert diagnoses["answerValueSet"] == "http://hl7.org/fhir/sid/icd-10-cm?fhir_vs"
+    assert diagnoses["repeats"] is True
+
+
+@pytest.mark.parametrize(
+    ("rule_file", "required"),
+    [
+        (
+            "cpap.yaml",
+            {
+                "patient.diagnoses": True,
+                "sleep_studies[0].date": True,
+                "sleep_studies[0].ahi": True,
+                "services[0].date": True,
+            },
+        ),
+        (
+            "made-up-guideline.yaml",
+            {
+                "patient.diagnoses": True,
+                "transplants[0].type": True,
+                "transplants[0].date": True,
+                "transplants[0].medically_necessary": False,  # no criterion reads it
+                "transplants[0].indication": True,
+                "services[0].date": True,
+            },
+        ),
+    ],
+)
+def test_required_where_a_criterion_reads_the_fact(
+    rule_file: str, required: dict[str, bool]
+) -> None:
+    form = questionnaire(load_rules(DATA / rule_file))
+    Questionnaire.model_validate(form)
+    assert {i["linkId"]: i["required"] for g in form["item"] for i in g["item"]} == required
+
+
+CASES = sorted((ROOT / "examples" / "cases").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_round_trip_through_fhir(path: Path) -> None:
+    """A case written as a Bundle (Conditions, Procedures, draft orders and answers) reads
+    back as the same case, and gets the same decision, criterion by criterion."""
+    rules = load_rules()
+    case = read_case(path, rules)
+    bundle = bundle_from_case(case, rules)
+    back = case_from_data(case_from_fhir(bundle, rules).data, rules, read_from_fhir=True)
+    assert back == case
+
+    def outcome(result: Any) -> list[Any]:
+        return [
+            (s.decision, s.action, [(r.criterion, r.status) for r in s.reasons])
+            for s in result.services
+        ]
+
+    assert outcome(evaluate(bundle, rules)) == outcome(evaluate(path, rules))
+
+
+def mutated(change: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    bundle = copy.deepcopy(base or json.loads((FHIR / "order-sign-dli-answered.json").read_text()))
+    change(bundle)
+    return bundle
+
+
+def resource(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind)
+
+
+def set_key(target: dict[str, Any], key: str, value: Any) -> None:
+    target[key] = value
+
+
+BAD: list[tuple[str, Any, str]] = [
+    (
+        "a number where FHIR wants a string",
+        lambda b: set_key(resource(b, "ServiceRequest")["code"]["coding"][0], "system", 5),
+        "<bundle>: Bundle.entry[0].resource.code.coding[0].system: must be a string",
+    ),
+    (
+        "an element FHIR does not define, named by a patient's name",
+        lambda b: set_key(resource(b, "Procedure"), SECRET.replace(" ", ""), SECRET),
+        "<bundle>: Bundle.entry[5].resource: has an element FHIR R4 does not define here",
+    ),
+    (
+        "a date that is no date",
+        lambda b: set_key(resource(b, "ServiceRequest"), "occurrenceDateTime", SECRET),
+        "<bundle>: Bundle.entry[0].resource.occurrenceDateTime: is not a valid value of its "
+        "FHIR R4 type",
+    ),
+    (
+        "an answer of the wrong type",
+        lambda b: set_key(
+            resource(b, "QuestionnaireResponse")["item"][0], "answer", [{"valueString": SECRET}]
+        ),
+        "<bundle>: Bundle.entry[6].resource.item[0].answer[0]: is not an answer of the type "
+        "transplants[0].medically_necessary needs (valueBoolean)",
+    ),
+    (
+        "an answer for a line the Bundle does not have",
+        lambda b: resource(b, "QuestionnaireResponse")["item"].append(
+            {"linkId": "services[3].date", "answer": [{"valueDate": "2026-01-01"}]}
+        ),
+        "<bundle>: Bundle.entry[6].resource.item[4]: answers for service line 3, which the "
+        "Bundle does not have",
+    ),
+    (
+        "no id to name the case by",
+        lambda b: b.pop("id"),
+        "<bundle>: Bundle.identifier: has no id or identifier to name the case by",
+    ),
+    (
+        "no service line the rule file reads",
+        lambda b: (set_key(resource(b, "ServiceRequest"), "status", "active"), b["entry"].pop()),
+        "<bundle>: Bundle: holds no service line that the rule file's FHIR sources read",
+    ),
+    (
+        "a diagnosis that is not an ICD-10-CM code",
+        lambda b: set_key(resource(b, "Condition")["code"]["coding"][0], "code", "C92.9X"),
+        "<bundle>: Condition/cond-aml.code.coding: not a code in ICD-10-CM FY2026 (April 1, "
+        "2026 update) (read as patient.diagnoses[1])",
+    ),
+    (
+        "an order whose CPT code is not one",
+        lambda b: set_key(resource(b, "ServiceRequest")["code"]["coding"][0], "code", "3824"),
+        "<bundle>: ServiceRequest/dli-order-1.code.coding: not a CPT or HCPCS procedure code "
+        "(e.g. 38242 or E0601) (read as services[0].code)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_bundles_name_the_element_never_the_value(change: Any, message: str) -> None:
+    with pytest.raises(CaseError) as caught:
+        evaluate(mutated(change), source="<bundle>")
+    assert str(caught.value) == message
+    assert SECRET not in str(caught.value) and SECRET.replace(" ", "") not in str(caught.value)
+
+
+def test_a_rule_file_binding_must_name_a_source_of_its_entity(tmp_path: Path) -> None:
+    text = (ROOT / "rules" / "cg-trans-03.yaml").read_text()
+    broken = text.replace(
+        "procedures: {path: [performedDateTime, performedPeriod.start]}",
+        "surgeries: {path: [performedDateTime, performedPeriod.start]}",
+    )
+    assert broken != text
+    path = tmp_path / "rules.yaml"
+    path.write_text(broken)
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert str(caught.value).endswith(
+        "case.lists.transplants.facts.date.fhir.surgeries: 'surgeries' is not a FHIR source of "
+        "transplants (see its fhir)"
+    )
+
+
+def test_a_fhirpath_that_does_not_compile_is_the_rule_file_s_fault(tmp_path: Path) -> None:
+    text = (ROOT / "rules" / "cg-trans-03.yaml").read_text()
+    path = tmp_path / "rules.yaml"
+    path.write_text(text.replace("where: status = 'draft'", "where: status = ("))
+    with pytest.raises(DliCheckError) as caught:
+        evaluate(FHIR / "order-sign-dli.json", load_rules(path))
+    assert str(caught.value) == "the rule file's FHIRPath 'status = (' does not compile (KeyError)"
+
+
+def test_batch_reads_directories_and_json_lines_of_bundles(tmp_path: Path) -> None:
+    lines = tmp_path / "bundles.jsonl"
+    lines.write_text("".join(json.dumps(json.loads(p.read_text())) + "\n" for p in EXAMPLES))
+    for source in (FHIR, lines):
+        result = runner.invoke(app, ["batch", str(source), "-q", "--detail", "decisions"])
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        decisions = {o[0]: o[1] for o in OUTCOMES}
+        assert [r["decision"] for r in records] == [decisions[p.stem] for p in EXAMPLES]
+
+
+def test_the_command_line_prints_questionnaires() -> None:
+    result = runner.invoke(app, ["questionnaire"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == questionnaire(load_rules())
+    result = runner.invoke(app, [str(FHIR / "pas-claim-dli.json"), "--format", "questionnaire"])
+    assert result.exit_code == 0
+    assert [i["linkId"] for i in json.loads(result.stdout)["item"]] == [
+        "transplants[0].medically_necessary",
+        "services[0].lymphocyte_donor_id",
+        "transplants[0].donor_id",
+        "services[0].genetically_modified",
+    ]
+    text = runner.invoke(app, [str(FHIR / "order-sign-dli-conflicting-indication.json")]).stdout
+    assert (
+        "   transplants[0].indication: unknown, the places disagree: Procedure/hct-1.reasonCode"
+        ".coding; QuestionnaireResponse/qr-1 item transplants[0].indication" in text
+    )
+
+
+def test_plain_cases_do_not_load_fhir() -> None:
+    """Start-up of a case-JSON run does not pay for the FHIR packages."""
+    probe = (
+        "import sys, dli_check\n"
+        f"dli_check.evaluate({str(ROOT / 'examples/cases/dli-relapsed-aml.json')!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fhir', 'fhirpathpy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "[]\n")
