@@ -298,7 +298,7 @@ def _compiled(expression: str) -> Callable[..., list[Any]]:
     except Exception as exc:  # fhirpathpy raises bare Exceptions and KeyErrors
         message = f"the rule file's FHIRPath {expression!r} does not compile ({type(exc).__name__})"
         raise BindingError(message) from None
-    return run  # type: ignore[no-any-return]
+    return run
 
 
 def _run(expression: str, data: Mapping[str, Any]) -> list[Any]:
