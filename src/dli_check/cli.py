@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from dli_check.batch import Input, Inputs, RunIdentity, Summary
+    from dli_check.decision_log import DecisionLog
     from dli_check.engine import Rules
     from dli_check.output import Identity, Output
 
@@ -61,6 +62,9 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Validate or show a rule file.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+log_app = typer.Typer(help="Read the decision log of dli-check serve.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class TextOrJson(StrEnum):
@@ -694,6 +698,141 @@ def schema(
         document = schemas.rules_json_schema()
     with _writing():
         _print(json.dumps(document, indent=2, sort_keys=True))
+
+
+class Covered(StrEnum):
+    covered = "covered"
+    conditional = "conditional"
+
+
+LogOption = Annotated[
+    Path,
+    typer.Option("--log", help="The SQLite decision log (it holds health information)."),
+]
+
+
+@app.command()
+def serve(
+    rules_path: Annotated[
+        Path | None,
+        typer.Option("--rules", help="A rule file, or a directory of them (default: CG-TRANS-03)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8080,
+    log: LogOption = Path("dli-check-decisions.sqlite3"),
+    jwks: Annotated[
+        Path | None,
+        typer.Option("--jwks", help="Verify CDS clients' bearer JWTs against this JWKS file."),
+    ] = None,
+    issuer: Annotated[
+        list[str] | None, typer.Option("--issuer", help="A trusted JWT issuer (repeatable).")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Bind beyond loopback without --jwks.")
+    ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option("--public-url", help="The base URL clients call (for aud and links)."),
+    ] = None,
+    payer: Annotated[str, typer.Option(help="The insurer's name, shown on cards.")] = (
+        "Health plan"
+    ),
+    covered: Annotated[
+        Covered, typer.Option(help="The plan's benefit answer for the orders (not the engine's).")
+    ] = Covered.covered,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve", help="A medically necessary order is satisfied (an authorization)."
+        ),
+    ] = False,
+    policy_url: Annotated[
+        str | None, typer.Option("--policy-url", help="Where the guideline is published.")
+    ] = None,
+) -> None:
+    """Serve CDS Hooks (Da Vinci CRD), PAS Claim/$submit and plain JSON over HTTP."""
+    from dli_check.crd import Policy
+    from dli_check.decision_log import DecisionLog
+    from dli_check.service_auth import TokenChecker
+
+    if host not in LOOPBACK and jwks is None:
+        if not insecure:
+            _fail(
+                f"refusing to serve on {host} without --jwks (client tokens); --insecure to do so"
+            )
+        _say(f"warning: serving on {host} with no client authentication (--insecure)")
+    try:
+        import uvicorn
+
+        from dli_check.server import Settings, create_app
+    except ImportError:
+        _fail("serve needs the serve extra: pip install 'dli-check[serve]'")
+    rule_files = _rule_files(rules_path)
+    try:
+        tokens = TokenChecker(jwks, issuer or []) if jwks is not None else None
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        decisions = DecisionLog(log)
+    except Exception as exc:  # sqlite3.Error, OSError
+        _fail(f"{log}: cannot open the decision log ({type(exc).__name__})")
+    policy = Policy(payer, covered.value, auto_approve, policy_url)
+    settings = Settings(rule_files, decisions, policy, tokens, public_url)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _rule_files(path: Path | None) -> list[Rules]:
+    if path is None or not path.is_dir():
+        return [_rules(path)]
+    files = sorted(p for p in path.glob("*.yaml") if not p.name.endswith(".tests.yaml"))
+    loaded = [_rules(p) for p in files]
+    ids = [r.model.guideline.id for r in loaded]
+    if not loaded or len(set(ids)) != len(ids):
+        _fail(f"{path}: needs rule files of different guidelines (one version each)")
+    return loaded
+
+
+@log_app.command("list")
+def log_list(
+    log: LogOption = Path("dli-check-decisions.sqlite3"),
+    since: Annotated[str | None, typer.Option(help="From this ISO date or time on (UTC).")] = None,
+    decision: Annotated[str | None, typer.Option(help="Only this case decision.")] = None,
+) -> None:
+    """One line of JSON per decision served: id, time, endpoint, rule version, lines."""
+    with _writing():
+        for entry in _open_log(log).entries(since=since, decision=decision):
+            _print(json.dumps(entry.summary(), separators=(",", ":")))
+
+
+@log_app.command("show")
+def log_show(
+    decision_id: Annotated[str, typer.Argument(help="A decision or coverage-assertion id.")],
+    log: LogOption = Path("dli-check-decisions.sqlite3"),
+) -> None:
+    """One decision in full: the entry, the result and the questionnaire, as JSON."""
+    entry = _open_log(log).get(decision_id)
+    if entry is None:
+        _fail(f"{log}: no decision {terminal(decision_id)!r}")
+    document = {
+        **entry.summary(),
+        "result": json.loads(entry.result),
+        "questionnaire": json.loads(entry.questionnaire) if entry.questionnaire else None,
+    }
+    with _writing():
+        _print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _open_log(path: Path) -> DecisionLog:
+    from dli_check.decision_log import DecisionLog
+
+    if not path.is_file():
+        _fail(f"{path}: no decision log there")
+    try:
+        return DecisionLog(path)
+    except Exception as exc:  # sqlite3.Error
+        _fail(f"{path}: not a decision log ({type(exc).__name__})")
 
 
 def run() -> None:

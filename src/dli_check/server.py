@@ -1,0 +1,331 @@
+"""``dli-check serve``: the engine as a service (FastAPI), for EHRs and PA systems.
+
+* ``GET /cds-services``, ``POST /cds-services/{id}``: CDS Hooks 2.0 with Da Vinci CRD
+  (`crd`); ``POST /cds-services/{id}/feedback``;
+* ``GET /questionnaires/{id}``: the Questionnaires responses refer to;
+* ``POST /Claim/$submit``: Da Vinci PAS (`pas`);
+* ``POST /evaluate``: case JSON (or a FHIR Bundle) in, the result JSON out;
+* ``GET /healthz``; OpenAPI docs at ``/docs``.
+
+Every request body is read up to `MAX_BODY` bytes (413 beyond) and parsed strictly;
+errors are one line, as JSON (an ``OperationOutcome`` on the FHIR endpoints), never a
+traceback and never a value of the request. Every decision is appended to the decision
+log (`decision_log`) before it is answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dli_check.crd import (
+    HOOKS,
+    Policy,
+    RequestError,
+    coverage_response,
+    discovery,
+    read_request,
+    service_id,
+)
+from dli_check.decision_log import DecisionLog, Entry
+from dli_check.errors import CaseError, DliCheckError
+from dli_check.loaders import parse_case_json
+from dli_check.pas import claim_of, claim_response
+from dli_check.questionnaire import questionnaire
+from dli_check.service_auth import AuthError, TokenChecker
+
+if TYPE_CHECKING:
+    from dli_check.engine import Rules
+    from dli_check.results import CaseResult
+
+MAX_BODY = 1024 * 1024
+FHIR_JSON = "application/fhir+json"
+log = logging.getLogger("dli_check.server")
+
+
+@dataclass
+class Settings:
+    """What a running service needs: its rule files, the plan's policy, the log."""
+
+    rules: list[Rules]
+    log: DecisionLog
+    policy: Policy = field(default_factory=Policy)
+    tokens: TokenChecker | None = None
+    public_url: str | None = None
+    """The service's base URL as clients call it (for ``aud`` and Questionnaire URLs);
+    by default, the URL each request came to."""
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+
+def outcome(message: str, code: str = "invalid") -> dict[str, Any]:
+    """A FHIR OperationOutcome of one error."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": message}],
+    }
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service's FastAPI application."""
+    app = FastAPI(
+        title="dli-check",
+        description="Applies clinical UM guidelines to cases: CDS Hooks (Da Vinci CRD), "
+        "PAS Claim/$submit, and plain JSON.",
+    )
+    hooks = {service_id(r, hook): (r, hook) for r in settings.rules for hook in HOOKS}
+
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
+        return _error(request, exc.status, exc.message, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error(request, 400, "the request does not have the expected form")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        words = {404: "no such endpoint", 405: "method not allowed"}
+        return _error(request, exc.status_code, words.get(exc.status_code, "request refused"))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s (%s)", request.url.path, type(exc).__name__)
+        return _error(request, 500, "internal error", "exception")
+
+    def base_url(request: Request) -> str:
+        return (settings.public_url or str(request.base_url)).rstrip("/")
+
+    def authorize(request: Request) -> None:
+        if settings.tokens is None:
+            return
+        audience = base_url(request) + request.url.path
+        try:
+            settings.tokens.check(request.headers.get("authorization"), audience)
+        except AuthError as exc:
+            raise RequestError(401, str(exc), "security") from None
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        """Liveness, and the rule files served."""
+        return {
+            "status": "ok",
+            "rules": [
+                {"guideline": r.model.guideline.id, "rules_sha256": r.sha256}
+                for r in settings.rules
+            ],
+        }
+
+    @app.get("/cds-services")
+    async def cds_services(request: Request) -> dict[str, Any]:
+        """The CDS Hooks discovery document."""
+        authorize(request)
+        return discovery(settings.rules)
+
+    @app.post("/cds-services/{service}")
+    async def cds_hook(service: str, request: Request) -> dict[str, Any]:
+        """A CDS Hooks call: coverage information for each governed draft order."""
+        authorize(request)
+        found = hooks.get(service)
+        if found is None:
+            raise RequestError(404, "no such CDS service", "not-found")
+        rules, hook = found
+        raw = await _body(request)
+        data = _json(raw)
+        bundle, coverage = read_request(data, hook)
+        result = _decide(rules, bundle)
+        decision_id = uuid.uuid4().hex
+        form_url = _questionnaire_url(base_url(request), decision_id, result)
+        response = coverage_response(
+            data,
+            coverage,
+            result,
+            rules,
+            settings.policy,
+            decision_id=decision_id,
+            today=settings.clock().date(),
+            questionnaire_url=form_url,
+        )
+        _record(
+            settings,
+            rules,
+            result,
+            raw,
+            decision_id,
+            f"cds-services/{service}",
+            data["hookInstance"],
+            form_url and _form(rules, result, form_url, decision_id),
+        )
+        return response
+
+    @app.post("/cds-services/{service}/feedback")
+    async def cds_feedback(service: str, request: Request) -> dict[str, Any]:
+        """Feedback on cards: accepted and logged (counts and outcomes, no comments)."""
+        authorize(request)
+        if service not in hooks:
+            raise RequestError(404, "no such CDS service", "not-found")
+        data = _json(await _body(request))
+        items = data.get("feedback") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise RequestError(400, "feedback: required, a list")
+        outcomes = sorted(str(i.get("outcome")) for i in items if isinstance(i, dict))
+        log.info("feedback on %s: %d item(s), outcomes %s", service, len(items), outcomes)
+        return {}
+
+    @app.get("/questionnaires/{questionnaire_id}")
+    async def get_questionnaire(questionnaire_id: str, request: Request) -> Response:
+        """A Questionnaire of missing facts that a response referred to."""
+        authorize(request)
+        text = settings.log.questionnaire(questionnaire_id)
+        if text is None:
+            raise RequestError(404, "no such Questionnaire", "not-found")
+        return Response(text, media_type=FHIR_JSON)
+
+    @app.post("/Claim/$submit")
+    async def claim_submit(request: Request) -> Response:
+        """PAS: a Claim Bundle in, a ClaimResponse Bundle out (A1 or A4 per item)."""
+        authorize(request)
+        raw = await _body(request)
+        bundle = _json(raw)
+        claim = claim_of(bundle)
+        rules = settings.rules[0]
+        result = _decide(rules, bundle)
+        decision_id = uuid.uuid4().hex
+        form_url = _questionnaire_url(base_url(request), decision_id, result)
+        response = claim_response(
+            claim,
+            result,
+            rules,
+            decision_id=decision_id,
+            now=settings.clock(),
+            questionnaire_url=form_url,
+        )
+        _record(
+            settings,
+            rules,
+            result,
+            raw,
+            decision_id,
+            "Claim/$submit",
+            None,
+            form_url and _form(rules, result, form_url, decision_id),
+        )
+        return JSONResponse(response, media_type=FHIR_JSON)
+
+    @app.post("/evaluate")
+    async def evaluate_case(request: Request) -> Response:
+        """Case JSON (or a FHIR Bundle) in, the engine's result JSON out."""
+        authorize(request)
+        raw = await _body(request)
+        rules = settings.rules[0]
+        try:
+            data = parse_case_json(raw, "request", field_names=rules.field_names)
+            result = rules.decide_data(data, "request", raw)
+        except CaseError as exc:
+            raise RequestError(400, str(exc)) from None
+        decision_id = uuid.uuid4().hex
+        _record(settings, rules, result, raw, decision_id, "evaluate", None, None)
+        return Response(
+            result.to_json(indent=None),
+            media_type="application/json",
+            headers={"X-Decision-Id": decision_id},
+        )
+
+    return app
+
+
+def _error(request: Request, status: int, message: str, code: str = "invalid") -> Response:
+    fhir = not request.url.path.startswith(("/evaluate", "/healthz"))
+    body = outcome(message, code) if fhir else {"error": message}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        body, status_code=status, media_type=FHIR_JSON if fhir else None, headers=headers
+    )
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise RequestError(
+            413, f"the request is larger than the {MAX_BODY // 1024} KiB limit", "too-costly"
+        )
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestError(
+                413, f"the request is larger than the {MAX_BODY // 1024} KiB limit", "too-costly"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return parse_case_json(raw, "request")
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+
+
+def _decide(rules: Rules, bundle: Any) -> CaseResult:
+    try:
+        return rules.decide_data(bundle, "request")
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+    except DliCheckError as exc:
+        raise RequestError(500, str(exc), "exception") from None
+
+
+def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str | None:
+    if not any(line.missing for line in result.services):
+        return None
+    return f"{base}/questionnaires/{decision_id}"
+
+
+def _form(rules: Rules, result: CaseResult, url: str, decision_id: str) -> str:
+    import json
+
+    form = questionnaire(rules, result)
+    form["id"], form["url"] = decision_id, url
+    return json.dumps(form, separators=(",", ":"), ensure_ascii=False)
+
+
+def _record(
+    settings: Settings,
+    rules: Rules,
+    result: CaseResult,
+    raw: bytes,
+    decision_id: str,
+    endpoint: str,
+    hook_instance: str | None,
+    form: str | None,
+) -> None:
+    guideline = rules.model.guideline
+    settings.log.append(
+        Entry(
+            id=decision_id,
+            time=settings.clock().isoformat(timespec="milliseconds"),
+            endpoint=endpoint,
+            hook_instance=hook_instance,
+            rules_sha256=rules.sha256,
+            guideline=guideline.id,
+            guideline_version=str(guideline.last_review_date),
+            case_sha256=hashlib.sha256(raw).hexdigest(),
+            decision=result.decision,
+            lines=[
+                {"code": s.code, "service": s.service, "decision": s.decision, "action": s.action}
+                for s in result.services
+            ],
+            result=result.to_json(indent=None),
+            questionnaire=form,
+        )
+    )

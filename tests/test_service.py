@@ -1,0 +1,775 @@
+"""dli-check serve: CDS Hooks with Da Vinci CRD coverage-information that passes the CRD
+invariants and never denies, PAS review actions A1/A4 (never A3), plain JSON, located
+errors without values, client JWTs, and a decision log of every decision served."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhirpathpy import evaluate as fhirpath
+from fhirpathpy.models import models
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from dli_check import load_rules
+from dli_check.cli import app as cli_app
+from dli_check.crd import COVERAGE_INFORMATION, Policy
+from dli_check.decision_log import DecisionLog
+from dli_check.server import Settings, create_app
+from dli_check.service_auth import TokenChecker
+
+INTEROP = ROOT.parent / "shared" / "interop" / "examples"
+FHIR = ROOT / "examples" / "fhir"
+NOW = dt.datetime(2026, 6, 1, 15, 30, tzinfo=dt.UTC)
+SECRET = "Jane Q Patient"
+
+
+def order_sign_request() -> dict[str, Any]:
+    """The reference's order-sign request when it is beside the checkout; else the same
+    request rebuilt from the example Bundle (the same resources)."""
+    path = INTEROP / "order-sign-request.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    bundle = json.loads((FHIR / "order-sign-dli.json").read_text())
+    resources = [e["resource"] for e in bundle["entry"]]
+    by_type = {
+        r["resourceType"]: [x for x in resources if x["resourceType"] == r["resourceType"]]
+        for r in resources
+    }
+
+    def searchset(kind: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in by_type.get(kind, [])],
+        }
+
+    return {
+        "hook": "order-sign",
+        "hookInstance": "3f1c7a52-6d0e-4b8e-9a51-2c1d6b0f9e47",
+        "context": {
+            "userId": "PractitionerRole/prr-1",
+            "patientId": "pat-1",
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": r} for r in by_type["ServiceRequest"]],
+            },
+        },
+        "prefetch": {
+            "patient": by_type["Patient"][0],
+            "coverage": searchset("Coverage"),
+            "conditions": searchset("Condition"),
+            "transplants": searchset("Procedure"),
+        },
+    }
+
+
+ANSWERS = json.loads((FHIR / "order-sign-dli-answered.json").read_text())["entry"][-1]["resource"]
+
+
+def with_answers(request: dict[str, Any]) -> dict[str, Any]:
+    request = copy.deepcopy(request)
+    request["prefetch"]["questionnaireResponse"] = ANSWERS
+    return request
+
+
+def autologous(request: dict[str, Any]) -> dict[str, Any]:
+    request = with_answers(request)
+    procedure = request["prefetch"]["transplants"]["entry"][0]["resource"]
+    procedure["code"]["coding"][0]["code"] = "38241"
+    return request
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> DecisionLog:
+    return DecisionLog(tmp_path / "decisions.sqlite3")
+
+
+def client(log: DecisionLog, **settings: Any) -> TestClient:
+    ticks = itertools.count()
+    options = {"clock": lambda: NOW + dt.timedelta(seconds=next(ticks)), **settings}
+    return TestClient(
+        create_app(Settings([load_rules()], log, **options)), base_url="http://testserver"
+    )
+
+
+def coverage_information(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            e["url"]: e.get("valueCode", e.get("valueString"))
+            for e in ext["extension"]
+            if e["url"] != "detail"
+        }
+        for action in response.get("systemActions", [])
+        for ext in action["resource"].get("extension", [])
+        if ext["url"] == COVERAGE_INFORMATION
+    ]
+
+
+# CRD 2.2.1 invariants of coverage-information; q4 as the reference corrects it.
+INVARIANTS = {
+    "q1": "extension.where(url='questionnaire').exists() implies extension.where(url='doc-needed').exists()",
+    "q2": "extension.where(url='covered' and value='not-covered').exists() implies extension.where(url='pa-needed').exists().not()",
+    "q3": "(extension.where(url='covered' and value='conditional').exists() or extension.where(url='pa-needed' and value='conditional').exists() or extension.where(url='doc-needed' and value='conditional').exists()) implies extension.where(url='info-needed').exists()",
+    "q4": "(extension.where(url='pa-needed' and (value='satisfied' or value='no-auth')).exists() and extension.where(url='doc-purpose').exists()) implies extension.where(url='doc-purpose').all(value != 'withpa')",
+    "q5": "extension.where(url='satisfied-pa-id').exists() = extension.where(url='pa-needed' and value='satisfied').exists()",
+    "q6": "extension.where(url='info-needed' and value='OTH').exists() implies extension.where(url='reason').exists()",
+    "q7": "extension.where(url='reason').all(value.text.exists() or value.coding.all(system='http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp'))",
+    "q8": "extension.where(url='doc-purpose' and value != 'conditional').exists() implies extension.where(url='reason').exists()",
+    "q9": "(extension.where(url='covered' and value='indeterminate').exists() or extension.where(url='pa-needed' and value='indeterminate').exists() or extension.where(url='doc-needed' and value='indeterminate').exists()) implies extension.where(url='reason').exists()",
+}
+
+
+def assert_valid_crd(response: dict[str, Any]) -> None:
+    for action in response.get("systemActions", []):
+        assert action["type"] == "update" and action["description"]
+        order = action["resource"]
+        ServiceRequest.model_validate(order)
+        for name, expression in INVARIANTS.items():
+            got = fhirpath(
+                order,
+                f"extension.where(url='{COVERAGE_INFORMATION}').all({expression})",
+                {},
+                models["r4"],
+            )
+            assert got == [True], name
+    for card in response["cards"]:
+        assert len(card["summary"]) < 140 and card["indicator"] == "warning"
+        assert uuid.UUID(card["uuid"]) and card["source"]["label"]
+
+
+# (name, request maker, policy, coverage-information per governed order, card count)
+CRD_ROWS: list[tuple[str, Any, Policy, list[dict[str, Any]], int]] = [
+    (
+        "insufficient information: documentation and the questionnaire of the missing facts",
+        lambda r: r,
+        Policy(),
+        [
+            {
+                "coverage": None,
+                "covered": "covered",
+                "pa-needed": "auth-needed",
+                "doc-needed": "clinical",
+                "doc-purpose": "withpa",
+                "billingCode": None,
+                "reason": None,
+                "questionnaire": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        0,
+    ),
+    (
+        "medically necessary, the plan does not auto-approve",
+        with_answers,
+        Policy(),
+        [
+            {
+                "coverage": None,
+                "covered": "covered",
+                "pa-needed": "auth-needed",
+                "billingCode": None,
+                "reason": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        0,
+    ),
+    (
+        "medically necessary, the plan auto-approves",
+        with_answers,
+        Policy(auto_approve=True),
+        [
+            {
+                "coverage": None,
+                "covered": "covered",
+                "pa-needed": "satisfied",
+                "billingCode": None,
+                "reason": None,
+                "satisfied-pa-id": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        0,
+    ),
+    (
+        "not medically necessary: a physician reviews, never not-covered",
+        autologous,
+        Policy(),
+        [
+            {
+                "coverage": None,
+                "covered": "covered",
+                "pa-needed": "auth-needed",
+                "doc-needed": "clinical",
+                "doc-purpose": "withpa",
+                "billingCode": None,
+                "reason": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        1,
+    ),
+    (
+        "a conditional benefit answer comes with info-needed",
+        with_answers,
+        Policy(covered="conditional"),
+        [
+            {
+                "coverage": None,
+                "covered": "conditional",
+                "pa-needed": "auth-needed",
+                "info-needed": "OTH",
+                "billingCode": None,
+                "reason": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "policy", "expected", "cards"), [r[1:] for r in CRD_ROWS], ids=[r[0] for r in CRD_ROWS]
+)
+def test_order_sign(
+    log: DecisionLog, make: Any, policy: Policy, expected: list[dict[str, Any]], cards: int
+) -> None:
+    response = client(log, policy=policy).post(
+        "/cds-services/cg-trans-03-order-sign", json=make(order_sign_request())
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert_valid_crd(body)
+    infos = coverage_information(body)
+    assert [list(i) for i in infos] == [list(e) for e in expected]  # the elements, in order
+    assert [{k: v for k, v in i.items() if expected[0][k] is not None} for i in infos] == [
+        {k: v for k, v in e.items() if v is not None} for e in expected
+    ]
+    (entry,) = log.entries()
+    assert infos[0]["coverage-assertion-id"] == f"{entry.id}.1"
+    assert infos[0]["date"] is None  # a valueDate, not a code or a string
+    assert len(body["cards"]) == cards
+    assert "not-covered" not in response.text
+
+
+def test_the_card_quotes_the_unmet_criterion_and_says_a_physician_decides(log: DecisionLog) -> None:
+    body = (
+        client(log, policy=Policy(payer="Example Health Plan"))
+        .post("/cds-services/cg-trans-03-order-sign", json=autologous(order_sign_request()))
+        .json()
+    )
+    (card,) = body["cards"]
+    assert (
+        card["summary"]
+        == "CG-TRANS-03 pre-screen: a criterion is not met (CPT 38242); a physician will review"
+    )
+    assert card["detail"].startswith(
+        "**This is a pre-screen, not a determination.** A physician reviewer decides."
+    )
+    assert "Criterion not met: *transplant-allogeneic*" in card["detail"]
+    assert (
+        '"following a medically necessary allogeneic (myeloablative or non-myeloablative) hematopoietic progenitor cell transplant"'
+        in card["detail"]
+    )
+    assert card["source"]["label"] == "Example Health Plan"
+    assert card["source"]["topic"]["code"] == "off-guideline"
+    assert card["extension"] == {
+        "davinci-crd.associated-resource": [{"reference": "ServiceRequest/dli-order-1"}]
+    }
+
+
+def test_the_questionnaire_a_response_names_is_served(log: DecisionLog) -> None:
+    service = client(log)
+    body = service.post("/cds-services/cg-trans-03-order-sign", json=order_sign_request()).json()
+    ext = body["systemActions"][0]["resource"]["extension"][-1]["extension"]
+    url = next(e["valueCanonical"] for e in ext if e["url"] == "questionnaire")
+    assert url.startswith("http://testserver/questionnaires/")
+    form = service.get(url.removeprefix("http://testserver")).json()
+    assert form["resourceType"] == "Questionnaire" and form["url"] == url
+    assert [i["linkId"] for i in form["item"]] == [
+        "transplants[0].medically_necessary",
+        "services[0].lymphocyte_donor_id",
+        "transplants[0].donor_id",
+        "services[0].genetically_modified",
+    ]
+
+
+def test_order_select_asks_for_no_documentation(log: DecisionLog) -> None:
+    request = order_sign_request() | {"hook": "order-select"}
+    request["context"]["selections"] = ["ServiceRequest/dli-order-1"]
+    body = client(log).post("/cds-services/cg-trans-03-order-select", json=request).json()
+    assert_valid_crd(body)
+    (info,) = coverage_information(body)
+    assert "doc-needed" not in info and "questionnaire" not in info
+
+
+def test_orders_the_guideline_does_not_govern_get_no_action(log: DecisionLog) -> None:
+    request = with_answers(order_sign_request())
+    visit = copy.deepcopy(request["context"]["draftOrders"]["entry"][0])
+    visit["resource"]["id"] = "visit-1"
+    visit["resource"]["code"] = {
+        "coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99215"}]
+    }
+    request["context"]["draftOrders"]["entry"].append(visit)
+    body = client(log).post("/cds-services/cg-trans-03-order-sign", json=request).json()
+    assert [a["resource"]["id"] for a in body["systemActions"]] == ["dli-order-1"]
+
+
+def test_discovery(log: DecisionLog) -> None:
+    services = client(log).get("/cds-services").json()["services"]
+    assert [(s["id"], s["hook"]) for s in services] == [
+        ("cg-trans-03-order-sign", "order-sign"),
+        ("cg-trans-03-order-select", "order-select"),
+    ]
+    assert services[0]["prefetch"] == {
+        "patient": "Patient/{{context.patientId}}",
+        "coverage": "Coverage?patient={{context.patientId}}&status=active",
+        "condition": "Condition?patient={{context.patientId}}",
+        "procedure": "Procedure?patient={{context.patientId}}",
+    }
+    assert services[0]["extension"] == {"davinci-crd.version": ["2.2"]}
+
+
+def test_prefetch_without_the_transplant_is_a_question_not_an_error(log: DecisionLog) -> None:
+    request = order_sign_request()
+    request["prefetch"]["transplants"] = None  # the client had no data for it
+    response = client(log).post("/cds-services/cg-trans-03-order-sign", json=request)
+    assert response.status_code == 200
+    (entry,) = log.entries()
+    assert json.loads(entry.result)["services"][0]["missing"] == [
+        "transplants",
+        "services[0].lymphocyte_donor_id",
+        "services[0].genetically_modified",
+    ]
+
+
+def pas_bundle(answered: bool) -> dict[str, Any]:
+    name = "pas-claim-dli-answered.json" if answered else "pas-claim-dli.json"
+    return json.loads((FHIR / name).read_text())
+
+
+def review_actions(response: dict[str, Any]) -> list[str]:
+    claim_response = response["entry"][0]["resource"]
+    return [
+        sub["valueCodeableConcept"]["coding"][0]["code"]
+        for item in claim_response["item"]
+        for adjudication in item["adjudication"]
+        for ext in adjudication["extension"]
+        for sub in ext["extension"]
+        if sub["url"].endswith("extension-reviewActionCode")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answered", "actions", "note"),
+    [
+        (
+            False,
+            ["A4", "A4"],
+            "Pended for information: CG-TRANS-03 needs transplants[0].medically_necessary",
+        ),
+        (
+            True,
+            ["A1", "A4"],
+            "Pended: CG-TRANS-03 does not govern this item's code; it is reviewed apart.",
+        ),
+    ],
+)
+def test_pas_submit(log: DecisionLog, answered: bool, actions: list[str], note: str) -> None:
+    response = client(log).post("/Claim/$submit", json=pas_bundle(answered))
+    assert (
+        response.status_code == 200 and response.headers["content-type"] == "application/fhir+json"
+    )
+    body = response.json()
+    Bundle.model_validate(body)
+    assert review_actions(body) == actions
+    claim_response = body["entry"][0]["resource"]
+    assert claim_response["processNote"][0]["text"].startswith(note)
+    assert claim_response["request"] == {"reference": "Claim/pa-request-1"}
+    assert [i["itemSequence"] for i in claim_response["item"]] == [1, 2]
+
+
+def test_pas_not_medically_necessary_is_pended_never_a3(log: DecisionLog) -> None:
+    bundle = pas_bundle(True)
+    procedure = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure"
+    )
+    procedure["code"]["coding"][0]["code"] = "38241"
+    body = client(log).post("/Claim/$submit", json=bundle).json()
+    assert review_actions(body) == ["A4", "A4"]
+    assert '"A3"' not in json.dumps(body)
+    note = body["entry"][0]["resource"]["processNote"][0]["text"]
+    assert note.startswith(
+        "Pended for physician review: the CG-TRANS-03 pre-screen did not find these criteria met: transplant-allogeneic"
+    )
+    assert note.endswith("This is not a determination.")
+
+
+def test_pas_items_have_the_shape_of_the_reference_examples(log: DecisionLog) -> None:
+    path = INTEROP / "pas-claimresponse-a1.json"
+    if not path.is_file():
+        pytest.skip("the interop reference is not beside the checkout")
+    example = json.loads(path.read_text())["item"][0]["adjudication"][0]
+    body = client(log).post("/Claim/$submit", json=pas_bundle(True)).json()
+    ours = body["entry"][0]["resource"]["item"][0]["adjudication"][0]
+    assert ours["category"] == example["category"]
+    assert [e["url"] for e in ours["extension"]] == [e["url"] for e in example["extension"]]
+    assert [e["url"] for e in ours["extension"][0]["extension"]] == [
+        e["url"] for e in example["extension"][0]["extension"]
+    ]
+    assert ours["extension"][0]["extension"][0] == example["extension"][0]["extension"][0]
+
+
+def test_evaluate_json(log: DecisionLog) -> None:
+    case = (ROOT / "examples" / "cases" / "dli-relapsed-aml.json").read_bytes()
+    response = client(log).post("/evaluate", content=case)
+    assert response.status_code == 200
+    expected = (ROOT / "examples" / "expected" / "dli-relapsed-aml.json").read_text()
+    assert response.json() == json.loads(expected)
+    assert log.get(response.headers["x-decision-id"]) is not None
+
+
+HOOK = "/cds-services/cg-trans-03-order-sign"
+ERRORS: list[tuple[str, str, Any, int, str]] = [
+    (
+        "not JSON",
+        HOOK,
+        b"{" + SECRET.encode(),
+        400,
+        "request:1:2: invalid JSON: Expecting property name enclosed in double quotes",
+    ),
+    (
+        "no hookInstance",
+        HOOK,
+        {"hook": "order-sign", "context": {}},
+        400,
+        "hookInstance: required by CDS Hooks, missing or of the wrong type",
+    ),
+    (
+        "the wrong hook",
+        HOOK,
+        order_sign_request() | {"hook": "order-select"},
+        400,
+        "hook: this service answers order-sign",
+    ),
+    (
+        "no coverage prefetch",
+        HOOK,
+        {**order_sign_request(), "prefetch": {}},
+        412,
+        "prefetch.coverage: needed, and this service does not query the FHIR server",
+    ),
+    (
+        "two coverages",
+        HOOK,
+        lambda: _two_coverages(),
+        400,
+        "prefetch.coverage: must hold exactly one Coverage, with an id",
+    ),
+    (
+        "a bad FHIR value",
+        HOOK,
+        lambda: _bad_date(),
+        400,
+        "request: Bundle.entry[0].resource.occurrenceDateTime: is not a valid value of its FHIR R4 type",
+    ),
+    ("an unknown service", "/cds-services/nope", order_sign_request(), 404, "no such CDS service"),
+    (
+        "a PAS request without its Claim",
+        "/Claim/$submit",
+        {"resourceType": "Bundle", "type": "collection", "entry": []},
+        400,
+        "Bundle.entry[0]: a PAS request Bundle starts with its Claim",
+    ),
+]
+
+
+def _two_coverages() -> dict[str, Any]:
+    request = order_sign_request()
+    coverage = request["prefetch"]["coverage"]
+    coverage["entry"] = coverage["entry"] * 2
+    return request
+
+
+def _bad_date() -> dict[str, Any]:
+    request = order_sign_request()
+    request["context"]["draftOrders"]["entry"][0]["resource"]["occurrenceDateTime"] = SECRET
+    return request
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
+)
+def test_errors_are_operation_outcomes_without_values(
+    log: DecisionLog, path: str, body: Any, status: int, message: str
+) -> None:
+    if callable(body):
+        body = body()
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = client(log).post(path, content=content)
+    assert response.status_code == status
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["diagnostics"] == message
+    assert SECRET not in response.text and "Traceback" not in response.text
+    assert list(log.entries()) == []
+
+
+def test_a_request_over_a_mebibyte_is_413(log: DecisionLog) -> None:
+    response = client(log).post(HOOK, content=b" " * (1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert (
+        response.json()["issue"][0]["diagnostics"]
+        == "the request is larger than the 1024 KiB limit"
+    )
+
+
+def test_evaluate_errors_are_plain_json(log: DecisionLog) -> None:
+    response = client(log).post(
+        "/evaluate", content=json.dumps({"case_id": SECRET, "services": []})
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "request:1:43: services: must not be empty"}
+
+
+# --- client tokens -------------------------------------------------------------------
+
+RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC = ec.generate_private_key(ec.SECP384R1())
+ISSUER = "https://ehr.example.org"
+AUDIENCE = "http://testserver/cds-services/cg-trans-03-order-sign"
+
+
+def jwks_file(tmp_path: Path) -> Path:
+    keys = []
+    for kid, key, alg in (
+        ("rsa-1", RSA, jwt.algorithms.RSAAlgorithm),
+        ("ec-1", EC, jwt.algorithms.ECAlgorithm),
+    ):
+        jwk = json.loads(alg.to_jwk(key.public_key()))
+        keys.append(jwk | {"kid": kid, "use": "sig"})
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": keys}))
+    return path
+
+
+def token(**changes: Any) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": now + 30, "iat": now, "jti": uuid.uuid4().hex}
+    claims.update({k: v for k, v in changes.items() if k not in ("key", "alg", "kid")})
+    claims = {k: v for k, v in claims.items() if v is not None}
+    key = changes.get("key", RSA)
+    alg = changes.get("alg", "RS384")
+    return jwt.encode(
+        claims, key, algorithm=alg, headers={"kid": changes.get("kid", "rsa-1"), "typ": "JWT"}
+    )
+
+
+REPLAYED = token()
+TOKENS: list[tuple[str, Any, int, str]] = [
+    ("RS384, trusted issuer, this endpoint", lambda: token(), 200, ""),
+    ("ES384 key", lambda: token(key=EC, alg="ES384", kid="ec-1"), 200, ""),
+    ("no token", lambda: None, 401, "a bearer token is required"),
+    ("not a JWT", lambda: "abc", 401, "the token is not a JWT"),
+    (
+        "HMAC",
+        lambda: token(key="a-shared-secret-of-enough-length-for-hs256", alg="HS256"),
+        401,
+        "the token is not signed with an allowed asymmetric algorithm",
+    ),
+    (
+        "unsigned",
+        lambda: jwt.encode({"iss": ISSUER}, None, algorithm="none"),
+        401,
+        "the token is not signed with an allowed asymmetric algorithm",
+    ),
+    ("an unknown key", lambda: token(kid="other"), 401, "the token's key is not in the JWKS"),
+    (
+        "signed by another key",
+        lambda: token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        401,
+        "the token's signature does not verify",
+    ),
+    (
+        "an untrusted issuer",
+        lambda: token(iss="https://evil.example"),
+        401,
+        "the token's issuer is not trusted",
+    ),
+    (
+        "for another endpoint",
+        lambda: token(aud="http://testserver/cds-services"),
+        401,
+        "the token is not for this endpoint (aud)",
+    ),
+    ("expired", lambda: token(exp=int(time.time()) - 60), 401, "the token has expired"),
+    (
+        "expires too far ahead",
+        lambda: token(exp=int(time.time()) + 3600),
+        401,
+        "the token expires more than 300 s ahead",
+    ),
+    ("no jti", lambda: token(jti=None), 401, "the token lacks the jti claim"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "message"), [t[1:] for t in TOKENS], ids=[t[0] for t in TOKENS]
+)
+def test_client_tokens(
+    log: DecisionLog, tmp_path: Path, make: Any, status: int, message: str
+) -> None:
+    service = client(log, tokens=TokenChecker(jwks_file(tmp_path), [ISSUER]))
+    made = make()
+    headers = {"Authorization": f"Bearer {made}"} if made else {}
+    response = service.post(HOOK, json=order_sign_request(), headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.json()["issue"][0]["diagnostics"] == message
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_token_is_used_once(log: DecisionLog, tmp_path: Path) -> None:
+    service = client(log, tokens=TokenChecker(jwks_file(tmp_path), [ISSUER]))
+    headers = {"Authorization": f"Bearer {token()}"}
+    assert service.post(HOOK, json=order_sign_request(), headers=headers).status_code == 200
+    again = service.post(HOOK, json=order_sign_request(), headers=headers)
+    assert again.status_code == 401
+    assert again.json()["issue"][0]["diagnostics"] == "the token was used before (jti)"
+
+
+def test_discovery_needs_a_token_too_but_health_does_not(log: DecisionLog, tmp_path: Path) -> None:
+    service = client(log, tokens=TokenChecker(jwks_file(tmp_path), [ISSUER]))
+    assert service.get("/cds-services").status_code == 401
+    assert service.get("/healthz").status_code == 200
+
+
+# --- the decision log ----------------------------------------------------------------
+
+
+def test_every_decision_is_logged_with_its_rule_version(log: DecisionLog, tmp_path: Path) -> None:
+    service = client(log)
+    service.post(HOOK, json=order_sign_request())
+    service.post("/Claim/$submit", json=pas_bundle(True))
+    entries = list(log.entries())
+    assert [(e.endpoint, e.decision, e.hook_instance) for e in entries] == [
+        (
+            "cds-services/cg-trans-03-order-sign",
+            "insufficient_information",
+            "3f1c7a52-6d0e-4b8e-9a51-2c1d6b0f9e47",
+        ),
+        ("Claim/$submit", "medically_necessary", None),
+    ]
+    rules = load_rules()
+    assert {(e.rules_sha256, e.guideline, e.guideline_version) for e in entries} == {
+        (rules.sha256, "CG-TRANS-03", "2023-05-11")
+    }
+    assert entries[1].lines == [
+        {
+            "code": "38242",
+            "service": "donor_lymphocyte_infusion",
+            "decision": "medically_necessary",
+            "action": "approve",
+        },
+        {"code": "99215", "service": None, "decision": "not_applicable", "action": "none"},
+    ]
+    runner = CliRunner()
+    listed = runner.invoke(
+        cli_app, ["log", "list", "--log", log.path, "--decision", "medically_necessary"]
+    )
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [entries[1].id]
+    shown = runner.invoke(cli_app, ["log", "show", f"{entries[0].id}.1", "--log", log.path])
+    document = json.loads(shown.stdout)
+    assert (
+        document["id"] == entries[0].id
+        and document["result"]["decision"] == "insufficient_information"
+    )
+    assert document["questionnaire"]["resourceType"] == "Questionnaire"
+    missing = runner.invoke(cli_app, ["log", "show", "nope", "--log", log.path])
+    assert (missing.exit_code, missing.stderr) == (
+        2,
+        f"dli-check: {log.path}: no decision 'nope'\n",
+    )
+
+
+def test_serve_refuses_to_bind_beyond_loopback_without_tokens() -> None:
+    result = CliRunner().invoke(cli_app, ["serve", "--host", "0.0.0.0"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "dli-check: refusing to serve on 0.0.0.0 without --jwks (client tokens); --insecure to do so\n",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_real_server(tmp_path: Path) -> None:
+    """Start dli-check serve on a free loopback port, call each kind of endpoint, stop it."""
+    port, log_path = free_port(), tmp_path / "log.sqlite3"
+    exe = str(Path(sys.executable).parent / "dli-check")
+    server = subprocess.Popen(
+        [exe, "serve", "--port", str(port), "--log", str(log_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
+                    assert json.load(answer)["status"] == "ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, (
+                    "the server did not start"
+                )
+                time.sleep(0.1)
+        bodies = [
+            ("/cds-services/cg-trans-03-order-sign", json.dumps(order_sign_request()).encode()),
+            ("/Claim/$submit", (FHIR / "pas-claim-dli-answered.json").read_bytes()),
+            ("/evaluate", (ROOT / "examples" / "cases" / "dli-relapsed-aml.json").read_bytes()),
+        ]
+        for path, body in bodies:
+            request = urllib.request.Request(
+                base + path, data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert answer.status == 200
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert b"Traceback" not in err
+    assert [e.endpoint for e in DecisionLog(log_path).entries()] == [
+        "cds-services/cg-trans-03-order-sign",
+        "Claim/$submit",
+        "evaluate",
+    ]
