@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit install clean expected bench
+.PHONY: demo test lint typecheck unit install clean expected bench bench-service
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ clean:
 # Benchmarks (a few minutes): prints a table, writes benchmarks/out/results.json.
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run.py
+
+# The service on loopback (about 7 minutes): latency at 50, 100 and 200 requests/s, memory
+# over 100,000 requests; writes benchmarks/out/service.json.
+bench-service: $(STAMP)
+	$(BIN)/python benchmarks/service_load.py
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check ".[dev,bench]"

@@ -355,6 +355,20 @@ def test_discovery(log: DecisionLog) -> None:
     assert services[0]["extension"] == {"davinci-crd.version": ["2.2"]}
 
 
+def test_feedback_and_docs(log: DecisionLog) -> None:
+    service = client(log)
+    feedback = {
+        "feedback": [
+            {"card": "x", "outcome": "accepted", "outcomeTimestamp": "2026-06-01T10:00:00Z"}
+        ]
+    }
+    assert service.post("/cds-services/cg-trans-03-order-sign/feedback", json=feedback).json() == {}
+    bad = service.post("/cds-services/cg-trans-03-order-sign/feedback", json={"x": SECRET})
+    assert bad.status_code == 400 and SECRET not in bad.text
+    assert service.get("/docs").status_code == 200
+    assert "/Claim/$submit" in service.get("/openapi.json").json()["paths"]
+
+
 def test_prefetch_without_the_transplant_is_a_question_not_an_error(log: DecisionLog) -> None:
     request = order_sign_request()
     request["prefetch"]["transplants"] = None  # the client had no data for it
@@ -685,6 +699,7 @@ def test_every_decision_is_logged_with_its_rule_version(log: DecisionLog, tmp_pa
         ),
         ("Claim/$submit", "medically_necessary", None),
     ]
+    assert Path(log.path).stat().st_mode & 0o777 == 0o600  # health information: owner only
     rules = load_rules()
     assert {(e.rules_sha256, e.guideline, e.guideline_version) for e in entries} == {
         (rules.sha256, "CG-TRANS-03", "2023-05-11")

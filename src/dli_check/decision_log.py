@@ -13,7 +13,9 @@ The log holds health information: whoever runs the service must protect the file
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -82,6 +84,10 @@ class DecisionLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        # Readable by its owner only: it holds health information (SQLite gives its -wal
+        # and -shm files the same permissions).
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

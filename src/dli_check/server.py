@@ -177,8 +177,10 @@ def create_app(settings: Settings) -> FastAPI:
         items = data.get("feedback") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise RequestError(400, "feedback: required, a list")
-        outcomes = sorted(str(i.get("outcome")) for i in items if isinstance(i, dict))
-        log.info("feedback on %s: %d item(s), outcomes %s", service, len(items), outcomes)
+        known = ("accepted", "overridden")
+        outcomes = [i.get("outcome") if isinstance(i, dict) else None for i in items]
+        counts = {o: outcomes.count(o) for o in known}
+        log.info("feedback on %s: %d item(s), %s", service, len(items), counts)
         return {}
 
     @app.get("/questionnaires/{questionnaire_id}")
