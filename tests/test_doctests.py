@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["dli_check.codes", "dli_check.inert", "dli_check.json_positions", "dli_check.questionnaire"],
+    ["dli_check.codes", "dli_check.inert", "dli_check.json_positions", "dli_check.questionnaires"],
 )
 def test_docstring_examples(module: str) -> None:
     failures, tried = doctest.testmod(importlib.import_module(module))

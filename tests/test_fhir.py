@@ -419,3 +419,17 @@ def test_plain_cases_do_not_load_fhir() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "[]\n")
+
+
+def test_no_public_name_is_shadowed_by_a_module_of_the_same_name() -> None:
+    """``from dli_check import questionnaire`` is the function even after every module
+    loaded (a submodule of that name would replace it on the package)."""
+    import importlib
+    import types
+
+    import dli_check
+
+    for module in set(dli_check._PUBLIC.values()):
+        importlib.import_module(module)
+    for name in dli_check.__all__:
+        assert not isinstance(getattr(dli_check, name), types.ModuleType), name

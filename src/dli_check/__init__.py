@@ -29,7 +29,7 @@ _PUBLIC = {
     "RuleFileError": "dli_check.errors",
     "FhirCase": "dli_check.fhir_input",
     "case_from_fhir": "dli_check.fhir_input",
-    "questionnaire": "dli_check.questionnaire",
+    "questionnaire": "dli_check.questionnaires",
     "CaseResult": "dli_check.results",
     "FactSource": "dli_check.results",
     "Citation": "dli_check.results",
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from dli_check.engine import Rules, evaluate, load_rules, read_case
     from dli_check.errors import CaseError, CaseProblem, DliCheckError, Problem, RuleFileError
     from dli_check.fhir_input import FhirCase, case_from_fhir
-    from dli_check.questionnaire import questionnaire
+    from dli_check.questionnaires import questionnaire
     from dli_check.results import CaseResult, Citation, FactSource, Reason, ServiceResult
     from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
     from dli_check.versions import RuleSet

@@ -207,7 +207,7 @@ def check(
         if format is TextOrJson.json:
             _print(result.to_json(detail=detail.value))
         elif format is TextOrJson.questionnaire:
-            from dli_check.questionnaire import questionnaire
+            from dli_check.questionnaires import questionnaire
 
             _print(json.dumps(questionnaire(rules, result), indent=2, ensure_ascii=False))
         else:
@@ -666,7 +666,7 @@ def questionnaire_command(
 ) -> None:
     """Print a FHIR R4 Questionnaire (SDC, for DTR) of every fact the rule file declares:
     linkIds are fact paths, texts are the declared questions."""
-    from dli_check.questionnaire import questionnaire
+    from dli_check.questionnaires import questionnaire
 
     form = questionnaire(_rules(rules_path), base_url=base_url)
     with _writing():

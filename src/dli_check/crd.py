@@ -172,12 +172,19 @@ def _coverage(found: Any) -> dict[str, Any]:
     return dict(coverages[0])
 
 
-def order_of_line(result: CaseResult, number: int) -> str | None:
-    """The ``ServiceRequest/id`` a line of a Bundle's result was read from."""
+def line_place(result: CaseResult, number: int) -> str | None:
+    """Where a line of a Bundle's result was read from (``ServiceRequest/x.code.coding``,
+    ``Claim/y.item[1].productOrService.coding``)."""
     for source in result.sources:
         if source.fact in (f"services[{number}].code", f"services[{number}].service"):
-            return source.places[0].split(".", 1)[0]
+            return source.places[0]
     return None
+
+
+def order_of_line(result: CaseResult, number: int) -> str | None:
+    """The ``ServiceRequest/id`` a line of a Bundle's result was read from."""
+    place = line_place(result, number)
+    return place.split(".", 1)[0] if place else None
 
 
 def coverage_response(

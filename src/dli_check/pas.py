@@ -10,10 +10,11 @@ not-certified decision is recorded by a clinician, outside the engine.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dli_check.crd import RequestError
+from dli_check.crd import RequestError, line_place
 
 if TYPE_CHECKING:
     from dli_check.engine import Rules
@@ -120,12 +121,9 @@ def claim_response(
 
 def _item_of_line(result: CaseResult, number: int) -> int | None:
     """The index of the Claim item a line was read from (``Claim/x.item[2]``)."""
-    for source in result.sources:
-        if source.fact in (f"services[{number}].code", f"services[{number}].service"):
-            head = source.places[0].split(".", 1)
-            if head[1:] and head[1].startswith("item["):
-                return int(head[1][5:].split("]", 1)[0])
-    return None
+    place = line_place(result, number) or ""
+    match = re.match(r"Claim/[^.]*\.item\[([0-9]+)\]", place)
+    return int(match.group(1)) if match else None
 
 
 def _note(

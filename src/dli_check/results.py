@@ -208,7 +208,8 @@ def _decisions_json(result: CaseResult) -> str:
     )
 
 
-def _decision_line_json(line: ServiceResult) -> str:
+def _line_head(line: ServiceResult) -> str:
+    """The start of a line's JSON object, the same in full and decisions records."""
     return "".join(
         (
             '{"service":',
@@ -219,7 +220,16 @@ def _decision_line_json(line: ServiceResult) -> str:
             line.decision,
             '","action":"',
             line.action,
-            '","not_met":',
+            '"',
+        )
+    )
+
+
+def _decision_line_json(line: ServiceResult) -> str:
+    return "".join(
+        (
+            _line_head(line),
+            ',"not_met":',
             _text([r.criterion for r in line.reasons if r.status == "not_met"]),
             ',"unknown":',
             _text([r.criterion for r in line.reasons if r.status == "unknown"]),
@@ -239,15 +249,8 @@ def _text(value: object) -> str:
 def _line_json(line: ServiceResult) -> str:
     return "".join(
         (
-            '{"service":',
-            _text(line.service),
-            ',"code":',
-            _text(line.code),
-            ',"decision":"',
-            line.decision,
-            '","action":"',
-            line.action,
-            '","outcome":',
+            _line_head(line),
+            ',"outcome":',
             "null" if line.outcome is None else _fragment(line.outcome),
             ',"reasons":[',
             ",".join(_fragment(reason) for reason in line.reasons),

@@ -41,7 +41,7 @@ from dli_check.decision_log import DecisionLog, Entry
 from dli_check.errors import CaseError, DliCheckError
 from dli_check.loaders import parse_case_json
 from dli_check.pas import claim_of, claim_response
-from dli_check.questionnaire import questionnaire
+from dli_check.questionnaires import questionnaire
 from dli_check.service_auth import AuthError, TokenChecker
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
             decision_id,
             f"cds-services/{service}",
             data["hookInstance"],
-            form_url and _form(rules, result, form_url, decision_id),
+            form_url,
         )
         return response
 
@@ -219,7 +219,7 @@ def create_app(settings: Settings) -> FastAPI:
             decision_id,
             "Claim/$submit",
             None,
-            form_url and _form(rules, result, form_url, decision_id),
+            form_url,
         )
         return JSONResponse(response, media_type=FHIR_JSON)
 
@@ -309,9 +309,11 @@ def _record(
     decision_id: str,
     endpoint: str,
     hook_instance: str | None,
-    form: str | None,
+    form_url: str | None,
 ) -> None:
+    """Append a decision to the log, with the Questionnaire its response names (if any)."""
     guideline = rules.model.guideline
+    form = _form(rules, result, form_url, decision_id) if form_url else None
     settings.log.append(
         Entry(
             id=decision_id,
