@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit install clean expected bench bench-service
+.PHONY: demo test lint typecheck unit install clean expected bench bench-service bench-anchors
 
 install: $(STAMP)
 
@@ -38,11 +38,24 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf $(VENV) .venv-anchors build dist
 
 # Benchmarks (a few minutes): prints a table, writes benchmarks/out/results.json.
-bench: $(VENV)/.bench-installed
+bench: $(VENV)/.bench-installed bench-anchors
 	$(BIN)/python benchmarks/run.py
+
+# dli-check beside general rule engines, which live only in their own environment
+# (.venv-anchors): never dependencies of the project. An engine that cannot be installed
+# is skipped.
+ANCHORS := business-rules json-logic-qubit rule-engine zen-engine
+bench-anchors: $(STAMP)
+	test -x .venv-anchors/bin/python || $(PYTHON) -m venv .venv-anchors
+	.venv-anchors/bin/python -m pip install --quiet --disable-pip-version-check .
+	for p in $(ANCHORS); do \
+	  .venv-anchors/bin/python -m pip install --quiet --disable-pip-version-check "$$p" \
+	    || echo "$$p: not installed, its row is skipped"; \
+	done
+	.venv-anchors/bin/python benchmarks/anchors.py
 
 # The service on loopback (about 7 minutes): latency at 50, 100 and 200 requests/s, memory
 # over 100,000 requests; writes benchmarks/out/service.json.
