@@ -38,6 +38,15 @@ CLAIM = json.loads((FHIR / "pas-claim-dli.json").read_text())
 SECRET = "Jane Q Patient"
 runner = CliRunner()
 
+# What a Bundle without answers lacks: the facts with no FHIR element (the genetic
+# modification's default does not hold in FHIR).
+ASKED = [
+    "transplants[0].medically_necessary",
+    "services[0].lymphocyte_donor_id",
+    "transplants[0].donor_id",
+    "services[0].genetically_modified",
+]
+
 # (example, case decision, each line: (code, decision, missing))
 OUTCOMES: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
     (
@@ -47,12 +56,7 @@ OUTCOMES: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
             (
                 "38242",
                 "insufficient_information",
-                [
-                    "transplants[0].medically_necessary",
-                    "services[0].lymphocyte_donor_id",
-                    "transplants[0].donor_id",
-                    "services[0].genetically_modified",  # its default does not hold in FHIR
-                ],
+                ASKED,
             )
         ],
     ),
@@ -74,12 +78,7 @@ OUTCOMES: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
             (
                 "38242",
                 "insufficient_information",
-                [
-                    "transplants[0].medically_necessary",
-                    "services[0].lymphocyte_donor_id",
-                    "transplants[0].donor_id",
-                    "services[0].genetically_modified",
-                ],
+                ASKED,
             ),
             ("99215", "not_applicable", []),  # CPT sent under the HCPCS URI, not governed
         ],
@@ -397,12 +396,7 @@ def test_the_command_line_prints_questionnaires() -> None:
     assert json.loads(result.stdout) == questionnaire(load_rules())
     result = runner.invoke(app, [str(FHIR / "pas-claim-dli.json"), "--format", "questionnaire"])
     assert result.exit_code == 0
-    assert [i["linkId"] for i in json.loads(result.stdout)["item"]] == [
-        "transplants[0].medically_necessary",
-        "services[0].lymphocyte_donor_id",
-        "transplants[0].donor_id",
-        "services[0].genetically_modified",
-    ]
+    assert [i["linkId"] for i in json.loads(result.stdout)["item"]] == ASKED
     text = runner.invoke(app, [str(FHIR / "order-sign-dli-conflicting-indication.json")]).stdout
     assert (
         "   transplants[0].indication: unknown, the places disagree: Procedure/hct-1.reasonCode"

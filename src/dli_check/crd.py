@@ -271,9 +271,7 @@ def coverage_information(
         parts.append({"url": "billingCode", "valueCoding": {"system": CPT, "code": line.code}})
     parts.append({"url": "reason", "valueCodeableConcept": {"text": _reason(line, guideline)}})
     if policy.policy_url:
-        parts.append(
-            _detail("policy-link", {"valueUrl": policy.policy_url}),
-        )
+        parts.append(_detail("policy-link", {"valueUrl": policy.policy_url}))
     if needs_documents and line.missing:
         text = f"Complete the {guideline} questionnaire: " + "; ".join(
             rules.case_format.question(path, _label(rules, line)) or path for path in line.missing

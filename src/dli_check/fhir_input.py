@@ -337,13 +337,14 @@ class _Reader:
                 if isinstance(element, Mapping):
                     yield _Node(element, f"{resource.label}.{source.elements}[{i}]")
 
-    def read(self, path: str, fact: Fact, binding: FhirValue, node: _Node) -> None:
-        """Record what `binding` finds of `fact` in `node`, under the case path `path`."""
-        if fact.type == "codes":
+    def read(self, path: str, kind: str, binding: FhirValue, node: _Node) -> None:
+        """Record what `binding` finds in `node` of a value of type `kind` (a fact's type;
+        ``code`` for a line's code or service), under the case path `path`."""
+        if kind == "codes":
             self.many.add(path)
         for expression in binding.paths:
             for value in _run(expression, node.data):
-                converted = _convert(value, fact.type, binding)
+                converted = _convert(value, kind, binding)
                 if converted is not None:
                     self.found.setdefault(path, []).append(
                         (converted, f"{node.label}.{expression}")
@@ -356,7 +357,7 @@ class _Reader:
             fact = self.facts[f"{owner}.{name}"]
             binding = fact.declaration.fhir.get(source_name)
             if binding is not None:
-                self.read(f"{prefix}.{name}", fact, binding, node)
+                self.read(f"{prefix}.{name}", fact.type, binding, node)
 
     def record(self, name: str, sources: Mapping[str, FhirSource], fields: list[str]) -> Any:
         for source_name, source in sources.items():
@@ -381,18 +382,10 @@ class _Reader:
                 prefix = f"services[{len(lines)}]"
                 for name, binding in (("code", source.code), ("service", source.service)):
                     if binding is not None:
-                        self.read_line_field(f"{prefix}.{name}", binding, node)
+                        self.read(f"{prefix}.{name}", "code", binding, node)
                 self.read_facts(prefix, "service", fields, source_name, node)
                 lines.append({})
         return lines
-
-    def read_line_field(self, path: str, binding: FhirValue, node: _Node) -> None:
-        """A line's code or service: text, not a declared fact."""
-        for expression in binding.paths:
-            for value in _run(expression, node.data):
-                text = _convert(value, "code", binding)
-                if text is not None:
-                    self.found.setdefault(path, []).append((text, f"{node.label}.{expression}"))
 
     def answers(self, data: dict[str, Any], source: str) -> None:
         """Read the answers of every QuestionnaireResponse in the Bundle."""

@@ -142,30 +142,25 @@ def create_app(settings: Settings) -> FastAPI:
         raw = await _body(request)
         data = _json(raw)
         bundle, coverage = read_request(data, hook)
-        result = _decide(rules, bundle)
-        decision_id = uuid.uuid4().hex
-        form_url = _questionnaire_url(base_url(request), decision_id, result)
-        response = coverage_response(
-            data,
-            coverage,
-            result,
-            rules,
-            settings.policy,
-            decision_id=decision_id,
-            today=settings.clock().date(),
-            questionnaire_url=form_url,
-        )
-        _record(
+        return _serve(
             settings,
             rules,
-            result,
+            bundle,
             raw,
-            decision_id,
+            base_url(request),
             f"cds-services/{service}",
             data["hookInstance"],
-            form_url,
+            lambda result, decision_id, form_url: coverage_response(
+                data,
+                coverage,
+                result,
+                rules,
+                settings.policy,
+                decision_id=decision_id,
+                today=settings.clock().date(),
+                questionnaire_url=form_url,
+            ),
         )
-        return response
 
     @app.post("/cds-services/{service}/feedback")
     async def cds_feedback(service: str, request: Request) -> dict[str, Any]:
@@ -200,26 +195,22 @@ def create_app(settings: Settings) -> FastAPI:
         bundle = _json(raw)
         claim = claim_of(bundle)
         rules = settings.rules[0]
-        result = _decide(rules, bundle)
-        decision_id = uuid.uuid4().hex
-        form_url = _questionnaire_url(base_url(request), decision_id, result)
-        response = claim_response(
-            claim,
-            result,
-            rules,
-            decision_id=decision_id,
-            now=settings.clock(),
-            questionnaire_url=form_url,
-        )
-        _record(
+        response = _serve(
             settings,
             rules,
-            result,
+            bundle,
             raw,
-            decision_id,
+            base_url(request),
             "Claim/$submit",
             None,
-            form_url,
+            lambda result, decision_id, form_url: claim_response(
+                claim,
+                result,
+                rules,
+                decision_id=decision_id,
+                now=settings.clock(),
+                questionnaire_url=form_url,
+            ),
         )
         return JSONResponse(response, media_type=FHIR_JSON)
 
@@ -276,6 +267,26 @@ def _json(raw: bytes) -> Any:
         return parse_case_json(raw, "request")
     except CaseError as exc:
         raise RequestError(400, str(exc)) from None
+
+
+def _serve(
+    settings: Settings,
+    rules: Rules,
+    bundle: Any,
+    raw: bytes,
+    base: str,
+    endpoint: str,
+    hook_instance: str | None,
+    respond: Callable[[CaseResult, str, str | None], dict[str, Any]],
+) -> dict[str, Any]:
+    """Decide a Bundle, answer it with `respond(result, decision id, questionnaire URL)`,
+    and log the decision before the answer goes out."""
+    result = _decide(rules, bundle)
+    decision_id = uuid.uuid4().hex
+    form_url = _questionnaire_url(base, decision_id, result)
+    response = respond(result, decision_id, form_url)
+    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url)
+    return response
 
 
 def _decide(rules: Rules, bundle: Any) -> CaseResult:
