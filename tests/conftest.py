@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Compiled rules are cached in a directory of the test run's own (subprocesses inherit
+# it), never in the user's cache; tests of the cache set their own.
+os.environ["DLI_CHECK_CACHE"] = tempfile.mkdtemp(prefix="dli-check-cache-")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

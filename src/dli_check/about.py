@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from dli_check import __version__
 from dli_check.icd10cm import release
 
@@ -22,6 +20,8 @@ def bundled_rules_path() -> Path:
 
 def version_text(rules_path: Path) -> str:
     """The engine version, the bundled guideline's id and dates, and the ICD-10-CM release."""
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     guideline = yaml.load(rules_path.read_text(encoding="utf-8"), Loader=loader)["guideline"]
     name, source = release()

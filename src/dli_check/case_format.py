@@ -15,13 +15,14 @@ question and (optionally) default. From that one declaration come:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dli_check.case import Case, ValueProblem
 from dli_check.errors import PathKey
-from dli_check.rules_model import CaseDeclaration, FactDeclaration
+from dli_check.rule_file import RuleModel
 from dli_check.validator import (
     ENGINE_FIELDS,
     LINE_FIELDS,
@@ -29,6 +30,9 @@ from dli_check.validator import (
     Problems,
     write_validator,
 )
+
+if TYPE_CHECKING:
+    from dli_check.rules_model import CaseDeclaration, FactDeclaration
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,17 @@ class Fact:
     kind: str
     """``record``, ``list`` or ``service``."""
     field: str
-    declaration: FactDeclaration
+    rule_model: RuleModel = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def declaration(self) -> FactDeclaration:
+        """The fact's declaration in the rule file."""
+        case = self.rule_model.get().case
+        if self.kind == "record":
+            return case.records[self.owner].facts[self.field]
+        if self.kind == "list":
+            return case.lists[self.owner].facts[self.field]
+        return case.service.facts[self.field]
 
     @property
     def type(self) -> str:
@@ -73,7 +87,7 @@ class CaseFormatError(Exception):
 class CaseFormat:
     """The case a rule file reads."""
 
-    declaration: CaseDeclaration
+    rule_model: RuleModel = dataclasses.field(repr=False, compare=False)
     facts: dict[str, Fact]
     """Every fact rules may name, by its path."""
     items: dict[str, str]
@@ -83,6 +97,13 @@ class CaseFormat:
     source: str
     """The generated validator's Python."""
     run: Callable[[Any, Problems], Case | None]
+    questions: dict[str, str | None]
+    """What asks for a missing fact (``visits.date``) or list record (``visits``)."""
+
+    @property
+    def declaration(self) -> CaseDeclaration:
+        """The rule file's ``case`` section."""
+        return self.rule_model.get().case
 
     def validate(
         self, data: Mapping[str, Any], *, read_from_fhir: bool = False
@@ -108,29 +129,21 @@ class CaseFormat:
         return asked.replace("{service}", service_label) if asked else None
 
     def _question(self, case_path: str) -> str | None:
-        head, _, field = case_path.partition(".")
-        name = head.split("[", 1)[0]
-        if not field:
-            declared = self.declaration.lists.get(name)
-            return declared.question if declared else None
-        if name == "services":
-            fact = self.facts.get(f"service.{field}")
-        elif name in self.declaration.lists:
-            fact = self.facts.get(f"{self.declaration.lists[name].item}.{field}")
-        else:
-            fact = self.facts.get(f"{name}.{field}")
-        return fact.declaration.question if fact else None
+        head, _, name = case_path.partition(".")
+        owner = head.split("[", 1)[0]
+        return self.questions.get(f"{owner}.{name}" if name else owner)
 
 
-def build_case_format(declaration: CaseDeclaration) -> CaseFormat:
+def build_case_format(rule_model: RuleModel) -> CaseFormat:
     """The case format of a rule file's ``case`` section; raises `CaseFormatError`."""
+    declaration = rule_model.get().case
     facts: dict[str, Fact] = {}
     items: dict[str, str] = {}
     owners: set[str] = set(ENGINE_FIELDS)
     for name, record in declaration.records.items():
         _own(owners, name, ("case", "records", name))
-        for field, fact in record.facts.items():
-            facts[f"{name}.{field}"] = Fact(f"{name}.{field}", name, "record", field, fact)
+        for field in record.facts:
+            facts[f"{name}.{field}"] = Fact(f"{name}.{field}", name, "record", field, rule_model)
     for name, listed in declaration.lists.items():
         _own(owners, name, ("case", "lists", name))
         if listed.item in declaration.records or listed.item in items or listed.item == "service":
@@ -138,15 +151,17 @@ def build_case_format(declaration: CaseDeclaration) -> CaseFormat:
                 ("case", "lists", name, "item"), f"{listed.item!r} names something else already"
             )
         items[listed.item] = name
-        for field, fact in listed.facts.items():
+        for field in listed.facts:
             path = f"{listed.item}.{field}"
-            facts[path] = Fact(path, name, "list", field, fact)
-    for field, fact in declaration.service.facts.items():
+            facts[path] = Fact(path, name, "list", field, rule_model)
+    for field in declaration.service.facts:
         if field in LINE_FIELDS or field in RETIRED_LINE_FIELDS:
             raise CaseFormatError(
                 ("case", "service", "facts", field), f"{field!r} is a field of every line already"
             )
-        facts[f"service.{field}"] = Fact(f"service.{field}", "services", "service", field, fact)
+        facts[f"service.{field}"] = Fact(
+            f"service.{field}", "services", "service", field, rule_model
+        )
     for declared in facts.values():
         _check_declaration(declared)
         _check_bindings(declared, declaration)
@@ -157,7 +172,11 @@ def build_case_format(declaration: CaseDeclaration) -> CaseFormat:
         raise CaseFormatError(("case", "received"), "received names a record's date fact")
     names = {*ENGINE_FIELDS, *LINE_FIELDS, *owners, *(f.field for f in facts.values())}
     source, run = write_validator(declaration, facts)
-    return CaseFormat(declaration, facts, items, frozenset(names), source, run)
+    questions: dict[str, str | None] = {
+        f"{f.owner}.{f.field}": f.declaration.question for f in facts.values()
+    }
+    questions.update((name, listed.question) for name, listed in declaration.lists.items())
+    return CaseFormat(rule_model, facts, items, frozenset(names), source, run, questions)
 
 
 def _own(owners: set[str], name: str, path: PathKey) -> None:

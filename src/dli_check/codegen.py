@@ -1,11 +1,14 @@
 """What the two code generators share (the case validator and each service's criteria):
 values of the rule file passed in as named constants, each shown in a comment, and source
-compiled so that a traceback through it shows its lines."""
+compiled so that a traceback through it shows its lines. A generated function remembers
+how it was made, so that compiled rules can be cached (`rules_cache`): pickle cannot
+name it, but it can make it again."""
 
 from __future__ import annotations
 
 import linecache
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 
@@ -51,4 +54,17 @@ def compile_function(
     scope = dict(namespace)
     exec(compile(source, filename, "exec"), scope)
     found: Callable[..., Any] = scope[function]  # type: ignore[assignment]
+    found.__dict__[_RECIPE] = (source, filename, namespace, function)
     return found
+
+
+_RECIPE = "dli_check_recipe"
+
+
+def recipe(value: object) -> tuple[str, str, dict[str, object], str] | None:
+    """How a generated function was made (the arguments of `compile_function`), or None
+    for anything else."""
+    if type(value) is not FunctionType:
+        return None
+    made: tuple[str, str, dict[str, object], str] | None = value.__dict__.get(_RECIPE)
+    return made

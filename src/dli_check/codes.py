@@ -61,8 +61,7 @@ class IcdRange:
             if key not in index:
                 raise ValueError(f"{dotted(key)} is not a code in ICD-10-CM {index.release}")
             keys.append(key)
-        low = index.position[keys[0]]
-        last = index.position[keys[-1]]
+        low, last = index.position[keys[0]], index.position[keys[-1]]
         if last < low:
             raise ValueError(f"range {text!r} ends before it starts in ICD-10-CM tabular order")
         return cls(text, dotted(keys[0]), dotted(keys[-1]), low, index.last_descendant(last))
@@ -86,7 +85,7 @@ class IcdRange:
     def contains(self, code: str, index: CodeIndex | None = None) -> bool:
         """Whether an ICD-10-CM code (dotted or not, any case) lies in the range."""
         index = index or code_index()
-        position = index.position.get(undotted(code) or "")
+        position = index.find(undotted(code) or "")
         return position is not None and self.contains_position(position, index)
 
     def __str__(self) -> str:
@@ -188,7 +187,7 @@ class IcdCodeSet:
         return found
 
     def _describe(self, code: str, index: CodeIndex, billable_only: bool) -> tuple[str, str]:
-        position = index.position.get(undotted(code) or "")
+        position = index.find(undotted(code) or "")
         if position is None:
             return (NOT_LISTED, "")
         heading = index.is_heading(position)

@@ -29,9 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dli_check import rules_model as rm
 from dli_check.case import Case, Line
 from dli_check.case_format import CaseFormat, Fact
 from dli_check.codegen import Constants, compile_function
@@ -46,7 +45,6 @@ from dli_check.codes import (
 )
 from dli_check.errors import PathKey
 from dli_check.icd10cm import CodeIndex, code_index
-from dli_check.operators import OPERATORS, Triple, operator_of
 from dli_check.results import (
     ACTIONS,
     Citation,
@@ -57,6 +55,12 @@ from dli_check.results import (
     share,
 )
 from dli_check.results import Decision as FullDecision
+
+# The rule language (pydantic models) and the operators are needed to compile, not to
+# decide: compiled rules read from the cache run without them.
+if TYPE_CHECKING:
+    from dli_check import rules_model as rm
+    from dli_check.operators import Triple
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
@@ -107,7 +111,7 @@ class CompiledCriterion:
         if reason is None:
             status, missing, notes = answer
             notes = cap_notes(notes)
-            reason = Reason.model_construct(
+            reason = Reason(
                 criterion=self.id,
                 status=status,
                 explanation=self.explanation,
@@ -239,7 +243,7 @@ class CompiledService:
                 notes += (chosen.basis,)
         answers = judged
         # Built from validated parts only: no need to validate them again.
-        return ServiceResult.model_construct(
+        return ServiceResult(
             service=self.id,
             code=code,
             decision=decision,
@@ -264,6 +268,8 @@ def code_sets(
     model: rm.RuleFile,
 ) -> tuple[dict[str, IcdCodeSet], dict[str, ProcedureCodeSet]]:
     """The rule file's code sets, ready to answer `contains()`."""
+    from dli_check import rules_model as rm
+
     icd: dict[str, IcdCodeSet] = {}
     procedures: dict[str, ProcedureCodeSet] = {}
     for name, code_set in model.code_sets.items():
@@ -671,6 +677,8 @@ class Builder:
 
     def build(self, cond: Any, path: PathKey) -> Triple:
         """Compile a condition (any operator)."""
+        from dli_check.operators import OPERATORS, operator_of
+
         name = operator_of(cond)
         assert name is not None
         return OPERATORS[name].compile(self, cond, path)

@@ -9,26 +9,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from dli_check import __version__
 from dli_check.about import bundled_rules_path
 from dli_check.case import Case, Line
 from dli_check.case_format import CaseFormat, CaseFormatError, build_case_format
 from dli_check.compiler import CompiledService, compile_services
-from dli_check.errors import CaseError, CaseProblem, PathKey, Problem, RuleFileError, format_path
+from dli_check.errors import CaseError, CaseProblem, RuleFileError
 from dli_check.icd10cm import code_index
 from dli_check.json_positions import locate
-from dli_check.loaders import (
-    Located,
-    load_rule_text,
-    parse_case_json,
-    read_case_file,
-    read_rule_file,
-)
-from dli_check.messages import data_path, describe
+from dli_check.loaders import parse_case_json, read_case_file, read_rule_file
 from dli_check.results import (
     ACTIONS,
     CaseResult,
@@ -44,7 +35,10 @@ from dli_check.results import (
     share,
 )
 from dli_check.results import Decision as FullDecision
-from dli_check.rules_model import RuleFile
+from dli_check.rule_file import RuleModel, located_problem, read_model
+
+if TYPE_CHECKING:
+    from dli_check.rules_model import RuleFile
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,8 @@ class Rules:
     """A loaded, validated and compiled rule file."""
 
     source: str
-    model: RuleFile
+    rule_model: RuleModel = field(repr=False)
+    """The rule file's bytes, and its model (made again when first needed)."""
     case_format: CaseFormat
     services: dict[str, CompiledService]
     provenance: Provenance
@@ -62,8 +57,15 @@ class Rules:
     """Which version of the guideline this rule file is."""
     period: tuple[dt.date | None, dt.date | None] = field(repr=False)
     """When it is in effect, by date of service (None: an open end)."""
+    scope: Citation = field(repr=False)
+    """What the guideline addresses: cited by lines no service of it decides."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
     _routes: dict[str, CompiledService | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def model(self) -> RuleFile:
+        """The rule file's validated model (the rule language's pydantic models)."""
+        return self.rule_model.get()
 
     @property
     def field_names(self) -> frozenset[str]:
@@ -122,13 +124,12 @@ class Rules:
         """A line decided by the guideline as a whole, not by a service's criteria (its code
         is not governed, it is out of every period, or its date is needed): one reason,
         citing what the guideline addresses."""
-        scope = self.model.guideline.scope
         reason = share(
-            Reason.model_construct(
+            Reason(
                 criterion=criterion,
                 status=status,
                 explanation=explanation,
-                citation=Citation(section=scope.section, quote=" ".join(scope.quote.split())),
+                citation=self.scope,
                 also_cites=(),
                 record=None,
                 notes=(),
@@ -136,7 +137,7 @@ class Rules:
             )
         )
         decision: FullDecision = "insufficient_information" if missing else "not_applicable"
-        return ServiceResult.model_construct(
+        return ServiceResult(
             service=None,
             code=code,
             decision=decision,
@@ -156,7 +157,7 @@ class Rules:
     @property
     def guideline_id(self) -> str:
         """The guideline's id, e.g. ``CG-TRANS-03``."""
-        return self.model.guideline.id
+        return self.version.guideline
 
 
 def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
@@ -181,30 +182,26 @@ def _bundled() -> Rules:
 
 
 def rules_from_bytes(raw: bytes, name: str) -> Rules:
+    """Validate and compile a rule file's bytes, or read them compiled from the cache;
+    `name` is the file named in errors. Raises `RuleFileError`."""
+    from dli_check import rules_cache
+
+    rules = rules_cache.load(raw, name)
+    if rules is None:
+        rules = compile_rules(raw, name)
+        rules_cache.store(rules)
+    return rules
+
+
+def compile_rules(raw: bytes, name: str) -> Rules:
     """Validate and compile a rule file's bytes; `name` is the file named in errors.
     Raises `RuleFileError`."""
-    located = load_rule_text(raw, name)
-    if located.data is None:
-        raise RuleFileError([Problem(name, 1, 1, "", "the rule file is empty")])
+    model, located = read_model(raw, name)
+    rule_model = RuleModel(raw, name, model)
     try:
-        model = RuleFile.model_validate(located.data)
-    except ValidationError as exc:
-        raise RuleFileError(
-            [
-                _problem(
-                    name,
-                    located,
-                    data_path(located.data, e["loc"], missing=e["type"] == "missing"),
-                    describe(e),
-                    key=e["type"] == "extra_forbidden",
-                )
-                for e in exc.errors()
-            ]
-        ) from None
-    try:
-        case_format = build_case_format(model.case)
+        case_format = build_case_format(rule_model)
     except CaseFormatError as exc:
-        raise RuleFileError([_problem(name, located, exc.path, exc.message)]) from None
+        raise RuleFileError([located_problem(name, located, exc.path, exc.message)]) from None
     effective = model.effective
     version = share(
         VersionInfo(
@@ -216,7 +213,9 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
     )
     services, compile_problems = compile_services(model, case_format, version)
     if compile_problems:
-        raise RuleFileError([_problem(name, located, p.path, p.message) for p in compile_problems])
+        raise RuleFileError(
+            [located_problem(name, located, p.path, p.message) for p in compile_problems]
+        )
     guideline = model.guideline
     index = code_index()
     provenance = share(
@@ -228,7 +227,7 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
                 last_review_date=guideline.last_review_date,
                 status=guideline.status,
             ),
-            rules_sha256=hashlib.sha256(raw).hexdigest(),
+            rules_sha256=version.rules_sha256,
             engine_version=__version__,
             code_system=CodeSystemInfo(
                 system="ICD-10-CM", release=index.release, source=index.source
@@ -236,14 +235,10 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
         )
     )
     period = (version.effective_from, version.effective_to)
-    return Rules(name, model, case_format, services, provenance, raw, version, period)
-
-
-def _problem(
-    name: str, located: Located, path: PathKey, message: str, *, key: bool = False
-) -> Problem:
-    line, column = located.position(path, key=key)
-    return Problem(name, line, column, format_path(path), message)
+    scope = share(
+        Citation(section=guideline.scope.section, quote=" ".join(guideline.scope.quote.split()))
+    )
+    return Rules(name, rule_model, case_format, services, provenance, raw, version, period, scope)
 
 
 CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str]
@@ -393,7 +388,7 @@ def decide(parsed: Case, rules: Rules) -> CaseResult:
     lines = tuple(
         _decide_line(parsed, line, number, rules) for number, line in enumerate(parsed.services)
     )
-    return CaseResult.model_construct(
+    return CaseResult(
         case_id=parsed.case_id,
         decision=case_decision(tuple(line.decision for line in lines)),
         services=lines,

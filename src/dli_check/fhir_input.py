@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +172,7 @@ def _with_sources(result: CaseResult, read: FhirCase) -> CaseResult:
     ]
     sources.sort(key=lambda s: _path_order(s.fact))
     lines = tuple(_conflict_notes(line, read.conflicts) for line in result.services)
-    return result.model_copy(update={"services": lines, "sources": tuple(sources)})
+    return replace(result, services=lines, sources=tuple(sources))
 
 
 def _conflict_notes(line: ServiceResult, conflicts: Mapping[str, tuple[str, ...]]) -> ServiceResult:
@@ -182,7 +182,7 @@ def _conflict_notes(line: ServiceResult, conflicts: Mapping[str, tuple[str, ...]
         for path in missing
         if path in conflicts
     )
-    return line.model_copy(update={"notes": line.notes + notes}) if notes else line
+    return replace(line, notes=line.notes + notes) if notes else line
 
 
 def _check_bundle(bundle: Mapping[str, Any], source: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -35,26 +34,63 @@ _MONTHS = (
 )
 
 
-@dataclass(frozen=True)
 class CodeIndex:
     """Every line of the official code list, in tabular order, and where each code stands.
 
     The list also holds chapters (``"2"``) and blocks (``"C81-C96"``); they are never looked
     up as codes. A block of one category (``"B10"``) has the category's name: the name
     stands for the category, which comes right after it.
+
+    Looking a code up searches the list's text until enough codes have been asked for to
+    pay for a dictionary of all of them: a single case looks up a handful, and a dictionary
+    of 98,000 codes costs more than the rest of its start-up.
+
+    >>> index = build_index(["C92", "C920", "C9200", "C9201", "C921"], "test", "doctest")
+    >>> index.find("C9200"), index.last_descendant(index.find("C920"))
+    (2, 3)
     """
 
-    lines: tuple[str, ...]
-    position: dict[str, int]
-    """Undotted code -> its position in tabular order."""
-    release: str
-    """Which release this is, e.g. ``FY2026 (April 1, 2026 update)``."""
-    source: str
-    """Where it came from, e.g. ``simple-icd-10-cm 1.5.0``."""
-    _last: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    _DICTIONARY_AFTER = 16
+    """Text searches before the dictionary is built."""
+
+    def __init__(self, lines: tuple[str, ...], release: str, source: str) -> None:
+        self.lines = lines
+        self.release = release
+        """Which release this is, e.g. ``FY2026 (April 1, 2026 update)``."""
+        self.source = source
+        """Where it came from, e.g. ``simple-icd-10-cm 1.5.0``."""
+        self._text = "\n" + "\n".join(lines) + "\n"
+        self._found: dict[str, int | None] = {}
+        self._position: dict[str, int] | None = None
+        self._last: dict[int, int] = {}
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        # Compiled rules name the index in their generated code; a cached copy of them
+        # stands for the installed release, which the cache's key names.
+        return (code_index, ())
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Undotted code -> its position in tabular order (all of them)."""
+        if self._position is None:
+            self._position = dict(zip(self.lines, range(len(self.lines)), strict=True))
+        return self._position
+
+    def find(self, undotted: str) -> int | None:
+        """The position of an undotted code in tabular order, or None if it is not one."""
+        if self._position is not None:
+            return self._position.get(undotted)
+        if undotted in self._found:
+            return self._found[undotted]
+        if len(self._found) >= self._DICTIONARY_AFTER:
+            return self.position.get(undotted)
+        at = self._text.find(f"\n{undotted}\n") if "\n" not in undotted else -1
+        found = None if at < 0 else self._text.count("\n", 0, at)
+        self._found[undotted] = found
+        return found
 
     def __contains__(self, undotted: object) -> bool:
-        return undotted in self.position
+        return isinstance(undotted, str) and self.find(undotted) is not None
 
     def is_heading(self, position: int) -> bool:
         """Whether the code at `position` has more specific codes (it is not billable)."""
@@ -120,8 +156,7 @@ def _release_name(list_file: Path) -> str:
 
 def build_index(lines: list[str], release: str, source: str) -> CodeIndex:
     """Index a tabular-order (pre-order) list of undotted codes, chapters and blocks."""
-    kept = tuple(line for line in lines if line)
-    return CodeIndex(kept, dict(zip(kept, range(len(kept)), strict=True)), release, source)
+    return CodeIndex(tuple(line for line in lines if line), release, source)
 
 
 def _package_version(package_dir: Path) -> str:
@@ -140,6 +175,7 @@ def _code_list() -> Path:
     return lists[0]
 
 
+@cache
 def release() -> tuple[str, str]:
     """Which release is installed and where it comes from, without reading it."""
     code_list = _code_list()
@@ -150,5 +186,7 @@ def release() -> tuple[str, str]:
 @cache
 def code_index() -> CodeIndex:
     """The index of the installed ICD-10-CM release, built once per process."""
-    lines = _code_list().read_text(encoding="utf-8").split("\n")
+    # The list is ASCII with CRLF line ends; bytes split faster than text read in
+    # universal-newline mode.
+    lines = _code_list().read_bytes().decode("ascii").splitlines()
     return build_index(lines, *release())

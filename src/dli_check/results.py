@@ -2,16 +2,17 @@
 
 Reasons are the positive twin of validation errors: each names the criterion, says whether
 it was met, not met or unknown, explains it in plain words and quotes the guideline.
+
+Every result part is a frozen dataclass: `dataclasses.asdict` gives its data,
+`dataclasses.replace` a changed copy, and `CaseResult.to_json` its JSON.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict, PrivateAttr
-from pydantic_core import to_json
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal[
@@ -32,29 +33,22 @@ ACTIONS: dict[str, Action] = {
     "not_applicable": "none",
 }
 
-# Frozen, with tuples for lists: results can share parts (a criterion's reason is built once
-# per distinct outcome), so nothing in them may change.
-_FROZEN = ConfigDict(frozen=True)
+# Results are frozen dataclasses, with tuples for lists: they can share parts (a
+# criterion's reason is built once per distinct outcome), so nothing in them may change.
+# They are plain data, not pydantic models, so that deciding one case needs no pydantic:
+# `schemas` builds their JSON Schema with pydantic, which reads dataclasses as they are.
 
 
-class _Shareable(BaseModel):
-    """A result part that many results may share; it can carry its own JSON."""
-
-    model_config = _FROZEN
-    _json: str | None = PrivateAttr(default=None)
-
-
-S = TypeVar("S", bound=_Shareable)
-
-
-class Citation(_Shareable):
+@dataclass(frozen=True)
+class Citation:
     """A passage of the guideline: its section path and its words."""
 
     section: str
     quote: str
 
 
-class Reason(_Shareable):
+@dataclass(frozen=True)
+class Reason:
     """How one criterion came out for one service line."""
 
     criterion: str
@@ -70,7 +64,8 @@ class Reason(_Shareable):
     """Fact paths that were absent, when the status is unknown."""
 
 
-class VersionInfo(_Shareable):
+@dataclass(frozen=True)
+class VersionInfo:
     """Which version of the guideline decided a line: its id, its period of dates of service,
     and the rule file's sha256."""
 
@@ -80,10 +75,9 @@ class VersionInfo(_Shareable):
     rules_sha256: str
 
 
-class ServiceResult(BaseModel):
+@dataclass(frozen=True)
+class ServiceResult:
     """The decision for one requested service line."""
-
-    model_config = _FROZEN
 
     service: str | None
     """The service of the rule file that decided the line; None when none governs it."""
@@ -100,10 +94,10 @@ class ServiceResult(BaseModel):
     """The guideline version that decided the line (None when none could be chosen)."""
 
 
-class GuidelineInfo(BaseModel):
+@dataclass(frozen=True)
+class GuidelineInfo:
     """Which guideline decided."""
 
-    model_config = _FROZEN
     id: str
     title: str
     publish_date: dt.date
@@ -111,16 +105,17 @@ class GuidelineInfo(BaseModel):
     status: str
 
 
-class CodeSystemInfo(BaseModel):
+@dataclass(frozen=True)
+class CodeSystemInfo:
     """Which code-set release the codes were checked against."""
 
-    model_config = _FROZEN
     system: str
     release: str
     source: str
 
 
-class Provenance(_Shareable):
+@dataclass(frozen=True)
+class Provenance:
     """Everything needed to reproduce a result."""
 
     guideline: GuidelineInfo
@@ -129,11 +124,11 @@ class Provenance(_Shareable):
     code_system: CodeSystemInfo
 
 
-class FactSource(BaseModel):
+@dataclass(frozen=True)
+class FactSource:
     """Where a fact of a case read from FHIR was found: every place, so that a reviewer
     can trace each input of a decision. Places that disagree leave the fact unknown."""
 
-    model_config = _FROZEN
     fact: str
     """The fact's path in the case (``visits[0].date``)."""
     places: tuple[str, ...]
@@ -142,10 +137,10 @@ class FactSource(BaseModel):
     """False when the places give different values: the fact was left unknown."""
 
 
-class CaseResult(BaseModel):
+@dataclass(frozen=True)
+class CaseResult:
     """The decision for a whole case, line by line, in input order."""
 
-    model_config = _FROZEN
     case_id: str
     decision: Decision
     services: tuple[ServiceResult, ...]
@@ -157,15 +152,15 @@ class CaseResult(BaseModel):
         """The result as JSON; the same input always gives the same bytes.
 
         Compact JSON (``indent=None``) is put together from the JSON of shared parts,
-        serialized once; it is the same text as ``model_dump_json()``. With ``detail=
-        "decisions"`` it is the compact record of `decisions()`.
+        serialized once. With ``detail="decisions"`` it is the compact record of
+        `decisions()`.
         """
         if detail == "decisions":
             if indent is not None:
-                return to_json(self.decisions(), indent=indent).decode()
+                return json.dumps(self.decisions(), ensure_ascii=False, indent=indent)
             return _decisions_json(self)
         if indent is not None:
-            return self.model_dump_json(indent=indent)
+            return json.dumps(plain(self), ensure_ascii=False, indent=indent)
         return "".join(
             (
                 '{"case_id":',
@@ -177,7 +172,7 @@ class CaseResult(BaseModel):
                 '],"provenance":',
                 _fragment(self.provenance),
                 ',"sources":',
-                _text(self.sources) if self.sources else "[]",
+                _text(plain(self.sources)) if self.sources else "[]",
                 "}",
             )
         )
@@ -188,6 +183,27 @@ class CaseResult(BaseModel):
         the guideline's own: its scope, its period, the date it needs). Every other
         criterion of a governed line's service was met."""
         return json.loads(_decisions_json(self))  # type: ignore[no-any-return]
+
+
+def plain(value: Any) -> Any:
+    """A result part as JSON data: dataclasses as objects in field order, tuples as lists,
+    dates as ISO text.
+
+    >>> plain(Citation(section="Position Statement", quote="DLI is medically necessary"))
+    {'section': 'Position Statement', 'quote': 'DLI is medically necessary'}
+    """
+    if type(value) is tuple or type(value) is list:
+        return [plain(item) for item in value]
+    names = getattr(type(value), "__dataclass_fields__", None)
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""Compact JSON of plain data, as every result's JSON is written."""
 
 
 def _decisions_json(result: CaseResult) -> str:
@@ -242,10 +258,6 @@ def _decision_line_json(line: ServiceResult) -> str:
     )
 
 
-def _text(value: object) -> str:
-    return to_json(value).decode()
-
-
 def _line_json(line: ServiceResult) -> str:
     return "".join(
         (
@@ -265,17 +277,18 @@ def _line_json(line: ServiceResult) -> str:
     )
 
 
+S = TypeVar("S")
+
+
 def share(part: S) -> S:
     """Mark an immutable result part as shared by many results: its JSON is made once."""
-    part._json = part.model_dump_json()
+    object.__setattr__(part, "_json", _text(plain(part)))
     return part
 
 
-def _fragment(part: _Shareable) -> str:
-    # Read the private attribute from its slot: pydantic's attribute lookup costs ~1 µs.
-    private = part.__pydantic_private__
-    text = private.get("_json") if private else None
-    return text if text is not None else part.model_dump_json()
+def _fragment(part: object) -> str:
+    text = part.__dict__.get("_json")
+    return text if text is not None else _text(plain(part))
 
 
 def case_decision(decisions: list[Decision] | tuple[Decision, ...]) -> Decision:

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from dli_check.case import MAX_ITEMS, MAX_TEXT
 from dli_check.case_format import Fact
 from dli_check.engine import Rules
-from dli_check.results import Action, CaseResult, Decision
+from dli_check.results import (
+    Action,
+    CaseResult,
+    Decision,
+    FactSource,
+    Provenance,
+    ServiceResult,
+)
 from dli_check.rules_model import RuleFile
 
 ErrorKind = Literal[
@@ -51,10 +58,15 @@ class ErrorRecord(BaseModel):
     rules_sha256: str
 
 
-class ResultRecord(CaseResult):
+class ResultRecord(BaseModel):
     """The record of an evaluated case: the result, with its source first."""
 
     source: str = Field(description="The file, or path:line of a JSON Lines input.")
+    case_id: str
+    decision: Decision
+    services: tuple[ServiceResult, ...]
+    provenance: Provenance
+    sources: tuple[FactSource, ...] = ()
 
 
 class DecisionsLine(BaseModel):
@@ -92,7 +104,7 @@ def rules_json_schema() -> dict[str, Any]:
 
 def result_json_schema() -> dict[str, Any]:
     """The JSON Schema of an evaluation result."""
-    return CaseResult.model_json_schema(mode="serialization")
+    return TypeAdapter(CaseResult).json_schema(mode="serialization")
 
 
 def record_json_schema() -> dict[str, Any]:

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dli_check import operators as op
 from dli_check.engine import Rules, evaluate, load_rules
 from dli_check.errors import CaseError, Problem, RuleFileError, format_path
-from dli_check.loaders import load_rule_text, read_rule_file
+from dli_check.loaders import read_rule_file
 from dli_check.messages import data_path, describe
 from dli_check.results import CaseResult
+from dli_check.rule_text import load_rule_text
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal[

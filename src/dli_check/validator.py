@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dli_check import case as values
 from dli_check.case import MAX_ITEMS, Case, Line, ValueProblem
 from dli_check.codegen import Constants, compile_function
 from dli_check.errors import CaseProblem, PathKey
-from dli_check.rules_model import CaseDeclaration, FactDeclaration
 
 if TYPE_CHECKING:
     from dli_check.case_format import Fact
+    from dli_check.rules_model import CaseDeclaration, FactDeclaration
 
 ENGINE_FIELDS = ("case_id", "services")
 """What every case has, whatever the rule file declares."""
@@ -147,16 +148,16 @@ def _checker(d: FactDeclaration) -> Callable[[object], Any]:
     if d.type == "identifier":
         return optional_identifier
     if d.type == "number":
-        low, high = d.minimum, d.maximum
-        return lambda v: number(v, low, high)
+        return partial(number, minimum=d.minimum, maximum=d.maximum)
     if d.system == "ICD-10-CM":
         return values.icd10cm_code
     return _PROCEDURE_CHECKERS[d.system or ""]
 
 
+# Partials, not lambdas: compiled rules are cached with pickle, which names functions.
 _PROCEDURE_CHECKERS: dict[str, Callable[[object], str]] = {
-    "CPT": lambda v: values.procedure_code(v, "CPT"),
-    "HCPCS": lambda v: values.procedure_code(v, "HCPCS"),
+    "CPT": partial(values.procedure_code, system="CPT"),
+    "HCPCS": partial(values.procedure_code, system="HCPCS"),
 }
 
 

@@ -127,7 +127,7 @@ class RuleSet:
             provenance = provenance or version.provenance
         decided = tuple(r for r in results if r is not None)
         case_id = data.get("case_id")
-        return CaseResult.model_construct(
+        return CaseResult(
             case_id=case_id if isinstance(case_id, str) else "",
             decision=case_decision(tuple(r.decision for r in decided)),
             services=decided,
