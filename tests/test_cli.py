@@ -430,11 +430,21 @@ def test_version_probe_loads_no_parser_and_no_pydantic() -> None:
         ("KeyboardInterrupt", 130, ""),
     ],
 )
-def test_no_traceback_reaches_the_user(raised: str, code: int, stderr: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "module", "name"),
+    [
+        (["case.json"], "dli_check.one_case", "check_case"),  # the plain path, without Typer
+        (["batch", "cases"], "dli_check.cli", "app"),
+    ],
+)
+def test_no_traceback_reaches_the_user(
+    raised: str, code: int, stderr: str, argv: list[str], module: str, name: str
+) -> None:
     """A bug anywhere below the entry point is one line and exit 70, never a traceback."""
     done = _entry_point(
-        ["case.json"],
-        before=f"import dli_check.cli\ndef broken():\n    raise {raised}\ndli_check.cli.app = broken\n",
+        argv,
+        before=f"import {module}\ndef broken(*args, **kwargs):\n    raise {raised}\n"
+        f"{module}.{name} = broken\n",
     )
     assert (done.returncode, done.stdout, done.stderr) == (code, "", stderr)
 

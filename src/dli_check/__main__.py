@@ -1,8 +1,9 @@
 """The ``dli-check`` command's entry point, also run by ``python -m dli_check``.
 
-It answers what needs no command-line parser (a closed standard output, ``--version``)
-before importing one, since every run pays for what is imported here; and it keeps any
-traceback from reaching the user.
+It answers what needs no command-line parser (a closed standard output, ``--version``,
+and the plain ``dli-check CASE.json [--format F] [--rules R] ...``, see `one_case`) before
+importing one, since every run pays for what is imported here; and it keeps any traceback
+from reaching the user.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ def main() -> None:
         if sys.argv[1:] == ["--version"]:  # the common probe, answered without loading Typer
             _version()
             return
+        from dli_check.one_case import Failed, check_case, parse_plain
+
+        plain = parse_plain(sys.argv[1:])
+        if plain is not None:
+            try:
+                sys.exit(check_case(**plain))  # type: ignore[arg-type]
+            except Failed as exc:
+                sys.exit(exc.code)
         from dli_check.cli import run
 
         run()

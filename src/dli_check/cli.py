@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from dli_check.about import bundled_rules_path, version_text
-from dli_check.errors import CaseError, DliCheckError, RuleFileError
+from dli_check.errors import RuleFileError
 from dli_check.exit_codes import (
     EXIT_CODES_HELP,
     EXIT_INVALID_CASE,
@@ -28,6 +28,7 @@ from dli_check.exit_codes import (
     EXIT_USAGE,
 )
 from dli_check.inert import terminal
+from dli_check.one_case import APPROVED
 
 # What a command needs is imported inside it: start-up time is paid by every command.
 if TYPE_CHECKING:
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
     from dli_check.decision_log import DecisionLog
     from dli_check.engine import Rules
     from dli_check.output import Identity, Output
-
-APPROVED = frozenset({"medically_necessary", "not_applicable"})
-"""Case decisions that --fail-unless-approved lets pass: a line the guideline does not
-govern is never a failure."""
 
 
 class _DefaultToCheck(TyperGroup):
@@ -144,9 +141,10 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def _say(message: str) -> None:
-    """One line on standard error: never wrapped, never styled, and inert (a file name
-    with a newline or an escape sequence in it cannot forge or colour a line)."""
-    print(f"dli-check: {terminal(message)}", file=sys.stderr)
+    """One line on standard error (`one_case.say`)."""
+    from dli_check.one_case import say
+
+    say(message)
 
 
 def _rules(path: Path | None) -> Rules:
@@ -185,39 +183,20 @@ def check(
     fail_unless_approved: FailOption = False,
 ) -> None:
     """Decide one case: each service line, criterion by criterion, with citations."""
-    from dli_check.engine import evaluate
-    from dli_check.loaders import MAX_CASE_FILE_BYTES, read_at_most
+    from dli_check.one_case import Failed, check_case
 
-    if detail is Detail.decisions and format is not TextOrJson.json:
-        _fail("--detail decisions needs --format json")
-    rules = _rules(rules_path)
     try:
-        if case == "-":
-            raw = read_at_most(sys.stdin.buffer, MAX_CASE_FILE_BYTES + 1)
-            result = evaluate(raw, rules, source="<stdin>")
-        elif Path(case).is_file():
-            result = evaluate(Path(case), rules)
-        else:
-            _fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
-    except CaseError as exc:
-        _fail(str(exc), EXIT_INVALID_CASE)
-    except DliCheckError as exc:  # FHIR input without the fhir extra, a bad FHIRPath
-        _fail(str(exc))
-    with _writing():
-        if format is TextOrJson.json:
-            _print(result.to_json(detail=detail.value))
-        elif format is TextOrJson.questionnaire:
-            from dli_check.questionnaires import questionnaire
-
-            _print(json.dumps(questionnaire(rules, result), indent=2, ensure_ascii=False))
-        else:
-            from dli_check.explain import result_lines
-
-            out = _out()
-            for line in result_lines(result, rules, symbols=out.is_terminal):
-                out.print(line)
-    if fail_unless_approved and result.decision not in APPROVED:
-        raise typer.Exit(EXIT_NOT_APPROVED)
+        code = check_case(
+            case,
+            format=format.value,
+            detail=detail.value,
+            rules_path=rules_path,
+            fail_unless_approved=fail_unless_approved,
+        )
+    except Failed as exc:
+        raise typer.Exit(exc.code) from None
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -1,5 +1,5 @@
-"""Explanations for people: a result criterion by criterion, a rule file as a tree or as a
-Mermaid flowchart.
+"""Explanations for people: a rule file as a tree or as a Mermaid flowchart, batch and diff
+summaries (`report` explains a result).
 
 Text comes back as lines with rich markup (``[green]...[/]``); printed through rich it is in
 colour on a terminal and plain elsewhere.
@@ -13,117 +13,12 @@ from rich.table import Table
 from dli_check.batch import Summary
 from dli_check.decision_diff import DiffSummary
 from dli_check.engine import Rules
-from dli_check.inert import terminal
 from dli_check.operators import condition_text
-from dli_check.results import CaseResult
-
-_LABELS = {
-    "medically_necessary": "MEDICALLY NECESSARY",
-    "not_medically_necessary": "NOT MEDICALLY NECESSARY",
-    "insufficient_information": "INSUFFICIENT INFORMATION",
-    "not_applicable": "NOT APPLICABLE",
-}
-_COLOURS = {
-    "medically_necessary": "green",
-    "not_medically_necessary": "red",
-    "insufficient_information": "yellow",
-    "not_applicable": "blue",
-    "met": "green",
-    "not_met": "red",
-    "unknown": "yellow",
-}
-_SYMBOLS = {"met": "✓", "not_met": "✗", "unknown": "?"}
-_WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
-
-
-_HEADLINES = {
-    "medically_necessary": "MEETS {g}",
-    "not_medically_necessary": "DOES NOT MEET {g}",
-    "insufficient_information": "MORE INFORMATION NEEDED",
-    "not_applicable": "NOT GOVERNED BY {g}",
-}
-"""Decisions in a reviewer's words: the engine recommends; only a clinician denies."""
-_ACTIONS = {
-    "approve": "approve (medical necessity only: the member's benefits decide coverage)",
-    "refer_to_clinical_reviewer": "refer to a physician reviewer (a recommendation, not a denial)",
-    "request_information": "request the information below",
-    "none": "nothing to do under {g}",
-}
-
-
-def _headline(decision: str, guideline: str) -> str:
-    return f"[bold {_COLOURS[decision]}]{_HEADLINES[decision].format(g=guideline)}[/]"
-
-
-def result_lines(
-    result: CaseResult, rules: Rules | None = None, *, symbols: bool = True
-) -> list[str]:
-    """A case result for a reviewer: the recommendation, then each line and its criteria;
-    with the `rules` that decided it, missing facts are asked for by their questions."""
-    guideline = result.provenance.guideline
-    g = escape(guideline.id)
-    lines = [
-        f"[bold]Case {_case_text(result.case_id)}[/]: {_headline(result.decision, g)}"
-        f"  [dim]({g}, last reviewed {guideline.last_review_date})[/]",
-    ]
-    for number, line in enumerate(result.services, start=1):
-        code = f" ({_case_text(line.code)})" if line.code else ""
-        lines.append("")
-        lines.append(
-            f"{number}. [bold]{escape(line.service or 'service line')}[/]{code}: "
-            f"{_headline(line.decision, g)} -> {_ACTIONS[line.action].format(g=g)}"
-        )
-        lines.extend(f"   {_case_text(note)}" for note in line.notes)
-        for reason in line.reasons:
-            mark = _SYMBOLS[reason.status] if symbols else _WORDS[reason.status]
-            colour = _COLOURS[reason.status]
-            judged = f" [dim](judged on {reason.record})[/]" if reason.record else ""
-            lines.append(
-                f"   [{colour}]{mark:<7}[/] [bold]{reason.criterion}[/]{judged}: "
-                f"{escape(reason.explanation)}"
-            )
-            lines.append(
-                f'           [italic]"{escape(reason.citation.quote)}"[/]'
-                f" [dim]({escape(reason.citation.section)})[/]"
-            )
-            lines.extend(f"           {_case_text(note)}" for note in reason.notes)
-            if reason.missing:
-                missing = _case_text(", ".join(reason.missing))
-                lines.append(f"           [yellow]missing: {missing}[/]")
-        if line.outcome is not None:
-            lines.append(
-                f'   Decided by: [italic]"{escape(line.outcome.quote)}"[/]'
-                f" [dim]({escape(line.outcome.section)})[/]"
-            )
-        if line.missing:
-            lines.append("   [yellow]Information needed:[/]")
-            service = rules.services.get(line.service or "") if rules else None
-            label = service.label if service else "the service"
-            for path in line.missing:
-                question = rules.case_format.question(path, label) if rules else None
-                asked = f"{escape(question)} [{_case_text(path)}]" if question else path
-                lines.append(f"   [yellow]- {asked}[/]")
-    if result.sources:
-        lines.append("")
-        lines.append("Read from FHIR:")
-        for source in result.sources:
-            places = _case_text("; ".join(source.places))
-            if source.agree:
-                lines.append(f"   {_case_text(source.fact)}: {places}")
-            else:
-                lines.append(
-                    f"   [red]{_case_text(source.fact)}: unknown, the places disagree:[/] {places}"
-                )
-    return lines
-
-
-def _case_text(text: str) -> str:
-    """Text that may come from a case, made inert for a terminal and for rich markup."""
-    return escape(terminal(text))
+from dli_check.report import COLOURS, LABELS
 
 
 def _decision(decision: str) -> str:
-    return f"[bold {_COLOURS[decision]}]{_LABELS[decision]}[/]"
+    return f"[bold {COLOURS[decision]}]{LABELS[decision]}[/]"
 
 
 def rules_lines(rules: Rules) -> list[str]:
@@ -169,12 +64,12 @@ def mermaid(rules: Rules) -> str:
             out.append(f'  {previous} {edge} {node}{{"{criterion.id}<br/>{text}"}}')
             out.append(f"  {node} -->|not met| s{s}no")
             previous, edge = node, "-->|met or unknown|"
-        out.append(f'  {previous} -->|all met| s{s}yes(["{_LABELS[service.when_met.decision]}"])')
+        out.append(f'  {previous} -->|all met| s{s}yes(["{LABELS[service.when_met.decision]}"])')
         out.append(
             f"  {previous} -->|some unknown, none not met| "
-            f's{s}unknown(["{_LABELS["insufficient_information"]}"])'
+            f's{s}unknown(["{LABELS["insufficient_information"]}"])'
         )
-        out.append(f'  s{s}no(["{_LABELS[service.otherwise.decision]}"])')
+        out.append(f'  s{s}no(["{LABELS[service.otherwise.decision]}"])')
     return "\n".join(out) + "\n"
 
 
@@ -207,7 +102,7 @@ def summary_tables(summary: Summary, seconds: float) -> list[Table]:
     decisions.add_column("inputs")
     decisions.add_column("cases", justify="right")
     decisions.add_column("service lines", justify="right")
-    for decision in _LABELS:
+    for decision in LABELS:
         decisions.add_row(decision, str(summary.cases[decision]), str(summary.lines[decision]))
     for kind, count in sorted(summary.errors.items()):
         decisions.add_row(f"error: {kind}", str(count), "")
