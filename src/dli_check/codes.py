@@ -173,6 +173,10 @@ class IcdCodeSet:
     _memo: dict[tuple[str, bool], tuple[str, str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    matches: dict[tuple[object, ...], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """What `compiler.match_codes` answered, per codes asked about: a claim's codes recur."""
 
     def describe(self, code: str, index: CodeIndex, billable_only: bool = False) -> tuple[str, str]:
         """How the set takes a code — `LISTED`, `ASK` (another code decides) or

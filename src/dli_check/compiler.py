@@ -194,6 +194,8 @@ class CompiledService:
         records = case.lists[self.judged_on]
         if not records:
             return self.run(case, line, number, None, -1), None
+        if len(records) == 1:  # the usual case: the one record, whatever it meets
+            return self.run(case, line, number, records[0], 0), self._record_names[0]
         bound, names = self._bound, self._record_names
         best: tuple[int, int, int] | None = None
         best_answers: tuple[Answer, ...] = ()
@@ -450,19 +452,33 @@ def match_codes(
 ) -> Answer:
     """Whether any of the codes is in the set, with a note for each code: met if one is
     listed; unknown (asking for `missing`) if none is but one asks for another code (a
-    heading, a history code where the disease is needed); else not met."""
+    heading, a history code where the disease is needed); else not met. Remembered per
+    codes asked about."""
+    key = (tuple(codes), billable_only, missing)
+    known = code_set.matches.get(key)
+    if known is not None:
+        return known  # type: ignore[return-value]
     listed: list[str] = []
     ask: list[str] = []
     unlisted: list[str] = []
     for code in codes:
         kind, note = code_set.describe(code, index, billable_only)
         (listed if kind == LISTED else ask if kind == ASK else unlisted).append(note)
+    answer: Answer
     if listed:
-        return ("met", (), tuple(listed))
-    if ask:
-        return ("unknown", missing, tuple(ask) + tuple(n for n in unlisted if n))
-    notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
-    return ("not_met", (), notes)
+        answer = ("met", (), tuple(listed))
+    elif ask:
+        answer = ("unknown", missing, tuple(ask) + tuple(n for n in unlisted if n))
+    else:
+        notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
+        answer = ("not_met", (), notes)
+    if len(code_set.matches) < _MATCH_CACHE:
+        code_set.matches[key] = answer
+    return answer
+
+
+_MATCH_CACHE = 65536
+"""Answers kept per code set."""
 
 
 @lru_cache(maxsize=4096)

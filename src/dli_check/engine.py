@@ -286,7 +286,7 @@ def case_from_data(
     """Validate decoded case data against the case format and the services the rules
     govern; `raw`, the JSON text the data came from, gives problems their line and column.
     `read_from_fhir`: the data was read from FHIR, where declared defaults do not hold."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise CaseError.one(source, "a case must be a JSON object")
     try:
         parsed, problems = rules.case_format.validate(data, read_from_fhir=read_from_fhir)
@@ -385,15 +385,10 @@ def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<cas
 
 def decide(parsed: Case, rules: Rules) -> CaseResult:
     """Decide a case that `read_case` or `case_from_data` has validated against `rules`."""
-    lines = tuple(
-        _decide_line(parsed, line, number, rules) for number, line in enumerate(parsed.services)
-    )
-    return CaseResult(
-        case_id=parsed.case_id,
-        decision=case_decision(tuple(line.decision for line in lines)),
-        services=lines,
-        provenance=rules.provenance,
-    )
+    lines = tuple([_decide_line(parsed, line, n, rules) for n, line in enumerate(parsed.services)])
+    # One line decides the case as it decides itself (see `case_decision`).
+    decision = lines[0].decision if len(lines) == 1 else case_decision([s.decision for s in lines])
+    return CaseResult(parsed.case_id, decision, lines, rules.provenance)
 
 
 def decide_lines(parsed: Case, rules: Rules, numbers: Iterable[int]) -> tuple[ServiceResult, ...]:
