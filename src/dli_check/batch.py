@@ -24,7 +24,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from dli_check.engine import Rules, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
@@ -53,9 +53,10 @@ class ProtectedInput(InputError):
         self.path = path
 
 
-@dataclass(frozen=True)
-class Input:
-    """One case to evaluate: a file, or one line of a JSON Lines file."""
+class Input(NamedTuple):
+    """One case to evaluate: a file, or one line of a JSON Lines file. (Named tuples, as
+    `Record`: they cross to and from workers, and pickle in a third of the time that
+    dataclasses take.)"""
 
     source: str
     path: str | None = None
@@ -66,8 +67,7 @@ class Input:
     """A JSON Lines line over the size limit, left unread."""
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """The outcome for one input: its JSON Lines record and what a summary needs."""
 
     source: str

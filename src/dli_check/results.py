@@ -272,39 +272,53 @@ def _line_head(line: ServiceResult) -> str:
 
 
 def _decision_line_json(line: ServiceResult) -> str:
-    return "".join(
-        (
-            _line_head(line),
-            ',"not_met":',
-            _text([r.criterion for r in line.reasons if r.status == "not_met"]),
-            ',"unknown":',
-            _text([r.criterion for r in line.reasons if r.status == "unknown"]),
-            ',"missing":',
-            _text(line.missing),
-            ',"rules_sha256":',
-            "null" if line.version is None else f'"{line.version.rules_sha256}"',
-            "}",
+    text: str | None = line.__dict__.get("_decisions")
+    if text is None:
+        text = "".join(
+            (
+                _line_head(line),
+                ',"not_met":',
+                _text([r.criterion for r in line.reasons if r.status == "not_met"]),
+                ',"unknown":',
+                _text([r.criterion for r in line.reasons if r.status == "unknown"]),
+                ',"missing":',
+                _text(line.missing),
+                ',"rules_sha256":',
+                "null" if line.version is None else f'"{line.version.rules_sha256}"',
+                "}",
+            )
         )
-    )
+        _keep(line, "_decisions", text)
+    return text
 
 
 def _line_json(line: ServiceResult) -> str:
-    return "".join(
-        (
-            _line_head(line),
-            ',"outcome":',
-            "null" if line.outcome is None else _fragment(line.outcome),
-            ',"reasons":[',
-            ",".join(_fragment(reason) for reason in line.reasons),
-            '],"missing":',
-            _text(line.missing),
-            ',"notes":',
-            _text(line.notes),
-            ',"version":',
-            "null" if line.version is None else _fragment(line.version),
-            "}",
+    text: str | None = line.__dict__.get("_json")
+    if text is None:
+        text = "".join(
+            (
+                _line_head(line),
+                ',"outcome":',
+                "null" if line.outcome is None else _fragment(line.outcome),
+                ',"reasons":[',
+                ",".join(_fragment(reason) for reason in line.reasons),
+                '],"missing":',
+                _text(line.missing),
+                ',"notes":',
+                _text(line.notes),
+                ',"version":',
+                "null" if line.version is None else _fragment(line.version),
+                "}",
+            )
         )
-    )
+        _keep(line, "_json", text)
+    return text
+
+
+def _keep(part: object, name: str, text: str) -> None:
+    # Line results are shared by the cases that come out alike (see `compiler`): the JSON
+    # of each is written once, and a case's JSON is little more than a join.
+    object.__setattr__(part, name, text)
 
 
 S = TypeVar("S")
@@ -312,7 +326,7 @@ S = TypeVar("S")
 
 def share(part: S) -> S:
     """Mark an immutable result part as shared by many results: its JSON is made once."""
-    object.__setattr__(part, "_json", _text(plain(part)))
+    _keep(part, "_json", _text(plain(part)))
     return part
 
 
