@@ -12,6 +12,7 @@ and they end when the parent does, however it ends.
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from dli_check.engine import Rules, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
+from dli_check.icd10cm import code_index
 from dli_check.loaders import MAX_CASE_FILE_BYTES, parse_case_json, read_case_file, too_large
 from dli_check.output import Identity
 from dli_check.results import Detail
@@ -324,6 +326,9 @@ def _init_worker(payload: RulePayload, parent: int, detail: Detail) -> None:
     _die_with_parent(parent)
     _worker_rules = _from_payload(payload)
     _worker_detail = detail
+    # What the worker has now (the parent's objects, the rules) lives as long as it does:
+    # out of the collector's sight, its pages stay shared with the parent's, not copied.
+    gc.freeze()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -373,6 +378,10 @@ class _Pool:
 
     def _start(self) -> ProcessPoolExecutor:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork":
+            # Forked workers share the parent's pages: the code index is built once, here,
+            # rather than in each worker after its first lookups (see `icd10cm`).
+            code_index().position
         rules = self.rules
         return ProcessPoolExecutor(
             self.workers,

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 _REASON_CACHE = 4096
 """Distinct reasons kept per criterion; outcomes vary little (notes name codes)."""
-_RESULT_CACHE = 2048
+_RESULT_CACHE = 1024
 """Distinct line results kept per service: rebuilding one from shared reasons is cheap."""
 
 MAX_NOTES = 5
@@ -477,7 +477,7 @@ def match_codes(
     return answer
 
 
-_MATCH_CACHE = 65536
+_MATCH_CACHE = 4096
 """Answers kept per code set."""
 
 
