@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 # Compiled rules are cached in a directory of the test run's own (subprocesses inherit
 # it), never in the user's cache; tests of the cache set their own.
 os.environ["DLI_CHECK_CACHE"] = tempfile.mkdtemp(prefix="dli-check-cache-")
+atexit.register(shutil.rmtree, os.environ["DLI_CHECK_CACHE"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -379,9 +379,7 @@ class _Pool:
     def _start(self) -> ProcessPoolExecutor:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
-            # Forked workers share the parent's pages: the code index is built once, here,
-            # rather than in each worker after its first lookups (see `icd10cm`).
-            code_index().position
+            code_index().prepare()
         rules = self.rules
         return ProcessPoolExecutor(
             self.workers,

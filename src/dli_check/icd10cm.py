@@ -76,6 +76,11 @@ class CodeIndex:
             self._position = dict(zip(self.lines, range(len(self.lines)), strict=True))
         return self._position
 
+    def prepare(self) -> None:
+        """Build the dictionary of every code now: before forking workers, which then
+        share it rather than each building its own."""
+        self.position  # noqa: B018 - the property builds it
+
     def find(self, undotted: str) -> int | None:
         """The position of an undotted code in tabular order, or None if it is not one."""
         if self._position is not None:
