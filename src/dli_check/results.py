@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -272,67 +273,75 @@ def _line_head(line: ServiceResult) -> str:
 
 
 def _decision_line_json(line: ServiceResult) -> str:
-    text: str | None = line.__dict__.get("_decisions")
-    if text is None:
-        text = "".join(
-            (
-                _line_head(line),
-                ',"not_met":',
-                _text([r.criterion for r in line.reasons if r.status == "not_met"]),
-                ',"unknown":',
-                _text([r.criterion for r in line.reasons if r.status == "unknown"]),
-                ',"missing":',
-                _text(line.missing),
-                ',"rules_sha256":',
-                "null" if line.version is None else f'"{line.version.rules_sha256}"',
-                "}",
-            )
+    return _kept(line, "_decisions", _write_decision_line)
+
+
+def _write_decision_line(line: ServiceResult) -> str:
+    return "".join(
+        (
+            _line_head(line),
+            ',"not_met":',
+            _text([r.criterion for r in line.reasons if r.status == "not_met"]),
+            ',"unknown":',
+            _text([r.criterion for r in line.reasons if r.status == "unknown"]),
+            ',"missing":',
+            _text(line.missing),
+            ',"rules_sha256":',
+            "null" if line.version is None else f'"{line.version.rules_sha256}"',
+            "}",
         )
-        _keep(line, "_decisions", text)
-    return text
+    )
 
 
 def _line_json(line: ServiceResult) -> str:
-    text: str | None = line.__dict__.get("_json")
-    if text is None:
-        text = "".join(
-            (
-                _line_head(line),
-                ',"outcome":',
-                "null" if line.outcome is None else _fragment(line.outcome),
-                ',"reasons":[',
-                ",".join(_fragment(reason) for reason in line.reasons),
-                '],"missing":',
-                _text(line.missing),
-                ',"notes":',
-                _text(line.notes),
-                ',"version":',
-                "null" if line.version is None else _fragment(line.version),
-                "}",
-            )
+    return _kept(line, "_json", _write_line)
+
+
+def _write_line(line: ServiceResult) -> str:
+    return "".join(
+        (
+            _line_head(line),
+            ',"outcome":',
+            "null" if line.outcome is None else _fragment(line.outcome),
+            ',"reasons":[',
+            ",".join(_fragment(reason) for reason in line.reasons),
+            '],"missing":',
+            _text(line.missing),
+            ',"notes":',
+            _text(line.notes),
+            ',"version":',
+            "null" if line.version is None else _fragment(line.version),
+            "}",
         )
-        _keep(line, "_json", text)
+    )
+
+
+P = TypeVar("P")
+
+
+def _kept(part: P, name: str, write: Callable[[P], str]) -> str:
+    """A part's JSON, written once and kept on the part (results are immutable). Line
+    results are shared by the cases that come out alike (see `compiler`), so a case's JSON
+    is little more than a join."""
+    text: str | None = part.__dict__.get(name)
+    if text is None:
+        text = write(part)
+        object.__setattr__(part, name, text)
     return text
 
 
-def _keep(part: object, name: str, text: str) -> None:
-    # Line results are shared by the cases that come out alike (see `compiler`): the JSON
-    # of each is written once, and a case's JSON is little more than a join.
-    object.__setattr__(part, name, text)
+def _write_plain(part: object) -> str:
+    return _text(plain(part))
 
 
-S = TypeVar("S")
-
-
-def share(part: S) -> S:
-    """Mark an immutable result part as shared by many results: its JSON is made once."""
-    _keep(part, "_json", _text(plain(part)))
+def share(part: P) -> P:
+    """Mark an immutable result part as shared by many results: its JSON is made now."""
+    _kept(part, "_json", _write_plain)
     return part
 
 
 def _fragment(part: object) -> str:
-    text = part.__dict__.get("_json")
-    return text if text is not None else _text(plain(part))
+    return _kept(part, "_json", _write_plain)
 
 
 def case_decision(decisions: list[Decision] | tuple[Decision, ...]) -> Decision:
