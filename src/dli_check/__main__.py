@@ -28,7 +28,7 @@ def main() -> None:
         plain = parse_plain(sys.argv[1:])
         if plain is not None:
             try:
-                sys.exit(check_case(**plain))  # type: ignore[arg-type]
+                sys.exit(check_case(**plain))
             except Failed as exc:
                 sys.exit(exc.code)
         from dli_check.cli import run

@@ -99,6 +99,8 @@ class CaseFormat:
     run: Callable[[Any, Problems], Case | None]
     questions: dict[str, str | None]
     """What asks for a missing fact (``visits.date``) or list record (``visits``)."""
+    received: str | None
+    """The record's date fact that says when a case was received (``claim.received``)."""
 
     @property
     def declaration(self) -> CaseDeclaration:
@@ -176,7 +178,9 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
         f"{f.owner}.{f.field}": f.declaration.question for f in facts.values()
     }
     questions.update((name, listed.question) for name, listed in declaration.lists.items())
-    return CaseFormat(rule_model, facts, items, frozenset(names), source, run, questions)
+    return CaseFormat(
+        rule_model, facts, items, frozenset(names), source, run, questions, declaration.received
+    )
 
 
 def _own(owners: set[str], name: str, path: PathKey) -> None:

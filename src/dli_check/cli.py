@@ -29,6 +29,7 @@ from dli_check.exit_codes import (
 )
 from dli_check.inert import terminal
 from dli_check.one_case import APPROVED
+from dli_check.one_case import say as _say
 
 # What a command needs is imported inside it: start-up time is paid by every command.
 if TYPE_CHECKING:
@@ -138,13 +139,6 @@ def _err() -> Console:
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     _say(message)
     raise typer.Exit(code)
-
-
-def _say(message: str) -> None:
-    """One line on standard error (`one_case.say`)."""
-    from dli_check.one_case import say
-
-    say(message)
 
 
 def _rules(path: Path | None) -> Rules:

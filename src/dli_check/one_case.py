@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Required, TypedDict, cast
 
 from dli_check.errors import CaseError, DliCheckError, RuleFileError
 from dli_check.exit_codes import (
@@ -20,6 +21,9 @@ from dli_check.exit_codes import (
     EXIT_USAGE,
 )
 from dli_check.inert import terminal
+
+if TYPE_CHECKING:
+    from dli_check.results import Detail
 
 FORMATS = ("text", "json", "questionnaire")
 DETAILS = ("full", "decisions")
@@ -85,7 +89,7 @@ def check_case(
         raise fail(str(exc)) from None
     try:
         if format == "json":
-            sys.stdout.write(result.to_json(detail=detail) + "\n")  # type: ignore[arg-type]
+            sys.stdout.write(result.to_json(detail=cast("Detail", detail)) + "\n")
         elif format == "questionnaire":
             import json
 
@@ -110,7 +114,17 @@ def check_case(
 _OPTIONS = {"--format": "format", "-f": "format", "--detail": "detail", "--rules": "rules_path"}
 
 
-def parse_plain(args: list[str]) -> dict[str, object] | None:
+class Plain(TypedDict, total=False):
+    """The arguments of a plain ``dli-check CASE.json``, as `check_case` takes them."""
+
+    case: Required[str]
+    format: str
+    detail: str
+    rules_path: Path
+    fail_unless_approved: bool
+
+
+def parse_plain(args: list[str]) -> Plain | None:
     """The arguments of ``dli-check CASE [--format F] [--detail D] [--rules PATH]
     [--fail-unless-approved]`` as `check_case` takes them; None for anything else (help,
     a command, an unknown or repeated option, a value the option does not take), which is
@@ -123,7 +137,7 @@ def parse_plain(args: list[str]) -> dict[str, object] | None:
     """
     if not args or args[0] in COMMANDS or (args[0][:1] == "-" and args[0] != "-"):
         return None
-    parsed: dict[str, object] = {"case": args[0]}
+    parsed: dict[str, object] = {"case": args[0]}  # checked below, option by option
     rest = args[1:]
     while rest:
         option, *rest = rest
@@ -148,4 +162,4 @@ def parse_plain(args: list[str]) -> dict[str, object] | None:
             parsed[key] = value
         else:
             return None
-    return parsed
+    return cast(Plain, parsed)

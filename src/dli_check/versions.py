@@ -159,7 +159,7 @@ def _line_date(line: object) -> dt.date | None:
 
 
 def _received(data: Mapping[str, Any], rules: Rules) -> dt.date | None:
-    path = rules.model.case.received
+    path = rules.case_format.received
     if path is None:
         return None
     record, _, field = path.partition(".")
