@@ -13,7 +13,6 @@ from rich.table import Table
 from dli_check.batch import Summary
 from dli_check.decision_diff import DiffSummary
 from dli_check.engine import Rules
-from dli_check.operators import condition_text
 from dli_check.report import COLOURS, LABELS
 
 
@@ -23,6 +22,8 @@ def _decision(decision: str) -> str:
 
 def rules_lines(rules: Rules) -> list[str]:
     """A rule file as a readable tree: services, criteria, conditions and citations."""
+    from dli_check.operators import condition_text  # the rule language: not for summaries
+
     g = rules.model.guideline
     lines = [
         f"[bold]{g.id}[/]: {escape(g.title)}",
@@ -54,6 +55,8 @@ def mermaid(rules: Rules) -> str:
     the others be judged (a later one not met still decides), and if none is not met the
     line lacks information.
     """
+    from dli_check.operators import condition_text  # the rule language: not for summaries
+
     out = ["flowchart TD"]
     for s, service in enumerate(rules.model.services):
         out.append(f'  s{s}["{_label(service.title)}<br/>{_codes(rules, service.id)}"]')
