@@ -136,10 +136,16 @@ def test_another_engine_misses_and_its_entries_are_removed(
 ) -> None:
     rules_from_bytes(RAW, "first.yaml")
     old = _entry(cache)
+    for name, age in ((".left-by-a-killed-writer.tmp", 7200), (".being-written.tmp", 0)):
+        (cache / name).write_bytes(b"")
+        os.utime(cache / name, (old.stat().st_atime - age, old.stat().st_mtime - age))
     monkeypatch.setattr(rules_cache, "fingerprint", lambda: "f" * 64)
     assert rules_cache.load(RAW, "second.yaml") is None
     rules_from_bytes(RAW, "second.yaml")
-    assert [p.name for p in cache.iterdir()] == [old.name.replace(old.name.split(".")[1], "f" * 16)]
+    assert sorted(p.name for p in cache.iterdir()) == [
+        ".being-written.tmp",
+        old.name.replace(old.name.split(".")[1], "f" * 16),
+    ]
 
 
 @pytest.mark.parametrize("setting", ["off", "{file}/below-a-file"])

@@ -74,8 +74,13 @@ def fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _entry(directory: Path, raw: bytes) -> tuple[Path, bytes]:
-    engine = fingerprint()
+def _entry(directory: Path, raw: bytes) -> tuple[Path, bytes] | None:
+    """The entry's path and the key it holds; None when the engine cannot be told (its
+    modules are not files, say)."""
+    try:
+        engine = fingerprint()
+    except OSError:
+        return None
     rules = hashlib.sha256(raw).hexdigest()
     return directory / f"{rules}.{engine[:16]}{_SUFFIX}", f"{rules}.{engine}".encode()
 
@@ -86,7 +91,10 @@ def load(raw: bytes, name: str) -> Rules | None:
     directory = cache_dir()
     if directory is None or not _safe_directory(directory):
         return None
-    path, key = _entry(directory, raw)
+    entry = _entry(directory, raw)
+    if entry is None:
+        return None
+    path, key = entry
     content = _read_own_file(path)
     if content is None:
         return None
@@ -127,7 +135,10 @@ def store(rules: Rules) -> None:
         payload = _pickle(rules)
     except Exception:  # a rule file whose compiled form pickle cannot hold
         return
-    path, key = _entry(directory, rules.raw)
+    entry = _entry(directory, rules.raw)
+    if entry is None:
+        return
+    path, key = entry
     content = b"".join(
         (MAGIC, key, b"\n", hashlib.sha256(payload).hexdigest().encode(), b"\n", payload)
     )
@@ -164,11 +175,16 @@ def _pickle(rules: Rules) -> bytes:
 
 
 def _remove_stale(directory: Path, engine: str) -> None:
-    """Remove entries another engine made: they will never be read again."""
+    """Remove entries another engine made (they will never be read again), and what
+    writers that were killed left behind an hour ago or more."""
+    import time
+
     try:
         for entry in directory.iterdir():
             parts = entry.name.split(".")
             if entry.name.endswith(_SUFFIX) and len(parts) == 3 and parts[1] != engine:
+                entry.unlink(missing_ok=True)
+            elif entry.name.endswith(".tmp") and entry.lstat().st_mtime < time.time() - 3600:
                 entry.unlink(missing_ok=True)
     except OSError:
         pass
