@@ -1,5 +1,5 @@
-"""Reading files safely: any file without blocking or following what it should not, JSON
-case files strictly (`rule_text` reads YAML rule files).
+"""Reading files safely (never blocking on a FIFO, refusing links where asked, within size
+limits), and JSON case files strictly; `rule_text` reads YAML rule files.
 
 Duplicate keys are errors: parsers otherwise keep the last one silently.
 """
