@@ -51,8 +51,6 @@ class Rules:
     case_format: CaseFormat
     services: dict[str, CompiledService]
     provenance: Provenance
-    raw: bytes = field(repr=False)
-    """The rule file's bytes, as read once: what a batch hands its workers."""
     version: VersionInfo = field(repr=False)
     """Which version of the guideline this rule file is."""
     period: tuple[dt.date | None, dt.date | None] = field(repr=False)
@@ -61,6 +59,11 @@ class Rules:
     """What the guideline addresses: cited by lines no service of it decides."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
     _routes: dict[str, CompiledService | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def raw(self) -> bytes:
+        """The rule file's bytes, as read once: what a batch hands its workers."""
+        return self.rule_model.raw
 
     @property
     def model(self) -> RuleFile:
@@ -238,7 +241,7 @@ def compile_rules(raw: bytes, name: str) -> Rules:
     scope = share(
         Citation(section=guideline.scope.section, quote=" ".join(guideline.scope.quote.split()))
     )
-    return Rules(name, rule_model, case_format, services, provenance, raw, version, period, scope)
+    return Rules(name, rule_model, case_format, services, provenance, version, period, scope)
 
 
 CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str]
