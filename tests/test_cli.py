@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -495,5 +496,25 @@ def test_a_traceback_through_generated_code_shows_its_lines() -> None:
         service.run(None, None, 0, None, 0)  # type: ignore[arg-type]
     except AttributeError:
         text = traceback.format_exc()
-    assert 'File "<rules: donor_lymphocyte_infusion>"' in text
+    assert re.search(r'File "<rules: donor_lymphocyte_infusion [0-9a-f]{12}>"', text)
     assert "service_date = line.facts['date']" in text
+
+
+def test_each_generated_source_has_a_name_of_its_own() -> None:
+    """Two rule sets never show each other's lines in a traceback (`linecache` names)."""
+    import linecache
+
+    from dli_check import load_rules
+
+    names = set()
+    for path in (ROOT / "rules" / "cg-trans-03.yaml", DATA / "cpap.yaml"):
+        rules = load_rules(path)
+        for service in rules.services.values():
+            function = service.run
+            names.add(function.__code__.co_filename)
+        names.add(rules.case_format.run.__code__.co_filename)
+    assert len(names) >= 4
+    validators = [n for n in names if n.startswith("<dli-check case validator ")]
+    assert len(validators) == 2
+    for name in names:
+        assert linecache.getlines(name), name

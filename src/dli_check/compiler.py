@@ -24,6 +24,7 @@ holds what they share.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from dli_check.case import Case, Line
 from dli_check.case_format import CaseFormat, Fact
-from dli_check.codegen import Constants, compile_function
+from dli_check.codegen import Constants, compile_function, identifier, source_name
 from dli_check.codes import (
     ASK,
     LISTED,
@@ -548,18 +549,21 @@ class Builder:
         """Add one criterion's code; whether it is judged on the service's list record."""
         self._uses_bound = False
         self.shows_values = False
-        self._scope.body.append(f"    # criterion {criterion_id}")
+        self._scope.body.append("    " + self.constants.comment(f"criterion {criterion_id!r}"))
         status, missing, notes = self.build(cond, path)
         self._scope.answers.append(f"({status}, {missing}, {notes})")
         return self._uses_bound
 
     def function(self, service_id: str) -> tuple[str, Run]:
         """The source of the service's function (and of its quantifiers), and the function."""
-        main = self._scope.source(f"judge_{_identifier(service_id)}", criteria=True)
-        header = [f"# {service_id}: generated from the rule file; one answer per criterion."]
-        source = "\n".join([*header, *self.constants.comments(), *self.functions, main, ""])
-        name = f"judge_{_identifier(service_id)}"
-        run: Run = compile_function(source, f"<rules: {service_id}>", self.names, name)
+        name = identifier("judge_" + re.sub(r"[^a-z0-9_]", "_", service_id, flags=re.ASCII))
+        main = self._scope.source(name, criteria=True)
+        header = self.constants.comment(
+            f"{service_id!r}: generated from the rule file; one answer per criterion."
+        )
+        source = "\n".join([header, *self.constants.comments(), *self.functions, main, ""])
+        filename = source_name(f"rules: {service_id}", source)
+        run: Run = compile_function(source, filename, self.names, name, self.constants.written)
         return source, run
 
     def constant(self, value: object) -> str:
@@ -621,7 +625,7 @@ class Builder:
                 self._uses_bound = True
             return local
         fact = self.case_format.facts.get(path)
-        local = path.replace(".", "_")
+        local = identifier(path.replace(".", "_"))
         scope.locals[path] = local
         if fact is None:
             scope.head.append(f"    {local} = None")
@@ -630,7 +634,7 @@ class Builder:
             owner = f"record_{fact.owner}"
             if owner not in scope.head_names:
                 scope.head_names.add(owner)
-                scope.head.append(f"    {owner} = case.records[{fact.owner!r}]")
+                scope.head.append(f"    {identifier(owner)} = case.records[{fact.owner!r}]")
             scope.head.append(
                 f"    {local} = {owner}[{fact.field!r}] if {owner} is not None else None"
             )
@@ -648,10 +652,11 @@ class Builder:
             return "()"
         if fact.kind == "record":
             return f"({fact.case_path()!r},)"
+        tail = f"].{fact.field}"
         if fact.kind == "service":
-            return f"('services[' + str(number) + '].{fact.field}',)"
+            return f"('services[' + str(number) + {tail!r},)"
         return (
-            f"(('{fact.owner}[' + str(index) + '].{fact.field}') if rec is not None "
+            f"(({fact.owner + '['!r} + str(index) + {tail!r}) if rec is not None "
             f"else {fact.owner!r},)"
         )
 
@@ -822,7 +827,7 @@ class Builder:
         finally:
             inner, self._scope = self._scope, outer
         inner.answers.append(f"({status}, {missing}, {notes})")
-        name = f"some_{len(self.functions) + 1}_{list_name}"
+        name = identifier(f"some_{len(self.functions) + 1}_{list_name}")
         self.functions.append(inner.source(name, criteria=False))
         k = self.new()
         self.line(
@@ -850,7 +855,3 @@ class _Scope:
         answers = ", ".join(self.answers)
         ret = f"    return ({answers},)" if criteria else f"    return {answers}"
         return "\n".join([signature, *self.head, *self.body, ret, ""])
-
-
-def _identifier(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text)

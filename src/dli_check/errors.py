@@ -26,8 +26,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # Rule files and their names are untrusted: no line break or escape of theirs is
+        # ever printed as such.
         where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return terminal(text)
 
 
 class RuleFileError(DliCheckError):

@@ -60,17 +60,25 @@ def cache_dir() -> Path | None:
     return Path(base) / "dli-check"
 
 
+_FORMAT = "entries-2"
+"""Part of every key: entries of an older format are never read (format 1 could hold code
+a rule file's comment injected, so none of them may survive)."""
+
+
 @cache
 def fingerprint() -> str:
     """What an entry was made by: a new engine, Python or code list makes new entries."""
     from dli_check.icd10cm import release
 
-    parts = [__version__, sys.version, *release()]
+    parts = [_FORMAT, __version__, sys.version, *release()]
     package = Path(__file__).parent
-    for name in sorted(os.listdir(package)):
-        if name.endswith(".py"):
-            info = os.stat(package / name)
-            parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
+    for folder, directories, names in os.walk(package):
+        directories.sort()
+        for name in sorted(names):
+            if name.endswith(".py"):
+                path = Path(folder, name)
+                info = os.stat(path)
+                parts.append(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

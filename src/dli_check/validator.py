@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dli_check import case as values
 from dli_check.case import MAX_ITEMS, Case, Line, ValueProblem
-from dli_check.codegen import Constants, compile_function
+from dli_check.codegen import Constants, compile_function, identifier, source_name
 from dli_check.errors import CaseProblem, PathKey
 
 if TYPE_CHECKING:
@@ -276,16 +276,17 @@ class _ValidatorWriter:
         for name, record in d.records.items():
             facts = [self.facts[f"{name}.{f}"] for f in record.facts]
             self.emit(1, f"r = data.get({name!r})")
-            self.emit(1, f"rec_{name} = None")
+            self.emit(1, f"rec_{identifier(name)} = None")
             self.emit(1, f"if r is not None and _object(r, ({name!r},), problems):")
             allowed = self.allowed(list(record.facts))
-            self.emit(2, f"rec_{name} = {self.record_dict(facts, 'r', repr((name,)), 2)}")
+            checked = self.record_dict(facts, "r", repr((name,)), 2)
+            self.emit(2, f"rec_{identifier(name)} = {checked}")
             self.emit(2, f"if not r.keys() <= {allowed}:")
             self.emit(3, f"_unknown(r, {allowed}, ({name!r},), {unknown}")
         for name, listed in d.lists.items():
             facts = [self.facts[f"{listed.item}.{f}"] for f in listed.facts]
             self.emit(1, f"r = data.get({name!r})")
-            self.emit(1, f"list_{name} = []")
+            self.emit(1, f"list_{identifier(name)} = []")
             self.emit(
                 1, f"if r is not None and _list(r, ({name!r},), {listed.max_items}, problems):"
             )
@@ -293,7 +294,7 @@ class _ValidatorWriter:
             self.emit(3, f"p = ({name!r}, i)")
             self.emit(3, "if _object(x, p, problems):")
             allowed = self.allowed(list(listed.facts))
-            self.emit(4, f"list_{name}.append({self.record_dict(facts, 'x', 'p', 4)})")
+            self.emit(4, f"list_{identifier(name)}.append({self.record_dict(facts, 'x', 'p', 4)})")
             self.emit(4, f"if not x.keys() <= {allowed}: _unknown(x, {allowed}, p, {unknown}")
         line_facts = [self.facts[f"service.{f}"] for f in d.service.facts]
         self.emit(1, "r = data.get('services', _ABSENT)")
@@ -330,14 +331,17 @@ class _ValidatorWriter:
         self.emit(1, f"if not data.keys() <= {allowed_top}:")
         self.emit(2, f"_unknown(data, {allowed_top}, (), {unknown}")
         self.emit(1, "if problems: return None")
-        records = ", ".join(f"{n!r}: rec_{n}" for n in d.records)
-        lists = ", ".join(f"{n!r}: tuple(list_{n})" for n in d.lists)
+        records = ", ".join(f"{n!r}: rec_{identifier(n)}" for n in d.records)
+        lists = ", ".join(f"{n!r}: tuple(list_{identifier(n)})" for n in d.lists)
         self.emit(1, f"return _Case(case_id, {{{records}}}, {{{lists}}}, tuple(lines))")
-        header = ["# The case validator: generated from the rule file's case section."]
+        words = "The case validator: generated from the rule file's case section."
+        header = [self.constants.comment(words)]
         source = "\n".join(
             [*header, *self.constants.comments(), "def validate(data, problems):", *self.lines, ""]
         )
-        run = compile_function(source, "<dli-check case validator>", self.names, "validate")
+        filename = source_name("dli-check case validator", source)
+        written = self.constants.written
+        run = compile_function(source, filename, self.names, "validate", written)
         return source, run
 
     def field_names(self) -> frozenset[str]:
