@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -150,27 +152,189 @@ def test_closed_pipe(tmp_path: Path) -> None:
     assert err == "dli-check: output closed before everything was written\n"
 
 
-def _die_on(item: batch.Input, rules: Any, detail: Any = "full") -> batch.Record:
+def _die_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 1000) -> batch.Record:
     if Path(item.source).name.endswith("-die.json"):
         os._exit(3)
-    return ORIGINAL(item, rules, detail)
+    return ORIGINAL(item, rules, detail, lines)
 
 
 ORIGINAL = batch.evaluate_input
 
 
-def test_a_worker_that_dies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_cases(tmp_path, 150)
-    (tmp_path / "case-0100-die.json").write_text(json.dumps(BASE_CASE))
+def test_a_worker_that_dies_ends_the_batch_after_the_records_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cases(tmp_path, 1000)
+    (tmp_path / "case-0900-die.json").write_text(json.dumps(BASE_CASE))
     monkeypatch.setattr(batch, "evaluate_input", _die_on)  # forked workers inherit it
     found = list_inputs(tmp_path)
-    records = list(run_batch(found.items, workers=2))
-    assert len(records) == 151
-    assert [r.source for r in records] == sorted(r.source for r in records)
-    died = [r for r in records if r.error_kind == "worker_died"]
-    assert [Path(r.source).name for r in died] == ["case-0100-die.json"]
-    assert json.loads(died[0].json)["error"]["message"] == "the process evaluating this case died"
-    assert sum(1 for r in records if r.decision is not None) == 150
+    records: list[batch.Record] = []  # chunks of 256: the first two are whole by then
+    started = time.monotonic()
+    with pytest.raises(batch.WorkerDied) as caught:
+        records.extend(run_batch(found.items, workers=2))
+    assert time.monotonic() - started < 30
+    assert str(caught.value) == "a worker ended unexpectedly (exit status 3)"
+    names = [Path(r.source).name for r in records]
+    assert names == [f"case-{i:04d}.json" for i in range(len(names))]  # in order, no gap
+    assert 512 <= len(records) <= 900
+    assert all(r.decision is not None for r in records)
+
+
+def _sleep_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 0) -> batch.Record:
+    if Path(item.source).name.endswith("-sleep.json"):
+        time.sleep(3600)
+    return ORIGINAL(item, rules, detail, lines)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stopping_ends_the_batch_whatever_the_workers_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    write_cases(tmp_path, 20)
+    (tmp_path / "case-0005-sleep.json").write_text(json.dumps(BASE_CASE))
+    monkeypatch.setattr(batch, "evaluate_input", _sleep_on)
+    deadline = time.monotonic() + 2
+    if workers == 1:  # in-process, the stop is seen between cases: no case sleeps
+        (tmp_path / "case-0005-sleep.json").unlink()
+    records = list(
+        run_batch(
+            list_inputs(tmp_path).items,
+            workers=workers,
+            should_stop=lambda: time.monotonic() > deadline,
+        )
+    )
+    assert time.monotonic() - deadline < 10
+    assert [Path(r.source).name for r in records] == [
+        f"case-{i:04d}.json" for i in range(len(records))
+    ]
+
+
+def _worker_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+@pytest.mark.parametrize("how", ["SIGKILL a worker", "SIGTERM the batch", "SIGINT the batch"])
+def test_a_killed_worker_or_a_signal_ends_the_batch_and_keeps_the_records(
+    tmp_path: Path, how: str
+) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("".join(json.dumps(mutate({"case_id": f"c{i}"})) + "\n" for i in range(40000)))
+    output = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [EXE, "batch", str(cases), "-o", str(output), "-w", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for_records(tmp_path, ".out.jsonl.")
+    started = time.monotonic()
+    if how == "SIGKILL a worker":
+        os.kill(_worker_pids(process.pid)[0], signal.SIGKILL)
+    else:
+        process.send_signal(signal.SIGTERM if how == "SIGTERM the batch" else signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert time.monotonic() - started < 30
+    text = output.read_text()
+    done = [json.loads(line)["case_id"] for line in text.splitlines()]
+    assert done == [f"c{i}" for i in range(len(done))]
+    assert 0 < len(done) < 40000
+    message = err.decode()
+    assert "Traceback" not in message
+    if how == "SIGKILL a worker":
+        assert process.returncode == 4
+        assert message.endswith(
+            "dli-check: the batch ended early: a worker was killed (signal 9, SIGKILL, likely "
+            f"out of memory); {output} keeps every record made before it (--resume continues)\n"
+        )
+        code = subprocess.run(
+            [EXE, "batch", str(cases), "-o", str(output), "-w", "2", "--resume", "--quiet"],
+            timeout=300,
+        ).returncode
+        assert code == 0
+        finished = [json.loads(line)["case_id"] for line in output.read_text().splitlines()]
+        assert finished == [f"c{i}" for i in range(40000)]
+    else:
+        assert process.returncode == 128 + (15 if how == "SIGTERM the batch" else 2)
+        assert "not evaluated (interrupted)" in message
+    assert not list(tmp_path.glob(".out.jsonl.*.partial"))
+
+
+WIDE_CASE = json.dumps(mutate({"case_id": "wide", "services": [{"code": "99215"}] * 1000}))
+"""17 KB of input whose record is about 5 MB."""
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(found.group(1)) if found else 0
+
+
+def test_memory_in_flight_is_bounded_by_bytes(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text((WIDE_CASE + "\n") * 512)
+    output = tmp_path / "out.jsonl"
+    process = subprocess.Popen([EXE, "batch", str(cases), "-o", str(output), "-w", "2", "-q"])
+    peak = 0
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        total = _rss_kib(process.pid) + sum(map(_rss_kib, _worker_pids(process.pid)))
+        peak = max(peak, total)
+        time.sleep(0.02)
+    assert process.wait(timeout=10) == 0
+    assert peak < 300 * 1024, f"peak {peak // 1024} MiB"
+    assert sum(1 for _ in output.open("rb")) == 512
+
+
+def test_a_case_over_the_line_limit_is_one_too_large_record(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    three = mutate({"services": [{"code": "38242"}, {"code": "99215"}, {"code": "99215"}]})
+    cases.write_text(json.dumps(BASE_CASE) + "\n" + json.dumps(three) + "\n")
+    code, out, _ = run("batch", str(cases), "--max-lines-per-case", "2", "--quiet")
+    assert code == 1
+    second = json.loads(out.splitlines()[1])
+    assert second["error"] == {
+        "kind": "too_large",
+        "message": "services: more than 2 service lines (--max-lines-per-case)",
+        "problems": [
+            {
+                "path": "services",
+                "message": "more than 2 service lines (--max-lines-per-case)",
+                "line": None,
+                "column": None,
+            }
+        ],
+    }
+    assert "error" not in json.loads(out.splitlines()[0])
+
+
+def test_memory_exhausted_in_the_batch_process_ends_it_with_a_message(tmp_path: Path) -> None:
+    # Cases whose records are large (1,000 lines, about 5 MB): once the workers run, the
+    # batch process itself is given no more memory than it has.
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text((json.dumps(BASE_CASE) + "\n") * 300 + (WIDE_CASE + "\n") * 100)
+    output = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [EXE, "batch", str(cases), "-o", str(output), "-w", "2", "--quiet"],
+        stderr=subprocess.PIPE,
+    )
+    _wait_for_records(tmp_path, ".out.jsonl.")
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    size = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+    resource.prlimit(process.pid, resource.RLIMIT_AS, (size + (1 << 20), size + (1 << 20)))
+    started = time.monotonic()
+    _, err = process.communicate(timeout=30)
+    assert time.monotonic() - started < 30
+    text = err.decode()
+    assert "Traceback" not in text
+    assert (process.returncode, text.splitlines()[-1]) == (
+        4,
+        f"dli-check: the batch ended early: dli-check ran out of memory; {output} keeps every "
+        "record made before it (--resume continues)",
+    )
+    assert json.loads(output.read_text().splitlines()[0])["case_id"] == "T-1"
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

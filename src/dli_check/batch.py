@@ -11,6 +11,7 @@ and they end when the parent does, however it ends.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import hashlib
@@ -20,13 +21,13 @@ import os
 import signal
 import stat
 from collections import Counter, deque
-from collections.abc import Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
+from dli_check.case import MAX_ITEMS
 from dli_check.engine import Rules, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.icd10cm import code_index
@@ -229,9 +230,22 @@ def _walk(
             skipped["not a .json file"] += 1
 
 
-def evaluate_input(item: Input, rules: Rules | RuleSet, detail: Detail = "full") -> Record:
+MAX_LINES_PER_CASE = MAX_ITEMS
+"""Service lines a case may have by default (``--max-lines-per-case``); a larger case is
+one ``too_large`` record."""
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""The largest record written: a larger result is a ``too_large`` record instead."""
+
+
+def evaluate_input(
+    item: Input,
+    rules: Rules | RuleSet,
+    detail: Detail = "full",
+    max_lines: int = MAX_LINES_PER_CASE,
+) -> Record:
     """Evaluate one input into its record (full, or the compact decisions record); never
-    raises for a bad case."""
+    raises for a bad case. A case of more than `max_lines` service lines, or whose record
+    would pass `MAX_RECORD_BYTES`, gets a ``too_large`` record."""
     data: Any = None
     try:
         if item.too_large:
@@ -241,8 +255,17 @@ def evaluate_input(item: Input, rules: Rules | RuleSet, detail: Detail = "full")
         else:
             raw = item.text or b""
         data = parse_case_json(raw, item.source, field_names=rules.field_names)
+        lines = data.get("services") if isinstance(data, dict) else None
+        if isinstance(lines, list) and len(lines) > max_lines:
+            raise _too_many_lines(item.source, max_lines)
         result = rules.decide_data(data, item.source, raw)
+        if len(result.services) > max_lines:  # a FHIR Bundle's lines are known only now
+            raise _too_many_lines(item.source, max_lines)
         body = result.to_json(indent=None, detail=detail)
+        if len(body) > MAX_RECORD_BYTES:
+            limit = MAX_RECORD_BYTES // (1024 * 1024)
+            message = f"its record would be larger than the {limit} MiB limit"
+            raise CaseError.one(item.source, message, kind="too_large")
     except CaseError as exc:
         return error_record(item.source, data, exc, rules.sha256)
     except DliCheckError as exc:  # a FHIR Bundle without the fhir extra, a bad FHIRPath
@@ -254,7 +277,7 @@ def evaluate_input(item: Input, rules: Rules | RuleSet, detail: Detail = "full")
         name = type(exc).__name__
         message = f"dli-check failed on this case ({name}); please report it"
         return _failed(item.source, message, "internal_error", rules)
-    lines = tuple(
+    summary = tuple(
         (s.decision, (), ())
         if s.service is None  # no criterion of the guideline was judged
         else (
@@ -265,7 +288,12 @@ def evaluate_input(item: Input, rules: Rules | RuleSet, detail: Detail = "full")
         for s in result.services
     )
     record = f'{{"source":{json.dumps(item.source)},{body[1:]}'
-    return Record(item.source, record, result.decision, None, lines)
+    return Record(item.source, record, result.decision, None, summary)
+
+
+def _too_many_lines(source: str, limit: int) -> CaseError:
+    message = f"more than {limit} service lines (--max-lines-per-case)"
+    return CaseError.one(source, message, path=("services",), kind="too_large")
 
 
 def error_record(source: str, data: Any, error: CaseError, rules_sha256: str) -> Record:
@@ -289,8 +317,10 @@ def _failed(source: str, message: str, kind: str, rules: Rules | RuleSet) -> Rec
     return error_record(source, None, CaseError(source, [problem]), rules.sha256)
 
 
-_worker_rules: Rules | RuleSet | None = None
-_worker_detail: Detail = "full"
+class WorkerDied(DliCheckError):
+    """A worker process died (killed, say, by the out-of-memory killer): the batch ends.
+    Every record before the first one lost was yielded, in order, so an output made of
+    them can be resumed."""
 
 
 RulePayload = tuple[str | None, tuple[tuple[bytes, str, str], ...]]
@@ -318,19 +348,6 @@ def _from_payload(payload: RulePayload) -> Rules | RuleSet:
     return RuleSet(directory, tuple(check_versions(versions)))
 
 
-def _init_worker(payload: RulePayload, parent: int, detail: Detail) -> None:
-    global _worker_rules, _worker_detail
-    # Stopping is the parent's to decide: it stops cleanly and writes what is done.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _die_with_parent(parent)
-    _worker_rules = _from_payload(payload)
-    _worker_detail = detail
-    # What the worker has now (the parent's objects, the rules) lives as long as it does:
-    # out of the collector's sight, its pages stay shared with the parent's, not copied.
-    gc.freeze()
-
-
 def _die_with_parent(parent: int) -> None:
     """Have the kernel kill this process when its parent dies (Linux), so that a killed
     batch leaves no worker behind holding its output open."""
@@ -343,9 +360,71 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _work(items: list[Input]) -> list[Record]:
-    assert _worker_rules is not None
-    return [evaluate_input(item, _worker_rules, _worker_detail) for item in items]
+CHUNK_BYTES = 256 * 1024
+"""Input text sent to a worker at a time, at most (and at most `CHUNK` inputs)."""
+FLUSH_BYTES = 1024 * 1024
+"""Record text a worker holds before it sends what it has."""
+MAX_HELD_BYTES = 64 * 1024 * 1024
+"""Record text the parent holds for order (records done before an earlier one): past it,
+no new work is handed out until the earliest input's records arrive."""
+_POLL = 0.2
+"""Seconds between checks of `should_stop` while waiting for workers."""
+
+
+_NO_MEMORY, _FAILED = 75, 70
+"""How a worker that cannot go on exits: out of memory outside any one case, or a bug."""
+
+
+def _worker_main(
+    tasks: Connection,
+    results: Connection,
+    rules: Rules | RuleSet | RulePayload,
+    parent: int,
+    detail: Detail,
+    max_lines: int,
+) -> None:
+    # Stopping is the parent's to decide: it ends its workers with SIGKILL when it stops,
+    # and the kernel ends them when it dies.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent)
+    try:
+        _serve(tasks, results, rules, detail, max_lines)
+    except MemoryError:
+        os._exit(_NO_MEMORY)
+    except BaseException:  # no traceback: the parent names what happened
+        os._exit(_FAILED)
+
+
+def _serve(
+    tasks: Connection,
+    results: Connection,
+    rules: Rules | RuleSet | RulePayload,
+    detail: Detail,
+    max_lines: int,
+) -> None:
+    if isinstance(rules, tuple):  # spawned: the rules come as bytes, compiled here
+        rules = _from_payload(rules)
+    # What the worker has now (the parent's objects, the rules) lives as long as it does:
+    # out of the collector's sight, its pages stay shared with the parent's, not copied.
+    gc.freeze()
+    while True:
+        try:
+            chunk: list[Input] | None = tasks.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        done: list[Record] = []
+        held = 0
+        for item in chunk:
+            record = evaluate_input(item, rules, detail, max_lines)
+            done.append(record)
+            held += len(record.json)
+            if held >= FLUSH_BYTES:
+                results.send((False, done))
+                done, held = [], 0
+        results.send((True, done))
 
 
 def run_batch(
@@ -354,81 +433,188 @@ def run_batch(
     workers: int = 1,
     *,
     detail: Detail = "full",
+    max_lines: int = MAX_LINES_PER_CASE,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Generator[Record, None, None]:
     """Evaluate inputs (an `Inputs` from `list_inputs`, or any iterable of `Input`) over
-    `workers` processes; records come back in input order, and only a bounded number of
-    inputs is in flight, so memory does not grow with the input. `rules` is a loaded
-    `Rules`, a rule file's path, or None for the bundled rules; every worker gets the
-    same bytes. `detail` chooses full records or compact decisions records."""
+    `workers` processes; records come back in input order.
+
+    Memory does not grow with the input: the inputs and records in flight are bounded by
+    bytes, not only by count. `rules` is a loaded `Rules`, a rule file's path, or None for
+    the bundled rules; every worker gets the same bytes. `detail` chooses full records or
+    compact decisions records; `max_lines` is the most service lines a case may have.
+
+    The run ends early, without raising, when `should_stop()` (checked at least every
+    0.2 s, whatever the workers are doing) says so. A worker that dies ends it with
+    `WorkerDied`, after every record before the first one lost. Either way the workers
+    are gone within seconds.
+    """
     if rules is None or isinstance(rules, str | os.PathLike):
         rules = load_rules(rules)  # fails here, once, for a bad rule file
+    stop = should_stop or (lambda: False)
     if workers <= 1:
         for item in inputs:
-            yield evaluate_input(item, rules, detail)
+            if stop():
+                return
+            yield evaluate_input(item, rules, detail, max_lines)
         return
-    yield from _Pool(rules, workers, detail).run(iter(inputs))
+    pool = _Pool(rules, workers, detail, max_lines)
+    try:
+        yield from pool.run(iter(inputs), stop)
+    finally:
+        pool.close()
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    tasks: Connection
+    results: Connection
+    chunk: int | None = None
+    """The number of the chunk it is working on; None when idle."""
 
 
 class _Pool:
-    """A process pool that survives its workers' deaths."""
+    """Worker processes, each with a pipe for work and one for records. The parent waits
+    on the records and on each process's sentinel together, so a death is seen at once,
+    and it never waits on a worker that could be blocked."""
 
-    def __init__(self, rules: Rules | RuleSet, workers: int, detail: Detail) -> None:
-        self.rules, self.workers, self.detail = rules, workers, detail
-        self.executor = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
+    def __init__(self, rules: Rules | RuleSet, workers: int, detail: Detail, lines: int) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
             code_index().prepare()
-        rules = self.rules
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context(method),
-            initializer=_init_worker,
-            initargs=(_payload(rules), os.getpid(), self.detail),
-        )
+        context: Any = multiprocessing.get_context(method)
+        # Forked workers share the parent's compiled rules; spawned ones compile the bytes.
+        shared: Rules | RuleSet | RulePayload = rules if method == "fork" else _payload(rules)
+        self.workers: list[_Worker] = []
+        self.received: dict[int, deque[Record]] = {}
+        """Records received per chunk number, not yet yielded."""
+        self.finished: set[int] = set()
+        self.held = 0
+        """Bytes of the records received and not yet yielded."""
+        self.sent = self.head = 0
+        """Chunks handed out; the chunk whose records come next."""
+        for _ in range(workers):
+            task_reader, task_writer = context.Pipe(duplex=False)
+            result_reader, result_writer = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_main,
+                args=(task_reader, result_writer, shared, os.getpid(), detail, lines),
+                daemon=True,
+            )
+            process.start()
+            task_reader.close()
+            result_writer.close()
+            self.workers.append(_Worker(process, task_writer, result_reader))
 
-    def run(self, inputs: Iterator[Input]) -> Iterator[Record]:
-        window: deque[tuple[list[Input], Future[list[Record]]]] = deque()
+    def run(self, inputs: Iterator[Input], stop: Callable[[], bool]) -> Iterator[Record]:
+        exhausted = False
+        while True:
+            # Hand out work while there is room.
+            for worker in self.workers:
+                if exhausted or not self._room():
+                    break
+                if worker.chunk is not None:
+                    continue
+                chunk = _next_chunk(inputs)
+                if not chunk:
+                    exhausted = True
+                    break
+                with contextlib.suppress(OSError):  # if it died, its sentinel says how
+                    worker.tasks.send(chunk)
+                worker.chunk, self.received[self.sent] = self.sent, deque()
+                self.sent += 1
+            yield from self._in_order()
+            if (exhausted and self.head == self.sent) or stop():
+                return
+            waiting: list[Any] = [w.results for w in self.workers if w.chunk is not None]
+            waiting += [w.process.sentinel for w in self.workers]
+            for ready in wait(waiting, _POLL):
+                worker = self._owner(ready)
+                if ready is worker.results:
+                    self._receive(worker)
+                elif not worker.process.is_alive():
+                    while self._receive(worker):  # what it sent before it died is kept
+                        pass
+                    yield from self._in_order()
+                    raise WorkerDied(_death(worker.process.exitcode))
+
+    def _room(self) -> bool:
+        """Whether more work may be handed out (bounded by chunks and by bytes held)."""
+        return self.held < MAX_HELD_BYTES and self.sent - self.head < 4 * len(self.workers)
+
+    def _receive(self, worker: _Worker) -> bool:
+        """Take one message from a worker; False when there was none (or it died: its
+        sentinel says how)."""
         try:
-            while True:
-                while len(window) < self.workers * 4:
-                    chunk = list(islice(inputs, CHUNK))
-                    if not chunk:
-                        break
-                    window.append((chunk, self._submit(chunk)))
-                if not window:
-                    return
-                chunk, future = window.popleft()
-                yield from self._collect(chunk, future)
-        finally:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            if worker.chunk is None or not worker.results.poll():
+                return False
+            last, records = worker.results.recv()
+        except (EOFError, OSError):
+            return False
+        assert worker.chunk is not None
+        self.received[worker.chunk].extend(records)
+        self.held += sum(len(r.json) for r in records)
+        if last:
+            self.finished.add(worker.chunk)
+            worker.chunk = None
+        return True
 
-    def _submit(self, chunk: list[Input]) -> Future[list[Record]]:
+    def _in_order(self) -> Iterator[Record]:
+        """The records received that come next in input order."""
+        while self.head in self.received:
+            ready = self.received[self.head]
+            while ready:
+                record = ready.popleft()
+                self.held -= len(record.json)
+                yield record
+            if self.head not in self.finished:
+                return
+            del self.received[self.head]
+            self.finished.discard(self.head)
+            self.head += 1
+
+    def _owner(self, ready: object) -> _Worker:
+        for worker in self.workers:
+            if ready is worker.results or ready == worker.process.sentinel:
+                return worker
+        raise AssertionError("wait() returned an object of no worker")  # pragma: no cover
+
+    def close(self) -> None:
+        """End every worker now (SIGKILL: nothing they hold is wanted any more)."""
+        for worker in self.workers:
+            worker.tasks.close()
+            if worker.process.is_alive():
+                worker.process.kill()
+        for worker in self.workers:
+            worker.process.join(5)
+            worker.results.close()
+
+
+def _next_chunk(inputs: Iterator[Input]) -> list[Input]:
+    chunk: list[Input] = []
+    size = 0
+    for item in inputs:
+        chunk.append(item)
+        size += len(item.text or b"")
+        if len(chunk) >= CHUNK or size >= CHUNK_BYTES:
+            break
+    return chunk
+
+
+def _death(exitcode: int | None) -> str:
+    """What happened to a worker, in words."""
+    if exitcode is not None and exitcode < 0:
+        number = -exitcode
         try:
-            return self.executor.submit(_work, chunk)
-        except RuntimeError:  # BrokenProcessPool, or shut down after a death
-            self._restart()
-            return self.executor.submit(_work, chunk)
-
-    def _restart(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        self.executor = self._start()
-
-    def _collect(self, chunk: list[Input], future: Future[list[Record]]) -> Iterator[Record]:
-        try:
-            yield from future.result()
-            return
-        except Exception:  # a worker died, or its answer could not come back
-            pass
-        # Try each input alone, so that only the one at fault is lost.
-        for item in chunk:
-            try:
-                yield from self._submit([item]).result()
-            except Exception:
-                self._restart()
-                message = "the process evaluating this case died"
-                yield _failed(item.source, message, "worker_died", self.rules)
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "an unknown signal"
+        likely = ", likely out of memory" if number == signal.SIGKILL else ""
+        return f"a worker was killed (signal {number}, {name}{likely})"
+    if exitcode == _NO_MEMORY:
+        return "a worker ran out of memory"
+    return f"a worker ended unexpectedly (exit status {exitcode})"
 
 
 @dataclass

@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from dli_check.about import bundled_rules_path, version_text
+from dli_check.case import MAX_ITEMS as MAX_LINES_PER_CASE
 from dli_check.errors import RuleFileError
 from dli_check.exit_codes import (
     EXIT_CODES_HELP,
@@ -215,6 +216,15 @@ def batch(
     rules_path: RulesOption = None,
     fail_unless_approved: FailOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+    max_lines: Annotated[
+        int,
+        typer.Option(
+            "--max-lines-per-case",
+            min=1,
+            max=MAX_LINES_PER_CASE,
+            help="The most service lines a case may have; a larger case is a too_large record.",
+        ),
+    ] = MAX_LINES_PER_CASE,
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
@@ -222,6 +232,7 @@ def batch(
         InputError,
         ProtectedInput,
         Summary,
+        WorkerDied,
         list_inputs,
         read_recorded,
         run_identity_path,
@@ -260,7 +271,15 @@ def batch(
     try:
         # CSV rows need only the decisions: workers make the compact records for them.
         made = Detail.decisions if format is BatchFormat.csv else detail
-        stop = _write_records(sink, found, done, summary, rules, format, made, workers, progress)
+        ended: str | None = None
+        try:
+            stop = _write_records(
+                sink, found, done, summary, rules, format, made, workers, progress, max_lines
+            )
+        except WorkerDied as exc:
+            stop, ended = 0, str(exc)
+        except MemoryError:
+            stop, ended = 0, "dli-check ran out of memory"
         if identity is not None:
             write_file_atomically(run_identity_path(Path(output)), identity.to_bytes())
         sink.commit()
@@ -274,6 +293,10 @@ def batch(
     if not quiet:
         for table in summary_tables(summary, time.perf_counter() - started):
             err.print(table)
+    if ended is not None:
+        kept = "" if output == "-" else f"; {output} keeps every record made before it"
+        again = " (--resume continues)" if format is BatchFormat.jsonl and output != "-" else ""
+        _fail(f"the batch ended early: {ended}{kept}{again}", EXIT_OUTPUT_FAILED)
     if stop:
         raise typer.Exit(128 + stop)
     if summary.errors:
@@ -335,6 +358,7 @@ def _write_records(
     detail: Detail,
     workers: int | None,
     progress: _Progress | None,
+    max_lines: int,
 ) -> int:
     """Evaluate and write every input not done; the signal that stopped it early, or 0."""
     from dli_check.batch import run_batch
@@ -343,31 +367,47 @@ def _write_records(
     matched = [0]
     inputs = _not_done(found.items, done, matched) if done else found.items
     processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
-    records = run_batch(inputs, rules, processes, detail=detail.value)
     pending: list[bytes] = []
+    size = 0
     if format is BatchFormat.csv:
         pending.append(CSV_HEADER)
     with _GracefulStop() as stop:
-        for record in records:
-            summary.add(record)
-            if format is BatchFormat.csv:
-                pending.append(csv_text(csv_rows(record.json)))
-            else:
-                pending.append(record.json.encode() + b"\n")
-            if len(pending) >= 256:
+        records = run_batch(
+            inputs,
+            rules,
+            processes,
+            detail=detail.value,
+            max_lines=max_lines,
+            should_stop=lambda: bool(stop.signal),
+        )
+        try:
+            for record in records:
+                summary.add(record)
+                if format is BatchFormat.csv:
+                    pending.append(csv_text(csv_rows(record.json)))
+                else:
+                    pending.append(record.json.encode() + b"\n")
+                size += len(pending[-1])
+                if size >= _WRITE_BYTES:
+                    sink.write(b"".join(pending))
+                    pending.clear()
+                    size = 0
+                if progress:
+                    progress.step(summary.evaluated)
+                if stop.signal:
+                    break
+        finally:
+            records.close()  # ends the workers, whatever ended the loop
+            if pending:  # every whole record received is kept
                 sink.write(b"".join(pending))
-                pending.clear()
-            if progress:
-                progress.step(summary.evaluated)
-            if stop.signal:
-                break
-        records.close()  # stops the workers
-        if pending:
-            sink.write(b"".join(pending))
     if not stop.signal:
         # Records of inputs that are gone since: still in the output, so still counted.
         summary.total += len(done) - matched[0]
     return stop.signal
+
+
+_WRITE_BYTES = 1 << 20
+"""Record bytes gathered before one write to the output."""
 
 
 class _Progress:
