@@ -75,9 +75,14 @@ def test_files_that_vanish_or_change_during_the_run(tmp_path: Path) -> None:
     found = list_inputs(tmp_path)
     (tmp_path / "case-0001.json").unlink()
     (tmp_path / "case-0002.json").write_text('{"case_id": "x", "services": [')
+    # Deleted and made again: the inode may well be the same one, the file is not.
+    (tmp_path / "case-0003.json").unlink()
+    (tmp_path / "case-0003.json").write_text(json.dumps(mutate({"case_id": "another"})))
     records = list(run_batch(found.items))
     assert [r.source for r in records] == [str(tmp_path / f"case-{i:04d}.json") for i in range(4)]
-    assert [r.error_kind for r in records] == [None, "unreadable", "invalid_json", None]
+    assert [r.error_kind for r in records] == [None, "unreadable", "unreadable", "unreadable"]
+    messages = [json.loads(r.json)["error"]["message"] for r in records[2:]]
+    assert messages == ["cannot read: the file changed after it was listed"] * 2
 
 
 def test_symbolic_links(tmp_path: Path) -> None:
@@ -363,7 +368,11 @@ def _wait_for_records(directory: Path, prefix: str) -> None:
     """Wait until a batch has written records to its temporary output."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        partial = [p for p in directory.glob(prefix + "*.partial") if p.stat().st_size > 0]
+        partial = [
+            p
+            for p in directory.glob(prefix + "*.partial")
+            if ".run." not in p.name and p.stat().st_size > 0  # not the run log
+        ]
         if partial:
             return
         time.sleep(0.02)
@@ -478,3 +487,99 @@ def test_a_directory_of_broken_hostile_and_valid_files(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert "passed over: not a .json file" in err
     assert "passed over: symbolic link out of" in err  # the table may wrap the rest
+
+
+def _stopped_run(cases: Path, output: Path) -> None:
+    """A run stopped half way: its output and run file, as Ctrl-C leaves them."""
+    full = output.with_name("full.jsonl")
+    assert run("batch", str(cases), "-o", str(full), "--quiet")[0] == 0
+    lines = full.read_bytes().splitlines(keepends=True)
+    output.write_bytes(b"".join(lines[: len(lines) // 2]))
+    run_lines = Path(f"{full}.run").read_bytes().splitlines(keepends=True)
+    Path(f"{output}.run").write_bytes(b"".join(run_lines[: 1 + len(lines) // 2]))
+
+
+def test_resume_refuses_a_json_lines_input_that_changed(tmp_path: Path) -> None:
+    cases = tmp_path / "in.jsonl"
+    lines = [json.dumps(mutate({"case_id": f"c{i}"})) + "\n" for i in range(10)]
+    cases.write_text("".join(lines))
+    output = tmp_path / "out.jsonl"
+    _stopped_run(cases, output)
+    before = output.read_bytes()
+    # A line gained in the middle: every line after it has another number now.
+    lines.insert(
+        2, json.dumps(mutate({"case_id": "new", "transplants.0.type": "autologous"})) + "\n"
+    )
+    cases.write_text("".join(lines))
+    code, _, err = run("batch", str(cases), "-o", str(output), "--resume", "--fail-unless-approved")
+    assert (code, err) == (
+        2,
+        f"dli-check: {output}: cannot resume: the input {cases}:3 changed since its record was "
+        "written\n",
+    )
+    assert output.read_bytes() == before
+
+
+def test_resume_refuses_a_case_file_that_changed(tmp_path: Path) -> None:
+    write_cases(tmp_path / "in", 10)
+    output = tmp_path / "out.jsonl"
+    _stopped_run(tmp_path / "in", output)
+    changed = tmp_path / "in" / "case-0001.json"
+    changed.write_text(json.dumps(mutate({"case_id": "case-1", "transplants.0.type": "syngeneic"})))
+    code, _, err = run("batch", str(tmp_path / "in"), "-o", str(output), "--resume")
+    assert (code, err) == (
+        2,
+        f"dli-check: {output}: cannot resume: the input {changed} changed since its record was "
+        "written\n",
+    )
+
+
+def test_resume_of_unchanged_inputs_finishes_the_run(tmp_path: Path) -> None:
+    write_cases(tmp_path / "in", 10)
+    output = tmp_path / "out.jsonl"
+    _stopped_run(tmp_path / "in", output)
+    assert run("batch", str(tmp_path / "in"), "-o", str(output), "--resume", "-q")[0] == 0
+    assert output.read_bytes() == (tmp_path / "full.jsonl").read_bytes()
+    # The run file now knows every record: a later change anywhere is seen.
+    (tmp_path / "in" / "case-0009.json").write_text("{}")
+    assert run("batch", str(tmp_path / "in"), "-o", str(output), "--resume", "-q")[0] == 2
+
+
+def test_resume_refuses_an_output_with_a_source_twice(tmp_path: Path) -> None:
+    write_cases(tmp_path / "in", 4)
+    output = tmp_path / "out.jsonl"
+    _stopped_run(tmp_path / "in", output)
+    first = output.read_bytes().splitlines(keepends=True)[0]
+    output.write_bytes(output.read_bytes() + first)
+    code, _, err = run("batch", str(tmp_path / "in"), "-o", str(output), "--resume")
+    source = json.loads(first)["source"]
+    assert (code, err) == (
+        2,
+        f"dli-check: {output}:3: a second record of {source}; cannot resume\n",
+    )
+
+
+def test_a_second_run_on_the_same_output_is_refused_at_once(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("".join(json.dumps(mutate({"case_id": f"c{i}"})) + "\n" for i in range(40000)))
+    output = tmp_path / "out.jsonl"
+    first = subprocess.Popen(
+        [EXE, "batch", str(cases), "-o", str(output), "-w", "2", "-q"], stderr=subprocess.PIPE
+    )
+    try:
+        _wait_for_records(tmp_path, ".out.jsonl.")
+        started = time.monotonic()
+        for args in ([], ["--resume"]):
+            second = subprocess.run(
+                [EXE, "batch", str(cases), "-o", str(output), "-q", *args],
+                capture_output=True,
+                timeout=60,
+            )
+            assert (second.returncode, second.stderr.decode()) == (
+                2,
+                f"dli-check: another dli-check is writing {output}\n",
+            )
+        assert time.monotonic() - started < 20
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)

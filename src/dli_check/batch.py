@@ -31,6 +31,7 @@ from dli_check.case import MAX_ITEMS
 from dli_check.engine import Rules, load_rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.icd10cm import code_index
+from dli_check.inert import terminal
 from dli_check.loaders import MAX_CASE_FILE_BYTES, parse_case_json, read_case_file, too_large
 from dli_check.output import Identity
 from dli_check.results import Detail
@@ -56,6 +57,11 @@ class ProtectedInput(InputError):
         self.path = path
 
 
+FileVersion = tuple[int, int, int, int]
+"""A file as listed: (device, inode, size, modification time in ns). An inode alone is
+reused when a file is deleted and another made."""
+
+
 class Input(NamedTuple):
     """One case to evaluate: a file, or one line of a JSON Lines file. (Named tuples, as
     `Record`: they cross to and from workers, and pickle in a third of the time that
@@ -64,8 +70,9 @@ class Input(NamedTuple):
     source: str
     path: str | None = None
     text: bytes | None = None
-    identity: Identity | None = None
-    """The file's (device, inode) when it was listed: a file swapped since is refused."""
+    identity: FileVersion | None = None
+    """The file's (device, inode, size, mtime) when it was listed: a file swapped or
+    changed since is refused."""
     too_large: bool = False
     """A JSON Lines line over the size limit, left unread."""
 
@@ -80,6 +87,8 @@ class Record(NamedTuple):
     error_kind: str | None
     lines: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
     """Per service line: (decision, criteria not met, criteria unknown)."""
+    read: tuple[int, int, str] | None = None
+    """What was read: (size, modification time in ns or -1, sha256), for ``--resume``."""
 
 
 @dataclass
@@ -155,14 +164,14 @@ def _jsonl_inputs(path: Path, label: str) -> Iterator[Input]:
 
 def _directory_inputs(root: Path, label: Path, guarded: set[Identity]) -> Inputs:
     skipped: Counter[str] = Counter()
-    found: list[tuple[str, Path, Path, Identity]] = []
+    found: list[tuple[str, Path, Path, FileVersion]] = []
     real_root = root.resolve()
     _walk(root, real_root, (real_root,), found, skipped)
     found.sort()
     seen: set[Path] = set()
     unique = []
     for _, path, real, ident in found:
-        if ident in guarded:
+        if ident[:2] in guarded:
             raise ProtectedInput(str(path))
         if real in seen:
             skipped["the same file by another path (symbolic link)"] += 1
@@ -181,7 +190,7 @@ def _walk(
     directory: Path,
     real_root: Path,
     chain: tuple[Path, ...],
-    found: list[tuple[str, Path, Path, Identity]],
+    found: list[tuple[str, Path, Path, FileVersion]],
     skipped: Counter[str],
 ) -> None:
     """Walk `directory`, whose real path is ``chain[-1]``; only symbolic links cost a
@@ -197,6 +206,7 @@ def _walk(
         return
     for entry in entries:
         path = Path(entry.path)
+        info: os.stat_result | None
         try:
             if entry.is_symlink():
                 try:
@@ -209,13 +219,17 @@ def _walk(
                     continue
                 info = os.stat(real)
                 is_dir, is_file = stat.S_ISDIR(info.st_mode), stat.S_ISREG(info.st_mode)
-                identity = (info.st_dev, info.st_ino)
             else:
-                # The directory listing gives the type and inode without a stat per file.
+                # The directory listing gives the type without a stat per entry.
                 real = chain[-1] / entry.name
                 is_dir = entry.is_dir(follow_symlinks=False)
                 is_file = entry.is_file(follow_symlinks=False)
-                identity = (device, entry.inode())
+                info = entry.stat(follow_symlinks=False) if is_file else None
+            version = (
+                (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                if info is not None and is_file
+                else (device, 0, 0, 0)
+            )
         except OSError:
             skipped["vanished while listed"] += 1
             continue
@@ -225,7 +239,7 @@ def _walk(
             else:
                 _walk(path, real_root, (*chain, real), found, skipped)
         elif is_file and entry.name.endswith(".json"):
-            found.append((path.as_posix(), path, real, identity))
+            found.append((path.as_posix(), path, real, version))
         else:
             skipped["not a .json file"] += 1
 
@@ -246,7 +260,6 @@ def evaluate_input(
     """Evaluate one input into its record (full, or the compact decisions record); never
     raises for a bad case. A case of more than `max_lines` service lines, or whose record
     would pass `MAX_RECORD_BYTES`, gets a ``too_large`` record."""
-    data: Any = None
     try:
         if item.too_large:
             raise too_large(item.source)
@@ -254,6 +267,18 @@ def evaluate_input(
             raw = read_case_file(item.path, follow_symlinks=False, identity=item.identity)
         else:
             raw = item.text or b""
+    except CaseError as exc:
+        return error_record(item.source, None, exc, rules.sha256)
+    mtime = item.identity[3] if item.identity is not None else -1
+    read = (len(raw), mtime, hashlib.sha256(raw).hexdigest())
+    return _evaluate(item, raw, rules, detail, max_lines)._replace(read=read)
+
+
+def _evaluate(
+    item: Input, raw: bytes, rules: Rules | RuleSet, detail: Detail, max_lines: int
+) -> Record:
+    data: Any = None
+    try:
         data = parse_case_json(raw, item.source, field_names=rules.field_names)
         lines = data.get("services") if isinstance(data, dict) else None
         if isinstance(lines, list) and len(lines) > max_lines:
@@ -711,6 +736,11 @@ def read_recorded(output: Path, summary: Summary) -> set[str]:
                 raise InputError(
                     f"{output}:{number}: not a dli-check record; cannot resume"
                 ) from None
+            if record.source in sources:
+                raise InputError(
+                    f"{output}:{number}: a second record of {terminal(record.source)}; "
+                    "cannot resume"
+                )
             sources.add(record.source)
             summary.add(record, earlier=True)
     return sources
@@ -765,7 +795,8 @@ class RunIdentity:
         """The identity stored at `path`; None if there is none. Raises `InputError` for
         a file that is not one."""
         try:
-            data = json.loads(path.read_bytes())
+            with path.open("rb") as handle:
+                data = json.loads(handle.readline())
             fields = [name for name in cls.__dataclass_fields__ if name != "detail"]
             return cls(
                 **{name: str(data[name]) for name in fields},
@@ -797,3 +828,96 @@ class RunIdentity:
 def run_identity_path(output: Path) -> Path:
     """Where a JSON Lines output's run identity is kept: beside it, ``OUTPUT.run``."""
     return output.with_name(output.name + ".run")
+
+
+Digest = tuple[int, int, str | None]
+"""What a run read of one input: size, modification time in ns (-1 for a line of a JSON
+Lines file) and the sha256 of its bytes (None when it was not read)."""
+
+
+def digest_line(record: Record) -> bytes:
+    """The line a run file keeps for one record: what was read to make it."""
+    size, mtime, sha256 = record.read if record.read is not None else (0, -1, None)
+    entry = {"source": record.source, "size": size, "mtime_ns": mtime, "sha256": sha256}
+    return (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+
+
+def read_digests(path: Path) -> dict[str, Digest]:
+    """What earlier runs read, by source: the lines after a run file's first. Raises
+    `InputError` for a line that is not one."""
+    digests: dict[str, Digest] = {}
+    try:
+        with path.open("rb") as handle:
+            handle.readline()  # the run's identity
+            for number, line in enumerate(handle, start=2):
+                try:
+                    entry = json.loads(line)
+                    sha256 = entry["sha256"]
+                    digests[str(entry["source"])] = (
+                        int(entry["size"]),
+                        int(entry["mtime_ns"]),
+                        None if sha256 is None else str(sha256),
+                    )
+                except (ValueError, KeyError, TypeError):
+                    raise InputError(f"{path}:{number}: not a dli-check run record") from None
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return digests
+
+
+def changed_input(inputs: Iterable[Input], digests: dict[str, Digest]) -> str | None:
+    """The first input whose bytes differ from what an earlier run read of it (its record
+    is in the output), or None. Files whose size or time differ are changed; the others
+    are read again and hashed."""
+    for item in inputs:
+        known = digests.get(item.source)
+        if known is None:
+            continue
+        size, mtime, sha256 = known
+        if item.path is None:
+            now = None if item.too_large else hashlib.sha256(item.text or b"").hexdigest()
+            if now != sha256:
+                return item.source
+            continue
+        if item.identity is None or (item.identity[2], item.identity[3]) != (size, mtime):
+            return item.source
+        try:
+            raw = read_case_file(item.path, follow_symlinks=False, identity=item.identity)
+        except CaseError:
+            return item.source
+        if hashlib.sha256(raw).hexdigest() != sha256:
+            return item.source
+    return None
+
+
+class OutputLocked(InputError):
+    """Another dli-check is writing the same output."""
+
+
+def lock_output(output: Path) -> int | None:
+    """Hold an exclusive lock for writing `output` (on ``OUTPUT.lock``, made beside it and
+    left there: removing a lock file races with whoever opens it next); the descriptor,
+    to close when the run ends, or None for an output that is not a file (a pipe, a
+    device). Raises `OutputLocked` at once if another run holds it."""
+    import fcntl
+
+    try:
+        if not stat.S_ISREG(os.stat(output).st_mode):
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write: {exc.strerror}") from None
+    lock = output.with_name(output.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise InputError(f"{lock}: cannot lock: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise OutputLocked(f"another dli-check is writing {output}") from None
+    return fd

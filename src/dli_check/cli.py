@@ -233,12 +233,15 @@ def batch(
         ProtectedInput,
         Summary,
         WorkerDied,
+        changed_input,
         list_inputs,
+        lock_output,
+        read_digests,
         read_recorded,
         run_identity_path,
     )
     from dli_check.explain import summary_tables
-    from dli_check.output import OutputError, open_output, write_file_atomically
+    from dli_check.output import OutputError, open_output
 
     rules = _rules(rules_path)
     if resume and (output == "-" or format is not BatchFormat.jsonl):
@@ -251,18 +254,30 @@ def batch(
         except InputError:
             list_inputs(path, protect=guarded)  # an output that is an input says so first
             raise
+        locked = lock_output(Path(output)) if output != "-" else None
         found = list_inputs(path, label=label, protect=guarded)
-        done = read_recorded(Path(output), summary) if resume else set()
+        done: set[str] = set()
+        if resume:
+            done = read_recorded(Path(output), summary)
+            digests = read_digests(run_identity_path(Path(output)))
+            changed = changed_input(list_inputs(path, label=label, protect=guarded), digests)
+            if changed is not None:
+                raise InputError(
+                    f"{output}: cannot resume: the input {terminal(changed)} changed since "
+                    "its record was written"
+                )
     except ProtectedInput as exc:
         _fail(f"{output}: is the same file as {exc.path}, an input; refusing to overwrite it")
     except (InputError, OutputError) as exc:
         _fail(str(exc))
     summary.total, summary.skipped = found.total, found.skipped
+    run_log = None
     try:
         sink = open_output(output, append=resume)
-        if resume and identity is not None:  # a new run record, before any record is added
-            write_file_atomically(run_identity_path(Path(output)), identity.to_bytes())
-            identity = None
+        if resume or identity is not None:  # what each record was made of, for --resume
+            run_log = open_output(str(run_identity_path(Path(output))), append=resume)
+            if identity is not None:
+                run_log.write(identity.to_bytes())
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror}")
     err = _err()
@@ -274,20 +289,34 @@ def batch(
         ended: str | None = None
         try:
             stop = _write_records(
-                sink, found, done, summary, rules, format, made, workers, progress, max_lines
+                sink,
+                run_log,
+                found,
+                done,
+                summary,
+                rules,
+                format,
+                made,
+                workers,
+                progress,
+                max_lines,
             )
         except WorkerDied as exc:
             stop, ended = 0, str(exc)
         except MemoryError:
             stop, ended = 0, "dli-check ran out of memory"
-        if identity is not None:
-            write_file_atomically(run_identity_path(Path(output)), identity.to_bytes())
+        if run_log is not None:
+            run_log.commit()
         sink.commit()
     except OSError as exc:
         sink.abandon()
         _output_failed(output, exc)
     finally:
         sink.abandon()
+        if run_log is not None:
+            run_log.abandon()
+        if locked is not None:
+            os.close(locked)
         if progress:
             progress.stop()
     if not quiet:
@@ -350,6 +379,7 @@ def _run_identity(
 
 def _write_records(
     sink: Output,
+    run_log: Output | None,
     found: Inputs,
     done: set[str],
     summary: Summary,
@@ -361,13 +391,14 @@ def _write_records(
     max_lines: int,
 ) -> int:
     """Evaluate and write every input not done; the signal that stopped it early, or 0."""
-    from dli_check.batch import run_batch
+    from dli_check.batch import digest_line, run_batch
     from dli_check.csv_export import CSV_HEADER, csv_rows, csv_text
 
     matched = [0]
     inputs = _not_done(found.items, done, matched) if done else found.items
     processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
     pending: list[bytes] = []
+    read: list[bytes] = []  # the run log's lines: written after the records they describe
     size = 0
     if format is BatchFormat.csv:
         pending.append(CSV_HEADER)
@@ -387,10 +418,11 @@ def _write_records(
                     pending.append(csv_text(csv_rows(record.json)))
                 else:
                     pending.append(record.json.encode() + b"\n")
+                if run_log is not None:
+                    read.append(digest_line(record))
                 size += len(pending[-1])
                 if size >= _WRITE_BYTES:
-                    sink.write(b"".join(pending))
-                    pending.clear()
+                    _flush(sink, run_log, pending, read)
                     size = 0
                 if progress:
                     progress.step(summary.evaluated)
@@ -398,8 +430,7 @@ def _write_records(
                     break
         finally:
             records.close()  # ends the workers, whatever ended the loop
-            if pending:  # every whole record received is kept
-                sink.write(b"".join(pending))
+            _flush(sink, run_log, pending, read)  # every whole record received is kept
     if not stop.signal:
         # Records of inputs that are gone since: still in the output, so still counted.
         summary.total += len(done) - matched[0]
@@ -408,6 +439,15 @@ def _write_records(
 
 _WRITE_BYTES = 1 << 20
 """Record bytes gathered before one write to the output."""
+
+
+def _flush(sink: Output, run_log: Output | None, pending: list[bytes], read: list[bytes]) -> None:
+    if pending:
+        sink.write(b"".join(pending))
+        pending.clear()
+    if run_log is not None and read:
+        run_log.write(b"".join(read))
+        read.clear()
 
 
 class _Progress:

@@ -56,12 +56,12 @@ def read_regular_file(
     limit: int,
     *,
     follow_symlinks: bool = True,
-    identity: tuple[int, int] | None = None,
+    identity: tuple[int, ...] | None = None,
 ) -> bytes:
     """At most `limit` bytes of a regular file. Opening never blocks (a FIFO is refused,
     not waited on); without `follow_symlinks` a symbolic link is refused; with
-    `identity` (device, inode), a file that is not the one listed (swapped since) is
-    refused."""
+    `identity` (device, inode and, where given, size and modification time in ns), a
+    file that is not the one listed (swapped or changed since) is refused."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -73,7 +73,7 @@ def read_regular_file(
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotRegularFile()
-        if identity is not None and (info.st_dev, info.st_ino) != identity:
+        if identity is not None and identity != _version(info)[: len(identity)]:
             raise ChangedFile()
         parts, size = [], 0
         want = min(info.st_size + 1, limit)  # one read takes in a file that is not growing
@@ -86,6 +86,10 @@ def read_regular_file(
         return b"".join(parts)
     finally:
         os.close(fd)
+
+
+def _version(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def read_at_most(handle: BinaryIO, limit: int) -> bytes:
@@ -199,7 +203,7 @@ def read_case_file(
     path: str | os.PathLike[str],
     *,
     follow_symlinks: bool = True,
-    identity: tuple[int, int] | None = None,
+    identity: tuple[int, ...] | None = None,
 ) -> bytes:
     """A case file's bytes (at most one more than the size limit, so that an oversized
     file is refused without reading it all); raises `CaseError` if it cannot be read."""
