@@ -36,8 +36,9 @@ def _not_blank(text: str) -> str:
 
 
 def _placeholder_is_none(text: str) -> str | None:
-    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return None if " ".join(visible.split()).casefold() in PLACEHOLDERS else text
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(c for c in folded if c.isalnum() and c not in "\u115f\u1160\u3164\uffa0")
+    return None if not kept or kept in PLACEHOLDERS else text
 
 
 def _icd10cm(text: str) -> str:

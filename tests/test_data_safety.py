@@ -476,7 +476,16 @@ def test_blank_donor_ids_are_refused(donor: str, expected: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("placeholder", ["N/A", "n/a", "unknown", " Unknown ", "NONE", "TBD"])
+PLACEHOLDER_IDS = [
+    *("N/A", "n/a", "unknown", " Unknown ", "NONE", "TBD"),
+    # No letter or digit once normalised; placeholder words written with punctuation.
+    *("n / a", "N.A.", "n-a", "Not-Known", "not_available", "U.N.K.", "nil.", "(null)"),
+    *("--", "??", "-", "?", "...", "***", "#", "/", "_", "()", "\u3164", "\uffa0"),
+    *("\u2014", "\u2800", "\uff0d\uff0d", "\u30fb", "N\u200b/A", "\uff2e\uff0f\uff21"),
+]
+
+
+@pytest.mark.parametrize("placeholder", PLACEHOLDER_IDS)
 def test_placeholder_donor_ids_are_absent_not_a_match(placeholder: str) -> None:
     case = mutate(
         {"transplants.0.donor_id": placeholder, "services.0.lymphocyte_donor_id": placeholder}
@@ -484,6 +493,12 @@ def test_placeholder_donor_ids_are_absent_not_a_match(placeholder: str) -> None:
     line = evaluate(case).services[0]
     assert line.decision == "insufficient_information"
     assert line.missing == ("services[0].lymphocyte_donor_id", "transplants[0].donor_id")
+
+
+@pytest.mark.parametrize("donor", ["D-1", "d1", "NA-1", "none2", "\u3164D", "\u0661"])
+def test_ids_with_a_letter_or_digit_are_ids(donor: str) -> None:
+    case = mutate({"transplants.0.donor_id": donor, "services.0.lymphocyte_donor_id": donor})
+    assert evaluate(case).services[0].decision == "medically_necessary"
 
 
 @pytest.mark.parametrize(

@@ -23,26 +23,17 @@ MAX_TEXT = 256
 """At most this many characters in an identifier."""
 
 PLACEHOLDERS = frozenset(
-    [
-        "n/a",
-        "na",
-        "none",
-        "null",
-        "nil",
-        "unknown",
-        "unk",
-        "not known",
-        "not available",
-        "tbd",
-        "-",
-        "?",
-    ]
+    ["na", "none", "null", "nil", "unknown", "unk", "notknown", "notavailable", "tbd"]
 )
-"""Words that systems write where they have no identifier: read as absent, not as an id."""
+"""Words that systems write where they have no identifier, read as absent rather than as
+an id: compared after `identifier_key` (``n / a`` and ``N.A.`` read ``na``)."""
+
+_IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+"""Hangul fillers: letters to Unicode, blank to a reader."""
+_ASCII_NOT_ALNUM = {c: None for c in range(128) if not chr(c).isalnum()}
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
-_LONGEST_PLACEHOLDER = 32
 
 
 class Line(NamedTuple):
@@ -90,13 +81,26 @@ def identifier(value: object) -> str:
     return value
 
 
+def identifier_key(value: str) -> str:
+    """The letters and digits of an identifier, case folded (NFKC; Hangul fillers are
+    not letters here).
+
+    >>> identifier_key(" n / A ")
+    'na'
+    >>> identifier_key("\u3164")
+    ''
+    """
+    if value.isascii():
+        return value.lower().translate(_ASCII_NOT_ALNUM)
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(c for c in text if c.isalnum() and c not in _IGNORABLE_LETTERS)
+
+
 def is_placeholder(value: str) -> bool:
-    """Whether an identifier is a placeholder word (``N/A``, `` unknown ``): no identifier."""
-    if len(value) > _LONGEST_PLACEHOLDER:
-        return False
-    if not value.isascii():
-        value = "".join(c for c in value if unicodedata.category(c) != "Cf")
-    return " ".join(value.split()).casefold() in PLACEHOLDERS
+    """Whether an identifier stands for none: it has no letter or digit (``--``, ``??``),
+    or it is a placeholder word (``N/A``, `` unknown ``, ``n / a``)."""
+    key = identifier_key(value)
+    return not key or key in PLACEHOLDERS
 
 
 _KNOWN_DATES: dict[str, dt.date] = {}

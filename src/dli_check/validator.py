@@ -130,11 +130,8 @@ def optional_identifier(value: object) -> str | None:
     """An identifier, where a placeholder word is no identifier."""
     if type(value) is str and 0 < len(value) <= values.MAX_TEXT and value.isascii():
         # The usual case, answered in a few string operations.
-        key = value.strip(_ASCII_INVISIBLE).lower()
-        if key:
-            if key in values.PLACEHOLDERS or " ".join(key.split()) in values.PLACEHOLDERS:
-                return None
-            return value
+        if value.strip(_ASCII_INVISIBLE):
+            return None if values.is_placeholder(value) else value
     text = values.identifier(value)
     return None if values.is_placeholder(text) else text
 
