@@ -56,6 +56,9 @@ ROWS = [
         "2:5: merge keys (<<) are not supported",
     ),
     ("a date that is not in the calendar", "publish_date: 2023-02-30\n", "1:15: not a valid date"),
+    ("not a number", "a: [1, .nan]\n", "1:8: not a finite number (.nan and .inf are refused)"),
+    ("infinity", "a: .inf\n", "1:4: not a finite number (.nan and .inf are refused)"),
+    ("minus infinity", "a:\n  b: -.Inf\n", "2:6: not a finite number (.nan and .inf are refused)"),
     (
         "an integer of 5,000 digits",
         "rules_format: " + "9" * 5000 + "\n",
@@ -149,4 +152,23 @@ def test_a_flat_all_of_three_thousand_conditions_compiles(tmp_path: Path) -> Non
     # 3,000 notes, all alike: said once.
     assert result.services[0].reasons[0].notes == (
         "C92.00 is listed: C92.00-C92.92 Myeloid leukemia",
+    )
+
+
+def test_a_rule_file_whose_aliases_expand_to_too_many_conditions(tmp_path: Path) -> None:
+    """45,000 uses of one aliased condition: 765 KB, within every YAML limit, and refused
+    before it is compiled into 45,000 statements."""
+    text = (Path(__file__).parent / "data" / "made-up-guideline.yaml").read_text(encoding="utf-8")
+    many = "{all: [&c {is_true: transplant.medically_necessary}, " + ", ".join(["*c"] * 45_000)
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        text.replace("condition: {present: transplant.indication}", f"condition: {many}]}}")
+    )
+    started = time.perf_counter()
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert time.perf_counter() - started < 5
+    assert str(caught.value) == (
+        f"{path}:46:27: services[0].criteria[3].condition.all[9996]: more than 10,000 "
+        "conditions once YAML aliases are expanded"
     )

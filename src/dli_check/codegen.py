@@ -145,6 +145,18 @@ def compile_function(
     """Check generated source (`check_source`), compile it and return one of its
     functions; the source is registered with `linecache`, so tracebacks show its lines."""
     check_source(source, comments)
+    return recompile(source, filename, namespace, function, comments)
+
+
+def recompile(
+    source: str,
+    filename: str,
+    namespace: dict[str, object],
+    function: str,
+    comments: Collection[str],
+) -> Callable[..., Any]:
+    """`compile_function` for source it checked before (read back from the compiled-rules
+    cache, which is trusted as Python's own ``__pycache__`` is): not checked again."""
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     scope = dict(namespace)
     exec(compile(source, filename, "exec"), scope)

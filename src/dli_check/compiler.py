@@ -82,6 +82,19 @@ def cap_notes(notes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return (*unique[:MAX_NOTES], f"and {more} more like these")
 
 
+MAX_CONDITIONS = 10_000
+"""Conditions a rule file may have once its YAML aliases are expanded: each becomes code,
+in every process that loads the file."""
+
+
+class TooManyConditions(Exception):
+    """A rule file over `MAX_CONDITIONS`, found at `path`."""
+
+    def __init__(self, path: PathKey) -> None:
+        super().__init__(f"more than {MAX_CONDITIONS:,} conditions once YAML aliases are expanded")
+        self.path = path
+
+
 MAX_RECORDS = 1000
 """The most records a declared list may hold (``max_items`` is at most this)."""
 
@@ -304,6 +317,7 @@ def compile_services(
                 where = ("code_sets", name, "codes", k, "codes")
                 problems.append(CompileProblem(where, f"{entry} is not a {code_set.system} code"))
     services: dict[str, CompiledService] = {}
+    budget = [MAX_CONDITIONS]
     for i, service in enumerate(model.services):
         path: PathKey = ("services", i)
         if service.id in services:
@@ -322,7 +336,7 @@ def compile_services(
                     )
                 )
         label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
-        builder = Builder(case_format, icd_sets, index, problems, label)
+        builder = Builder(case_format, icd_sets, index, problems, label, budget)
         criteria = []
         seen: set[str] = set()
         for j, criterion in enumerate(service.criteria):
@@ -337,6 +351,9 @@ def compile_services(
             except RecursionError:
                 problems.append(CompileProblem(cpath, "condition nested too deeply"))
                 bound = False
+            except TooManyConditions as exc:
+                problems.append(CompileProblem(exc.path, str(exc)))
+                return services, problems
             shows_values = builder.shows_values
             criteria.append(
                 CompiledCriterion(
@@ -520,9 +537,13 @@ class Builder:
         index: CodeIndex,
         problems: list[CompileProblem],
         service_label: str,
+        budget: list[int] | None = None,
     ) -> None:
         self.case_format, self.icd_sets, self.index = case_format, icd_sets, index
         self.problems, self.service_label = problems, service_label
+        self.budget = budget if budget is not None else [MAX_CONDITIONS]
+        """Conditions the rule file may still have, counted as compiled (an alias counts
+        each time it is used), shared by the builders of one rule file."""
         self.names: dict[str, object] = {
             "_M": "met",
             "_N": "not_met",
@@ -702,6 +723,9 @@ class Builder:
 
         name = operator_of(cond)
         assert name is not None
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise TooManyConditions(path)
         return OPERATORS[name].compile(self, cond, path)
 
     def test(self, path: str, expression: str, failed: str | None = None) -> Triple:

@@ -8,6 +8,7 @@ otherwise keep the last one silently.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +116,13 @@ def _scalar(loader: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node, budget:
         if budget[1] < 0:
             raise _YamlProblem(*_mark(node), "too much text in YAML scalars (aliases expanding?)")
     try:
-        return loader.construct_object(node)
+        value = loader.construct_object(node)
     except (ValueError, OverflowError):  # 2023-02-30, an integer of 5,000 digits...
         raise _YamlProblem(*_mark(node), f"not a valid {_kind(node.tag)}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        # .nan compares false with everything: as a bound it would silently bound nothing.
+        raise _YamlProblem(*_mark(node), "not a finite number (.nan and .inf are refused)")
+    return value
 
 
 def _kind(tag: str) -> str:

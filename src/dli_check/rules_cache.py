@@ -170,12 +170,12 @@ def _pickle(rules: Rules) -> bytes:
     import io
     import pickle
 
-    from dli_check.codegen import compile_function, recipe
+    from dli_check.codegen import recipe, recompile
 
     class _Pickler(pickle.Pickler):
         def reducer_override(self, obj: object) -> Any:
             made = recipe(obj)
-            return NotImplemented if made is None else (compile_function, made)
+            return NotImplemented if made is None else (recompile, made)
 
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(rules)

@@ -128,10 +128,13 @@ def codes(
 
 def optional_identifier(value: object) -> str | None:
     """An identifier, where a placeholder word is no identifier."""
-    if type(value) is str and 0 < len(value) <= values.MAX_TEXT and value.isascii():
-        # The usual case, answered in a few string operations.
-        if value.strip(_ASCII_INVISIBLE):
-            return None if values.is_placeholder(value) else value
+    if (
+        type(value) is str
+        and 0 < len(value) <= values.MAX_TEXT
+        and value.isascii()
+        and value.strip(_ASCII_INVISIBLE)
+    ):  # the usual case, answered in a few string operations
+        return None if values.is_placeholder(value) else value
     text = values.identifier(value)
     return None if values.is_placeholder(text) else text
 
