@@ -146,3 +146,38 @@ def test_a_case_that_becomes_an_error_is_one_change() -> None:
         {"decision": None},
         {"error": "invalid_case"},
     )
+
+
+GOOD = {"source": "x", "case_id": "C", "decision": "medically_necessary", "services": []}
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({"source": "x", "services": 5}, "decision: not a string"),
+        ({**GOOD, "services": 5}, "services: not a list"),
+        ({**GOOD, "case_id": 7}, "case_id: not a string or null"),
+        ({**GOOD, "services": [{"decision": 1}]}, "services[0].decision: not a string"),
+        ({**GOOD, "services": [[]]}, "services[0]: not an object"),
+        (
+            {**GOOD, "services": [{"decision": "x", "reasons": [{"criterion": 1}]}]},
+            "services[0].reasons[0]: not a reason (criterion and status)",
+        ),
+        (
+            {**GOOD, "services": [{"decision": "x", "service": "s", "not_met": "a"}]},
+            "services[0].not_met: not a list of criteria",
+        ),
+        ({"source": "x", "error": "boom"}, "error.kind: not a string"),
+        ([1], "not a JSON object"),
+        ({"source": 1}, "source: not a string"),
+    ],
+)
+@pytest.mark.parametrize("format", ["jsonl", "csv"])
+def test_malformed_records_are_refused_where_they_are(
+    tmp_path: Path, record: object, problem: str, format: str
+) -> None:
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    old.write_text(json.dumps(GOOD) + "\n" + json.dumps(record) + "\n")
+    new.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD) + "\n")
+    code, _, err = run("diff", "--results", str(old), str(new), "--format", format)
+    assert (code, err) == (2, f"dli-check: {old}:2: not a dli-check record ({problem})\n")

@@ -685,12 +685,69 @@ class Summary:
         return max(self.total - self.recorded, 0)
 
 
+def _problem_in_line(line: Any, where: str) -> str | None:
+    if not isinstance(line, dict):
+        return f"{where}: not an object"
+    for key in ("service", "code", "action"):
+        if not isinstance(line.get(key), str | None):
+            return f"{where}.{key}: not a string or null"
+    if not isinstance(line.get("decision"), str):
+        return f"{where}.decision: not a string"
+    if "reasons" in line:
+        reasons = line["reasons"]
+        if not isinstance(reasons, list):
+            return f"{where}.reasons: not a list"
+        for k, reason in enumerate(reasons):
+            if not isinstance(reason, dict) or not all(
+                isinstance(reason.get(key), str) for key in ("criterion", "status")
+            ):
+                return f"{where}.reasons[{k}]: not a reason (criterion and status)"
+        return None
+    for key in ("not_met", "unknown"):
+        names = line.get(key)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return f"{where}.{key}: not a list of criteria"
+    return None
+
+
+def record_problem(data: Any) -> str | None:
+    """What keeps decoded JSON from being a batch record (full, decisions or error), in
+    words with its field path; None for a record. Everything that reads records back
+    (resume, CSV, diff) checks this first, so a malformed one is refused, not fallen over.
+
+    >>> record_problem({"source": "x", "services": 5})
+    'services: not a list'
+    """
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not isinstance(data.get("source"), str):
+        return "source: not a string"
+    if not isinstance(data.get("case_id"), str | None):
+        return "case_id: not a string or null"
+    if "error" in data:
+        error = data["error"]
+        if not isinstance(error, dict) or not isinstance(error.get("kind"), str):
+            return "error.kind: not a string"
+        return None
+    if not isinstance(data.get("decision"), str):
+        return "decision: not a string"
+    lines = data.get("services")
+    if not isinstance(lines, list):
+        return "services: not a list"
+    for i, line in enumerate(lines):
+        problem = _problem_in_line(line, f"services[{i}]")
+        if problem:
+            return problem
+    return None
+
+
 def record_from_json(line: bytes) -> Record:
     """The summary's view of a record read back from an output file; raises ValueError
     for a line that is not a dli-check record."""
     data = json.loads(line)
-    if not isinstance(data, dict) or not isinstance(data.get("source"), str):
-        raise ValueError("not a record")
+    problem = record_problem(data)
+    if problem is not None:
+        raise ValueError(problem)
     if "error" in data:
         return Record(data["source"], "", None, str(data["error"]["kind"]))
     lines = tuple(
@@ -732,7 +789,7 @@ def read_recorded(output: Path, summary: Summary) -> set[str]:
         for number, line in enumerate(handle, start=1):
             try:
                 record = record_from_json(line)
-            except (ValueError, KeyError, TypeError):
+            except ValueError:
                 raise InputError(
                     f"{output}:{number}: not a dli-check record; cannot resume"
                 ) from None

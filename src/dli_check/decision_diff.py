@@ -16,7 +16,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from dli_check.batch import InputError, Inputs, run_batch
+from dli_check.batch import InputError, Inputs, record_problem, run_batch
 from dli_check.engine import Rules
 
 CHANGE_COLUMNS = [
@@ -178,7 +178,9 @@ def _record(line: bytes, path: Path, number: int) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except ValueError:
-        record = None
-    if not isinstance(record, dict) or not isinstance(record.get("source"), str):
-        raise InputError(f"{path}:{number}: not a dli-check record")
-    return record
+        raise InputError(f"{path}:{number}: not a dli-check record (not JSON)") from None
+    problem = record_problem(record)
+    if problem is not None:
+        raise InputError(f"{path}:{number}: not a dli-check record ({problem})")
+    result: dict[str, Any] = record
+    return result
