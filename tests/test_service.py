@@ -106,8 +106,12 @@ def log(tmp_path: Path) -> DecisionLog:
 def client(log: DecisionLog, **settings: Any) -> TestClient:
     ticks = itertools.count()
     options = {"clock": lambda: NOW + dt.timedelta(seconds=next(ticks)), **settings}
+    if "tokens" in settings:
+        options.setdefault("public_url", "http://testserver")
     return TestClient(
-        create_app(Settings([load_rules()], log, **options)), base_url="http://testserver"
+        create_app(Settings([load_rules()], log, **options)),
+        base_url="http://testserver",
+        headers={"Content-Type": "application/json"},
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import signal
 import sys
@@ -804,12 +805,37 @@ def serve(
     policy_url: Annotated[
         str | None, typer.Option("--policy-url", help="Where the guideline is published.")
     ] = None,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections", min=1, help="Open connections at most; 503 beyond (default 256)."
+        ),
+    ] = 256,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            min=0.1,
+            help="Seconds a request may take to arrive whole (headers and body); 408 beyond.",
+        ),
+    ] = 10.0,
+    max_lines: Annotated[
+        int,
+        typer.Option(
+            "--max-lines-per-case",
+            min=1,
+            max=MAX_LINES_PER_CASE,
+            help="The most service lines one request may hold; 413 beyond.",
+        ),
+    ] = MAX_LINES_PER_CASE,
 ) -> None:
     """Serve CDS Hooks (Da Vinci CRD), PAS Claim/$submit and plain JSON over HTTP."""
     from dli_check.crd import Policy
-    from dli_check.decision_log import DecisionLog
+    from dli_check.decision_log import DecisionLog, LogUnavailable
     from dli_check.service_auth import TokenChecker
 
+    if jwks is not None and not public_url:
+        _fail("--jwks needs --public-url: the URL clients call, which their tokens' aud names")
     if host not in LOOPBACK and jwks is None:
         if not insecure:
             _fail(
@@ -819,7 +845,8 @@ def serve(
     try:
         import uvicorn
 
-        from dli_check.server import Settings, create_app
+        from dli_check._serve_protocol import OncePerInterval, guarded_protocol
+        from dli_check.server import Settings, create_app, served_hosts
     except ImportError:
         _fail("serve needs the serve extra: pip install 'dli-check[serve]'")
     rule_files = _rule_files(rules_path)
@@ -829,11 +856,24 @@ def serve(
         _fail(str(exc))
     try:
         decisions = DecisionLog(log)
-    except Exception as exc:  # sqlite3.Error, OSError
-        _fail(f"{log}: cannot open the decision log ({type(exc).__name__})")
+    except LogUnavailable as exc:
+        _fail(terminal(str(exc)))
+    except OSError as exc:
+        _fail(f"{log}: cannot open the decision log: {exc.strerror}")
     policy = Policy(payer, covered.value, auto_approve, policy_url)
-    settings = Settings(rule_files, decisions, policy, tokens, public_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    hosts = served_hosts(public_url, host, loopback=host in LOOPBACK)
+    settings = Settings(
+        rule_files, decisions, policy, tokens, public_url, hosts=hosts, max_lines=max_lines
+    )
+    logging.getLogger("asyncio").addFilter(OncePerInterval())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        http=guarded_protocol(max_connections, read_timeout),
+        timeout_keep_alive=5,
+    )
 
 
 def _rule_files(path: Path | None) -> list[Rules]:
@@ -878,14 +918,14 @@ def log_show(
 
 
 def _open_log(path: Path) -> DecisionLog:
-    from dli_check.decision_log import DecisionLog
+    from dli_check.decision_log import DecisionLog, LogUnavailable
 
     if not path.is_file():
-        _fail(f"{path}: no decision log there")
+        _fail(f"{terminal(str(path))}: no decision log there")
     try:
-        return DecisionLog(path)
-    except Exception as exc:  # sqlite3.Error
-        _fail(f"{path}: not a decision log ({type(exc).__name__})")
+        return DecisionLog(path, writable=False)
+    except LogUnavailable as exc:
+        _fail(terminal(str(exc)))
 
 
 def run() -> None:

@@ -54,3 +54,17 @@ def csv_cell(text: str) -> str:
     if _UNSAFE_OR_BACKSLASH.search(text):
         text = _UNSAFE_OR_BACKSLASH.sub(_escape, text)
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def escape_surrogates(json_text: str) -> str:
+    r"""JSON text that can be written as UTF-8: a lone surrogate (from a ``\udc80``
+    escape in the input) becomes that escape again, which means the same in JSON.
+
+    >>> escape_surrogates('"' + chr(0xDC80) + '"')
+    '"\\udc80"'
+    """
+    try:
+        json_text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json_text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return json_text

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -26,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dli_check.case import MAX_ITEMS as MAX_LINES_PER_CASE
 from dli_check.crd import (
     HOOKS,
     Policy,
@@ -37,8 +40,9 @@ from dli_check.crd import (
     read_request,
     service_id,
 )
-from dli_check.decision_log import DecisionLog, Entry
+from dli_check.decision_log import DecisionLog, Entry, LogUnavailable
 from dli_check.errors import CaseError, DliCheckError
+from dli_check.inert import escape_surrogates
 from dli_check.loaders import parse_case_json
 from dli_check.pas import claim_of, claim_response
 from dli_check.questionnaires import questionnaire
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
 MAX_BODY = 1024 * 1024
 FHIR_JSON = "application/fhir+json"
 log = logging.getLogger("dli_check.server")
+_log_problem = logging.getLogger("dli_check.server.log")
 
 
 @dataclass
@@ -63,8 +68,14 @@ class Settings:
     tokens: TokenChecker | None = None
     public_url: str | None = None
     """The service's base URL as clients call it (for ``aud`` and Questionnaire URLs);
-    by default, the URL each request came to."""
+    by default, the URL each request came to. Required with `tokens`: a token's ``aud``
+    is compared with it, never with what a request says its host is."""
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    hosts: frozenset[str] | None = None
+    """The host names requests may name in ``Host`` (the public URL's, and the loopback
+    names when bound to loopback); None to accept any (a library user's own choice)."""
+    max_lines: int = MAX_LINES_PER_CASE
+    """The most service lines one request may hold."""
 
 
 def outcome(message: str, code: str = "invalid") -> dict[str, Any]:
@@ -82,11 +93,16 @@ def create_app(settings: Settings) -> FastAPI:
         description="Applies clinical UM guidelines to cases: CDS Hooks (Da Vinci CRD), "
         "PAS Claim/$submit, and plain JSON.",
     )
+    if settings.tokens is not None and not settings.public_url:
+        raise ValueError("client tokens need the public URL their aud names (--public-url)")
     hooks = {service_id(r, hook): (r, hook) for r in settings.rules for hook in HOOKS}
 
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> Response:
-        return _error(request, exc.status, exc.message, exc.code)
+        response = _error(request, exc.status, exc.message, exc.code)
+        if exc.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -105,25 +121,37 @@ def create_app(settings: Settings) -> FastAPI:
     def base_url(request: Request) -> str:
         return (settings.public_url or str(request.base_url)).rstrip("/")
 
+    def host_served(request: Request) -> None:
+        # A page in a browser can send requests to a service on loopback; its Host header
+        # still names the page's own site (DNS rebinding), which is not served here.
+        if settings.hosts is not None and _host_name(request) not in settings.hosts:
+            raise RequestError(400, "the Host header names no host this service answers for")
+
     def authorize(request: Request) -> None:
+        host_served(request)
         if settings.tokens is None:
             return
-        audience = base_url(request) + request.url.path
+        audience = str(settings.public_url).rstrip("/") + request.url.path
         try:
             settings.tokens.check(request.headers.get("authorization"), audience)
         except AuthError as exc:
             raise RequestError(401, str(exc), "security") from None
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        """Liveness, and the rule files served."""
-        return {
-            "status": "ok",
+    async def healthz(request: Request) -> Response:
+        """Liveness, the rule files served, and whether the decision log can be written
+        (never waiting on it): 503 when it cannot."""
+        host_served(request)
+        log_state = settings.log.state()
+        body = {
+            "status": "ok" if log_state == "ok" else "unavailable",
+            "decision_log": log_state,
             "rules": [
                 {"guideline": r.model.guideline.id, "rules_sha256": r.sha256}
                 for r in settings.rules
             ],
         }
+        return JSONResponse(body, status_code=200 if log_state == "ok" else 503)
 
     @app.get("/cds-services")
     async def cds_services(request: Request) -> dict[str, Any]:
@@ -142,7 +170,8 @@ def create_app(settings: Settings) -> FastAPI:
         raw = await _body(request)
         data = _json(raw)
         bundle, coverage = read_request(data, hook)
-        return _serve(
+        return await run_in_threadpool(
+            _serve,
             settings,
             rules,
             bundle,
@@ -182,7 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def get_questionnaire(questionnaire_id: str, request: Request) -> Response:
         """A Questionnaire of missing facts that a response referred to."""
         authorize(request)
-        text = settings.log.questionnaire(questionnaire_id)
+        text = await run_in_threadpool(settings.log.questionnaire, questionnaire_id)
         if text is None:
             raise RequestError(404, "no such Questionnaire", "not-found")
         return Response(text, media_type=FHIR_JSON)
@@ -195,7 +224,8 @@ def create_app(settings: Settings) -> FastAPI:
         bundle = _json(raw)
         claim = claim_of(bundle)
         rules = settings.rules[0]
-        response = _serve(
+        response = await run_in_threadpool(
+            _serve,
             settings,
             rules,
             bundle,
@@ -220,18 +250,8 @@ def create_app(settings: Settings) -> FastAPI:
         authorize(request)
         raw = await _body(request)
         rules = settings.rules[0]
-        try:
-            data = parse_case_json(raw, "request", field_names=rules.field_names)
-            result = rules.decide_data(data, "request", raw)
-        except CaseError as exc:
-            raise RequestError(400, str(exc)) from None
-        decision_id = uuid.uuid4().hex
-        _record(settings, rules, result, raw, decision_id, "evaluate", None, None)
-        return Response(
-            result.to_json(indent=None),
-            media_type="application/json",
-            headers={"X-Decision-Id": decision_id},
-        )
+        body, decision_id = await run_in_threadpool(_evaluate, settings, rules, raw)
+        return Response(body, media_type="application/json", headers={"X-Decision-Id": decision_id})
 
     return app
 
@@ -245,7 +265,40 @@ def _error(request: Request, status: int, message: str, code: str = "invalid") -
     )
 
 
+def _host_name(request: Request) -> str:
+    host = request.headers.get("host", "")
+    if host.startswith("["):  # [::1]:8080
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def served_hosts(public_url: str | None, bound_to: str, *, loopback: bool) -> frozenset[str]:
+    """The host names a service bound to `bound_to` answers for: the public URL's, and the
+    loopback names when it is bound to loopback (`loopback`)."""
+    from urllib.parse import urlsplit
+
+    names: set[str] = set()
+    if public_url:
+        host = urlsplit(public_url).hostname
+        if host:
+            names.add(f"[{host}]" if ":" in host else host)
+    if loopback:
+        names.update(("127.0.0.1", "localhost", "[::1]"))
+    elif not public_url:
+        names.add(f"[{bound_to}]" if ":" in bound_to else bound_to)
+    return frozenset(names)
+
+
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait before it tries a 503 again."""
+_JSON_TYPES = ("application/json", FHIR_JSON)
+
+
 async def _body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in _JSON_TYPES:
+        # A web page can post text/plain to loopback without asking: never read it.
+        raise RequestError(415, "the body must be application/json or application/fhir+json")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise RequestError(
@@ -280,22 +333,50 @@ def _serve(
     respond: Callable[[CaseResult, str, str | None], dict[str, Any]],
 ) -> dict[str, Any]:
     """Decide a Bundle, answer it with `respond(result, decision id, questionnaire URL)`,
-    and log the decision before the answer goes out."""
-    result = _decide(rules, bundle)
+    and log the decision before the answer goes out. Runs off the event loop."""
+    result = _decide(settings, rules, bundle)
     decision_id = uuid.uuid4().hex
     form_url = _questionnaire_url(base, decision_id, result)
     response = respond(result, decision_id, form_url)
-    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url)
+    sent = json.dumps(response, separators=(",", ":"), ensure_ascii=False)
+    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url, sent)
     return response
 
 
-def _decide(rules: Rules, bundle: Any) -> CaseResult:
+def _evaluate(settings: Settings, rules: Rules, raw: bytes) -> tuple[str, str]:
+    """``/evaluate``: the result JSON and the decision id, logged. Runs off the event loop."""
     try:
-        return rules.decide_data(bundle, "request")
+        data = parse_case_json(raw, "request", field_names=rules.field_names)
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+    _check_size(data, settings.max_lines)
+    try:
+        result = rules.decide_data(data, "request", raw)
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+    decision_id = uuid.uuid4().hex
+    body = escape_surrogates(result.to_json(indent=None))
+    _record(settings, rules, result, raw, decision_id, "evaluate", None, None, body)
+    return body, decision_id
+
+
+def _check_size(data: Any, max_lines: int, lines: int | None = None) -> None:
+    count = lines
+    if count is None and isinstance(data, dict) and isinstance(data.get("services"), list):
+        count = len(data["services"])
+    if count is not None and count > max_lines:
+        raise RequestError(413, f"more than {max_lines} service lines in one request", "too-costly")
+
+
+def _decide(settings: Settings, rules: Rules, bundle: Any) -> CaseResult:
+    try:
+        result = rules.decide_data(bundle, "request")
     except CaseError as exc:
         raise RequestError(400, str(exc)) from None
     except DliCheckError as exc:
         raise RequestError(500, str(exc), "exception") from None
+    _check_size(None, settings.max_lines, len(result.services))
+    return result
 
 
 def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str | None:
@@ -321,10 +402,32 @@ def _record(
     endpoint: str,
     hook_instance: str | None,
     form_url: str | None,
+    sent: str,
 ) -> None:
-    """Append a decision to the log, with the Questionnaire its response names (if any)."""
-    guideline = rules.model.guideline
+    """Append a decision to the log, with the response sent and the Questionnaire it names
+    (if any). A decision that cannot be logged is not answered: 503, to try again."""
     form = _form(rules, result, form_url, decision_id) if form_url else None
+    try:
+        _append(settings, rules, result, raw, decision_id, endpoint, hook_instance, form, sent)
+    except LogUnavailable as exc:
+        _log_problem.warning("decision not answered: %s", exc)
+        raise RequestError(
+            503, "the decision could not be logged, so it is not given; try again", "transient"
+        ) from None
+
+
+def _append(
+    settings: Settings,
+    rules: Rules,
+    result: CaseResult,
+    raw: bytes,
+    decision_id: str,
+    endpoint: str,
+    hook_instance: str | None,
+    form: str | None,
+    sent: str,
+) -> None:
+    guideline = rules.model.guideline
     settings.log.append(
         Entry(
             id=decision_id,
@@ -340,7 +443,8 @@ def _record(
                 {"code": s.code, "service": s.service, "decision": s.decision, "action": s.action}
                 for s in result.services
             ],
-            result=result.to_json(indent=None),
+            result=result.to_json(indent=None, detail="decisions"),
             questionnaire=form,
+            response=sent,
         )
     )

@@ -16,11 +16,36 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dli_check.loaders import NotRegularFile, read_regular_file
+
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 MAX_LIFETIME = 300
 """Seconds: a client token (CRD: SHOULD expire within 30 s) lives at most this long, which
 also bounds the memory of seen ``jti`` values."""
 MAX_SEEN = 1_000_000
+
+
+MAX_JWKS_BYTES = 1024 * 1024
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+"""The key type each algorithm family needs (RFC 7518)."""
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+"""JWK members that only a private (or symmetric) key has."""
+
+
+def _jwks_problem(document: object) -> str | None:
+    """Why a JWKS cannot verify client tokens safely, or None."""
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not keys:
+        return "not a JWKS (no keys)"
+    for i, key in enumerate(keys):
+        if not isinstance(key, dict):
+            return f"keys[{i}]: not a JSON object"
+        if any(member in key for member in _PRIVATE_MEMBERS):
+            # A private key here would be readable by the service: it was never meant to be.
+            return f"keys[{i}]: holds a private or symmetric key; give the public keys only"
+    if not any(key.get("kty") in ("RSA", "EC") for key in keys):
+        return "no RSA or EC public key: client tokens are signed with asymmetric keys"
+    return None
 
 
 class AuthError(Exception):
@@ -37,9 +62,18 @@ class TokenChecker:
         if not self.issuers:
             raise ValueError("--jwks needs at least one --issuer to trust")
         try:
-            document = json.loads(Path(jwks_path).read_bytes())
+            # Never blocks: a FIFO or a device is refused, not waited on.
+            document = json.loads(read_regular_file(jwks_path, MAX_JWKS_BYTES + 1))
+        except NotRegularFile:
+            raise ValueError(f"{jwks_path}: not a regular file") from None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{jwks_path}: not a usable JWKS ({type(exc).__name__})") from None
+        problem = _jwks_problem(document)
+        if problem:
+            raise ValueError(f"{jwks_path}: {problem}")
+        try:
             self.keys = jwt.PyJWKSet.from_dict(document).keys
-        except (OSError, ValueError, jwt.PyJWKSetError) as exc:
+        except (ValueError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
             raise ValueError(f"{jwks_path}: not a usable JWKS ({type(exc).__name__})") from None
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -55,17 +89,20 @@ class TokenChecker:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise AuthError("the token is not a JWT") from None
-        if header.get("alg") not in ALGORITHMS:
+        algorithm = header.get("alg")
+        if algorithm not in ALGORITHMS:
             raise AuthError("the token is not signed with an allowed asymmetric algorithm")
         key = self._key(header.get("kid"))
+        if key.key_type != _KEY_TYPES[algorithm[:2]]:
+            raise AuthError("the token's algorithm does not fit its key")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
-                algorithms=[header["alg"]],
+                algorithms=[algorithm],
                 audience=audience,
                 issuer=self.issuers,
-                options={"require": ["iss", "aud", "exp", "jti"]},
+                options={"require": ["iss", "aud", "exp", "iat", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("the token has expired") from None
@@ -77,6 +114,8 @@ class TokenChecker:
             raise AuthError(f"the token lacks the {exc.claim} claim") from None
         except jwt.PyJWTError:
             raise AuthError("the token's signature does not verify") from None
+        except (TypeError, ValueError, AttributeError):  # a key PyJWT cannot use for it
+            raise AuthError("the token's algorithm does not fit its key") from None
         self._not_replayed(str(claims["jti"]), float(claims["exp"]))
         return claims
 
