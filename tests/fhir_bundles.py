@@ -4,7 +4,8 @@ and a questionnaire would say it, so that reading it back can be compared with t
 Diagnoses become Conditions; transplants Procedures (CPT 38240 or 38241) with their date,
 status and indication; lines draft ServiceRequests; every fact with no FHIR element (and
 every fact of a syngeneic transplant, which has no code) an answer of a
-QuestionnaireResponse whose linkIds are fact paths.
+QuestionnaireResponse whose linkIds are fact paths (a record a resource gives named by
+that resource).
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def bundle_from_case(case: Case, rules: Rules) -> dict[str, Any]:
     by_questionnaire = any(t["type"] not in TRANSPLANT_CODES for t in transplants)
     for i, transplant in enumerate(transplants):
         facts = transplant.keys() if by_questionnaire else transplant.keys() - BOUND
+        # A record a resource gives is answered about by that resource, not by position.
+        record = f"transplants[{i}]" if by_questionnaire else f"transplants[Procedure/tx-{i}]"
         for name in sorted(facts):
-            ask(f"transplants[{i}].{name}", transplant[name])
+            ask(f"{record}.{name}", transplant[name])
         if by_questionnaire:
             continue
         procedure: dict[str, Any] = {
@@ -92,7 +95,7 @@ def bundle_from_case(case: Case, rules: Rules) -> dict[str, Any]:
         entries.append(order)
         for name, value in sorted(line.facts.items()):
             if name != "date":
-                ask(f"services[{i}].{name}", value)
+                ask(f"services[ServiceRequest/order-{i}].{name}", value)
     if answers:
         entries.append(
             {

@@ -46,6 +46,14 @@ ASKED = [
     "transplants[0].donor_id",
     "services[0].genetically_modified",
 ]
+"""What the example Bundles leave unknown, as case paths."""
+ASKED_PAS = [
+    "transplants[Procedure/hct-1].medically_necessary",
+    "services[Claim/pa-request-1#item1].lymphocyte_donor_id",
+    "transplants[Procedure/hct-1].donor_id",
+    "services[Claim/pa-request-1#item1].genetically_modified",
+]
+"""The same, as the Questionnaire asks for them: each record by the resource it is."""
 
 # (example, case decision, each line: (code, decision, missing))
 OUTCOMES: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
@@ -117,6 +125,7 @@ def test_each_fact_names_where_it_came_from() -> None:
             ),
             True,
         ),
+        ("services[0]", ("ServiceRequest/dli-order-1",), True),
         ("services[0].code", ("ServiceRequest/dli-order-1.code.coding",), True),
         ("services[0].date", ("ServiceRequest/dli-order-1.occurrenceDateTime",), True),
         (
@@ -129,6 +138,7 @@ def test_each_fact_names_where_it_came_from() -> None:
             ("QuestionnaireResponse/qr-1 item services[0].lymphocyte_donor_id",),
             True,
         ),
+        ("transplants[0]", ("Procedure/hct-1",), True),
         ("transplants[0].date", ("Procedure/hct-1.performedDateTime",), True),
         (
             "transplants[0].donor_id",
@@ -180,7 +190,12 @@ def test_the_questionnaire_loop_completes_the_decision(start: dict[str, Any]) ->
     form = questionnaire(rules, first)
     Questionnaire.model_validate(form)
     asked = [item["linkId"] for item in form["item"]]
-    assert asked == list(dict.fromkeys(m for s in first.services for m in s.missing))
+    records = {s.fact: s.places[0] for s in first.sources if "." not in s.fact}
+    missing = dict.fromkeys(m for s in first.services for m in s.missing)
+    assert asked == [
+        f"{head.split('[')[0]}[{records[head]}].{tail}"
+        for head, _, tail in (m.partition(".") for m in missing)
+    ]
     response = {
         "resourceType": "QuestionnaireResponse",
         "id": "answers",
@@ -396,7 +411,7 @@ def test_the_command_line_prints_questionnaires() -> None:
     assert json.loads(result.stdout) == questionnaire(load_rules())
     result = runner.invoke(app, [str(FHIR / "pas-claim-dli.json"), "--format", "questionnaire"])
     assert result.exit_code == 0
-    assert [i["linkId"] for i in json.loads(result.stdout)["item"]] == ASKED
+    assert [i["linkId"] for i in json.loads(result.stdout)["item"]] == ASKED_PAS
     text = runner.invoke(app, [str(FHIR / "order-sign-dli-conflicting-indication.json")]).stdout
     assert (
         "   transplants[0].indication: unknown, the places disagree: Procedure/hct-1.reasonCode"
@@ -427,3 +442,132 @@ def test_no_public_name_is_shadowed_by_a_module_of_the_same_name() -> None:
         importlib.import_module(module)
     for name in dli_check.__all__:
         assert not isinstance(getattr(dli_check, name), types.ModuleType), name
+
+
+def _two_transplants(order: list[int], link_ids: list[str]) -> dict[str, Any]:
+    bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    entries = bundle["entry"]
+    (first,) = [e for e in entries if e["resource"]["resourceType"] == "Procedure"]
+    second = copy.deepcopy(first)
+    second["resource"]["id"] = "hct-2"
+    second["fullUrl"] = first["fullUrl"].replace("hct-1", "hct-2")
+    second["resource"]["performedDateTime"] = "2024-01-10"
+    procedures = [first, second]
+    others = [e for e in entries if e["resource"]["resourceType"] != "Procedure"]
+    response = others[-1]["resource"]
+    response["item"] = [
+        {"linkId": link_ids[0], "answer": [{"valueBoolean": False}]},
+        {"linkId": link_ids[1], "answer": [{"valueBoolean": True}]},
+    ]
+    bundle["entry"] = others[:-1] + [procedures[i] for i in order] + others[-1:]
+    return bundle
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]], ids=["as listed", "reordered"])
+def test_answers_stay_with_the_record_they_name_whatever_the_order(order: list[int]) -> None:
+    """A clinician's "no" about one transplant never becomes another's (by position)."""
+    links = [
+        "transplants[Procedure/hct-1].medically_necessary",
+        "transplants[Procedure/hct-2].medically_necessary",
+    ]
+    read = case_from_fhir(_two_transplants(order, links), load_rules())
+    by_procedure = {
+        read.sources[f"transplants[{i}]"][0]: record.get("medically_necessary")
+        for i, record in enumerate(read.data["transplants"])
+    }
+    assert by_procedure == {"Procedure/hct-1": False, "Procedure/hct-2": True}
+
+
+def test_an_answer_by_position_about_a_record_a_resource_gave_is_not_used() -> None:
+    links = [
+        "transplants[0].medically_necessary",
+        "transplants[Procedure/nowhere].medically_necessary",
+    ]
+    result = evaluate(_two_transplants([0, 1], links), load_rules())
+    (line,) = result.services
+    assert "transplants[0].medically_necessary" in line.missing or any(
+        "transplants[0].medically_necessary" in r.missing for r in line.reasons
+    )
+    read = case_from_fhir(_two_transplants([0, 1], links), load_rules())
+    assert [r.get("medically_necessary") for r in read.data["transplants"]] == [None, None]
+
+
+def _answered() -> dict[str, Any]:
+    return json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+
+
+def _with_entry(resource: dict[str, Any]) -> dict[str, Any]:
+    bundle = _answered()
+    bundle["entry"].append({"resource": resource})
+    return bundle
+
+
+def _nested_extension(depth: int) -> dict[str, Any]:
+    extension: dict[str, Any] = {"url": "http://example.org/x", "valueString": "x"}
+    for _ in range(depth):
+        extension = {"url": "http://example.org/x", "extension": [extension]}
+    bundle = _answered()
+    bundle["entry"][0]["resource"]["extension"] = [extension]
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: _with_entry(
+                {"resourceType": "ActorDefinition", "id": "r5", "status": "active"}
+            ),
+            "Bundle.entry[{n}].resource.resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            lambda: _with_entry({"resourceType": "Extension", "url": "http://x"}),
+            "Bundle.entry[{n}].resource.resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            lambda: _with_entry({"resourceType": 7}),
+            "Bundle.entry[{n}].resource.resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            lambda: _with_entry(
+                {
+                    "resourceType": "Patient",
+                    "id": "p",
+                    "contained": [{"resourceType": "Secret Type"}],
+                }
+            ),
+            "Bundle.entry[{n}].resource.contained[0].resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            lambda: _nested_extension(150),
+            "Bundle.entry[0].resource.extension[0]"
+            + ".extension[0]" * 29
+            + ".extension: nested more than 64 levels deep",
+        ),
+    ],
+    ids=["R5 only", "a data type", "not a string", "contained", "extensions 150 deep"],
+)
+def test_fhir_that_cannot_be_read_is_a_located_error(make: Any, message: str) -> None:
+    bundle = make()
+    with pytest.raises(CaseError) as caught:
+        evaluate(bundle)
+    n = len(bundle["entry"]) - 1
+    assert str(caught.value) == "<case>: " + message.format(n=n)
+    assert "ActorDefinition" not in str(caught.value) and "Secret" not in str(caught.value)
+
+
+def test_a_resource_twice_with_other_content_is_refused_and_the_same_content_read_once() -> None:
+    bundle = _answered()
+    order = copy.deepcopy(bundle["entry"][0]["resource"])
+    bundle["entry"].append({"resource": copy.deepcopy(order)})
+    again = evaluate(bundle)
+    assert [s.code for s in again.services] == ["38242"]
+    order["code"]["coding"][0]["code"] = "38243"
+    bundle["entry"].append({"resource": order})
+    with pytest.raises(CaseError) as caught:
+        evaluate(bundle)
+    n = len(bundle["entry"]) - 1
+    assert str(caught.value) == (
+        f"<case>: Bundle.entry[{n}].resource.id: ServiceRequest/dli-order-1 appears twice, "
+        "with different content"
+    )

@@ -316,10 +316,10 @@ def test_the_questionnaire_a_response_names_is_served(log: DecisionLog) -> None:
     form = service.get(url.removeprefix("http://testserver")).json()
     assert form["resourceType"] == "Questionnaire" and form["url"] == url
     assert [i["linkId"] for i in form["item"]] == [
-        "transplants[0].medically_necessary",
-        "services[0].lymphocyte_donor_id",
-        "transplants[0].donor_id",
-        "services[0].genetically_modified",
+        "transplants[Procedure/hct-1].medically_necessary",
+        "services[ServiceRequest/dli-order-1].lymphocyte_donor_id",
+        "transplants[Procedure/hct-1].donor_id",
+        "services[ServiceRequest/dli-order-1].genetically_modified",
     ]
 
 

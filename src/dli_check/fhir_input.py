@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from dli_check.errors import CaseError, CaseProblem, DliCheckError, PathKey, format_path
@@ -57,7 +57,11 @@ procedure code (FHIRPath sees it as ``%SERVICE``)."""
 _ENVIRONMENT = {name.replace("-", "_"): list(uris) for name, uris in SYSTEM_URIS.items()}
 _ENVIRONMENT["SERVICE"] = [SERVICE_SYSTEM]
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_LINK_ID = re.compile(r"([a-z][a-z0-9_]*)(?:\[([0-9]{1,4})\])?\.([a-z][a-z0-9_]*)")
+_LINK_ID = re.compile(
+    r"([a-z][a-z0-9_]*)(?:\[([0-9]{1,4}|[A-Za-z][A-Za-z0-9+.:/#_-]{0,255})\])?\.([a-z][a-z0-9_]*)"
+)
+"""A fact path as a linkId: ``patient.diagnoses``, ``visits[0].date`` for a record the
+answers add, ``visits[Encounter/e-1].date`` for a record a resource gave."""
 
 
 class FhirSupportMissing(DliCheckError):
@@ -101,7 +105,7 @@ def case_from_fhir(
 
         rules = load_rules()
     _check_bundle(bundle, source)
-    resources = _resources(bundle)
+    resources = _unique(_resources(bundle), source)
     reader = _Reader(rules, resources)
     declaration = rules.case_format.declaration
     data: dict[str, Any] = {"case_id": _case_id(bundle, resources, source)}
@@ -191,8 +195,19 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> None:
         from pydantic import ValidationError
     except ImportError:  # pragma: no cover - the extra is installed for the tests
         raise FhirSupportMissing() from None
+    deep = _too_deep(bundle)
+    if deep is not None:
+        raise CaseError.one(
+            source, f"nested more than {MAX_DEPTH} levels deep", path=("Bundle", *deep)
+        )
+    unknown = _unknown_type(bundle)
+    if unknown is not None:  # never echoed: the type names no FHIR R4 resource
+        place = ("Bundle", *unknown, "resourceType")
+        raise CaseError.one(source, "is not a FHIR R4 resource type", path=place)
     try:
         Bundle.model_validate(bundle)
+    except RecursionError:  # pragma: no cover - bounded by the depth check above
+        raise CaseError.one(source, "nested too deeply", path=("Bundle",)) from None
     except ValidationError as exc:
         problems = [
             CaseProblem(("Bundle", *_element_path(e["loc"], e["type"])), _words(e["type"]))
@@ -201,6 +216,59 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> None:
         raise CaseError(source, problems[:20]) from None
     except (ValueError, TypeError):
         raise CaseError.one(source, "not a FHIR R4 Bundle", path=("Bundle",)) from None
+
+
+MAX_DEPTH = 64
+"""How deep a FHIR document may nest (objects and lists): real Bundles, a CDS Hooks
+prefetch inside them included, stay far below it; validating deeper ones would exhaust
+Python's stack."""
+
+
+def _too_deep(document: Any) -> PathKey | None:
+    """Where `document` first nests deeper than `MAX_DEPTH`, or None (no recursion)."""
+    stack: list[tuple[Any, PathKey]] = [(document, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path[:MAX_DEPTH]
+        if isinstance(value, Mapping):
+            found = [(v, (*path, k)) for k, v in value.items() if isinstance(v, dict | list)]
+            stack.extend(reversed(found))  # in document order
+        elif isinstance(value, list):
+            found = [(v, (*path, i)) for i, v in enumerate(value) if isinstance(v, dict | list)]
+            stack.extend(reversed(found))
+    return None
+
+
+@lru_cache(maxsize=256)
+def _is_resource_type(kind: str) -> bool:
+    """Whether `kind` names a FHIR R4 resource (not a data type, not R5's)."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
+    try:
+        model = get_fhir_model_class(kind)
+    except (KeyError, ValueError, AttributeError):
+        return False
+    return isinstance(model, type) and issubclass(model, Resource) and model.__name__ == kind
+
+
+def _unknown_type(document: Any) -> PathKey | None:
+    """Where a resource of `document` (an entry's, a contained one) has a resourceType
+    that is no FHIR R4 resource (R5's, a misspelling), or None."""
+    stack: list[tuple[Any, PathKey]] = [(document, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, Mapping):
+            kind = value.get("resourceType")
+            if kind is not None and not (isinstance(kind, str) and _is_resource_type(kind)):
+                return path
+            found = [(v, (*path, k)) for k, v in value.items() if isinstance(v, dict | list)]
+            stack.extend(reversed(found))  # in document order
+        elif isinstance(value, list):
+            found = [(v, (*path, i)) for i, v in enumerate(value) if isinstance(v, dict | list)]
+            stack.extend(reversed(found))
+    return None
 
 
 def _element_path(loc: tuple[Any, ...], kind: str) -> PathKey:
@@ -234,6 +302,16 @@ class _Resource:
     index: int
     """Its entry's position in the Bundle."""
     data: Mapping[str, Any]
+    full_url: str | None = None
+
+    @property
+    def identity(self) -> str | None:
+        """What names this resource whatever its place: ``Procedure/hct-1``, or its
+        entry's ``fullUrl`` when it has no id; None when neither is there."""
+        rid = self.data.get("id")
+        if isinstance(rid, str):
+            return f"{self.type}/{rid}"
+        return self.full_url
 
     @property
     def type(self) -> str:
@@ -256,10 +334,34 @@ def _resources(bundle: Mapping[str, Any]) -> list[_Resource]:
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             continue
-        found.append(_Resource(index, resource))
+        full_url = entry.get("fullUrl")
+        found.append(_Resource(index, resource, full_url if isinstance(full_url, str) else None))
         if resource.get("resourceType") == "Bundle":
             found += [_Resource(index, r.data) for r in _resources(resource)]
     return found
+
+
+def _unique(resources: list[_Resource], source: str) -> list[_Resource]:
+    """Each resource once: the same ``Type/id`` twice with the same content (a request's
+    context and its prefetch may both carry it) is read once; with different content it
+    is refused, since either could be the one meant."""
+    seen: dict[str, Mapping[str, Any]] = {}
+    unique = []
+    for resource in resources:
+        rid = resource.data.get("id")
+        if isinstance(rid, str):
+            key = f"{resource.type}/{rid}"
+            if key in seen:
+                if seen[key] != resource.data:
+                    raise CaseError.one(
+                        source,
+                        f"{key} appears twice, with different content",
+                        path=("Bundle", "entry", resource.index, "resource", "id"),
+                    )
+                continue
+            seen[key] = resource.data
+        unique.append(resource)
+    return unique
 
 
 def _case_id(bundle: Mapping[str, Any], resources: list[_Resource], source: str) -> str:
@@ -284,6 +386,9 @@ class _Node:
 
     data: Mapping[str, Any]
     label: str
+    identity: str | None = None
+    """What names it whatever its place (a resource's identity; an element's, with its
+    ``sequence``), for binding answers to it; None when nothing does."""
 
 
 @cache
@@ -322,6 +427,9 @@ class _Reader:
         """Fact path -> each (value, place) read for it."""
         self.many: set[str] = set()
         """Fact paths of `codes` facts: their values add up instead of disagreeing."""
+        self.identities: dict[str, list[str | None]] = {}
+        """List name (``services`` too) -> the identity of each record read from a
+        resource, in order: answers are bound to these, never to positions."""
 
     def nodes(self, source: FhirSource) -> Iterator[_Node]:
         for resource in self.resources:
@@ -330,12 +438,19 @@ class _Reader:
             if source.where is not None and _run(source.where, resource.data) != [True]:
                 continue
             if source.elements is None:
-                yield _Node(resource.data, resource.label)
+                yield _Node(resource.data, resource.label, resource.identity)
                 continue
             elements = resource.data.get(source.elements)
             for i, element in enumerate(elements if isinstance(elements, list) else []):
                 if isinstance(element, Mapping):
-                    yield _Node(element, f"{resource.label}.{source.elements}[{i}]")
+                    sequence = element.get("sequence")
+                    identity = (
+                        f"{resource.identity}#{source.elements}{sequence}"
+                        if resource.identity and type(sequence) is int
+                        else None
+                    )
+                    label = f"{resource.label}.{source.elements}[{i}]"
+                    yield _Node(element, label, identity)
 
     def read(self, path: str, kind: str, binding: FhirValue, node: _Node) -> None:
         """Record what `binding` finds in `node` of a value of type `kind` (a fact's type;
@@ -369,16 +484,20 @@ class _Reader:
         self, name: str, item: str, sources: Mapping[str, FhirSource], fields: list[str]
     ) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
+        identities = self.identities.setdefault(name, [])
         for source_name, source in sources.items():
             for node in self.nodes(source):
                 self.read_facts(f"{name}[{len(records)}]", item, fields, source_name, node)
                 records.append({})
+                identities.append(node.identity)
         return records
 
     def lines(self, sources: Mapping[str, FhirSource], fields: list[str]) -> list[dict[str, Any]]:
         lines: list[dict[str, Any]] = []
+        identities = self.identities.setdefault("services", [])
         for source_name, source in sources.items():
             for node in self.nodes(source):
+                identities.append(node.identity)
                 prefix = f"services[{len(lines)}]"
                 for name, binding in (("code", source.code), ("service", source.service)):
                     if binding is not None:
@@ -414,10 +533,13 @@ class _Reader:
         match = _LINK_ID.fullmatch(link_id)
         if match is None:
             return  # an item of some other questionnaire: not a fact path
-        entity, index, name = match.group(1), match.group(2), match.group(3)
-        fact = self._fact(entity, name, index is not None)
+        entity, key, name = match.group(1), match.group(2), match.group(3)
+        fact = self._fact(entity, name, key is not None)
         if fact is None:
             return
+        index = self._bound_index(entity, key)
+        if key is not None and index is None:
+            return  # not bound to a record this Bundle has: asked again
         path = f"{entity}[{index}].{name}" if index is not None else f"{entity}.{name}"
         if index is not None and not self._has_record(data, entity, int(index), where, source):
             return
@@ -435,6 +557,19 @@ class _Reader:
                     path=(*where, "answer", i),
                 )
             self.found.setdefault(path, []).append((value, place))
+
+    def _bound_index(self, entity: str, key: str | None) -> str | None:
+        """The position of the record an answer's key names. A record read from a
+        resource is named by its identity (``visits[Encounter/e-1]``): a position
+        would follow the Bundle's order, which may differ from the form's. A position
+        names only a record no resource gave (one the answers add)."""
+        if key is None:
+            return None
+        known = self.identities.get(entity, [])
+        if key.isdigit():
+            return key if int(key) >= len(known) else None
+        found = [i for i, identity in enumerate(known) if identity == key]
+        return str(found[0]) if len(found) == 1 else None
 
     def _fact(self, entity: str, name: str, indexed: bool) -> Fact | None:
         d = self.rules.case_format.declaration
@@ -487,6 +622,10 @@ class _Reader:
                 value = values[0]
             sources[path] = places
             _put(data, key, value)
+        for entity, identities in self.identities.items():
+            for i, identity in enumerate(identities):
+                if identity is not None:  # which resource the record is, for the forms
+                    sources[f"{entity}[{i}]"] = (identity,)
         return FhirCase(data, sources, conflicts, locations)
 
 

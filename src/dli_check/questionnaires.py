@@ -1,8 +1,10 @@
 """Questions out: a FHIR R4 Questionnaire (SDC-compatible, for Da Vinci DTR) of a rule
 file's facts, or of exactly the facts a result lacks.
 
-Each item's ``linkId`` is the fact's path in a case (``visits[0].date``), its
-``text`` the question the rule file declares, its ``type`` follows the fact's type. A
+Each item's ``linkId`` is the fact's path in a case (``visits[0].date``), with a record
+that a FHIR resource gave named by that resource (``visits[Encounter/e-1].date``), so
+that an answer stays with its record whatever order a later Bundle lists them in. Its
+``text`` is the question the rule file declares, its ``type`` follows the fact's type. A
 QuestionnaireResponse that answers it, added to the Bundle, completes the case: the FHIR
 reader (`fhir_input`) reads answers by the same linkIds.
 
@@ -135,6 +137,8 @@ def _missing_items(rules: Rules, result: CaseResult) -> Iterator[dict[str, Any]]
     missing list (no record at all) becomes a group asking for its first record."""
     form, needed = rules.case_format, needed_facts(rules)
     labels = {s.id: s.label for s in rules.services.values()}
+    # A record read from a resource is asked about by that resource, never by position.
+    identities = {s.fact: s.places[0] for s in result.sources if "." not in s.fact}
     seen: set[str] = set()
     for line in result.services:
         label = labels.get(line.service or "", "the service")
@@ -152,7 +156,9 @@ def _missing_items(rules: Rules, result: CaseResult) -> Iterator[dict[str, Any]]
             fact = _fact_at(rules, name, field)
             if fact is not None:
                 question = form.question(path, label) or path
-                yield _item(fact, path, question, True)
+                identity = identities.get(head)
+                link_id = f"{name}[{identity}].{field}" if identity else path
+                yield _item(fact, link_id, question, True)
 
 
 def _fact_at(rules: Rules, name: str, field: str) -> Fact | None:

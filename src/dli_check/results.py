@@ -131,7 +131,8 @@ class FactSource:
     can trace each input of a decision. Places that disagree leave the fact unknown."""
 
     fact: str
-    """The fact's path in the case (``visits[0].date``)."""
+    """The fact's path in the case (``visits[0].date``), or a record's (``visits[0]``):
+    the resource that record was read from, which questionnaires name it by."""
     places: tuple[str, ...]
     """``Procedure/hct-1.performedDateTime``, ``QuestionnaireResponse/qr-1 item ...``."""
     agree: bool
