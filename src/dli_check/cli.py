@@ -29,7 +29,7 @@ from dli_check.exit_codes import (
     EXIT_OUTPUT_FAILED,
     EXIT_USAGE,
 )
-from dli_check.inert import terminal
+from dli_check.inert import terminal, terminal_json
 from dli_check.one_case import APPROVED
 from dli_check.one_case import say as _say
 
@@ -524,6 +524,11 @@ def _print(text: str, end: str = "\n") -> None:
     sys.stdout.write(text + end)
 
 
+def _print_json(text: str) -> None:
+    """Write JSON text to standard output; on a terminal, with nothing it would obey."""
+    _print(terminal_json(text) if sys.stdout.isatty() else text)
+
+
 @contextlib.contextmanager
 def _writing() -> Iterator[None]:
     """Output to standard output that a closed pipe (``| head``) ends with exit 4."""
@@ -559,8 +564,10 @@ def _report_valid(loaded: Rules) -> None:
             else ""
         )
         _print(
-            f"{rules.source}: OK ({rules.guideline_id}: {len(rules.services)} services, "
-            f"{criteria} criteria, {len(rules.model.code_sets)} code sets{period})"
+            terminal(
+                f"{rules.source}: OK ({rules.guideline_id}: {len(rules.services)} services, "
+                f"{criteria} criteria, {len(rules.model.code_sets)} code sets{period})"
+            )
         )
 
 
@@ -724,7 +731,7 @@ def questionnaire_command(
 
     form = questionnaire(_rules(rules_path), base_url=base_url)
     with _writing():
-        _print(json.dumps(form, indent=2, ensure_ascii=False))
+        _print_json(json.dumps(form, indent=2, ensure_ascii=False))
 
 
 @app.command()
@@ -911,10 +918,11 @@ def log_show(
     document = {
         **entry.summary(),
         "result": json.loads(entry.result),
+        "response": json.loads(entry.response) if entry.response else None,
         "questionnaire": json.loads(entry.questionnaire) if entry.questionnaire else None,
     }
     with _writing():
-        _print(json.dumps(document, indent=2, ensure_ascii=False))
+        _print_json(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _open_log(path: Path) -> DecisionLog:

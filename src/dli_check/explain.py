@@ -13,6 +13,7 @@ from rich.table import Table
 from dli_check.batch import Summary
 from dli_check.decision_diff import DiffSummary
 from dli_check.engine import Rules
+from dli_check.inert import terminal
 from dli_check.report import COLOURS, LABELS
 
 
@@ -24,24 +25,26 @@ def rules_lines(rules: Rules) -> list[str]:
     """A rule file as a readable tree: services, criteria, conditions and citations."""
     from dli_check.operators import condition_text  # the rule language: not for summaries
 
+    def shown(text: object) -> str:
+        # Rule files are untrusted: their text is neither markup nor terminal sequences.
+        return escape(terminal(str(text)))
+
     g = rules.model.guideline
     lines = [
-        f"[bold]{g.id}[/]: {escape(g.title)}",
-        f"published {g.publish_date}, last reviewed {g.last_review_date}, {g.status}",
-        f"[dim]{escape(rules.source)} sha256 {rules.sha256}[/]",
+        f"[bold]{shown(g.id)}[/]: {shown(g.title)}",
+        f"published {g.publish_date}, last reviewed {g.last_review_date}, {shown(g.status)}",
+        f"[dim]{shown(rules.source)} sha256 {rules.sha256}[/]",
     ]
     for service in rules.model.services:
-        lines += [
-            "",
-            f"[bold]{escape(service.title)}[/] ({service.id}; {_codes(rules, service.id)})",
-        ]
+        codes = _codes(rules, service.id)
+        lines += ["", f"[bold]{shown(service.title)}[/] ({shown(service.id)}; {shown(codes)})"]
         for criterion in service.criteria:
-            lines.append(f"  [bold]{criterion.id}[/]: {escape(criterion.explanation)}")
-            lines += [f"      {escape(x)}" for x in condition_text(criterion.condition)]
+            lines.append(f"  [bold]{shown(criterion.id)}[/]: {shown(criterion.explanation)}")
+            lines += [f"      {shown(x)}" for x in condition_text(criterion.condition)]
             for citation in [criterion.citation, *criterion.also_cites]:
                 lines.append(
-                    f'      [italic]"{escape(citation.quote)}"[/]'
-                    f" [dim]({escape(citation.section)})[/]"
+                    f'      [italic]"{shown(citation.quote)}"[/]'
+                    f" [dim]({shown(citation.section)})[/]"
                 )
         for label, outcome in (("all met", service.when_met), ("otherwise", service.otherwise)):
             lines.append(f"  {label} -> {_decision(outcome.decision)}")

@@ -68,3 +68,21 @@ def escape_surrogates(json_text: str) -> str:
     except UnicodeEncodeError:
         return json_text.encode("utf-8", "backslashreplace").decode("utf-8")
     return json_text
+
+
+# What json.dumps(ensure_ascii=False) leaves raw inside strings that a terminal obeys or
+# draws misleadingly: DEL and C1 controls, line and paragraph separators, bidirectional
+# overrides and isolates (C0 controls it escapes itself).
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_json(json_text: str) -> str:
+    r"""JSON text to print on a terminal: the same JSON (each such character becomes its
+    ``\uXXXX`` escape, which means the same), with nothing a terminal would obey.
+
+    >>> terminal_json('{"id": "EX\u202e1"}')
+    '{"id": "EX\\u202e1"}'
+    """
+    if not _UNSAFE_IN_JSON.search(json_text):
+        return json_text
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)

@@ -20,7 +20,7 @@ from dli_check.exit_codes import (
     EXIT_OUTPUT_FAILED,
     EXIT_USAGE,
 )
-from dli_check.inert import terminal
+from dli_check.inert import terminal, terminal_json
 
 if TYPE_CHECKING:
     from dli_check.results import Detail
@@ -89,7 +89,8 @@ def check_case(
         raise fail(str(exc)) from None
     try:
         if format == "json":
-            sys.stdout.write(result.to_json(detail=cast("Detail", detail)) + "\n")
+            text = result.to_json(detail=cast("Detail", detail))
+            sys.stdout.write((terminal_json(text) if sys.stdout.isatty() else text) + "\n")
         elif format == "questionnaire":
             import json
 
