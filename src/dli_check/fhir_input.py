@@ -224,19 +224,25 @@ prefetch inside them included, stay far below it; validating deeper ones would e
 Python's stack."""
 
 
-def _too_deep(document: Any) -> PathKey | None:
-    """Where `document` first nests deeper than `MAX_DEPTH`, or None (no recursion)."""
+def _containers(document: Any) -> Iterator[tuple[Any, PathKey]]:
+    """Every object and list of a JSON document with its path, in document order (no
+    recursion: the depth is what is being checked)."""
     stack: list[tuple[Any, PathKey]] = [(document, ())]
     while stack:
         value, path = stack.pop()
+        yield value, path
+        if isinstance(value, Mapping):
+            inner = [(v, (*path, k)) for k, v in value.items() if isinstance(v, dict | list)]
+        else:
+            inner = [(v, (*path, i)) for i, v in enumerate(value) if isinstance(v, dict | list)]
+        stack.extend(reversed(inner))
+
+
+def _too_deep(document: Any) -> PathKey | None:
+    """Where `document` first nests deeper than `MAX_DEPTH`, or None."""
+    for _, path in _containers(document):
         if len(path) > MAX_DEPTH:
             return path[:MAX_DEPTH]
-        if isinstance(value, Mapping):
-            found = [(v, (*path, k)) for k, v in value.items() if isinstance(v, dict | list)]
-            stack.extend(reversed(found))  # in document order
-        elif isinstance(value, list):
-            found = [(v, (*path, i)) for i, v in enumerate(value) if isinstance(v, dict | list)]
-            stack.extend(reversed(found))
     return None
 
 
@@ -256,18 +262,10 @@ def _is_resource_type(kind: str) -> bool:
 def _unknown_type(document: Any) -> PathKey | None:
     """Where a resource of `document` (an entry's, a contained one) has a resourceType
     that is no FHIR R4 resource (R5's, a misspelling), or None."""
-    stack: list[tuple[Any, PathKey]] = [(document, ())]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, Mapping):
-            kind = value.get("resourceType")
-            if kind is not None and not (isinstance(kind, str) and _is_resource_type(kind)):
-                return path
-            found = [(v, (*path, k)) for k, v in value.items() if isinstance(v, dict | list)]
-            stack.extend(reversed(found))  # in document order
-        elif isinstance(value, list):
-            found = [(v, (*path, i)) for i, v in enumerate(value) if isinstance(v, dict | list)]
-            stack.extend(reversed(found))
+    for value, path in _containers(document):
+        kind = value.get("resourceType") if isinstance(value, Mapping) else None
+        if kind is not None and not (isinstance(kind, str) and _is_resource_type(kind)):
+            return path
     return None
 
 

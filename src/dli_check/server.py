@@ -406,45 +406,29 @@ def _record(
 ) -> None:
     """Append a decision to the log, with the response sent and the Questionnaire it names
     (if any). A decision that cannot be logged is not answered: 503, to try again."""
-    form = _form(rules, result, form_url, decision_id) if form_url else None
+    guideline = rules.model.guideline
+    entry = Entry(
+        id=decision_id,
+        time=settings.clock().isoformat(timespec="milliseconds"),
+        endpoint=endpoint,
+        hook_instance=hook_instance,
+        rules_sha256=rules.sha256,
+        guideline=guideline.id,
+        guideline_version=str(guideline.last_review_date),
+        case_sha256=hashlib.sha256(raw).hexdigest(),
+        decision=result.decision,
+        lines=[
+            {"code": s.code, "service": s.service, "decision": s.decision, "action": s.action}
+            for s in result.services
+        ],
+        result=result.to_json(indent=None, detail="decisions"),
+        questionnaire=_form(rules, result, form_url, decision_id) if form_url else None,
+        response=sent,
+    )
     try:
-        _append(settings, rules, result, raw, decision_id, endpoint, hook_instance, form, sent)
+        settings.log.append(entry)
     except LogUnavailable as exc:
         _log_problem.warning("decision not answered: %s", exc)
         raise RequestError(
             503, "the decision could not be logged, so it is not given; try again", "transient"
         ) from None
-
-
-def _append(
-    settings: Settings,
-    rules: Rules,
-    result: CaseResult,
-    raw: bytes,
-    decision_id: str,
-    endpoint: str,
-    hook_instance: str | None,
-    form: str | None,
-    sent: str,
-) -> None:
-    guideline = rules.model.guideline
-    settings.log.append(
-        Entry(
-            id=decision_id,
-            time=settings.clock().isoformat(timespec="milliseconds"),
-            endpoint=endpoint,
-            hook_instance=hook_instance,
-            rules_sha256=rules.sha256,
-            guideline=guideline.id,
-            guideline_version=str(guideline.last_review_date),
-            case_sha256=hashlib.sha256(raw).hexdigest(),
-            decision=result.decision,
-            lines=[
-                {"code": s.code, "service": s.service, "decision": s.decision, "action": s.action}
-                for s in result.services
-            ],
-            result=result.to_json(indent=None, detail="decisions"),
-            questionnaire=form,
-            response=sent,
-        )
-    )
