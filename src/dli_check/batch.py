@@ -715,8 +715,10 @@ def record_problem(data: Any) -> str | None:
     words with its field path; None for a record. Everything that reads records back
     (resume, CSV, diff) checks this first, so a malformed one is refused, not fallen over.
 
-    >>> record_problem({"source": "x", "services": 5})
+    >>> record_problem({"source": "x", "decision": "medically_necessary", "services": 5})
     'services: not a list'
+    >>> record_problem({"source": "x", "error": {"kind": "invalid_json"}}) is None
+    True
     """
     if not isinstance(data, dict):
         return "not a JSON object"

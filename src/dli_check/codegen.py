@@ -43,7 +43,7 @@ def identifier(text: str) -> str:
     >>> identifier("x\\nimport os")
     Traceback (most recent call last):
     ...
-    codegen.UnsafeSource: not a safe name for generated code
+    dli_check.codegen.UnsafeSource: not a safe name for generated code
     """
     if not _NAME.fullmatch(text) or keyword.iskeyword(text):
         raise UnsafeSource("not a safe name for generated code")
