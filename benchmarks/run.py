@@ -110,6 +110,12 @@ def in_process(count: int, repeats: int) -> list[dict[str, Any]]:
             lambda case: dli_check.evaluate(case, rules).to_json(indent=None, detail="decisions"),
             None,
         ),
+        (
+            # The default, indent=2: at most 10 µs (or 3x compact) more than compact.
+            "+ to_json() indented",
+            lambda case: dli_check.evaluate(case, rules).to_json(),
+            None,
+        ),
     ]
     rows = []
     for name, action, target in measures:
