@@ -16,6 +16,7 @@ from conftest import BASE_CASE
 from dli_check import CaseError, CaseResult, evaluate
 from dli_check.batch import list_inputs, run_batch
 from dli_check.loaders import parse_case_json
+from dli_check.results import plain
 
 PYDANTIC = TypeAdapter(CaseResult)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -94,6 +95,9 @@ def mutated_cases(draw: st.DrawFn) -> dict[str, Any]:
 def _check(outcome: Any) -> None:
     assert isinstance(outcome, CaseResult)
     assert outcome.to_json(indent=None) == PYDANTIC.dump_json(outcome).decode()  # exact
+    for indent in (2, 4):  # indented JSON is put together from parts: byte for byte the same
+        expected = json.dumps(plain(outcome), ensure_ascii=False, indent=indent)
+        assert outcome.to_json(indent=indent) == expected
     data = json.loads(outcome.to_json())
     assert data["decision"] in (
         "medically_necessary",
