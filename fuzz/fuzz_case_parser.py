@@ -17,7 +17,7 @@ import atheris
 
 with atheris.instrument_imports():
     from dli_check import CaseError, evaluate, load_rules
-    from dli_check.loaders import parse_case_json
+    from dli_check.inputs.loaders import parse_case_json
 
 RULES = load_rules()
 

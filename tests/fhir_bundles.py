@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dli_check.case import Case
-from dli_check.engine import Rules
+from dli_check.engine.rules import Rules
+from dli_check.values.case import Case
 
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -1,7 +1,7 @@
 """A pydantic model of a rule file's case format, built from its declarations with
 pydantic's own constraints: the reference the generated validator is tested against.
 
-It is written apart from `dli_check.validator` and shares only data with it (the
+It is written apart from `dli_check.compiler.validator` and shares only data with it (the
 placeholder words, the ICD-10-CM index, the limits), not checks."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pydantic import (
     create_model,
 )
 
-from dli_check.case import MAX_ITEMS, MAX_TEXT, PLACEHOLDERS
-from dli_check.icd10cm import code_index
-from dli_check.rules_model import CaseDeclaration, FactDeclaration
+from dli_check.language.model import CaseDeclaration, FactDeclaration
+from dli_check.values.case import MAX_ITEMS, MAX_TEXT, PLACEHOLDERS
+from dli_check.values.icd10cm import code_index
 
 STRICT = ConfigDict(extra="forbid", strict=True)
 PATTERNS = {"CPT": r"^[0-9]{4}[0-9FT]$", "HCPCS": r"^[A-V][0-9]{4}$"}

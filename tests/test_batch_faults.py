@@ -19,9 +19,10 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import BASE_CASE, mutate
-from dli_check import batch, loaders
-from dli_check.batch import Summary, list_inputs, run_batch
-from dli_check.cli import app
+from dli_check.batch import runner as batch
+from dli_check.batch.runner import Summary, list_inputs, run_batch
+from dli_check.cli.commands import app
+from dli_check.inputs import loaders
 
 runner = CliRunner()
 EXE = str(Path(sys.executable).parent / "dli-check")

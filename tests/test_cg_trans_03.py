@@ -677,8 +677,8 @@ def test_the_physician_reviewer_reading(
 def test_one_rule_for_heading_codes(code: str, inside: bool) -> None:
     """A heading lies in a printed range when all its billable codes do."""
     from dli_check import load_rules
-    from dli_check.compiler import code_sets
-    from dli_check.icd10cm import code_index
+    from dli_check.compiler.criteria import code_sets
+    from dli_check.values.icd10cm import code_index
 
     icd, _ = code_sets(load_rules().model)
     kind, _ = icd["dli_malignancy_diagnoses"].describe(code, code_index())

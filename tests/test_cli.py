@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from conftest import BASE_CASE, DATA, ROOT, mutate
 from dli_check import evaluate
-from dli_check.cli import app
-from dli_check.csv_export import CSV_COLUMNS
+from dli_check.cli.commands import app
+from dli_check.outputs.csv import CSV_COLUMNS
 
 EXAMPLES = ROOT / "examples" / "cases"
 AML = EXAMPLES / "dli-relapsed-aml.json"
@@ -412,7 +412,7 @@ def test_version_probe_loads_no_parser_and_no_pydantic() -> None:
     """``--version`` is what monitors and installers call: it answers before Typer loads."""
     done = _entry_point(
         ["--version"],
-        after="heavy = {'typer', 'click', 'pydantic', 'pydantic_core', 'rich', 'dli_check.cli'}\n"
+        after="heavy = {'typer', 'click', 'pydantic', 'pydantic_core', 'rich', 'dli_check.cli.commands'}\n"
         "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n",
     )
     assert (done.returncode, done.stderr) == (0, "")
@@ -434,8 +434,8 @@ def test_version_probe_loads_no_parser_and_no_pydantic() -> None:
 @pytest.mark.parametrize(
     ("argv", "module", "name"),
     [
-        (["case.json"], "dli_check.one_case", "check_case"),  # the plain path, without Typer
-        (["batch", "cases"], "dli_check.cli", "app"),
+        (["case.json"], "dli_check.cli.one_case", "check_case"),  # the plain path, without Typer
+        (["batch", "cases"], "dli_check.cli.commands", "app"),
     ],
 )
 def test_no_traceback_reaches_the_user(

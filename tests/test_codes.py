@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dli_check.codes import IcdRange, ProcedureRange, procedure_system
+from dli_check.values.codes import IcdRange, ProcedureRange, procedure_system
 
 RANGE_CASES = [
     # range, code, inside?

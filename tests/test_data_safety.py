@@ -23,12 +23,13 @@ from pydantic import TypeAdapter
 from typer.testing import CliRunner
 
 from conftest import BASE_CASE, ROOT, mutate
-from dli_check import CaseError, engine, evaluate, load_rules
-from dli_check.batch import list_inputs, run_batch
-from dli_check.cli import app
-from dli_check.csv_export import CSV_COLUMNS
-from dli_check.output import open_output
-from dli_check.schemas import ErrorRecord, ResultRecord
+from dli_check import CaseError, evaluate, load_rules
+from dli_check.batch.runner import list_inputs, run_batch
+from dli_check.cli.commands import app
+from dli_check.engine import rules as engine
+from dli_check.outputs.csv import CSV_COLUMNS
+from dli_check.outputs.files import open_output
+from dli_check.outputs.schemas import ErrorRecord, ResultRecord
 
 runner = CliRunner()
 EXE = str(Path(sys.executable).parent / "dli-check")

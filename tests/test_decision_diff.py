@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from dli_check.cli import app
-from dli_check.decision_diff import CHANGE_COLUMNS, compare_records
+from dli_check.batch.diff import CHANGE_COLUMNS, compare_records
+from dli_check.cli.commands import app
 
 runner = CliRunner()
 RULES = ROOT / "rules" / "cg-trans-03.yaml"

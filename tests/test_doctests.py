@@ -25,13 +25,13 @@ WITH_EXAMPLES = [
 
 def test_the_modules_with_examples_are_found() -> None:
     assert {
-        "dli_check.batch",
-        "dli_check.case",
-        "dli_check.codegen",
-        "dli_check.codes",
+        "dli_check.batch.runner",
+        "dli_check.values.case",
+        "dli_check.compiler.codegen",
+        "dli_check.values.codes",
         "dli_check.inert",
-        "dli_check.json_positions",
-        "dli_check.questionnaires",
+        "dli_check.inputs.json_positions",
+        "dli_check.interop.questionnaires",
     } <= set(WITH_EXAMPLES)
 
 

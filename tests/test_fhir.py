@@ -27,8 +27,8 @@ from dli_check import (
     questionnaire,
     read_case,
 )
-from dli_check.cli import app
-from dli_check.engine import case_from_data
+from dli_check.cli.commands import app
+from dli_check.engine.rules import case_from_data
 from dli_check.errors import RuleFileError
 
 FHIR = ROOT / "examples" / "fhir"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dli_check.icd10cm import code_index, dotted, undotted
+from dli_check.values.icd10cm import code_index, dotted, undotted
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dli_check import CaseError
-from dli_check.loaders import parse_case_json, parse_case_json_slowly
+from dli_check.inputs.loaders import parse_case_json, parse_case_json_slowly
 
 FIELDS = ("case_id", "services", "medically_necessary")
 

@@ -14,8 +14,8 @@ from pydantic import TypeAdapter
 
 from conftest import BASE_CASE
 from dli_check import CaseError, CaseResult, evaluate
-from dli_check.batch import list_inputs, run_batch
-from dli_check.loaders import parse_case_json
+from dli_check.batch.runner import list_inputs, run_batch
+from dli_check.inputs.loaders import parse_case_json
 from dli_check.results import plain
 
 PYDANTIC = TypeAdapter(CaseResult)

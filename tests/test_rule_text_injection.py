@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from conftest import BASE_CASE, ROOT
 from dli_check import RuleFileError, evaluate
-from dli_check.codegen import Constants, UnsafeSource, check_source, compile_function
-from dli_check.engine import compile_rules
+from dli_check.compiler.codegen import Constants, UnsafeSource, check_source, compile_function
+from dli_check.engine.rules import compile_rules
 
 RULES = yaml.safe_load((ROOT / "rules" / "cg-trans-03.yaml").read_text())
 

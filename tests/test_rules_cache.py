@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from dli_check import evaluate, rules_cache
-from dli_check.engine import compile_rules, rules_from_bytes
+from dli_check import evaluate
+from dli_check.engine import cache as rules_cache
+from dli_check.engine.rules import compile_rules, rules_from_bytes
 from dli_check.errors import RuleFileError
 
 RULE_FILE = ROOT / "rules" / "cg-trans-03.yaml"
@@ -167,8 +168,8 @@ def test_invalid_rule_files_are_not_cached(cache: Path) -> None:
 
 def test_concurrent_writers_leave_one_whole_entry(cache: Path) -> None:
     writer = (
-        "from pathlib import Path\nfrom dli_check.engine import compile_rules\n"
-        "from dli_check import rules_cache\n"
+        "from pathlib import Path\nfrom dli_check.engine.rules import compile_rules\n"
+        "from dli_check.engine import cache as rules_cache\n"
         f"rules = compile_rules(Path({str(RULE_FILE)!r}).read_bytes(), 'r.yaml')\n"
         "for _ in range(5):\n    rules_cache.store(rules)\n"
     )

@@ -29,11 +29,11 @@ from typer.testing import CliRunner
 
 from conftest import ROOT
 from dli_check import load_rules
-from dli_check.cli import app as cli_app
-from dli_check.crd import COVERAGE_INFORMATION, Policy
-from dli_check.decision_log import DecisionLog
-from dli_check.server import Settings, create_app
-from dli_check.service_auth import TokenChecker
+from dli_check.cli.commands import app as cli_app
+from dli_check.interop.crd import COVERAGE_INFORMATION, Policy
+from dli_check.service.app import Settings, create_app
+from dli_check.service.auth import TokenChecker
+from dli_check.service.log import DecisionLog
 
 INTEROP = ROOT.parent / "shared" / "interop" / "examples"
 FHIR = ROOT / "examples" / "fhir"

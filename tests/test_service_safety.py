@@ -34,9 +34,9 @@ from test_service import (
 from typer.testing import CliRunner
 
 from conftest import BASE_CASE, mutate
-from dli_check.cli import app as cli_app
-from dli_check.decision_log import DecisionLog, LogUnavailable
-from dli_check.service_auth import TokenChecker
+from dli_check.cli.commands import app as cli_app
+from dli_check.service.auth import TokenChecker
+from dli_check.service.log import DecisionLog, LogUnavailable
 
 EXE = str(Path(sys.executable).parent / "dli-check")
 PUBLIC = "https://dli.example.org"
@@ -191,7 +191,7 @@ def test_only_json_bodies_are_read(tmp_path: Path, content_type: str | None, sta
     ],
 )
 def test_the_host_header_must_name_a_served_host(tmp_path: Path, host: str, status: int) -> None:
-    from dli_check.server import served_hosts
+    from dli_check.service.app import served_hosts
 
     hosts = served_hosts(PUBLIC, "127.0.0.1", loopback=True)
     service = client(DecisionLog(tmp_path / "log.sqlite3"), hosts=hosts)

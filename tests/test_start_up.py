@@ -15,8 +15,8 @@ import pytest
 
 from conftest import BASE_CASE, ROOT, mutate
 from dli_check import evaluate, load_rules
-from dli_check.one_case import COMMANDS, parse_plain
-from dli_check.report import write_report
+from dli_check.cli.one_case import COMMANDS, parse_plain
+from dli_check.outputs.report import write_report
 
 CASES = ROOT / "examples" / "cases"
 RELAPSED = str(CASES / "dli-relapsed-aml.json")
@@ -27,7 +27,9 @@ RULES = str(ROOT / "rules" / "cg-trans-03.yaml")
 def _run(argv: list[str], *, parser: bool, stdin: str = "") -> tuple[int, str, str]:
     """Run the console script's entry point, or (`parser`) the Typer command line."""
     start = (
-        "from dli_check.cli import run as main" if parser else "from dli_check.__main__ import main"
+        "from dli_check.cli.commands import run as main"
+        if parser
+        else "from dli_check.__main__ import main"
     )
     probe = f"import sys\nsys.argv = ['dli-check', *{argv!r}]\n{start}\nmain()\n"
     done = subprocess.run(
@@ -95,7 +97,7 @@ def test_everything_else_goes_to_the_parser(argv: list[str]) -> None:
 def test_commands_are_the_parsers() -> None:
     import typer
 
-    from dli_check.cli import app
+    from dli_check.cli.commands import app
 
     assert set(typer.main.get_command(app).commands) == set(COMMANDS)  # type: ignore[attr-defined]
 
@@ -106,7 +108,7 @@ def test_deciding_one_case_loads_no_parser_pydantic_yaml_or_terminal_library() -
         f"import sys\nsys.argv = ['dli-check', {RELAPSED!r}]\n"
         "from dli_check.__main__ import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = {'typer', 'click', 'pydantic', 'pydantic_core', 'yaml', 'rich', "
-        "'dli_check.cli', 'dli_check.rules_model', 'dli_check.operators'}\n"
+        "'dli_check.cli.commands', 'dli_check.language.model', 'dli_check.language.operators'}\n"
         "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
     )
     done = subprocess.run(

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from dli_check.cli import app
-from dli_check.suites import run_suite
+from dli_check.batch.suites import run_suite
+from dli_check.cli.commands import app
 
 runner = CliRunner()
 RULES = ROOT / "rules" / "cg-trans-03.yaml"

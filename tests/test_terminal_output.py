@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, mutate
-from dli_check.decision_log import DecisionLog
+from dli_check.service.log import DecisionLog
 
 EXE = str(Path(sys.executable).parent / "dli-check")
 RULES = ROOT / "rules" / "cg-trans-03.yaml"
@@ -91,7 +91,7 @@ def test_the_decision_log_on_a_terminal(tmp_path: Path, command: str) -> None:
     from fastapi.testclient import TestClient
 
     from dli_check import load_rules
-    from dli_check.server import Settings, create_app
+    from dli_check.service.app import Settings, create_app
 
     path = tmp_path / "log.sqlite3"
     log = DecisionLog(path)

@@ -17,7 +17,7 @@ from reference_case_model import problem_paths, reference_model
 
 from conftest import BASE_CASE, DATA, ROOT, mutate
 from dli_check import load_rules
-from dli_check.engine import Rules
+from dli_check.engine.rules import Rules
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 

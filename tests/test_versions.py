@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import BASE_CASE, ROOT, mutate
 from dli_check import RuleFileError, evaluate, load_rules
-from dli_check.cli import app
+from dli_check.cli.commands import app
 
 RULES = (ROOT / "rules" / "cg-trans-03.yaml").read_text(encoding="utf-8")
 CURRENT = "effective:\n  from: 2023-06-28\n"

@@ -13,31 +13,31 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.2.0"
 
 _PUBLIC = {
-    "Case": "dli_check.case",
-    "Line": "dli_check.case",
-    "ProcedureRange": "dli_check.codes",
-    "IcdRange": "dli_check.codes",
+    "Case": "dli_check.values.case",
+    "Line": "dli_check.values.case",
+    "ProcedureRange": "dli_check.values.codes",
+    "IcdRange": "dli_check.values.codes",
     "CaseProblem": "dli_check.errors",
-    "Rules": "dli_check.engine",
-    "RuleSet": "dli_check.versions",
-    "evaluate": "dli_check.engine",
-    "load_rules": "dli_check.engine",
-    "read_case": "dli_check.engine",
+    "Rules": "dli_check.engine.rules",
+    "RuleSet": "dli_check.engine.versions",
+    "evaluate": "dli_check.engine.rules",
+    "load_rules": "dli_check.engine.rules",
+    "read_case": "dli_check.engine.rules",
     "CaseError": "dli_check.errors",
     "DliCheckError": "dli_check.errors",
     "Problem": "dli_check.errors",
     "RuleFileError": "dli_check.errors",
-    "FhirCase": "dli_check.fhir_input",
-    "case_from_fhir": "dli_check.fhir_input",
-    "questionnaire": "dli_check.questionnaires",
+    "FhirCase": "dli_check.inputs.fhir",
+    "case_from_fhir": "dli_check.inputs.fhir",
+    "questionnaire": "dli_check.interop.questionnaires",
     "CaseResult": "dli_check.results",
     "FactSource": "dli_check.results",
     "Citation": "dli_check.results",
     "Reason": "dli_check.results",
     "ServiceResult": "dli_check.results",
-    "case_json_schema": "dli_check.schemas",
-    "result_json_schema": "dli_check.schemas",
-    "rules_json_schema": "dli_check.schemas",
+    "case_json_schema": "dli_check.outputs.schemas",
+    "result_json_schema": "dli_check.outputs.schemas",
+    "rules_json_schema": "dli_check.outputs.schemas",
 }
 
 __all__ = [
@@ -80,12 +80,12 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from dli_check.case import Case, Line
-    from dli_check.codes import IcdRange, ProcedureRange
-    from dli_check.engine import Rules, evaluate, load_rules, read_case
+    from dli_check.engine.rules import Rules, evaluate, load_rules, read_case
+    from dli_check.engine.versions import RuleSet
     from dli_check.errors import CaseError, CaseProblem, DliCheckError, Problem, RuleFileError
-    from dli_check.fhir_input import FhirCase, case_from_fhir
-    from dli_check.questionnaires import questionnaire
+    from dli_check.inputs.fhir import FhirCase, case_from_fhir
+    from dli_check.interop.questionnaires import questionnaire
+    from dli_check.outputs.schemas import case_json_schema, result_json_schema, rules_json_schema
     from dli_check.results import CaseResult, Citation, FactSource, Reason, ServiceResult
-    from dli_check.schemas import case_json_schema, result_json_schema, rules_json_schema
-    from dli_check.versions import RuleSet
+    from dli_check.values.case import Case, Line
+    from dli_check.values.codes import IcdRange, ProcedureRange

@@ -23,7 +23,7 @@ def main() -> None:
         if sys.argv[1:] == ["--version"]:  # the common probe, answered without loading Typer
             _version()
             return
-        from dli_check.one_case import Failed, check_case, parse_plain
+        from dli_check.cli.one_case import Failed, check_case, parse_plain
 
         plain = parse_plain(sys.argv[1:])
         if plain is not None:
@@ -31,7 +31,7 @@ def main() -> None:
                 sys.exit(check_case(**plain))
             except Failed as exc:
                 sys.exit(exc.code)
-        from dli_check.cli import run
+        from dli_check.cli.commands import run
 
         run()
     except KeyboardInterrupt:
@@ -44,13 +44,13 @@ def main() -> None:
 
 
 def _version() -> None:
-    from dli_check.about import bundled_rules_path, version_text
+    from dli_check.engine.about import bundled_rules_path, version_text
 
     try:
         sys.stdout.write(version_text(bundled_rules_path()) + "\n")
         sys.stdout.flush()
     except OSError as exc:
-        from dli_check.output import write_failure
+        from dli_check.outputs.files import write_failure
 
         print(f"dli-check: {write_failure('<stdout>', exc)}", file=sys.stderr)
         sys.exit(EXIT_OUTPUT_FAILED)

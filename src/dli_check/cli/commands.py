@@ -1,0 +1,943 @@
+"""The ``dli-check`` command: a thin layer over the library. Its exit codes are in
+``dli_check.exit_codes`` (also in ``--help`` and the README)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from dli_check.cli.one_case import APPROVED
+from dli_check.cli.one_case import say as _say
+from dli_check.engine.about import bundled_rules_path, version_text
+from dli_check.errors import RuleFileError
+from dli_check.exit_codes import (
+    EXIT_CODES_HELP,
+    EXIT_INVALID_CASE,
+    EXIT_NOT_APPROVED,
+    EXIT_OUTPUT_FAILED,
+    EXIT_USAGE,
+)
+from dli_check.inert import terminal, terminal_json
+from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
+
+# What a command needs is imported inside it: start-up time is paid by every command.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dli_check.batch.runner import Input, Inputs, RunIdentity, Summary
+    from dli_check.engine.rules import Rules
+    from dli_check.outputs.files import Identity, Output
+    from dli_check.service.log import DecisionLog
+
+
+class _DefaultToCheck(TyperGroup):
+    """``dli-check CASE.json`` means ``dli-check check CASE.json``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and (args[0] == "-" or args[0][:1] != "-"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_DefaultToCheck,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Apply a clinical UM guideline (CG-TRANS-03) to patient cases, citing the guideline.\n\n"
+    "Usage: dli-check CASE.json [OPTIONS], or one of the commands below.\n\n" + EXIT_CODES_HELP,
+)
+rules_app = typer.Typer(help="Validate or show a rule file.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+log_app = typer.Typer(help="Read the decision log of dli-check serve.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+    questionnaire = "questionnaire"
+
+
+class Detail(StrEnum):
+    full = "full"
+    decisions = "decisions"
+
+
+DetailOption = Annotated[
+    Detail,
+    typer.Option(
+        "--detail",
+        help="JSON records: full (cited reasons, the default) or decisions (per line the "
+        "decision, action, criteria not met or unknown, missing facts and rule sha256).",
+    ),
+]
+
+
+class BatchFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class RulesFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    python = "python"
+
+
+class SchemaKind(StrEnum):
+    case = "case"
+    result = "result"
+    record = "record"
+    rules = "rules"
+    tests = "tests"
+
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Rule file to apply (default: the bundled CG-TRANS-03)."),
+]
+FailOption = Annotated[
+    bool,
+    typer.Option(
+        "--fail-unless-approved",
+        help="Exit 3 when a case is not medically necessary or lacks information.",
+    ),
+]
+
+
+def _out() -> Console:
+    from rich.console import Console
+
+    class _Out(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1; a closed output is exit 4 here, like everywhere else.
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    return _Out(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    _say(message)
+    raise typer.Exit(code)
+
+
+def _rules(path: Path | None) -> Rules:
+    from dli_check.engine.rules import load_rules
+
+    try:
+        return load_rules(path)
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            _say(str(problem))
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_text(bundled_rules_path()))
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show versions and exit."),
+    ] = False,
+) -> None:
+    """Apply a clinical UM guideline to patient cases."""
+
+
+@app.command()
+def check(
+    case: Annotated[str, typer.Argument(metavar="CASE.json", help="A case file, or - for stdin.")],
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    detail: DetailOption = Detail.full,
+    rules_path: RulesOption = None,
+    fail_unless_approved: FailOption = False,
+) -> None:
+    """Decide one case: each service line, criterion by criterion, with citations."""
+    from dli_check.cli.one_case import Failed, check_case
+
+    try:
+        code = check_case(
+            case,
+            format=format.value,
+            detail=detail.value,
+            rules_path=rules_path,
+            fail_unless_approved=fail_unless_approved,
+        )
+    except Failed as exc:
+        raise typer.Exit(exc.code) from None
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def batch(
+    path: Annotated[Path, typer.Argument(help="A directory of *.json cases, or a .jsonl file.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Where to write records (- for stdout).")
+    ] = "-",
+    format: Annotated[BatchFormat, typer.Option("--format", "-f")] = BatchFormat.jsonl,
+    detail: DetailOption = Detail.full,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, help="Processes (default: cores).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the run that wrote --output (a jsonl file): evaluate only the inputs "
+            "it has no record of, and append their records.",
+        ),
+    ] = False,
+    rules_path: RulesOption = None,
+    fail_unless_approved: FailOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+    max_lines: Annotated[
+        int,
+        typer.Option(
+            "--max-lines-per-case",
+            min=1,
+            max=MAX_LINES_PER_CASE,
+            help="The most service lines a case may have; a larger case is a too_large record.",
+        ),
+    ] = MAX_LINES_PER_CASE,
+) -> None:
+    """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
+    in sorted path order, whatever the number of workers."""
+    from dli_check.batch.runner import (
+        InputError,
+        ProtectedInput,
+        Summary,
+        WorkerDied,
+        changed_input,
+        list_inputs,
+        lock_output,
+        read_digests,
+        read_recorded,
+        run_identity_path,
+    )
+    from dli_check.outputs.explain import summary_tables
+    from dli_check.outputs.files import OutputError, open_output
+
+    rules = _rules(rules_path)
+    if resume and (output == "-" or format is not BatchFormat.jsonl):
+        _fail("--resume needs --output FILE in the jsonl format")
+    summary = Summary()
+    try:
+        guarded = _guard_output(output, rules)
+        try:
+            identity, label = _run_identity(path, output, rules, format, detail, resume)
+        except InputError:
+            list_inputs(path, protect=guarded)  # an output that is an input says so first
+            raise
+        locked = lock_output(Path(output)) if output != "-" else None
+        found = list_inputs(path, label=label, protect=guarded)
+        done: set[str] = set()
+        if resume:
+            done = read_recorded(Path(output), summary)
+            digests = read_digests(run_identity_path(Path(output)))
+            changed = changed_input(list_inputs(path, label=label, protect=guarded), digests)
+            if changed is not None:
+                raise InputError(
+                    f"{output}: cannot resume: the input {terminal(changed)} changed since "
+                    "its record was written"
+                )
+    except ProtectedInput as exc:
+        _fail(f"{output}: is the same file as {exc.path}, an input; refusing to overwrite it")
+    except (InputError, OutputError) as exc:
+        _fail(str(exc))
+    summary.total, summary.skipped = found.total, found.skipped
+    run_log = None
+    try:
+        sink = open_output(output, append=resume)
+        if resume or identity is not None:  # what each record was made of, for --resume
+            run_log = open_output(str(run_identity_path(Path(output))), append=resume)
+            if identity is not None:
+                run_log.write(identity.to_bytes())
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror}")
+    err = _err()
+    progress = _progress(err, max(summary.total - len(done), 0)) if not quiet else None
+    started = time.perf_counter()
+    try:
+        # CSV rows need only the decisions: workers make the compact records for them.
+        made = Detail.decisions if format is BatchFormat.csv else detail
+        ended: str | None = None
+        try:
+            stop = _write_records(
+                sink,
+                run_log,
+                found,
+                done,
+                summary,
+                rules,
+                format,
+                made,
+                workers,
+                progress,
+                max_lines,
+            )
+        except WorkerDied as exc:
+            stop, ended = 0, str(exc)
+        except MemoryError:
+            stop, ended = 0, "dli-check ran out of memory"
+        if run_log is not None:
+            run_log.commit()
+        sink.commit()
+    except OSError as exc:
+        sink.abandon()
+        _output_failed(output, exc)
+    finally:
+        sink.abandon()
+        if run_log is not None:
+            run_log.abandon()
+        if locked is not None:
+            os.close(locked)
+        if progress:
+            progress.stop()
+    if not quiet:
+        for table in summary_tables(summary, time.perf_counter() - started):
+            err.print(table)
+    if ended is not None:
+        kept = "" if output == "-" else f"; {output} keeps every record made before it"
+        again = " (--resume continues)" if format is BatchFormat.jsonl and output != "-" else ""
+        _fail(f"the batch ended early: {ended}{kept}{again}", EXIT_OUTPUT_FAILED)
+    if stop:
+        raise typer.Exit(128 + stop)
+    if summary.errors:
+        raise typer.Exit(EXIT_INVALID_CASE)
+    if fail_unless_approved and set(summary.cases) - APPROVED:
+        raise typer.Exit(EXIT_NOT_APPROVED)
+
+
+def _guard_output(output: str, rules: Rules) -> set[Identity]:
+    """The identities an input must not have; refuses an output that is the rule file."""
+    from dli_check.batch.runner import run_identity_path
+    from dli_check.outputs.files import OutputError, identity
+
+    if output == "-":
+        return set()
+    guarded = {i for i in (identity(output), identity(run_identity_path(Path(output)))) if i}
+    rules_identity = identity(rules.source)
+    if rules_identity is not None and rules_identity in guarded:
+        raise OutputError(f"{output}: is the same file as the rule file; refusing to overwrite it")
+    return guarded
+
+
+def _run_identity(
+    path: Path, output: str, rules: Rules, format: BatchFormat, detail: Detail, resume: bool
+) -> tuple[RunIdentity | None, str | None]:
+    """The identity to keep beside a JSON Lines output (None when there is none to keep),
+    and, when resuming, the input's spelling in the records already written."""
+    from dli_check import __version__
+    from dli_check.batch.runner import InputError, RunIdentity, run_identity_path
+
+    if output == "-" or format is not BatchFormat.jsonl:
+        return None, None
+    this = RunIdentity(
+        str(path), str(path.resolve()), rules.sha256, format.value, __version__, detail.value
+    )
+    if not resume:
+        return this, None
+    recorded = RunIdentity.read(run_identity_path(Path(output)))
+    if recorded is None:
+        if Path(output).exists() and Path(output).stat().st_size:
+            raise InputError(
+                f"{output}: has no run record ({run_identity_path(Path(output)).name}); "
+                "cannot tell which run made it, so cannot resume"
+            )
+        return this, None
+    differences = this.differences(recorded)
+    if differences:
+        raise InputError(f"{output}: was made by another run: {'; '.join(differences)}")
+    return None, recorded.input
+
+
+def _write_records(
+    sink: Output,
+    run_log: Output | None,
+    found: Inputs,
+    done: set[str],
+    summary: Summary,
+    rules: Rules,
+    format: BatchFormat,
+    detail: Detail,
+    workers: int | None,
+    progress: _Progress | None,
+    max_lines: int,
+) -> int:
+    """Evaluate and write every input not done; the signal that stopped it early, or 0."""
+    from dli_check.batch.runner import digest_line, run_batch
+    from dli_check.outputs.csv import CSV_HEADER, csv_rows, csv_text
+
+    matched = [0]
+    inputs = _not_done(found.items, done, matched) if done else found.items
+    processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
+    pending: list[bytes] = []
+    read: list[bytes] = []  # the run log's lines: written after the records they describe
+    size = 0
+    if format is BatchFormat.csv:
+        pending.append(CSV_HEADER)
+    with _GracefulStop() as stop:
+        records = run_batch(
+            inputs,
+            rules,
+            processes,
+            detail=detail.value,
+            max_lines=max_lines,
+            should_stop=lambda: bool(stop.signal),
+        )
+        try:
+            for record in records:
+                summary.add(record)
+                if format is BatchFormat.csv:
+                    pending.append(csv_text(csv_rows(record.json)))
+                else:
+                    pending.append(record.json.encode() + b"\n")
+                if run_log is not None:
+                    read.append(digest_line(record))
+                size += len(pending[-1])
+                if size >= _WRITE_BYTES:
+                    _flush(sink, run_log, pending, read)
+                    size = 0
+                if progress:
+                    progress.step(summary.evaluated)
+                if stop.signal:
+                    break
+        finally:
+            records.close()  # ends the workers, whatever ended the loop
+            _flush(sink, run_log, pending, read)  # every whole record received is kept
+    if not stop.signal:
+        # Records of inputs that are gone since: still in the output, so still counted.
+        summary.total += len(done) - matched[0]
+    return stop.signal
+
+
+_WRITE_BYTES = 1 << 20
+"""Record bytes gathered before one write to the output."""
+
+
+def _flush(sink: Output, run_log: Output | None, pending: list[bytes], read: list[bytes]) -> None:
+    if pending:
+        sink.write(b"".join(pending))
+        pending.clear()
+    if run_log is not None and read:
+        run_log.write(b"".join(read))
+        read.clear()
+
+
+class _Progress:
+    """A progress bar with rate and time left, on a terminal."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.bar.add_task("cases", total=total, rate="")
+        self.started = time.perf_counter()
+        self.bar.start()
+
+    def step(self, done: int) -> None:
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(self.task, completed=done, rate=f"{rate:,.0f} cases/s")
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _progress(console: Console, total: int) -> _Progress | None:
+    return _Progress(console, total) if console.is_terminal else None
+
+
+def _not_done(items: Iterator[Input], done: set[str], matched: list[int]) -> Iterator[Input]:
+    for item in items:
+        if item.source in done:
+            matched[0] += 1
+        else:
+            yield item
+
+
+class _GracefulStop:
+    """The first Ctrl-C (or SIGTERM) asks the batch to stop after the record at hand;
+    `signal` says which came. A second Ctrl-C stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal = 0
+
+    def __enter__(self) -> _GracefulStop:
+        self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signal = self.signal or signum
+        signal.signal(signal.SIGINT, self.previous[signal.SIGINT])
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def _print(text: str, end: str = "\n") -> None:
+    """Write to standard output (click's echo would hide a closed pipe)."""
+    sys.stdout.write(text + end)
+
+
+def _print_json(text: str) -> None:
+    """Write JSON text to standard output; on a terminal, with nothing it would obey."""
+    _print(terminal_json(text) if sys.stdout.isatty() else text)
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Output to standard output that a closed pipe (``| head``) ends with exit 4."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        _output_failed("<stdout>", exc)
+
+
+def _output_failed(output: str, exc: OSError) -> NoReturn:
+    from dli_check.outputs.files import write_failure
+
+    _fail(write_failure(output, exc), EXIT_OUTPUT_FAILED)
+
+
+@rules_app.command("validate")
+def rules_validate(path: Annotated[Path, typer.Argument(help="The rule file to check.")]) -> None:
+    """Report every problem in a rule file (or a directory of versions), with
+    file:line:column."""
+    loaded = _rules(path)
+    with _writing():
+        _report_valid(loaded)
+
+
+def _report_valid(loaded: Rules) -> None:
+    for rules in getattr(loaded, "versions", (loaded,)):
+        criteria = sum(len(s.criteria) for s in rules.services.values())
+        effective = rules.model.effective
+        period = (
+            f"; in effect {effective.from_ or '...'} to {effective.to or '...'}"
+            if effective
+            else ""
+        )
+        _print(
+            terminal(
+                f"{rules.source}: OK ({rules.guideline_id}: {len(rules.services)} services, "
+                f"{criteria} criteria, {len(rules.model.code_sets)} code sets{period})"
+            )
+        )
+
+
+@rules_app.command("show")
+def rules_show(
+    path: Annotated[Path | None, typer.Argument(help="Rule file (default: bundled).")] = None,
+    format: Annotated[RulesFormat, typer.Option("--format", "-f")] = RulesFormat.text,
+) -> None:
+    """Print a rule file's logic as a readable tree, as a Mermaid flowchart, or as the Python
+    it compiles to (the case validator, then one function per service)."""
+    from dli_check.outputs.explain import mermaid, python_source, rules_lines
+
+    loaded = _rules(path)
+    out = _out()
+    with _writing():
+        for rules in getattr(loaded, "versions", (loaded,)):
+            if format is RulesFormat.mermaid:
+                _print(mermaid(rules), end="")
+            elif format is RulesFormat.python:
+                _print(python_source(rules), end="")
+            else:
+                for line in rules_lines(rules):
+                    out.print(line)
+
+
+@app.command()
+def diff(
+    cases: Annotated[
+        Path | None,
+        typer.Argument(help="A directory of *.json cases, or a .jsonl file (as batch takes)."),
+    ] = None,
+    old_rules: Annotated[
+        Path | None, typer.Option("--old", help="The rule file as it is (default: bundled).")
+    ] = None,
+    new_rules: Annotated[Path | None, typer.Option("--new", help="The revised rule file.")] = None,
+    results: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option("--results", help="Compare two batch outputs: OLD.jsonl NEW.jsonl."),
+    ] = None,
+    format: Annotated[BatchFormat, typer.Option("--format", "-f")] = BatchFormat.jsonl,
+    detail: DetailOption = Detail.full,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, help="Processes per rule file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+) -> None:
+    """Report every service line whose decision or action a rule-file revision changes, and
+    the criteria that changed with it. Exit 0: no change; 1: changes (like diff)."""
+    from dli_check.batch.diff import (
+        CHANGE_COLUMNS,
+        DiffSummary,
+        LineChange,
+        diff_results,
+        diff_rules,
+    )
+    from dli_check.batch.runner import InputError, list_inputs
+    from dli_check.inert import csv_cell
+    from dli_check.outputs.csv import csv_text
+    from dli_check.outputs.explain import diff_tables
+
+    if results is not None:
+        if cases is not None or new_rules is not None or old_rules is not None:
+            _fail("give --results OLD NEW, or --new RULES with CASES; not both")
+        changes_per_case = diff_results(*results)
+    else:
+        if cases is None or new_rules is None:
+            _fail("give CASES and --new RULES (and --old RULES, default the bundled), or --results")
+        old, new = _rules(old_rules), _rules(new_rules)
+        try:
+            found_old, found_new = list_inputs(cases), list_inputs(cases)
+        except InputError as exc:
+            _fail(str(exc))
+        processes = min(workers or os.cpu_count() or 1, max(found_old.total, 1))
+        changes_per_case = diff_rules(found_old, found_new, old, new, processes)
+    summary = DiffSummary()
+    out = sys.stdout.buffer
+    if format is BatchFormat.csv:
+        out.write(csv_text([CHANGE_COLUMNS]))
+
+    def encode(change: LineChange) -> bytes:
+        if format is BatchFormat.csv:
+            return csv_text([[csv_cell(cell) for cell in change.as_row()]])
+        return (json.dumps(change.as_json(), separators=(",", ":")) + "\n").encode()
+
+    try:
+        for changes in changes_per_case:
+            summary.add(changes)
+            if changes:
+                out.write(b"".join(encode(c) for c in changes))
+        out.flush()
+    except InputError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _output_failed("<stdout>", exc)
+    if not quiet:
+        err = _err()
+        for table in diff_tables(summary):
+            err.print(table)
+    if summary.transitions:
+        raise typer.Exit(1)
+
+
+@rules_app.command("test")
+def rules_test(
+    path: Annotated[
+        Path,
+        typer.Argument(help="A suite (NAME.tests.yaml), a rule file, or a directory of suites."),
+    ],
+    min_coverage: Annotated[
+        float,
+        typer.Option(
+            "--min-coverage", min=0, max=100, help="Fail when coverage is below this percent."
+        ),
+    ] = 0.0,
+) -> None:
+    """Run rule-file test suites: each case's expected decisions, criteria and missing facts,
+    and which criteria statuses and decisions the suite never reached."""
+    from dli_check.batch.suites import run_suite, suites_under
+
+    failed = False
+    found = suites_under(path)
+    if not found:
+        _fail(f"{path}: no test suite (*.tests.yaml) here")
+    for suite_path in found:
+        try:
+            report = run_suite(suite_path)
+        except RuleFileError as exc:
+            for problem in exc.problems:
+                _say(str(problem))
+            raise typer.Exit(EXIT_USAGE) from None
+        total = report.passed + len(report.failures)
+        coverage = report.coverage.percent
+        with _writing():
+            _print(
+                f"{suite_path}: {total} tests, {report.passed} passed, {len(report.failures)} "
+                f"failed; coverage {coverage:.1f}% of {report.rules.source}"
+            )
+            for name, differences in report.failures:
+                for difference in differences:
+                    _print(f"  FAIL {terminal(name)}: {difference}")
+            for gap in report.coverage.gaps():
+                _print(f"  not covered: {gap}")
+        failed = failed or bool(report.failures) or coverage < min_coverage
+    if failed:
+        raise typer.Exit(EXIT_INVALID_CASE)
+
+
+@app.command("questionnaire")
+def questionnaire_command(
+    rules_path: RulesOption = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="The FHIR base its canonical URL starts with (default: a urn)."
+        ),
+    ] = None,
+) -> None:
+    """Print a FHIR R4 Questionnaire (SDC, for DTR) of every fact the rule file declares:
+    linkIds are fact paths, texts are the declared questions."""
+    from dli_check.interop.questionnaires import questionnaire
+
+    form = questionnaire(_rules(rules_path), base_url=base_url)
+    with _writing():
+        _print_json(json.dumps(form, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def schema(
+    kind: Annotated[
+        SchemaKind, typer.Argument(help="case, result, record (batch), rules or tests (suites).")
+    ],
+    rules_path: RulesOption = None,
+) -> None:
+    """Print the JSON Schema of case files, results, batch records, rule files or rule-file
+    test suites."""
+    from dli_check.outputs import schemas
+
+    if kind is SchemaKind.case:
+        document = schemas.case_json_schema(_rules(rules_path))
+    elif kind is SchemaKind.result:
+        document = schemas.result_json_schema()
+    elif kind is SchemaKind.record:
+        document = schemas.record_json_schema()
+    elif kind is SchemaKind.tests:
+        from dli_check.batch.suites import Suite
+
+        document = Suite.model_json_schema()
+    else:
+        document = schemas.rules_json_schema()
+    with _writing():
+        _print(json.dumps(document, indent=2, sort_keys=True))
+
+
+class Covered(StrEnum):
+    covered = "covered"
+    conditional = "conditional"
+
+
+LogOption = Annotated[
+    Path,
+    typer.Option("--log", help="The SQLite decision log (it holds health information)."),
+]
+
+
+@app.command()
+def serve(
+    rules_path: Annotated[
+        Path | None,
+        typer.Option("--rules", help="A rule file, or a directory of them (default: CG-TRANS-03)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8080,
+    log: LogOption = Path("dli-check-decisions.sqlite3"),
+    jwks: Annotated[
+        Path | None,
+        typer.Option("--jwks", help="Verify CDS clients' bearer JWTs against this JWKS file."),
+    ] = None,
+    issuer: Annotated[
+        list[str] | None, typer.Option("--issuer", help="A trusted JWT issuer (repeatable).")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Bind beyond loopback without --jwks.")
+    ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option("--public-url", help="The base URL clients call (for aud and links)."),
+    ] = None,
+    payer: Annotated[str, typer.Option(help="The insurer's name, shown on cards.")] = (
+        "Health plan"
+    ),
+    covered: Annotated[
+        Covered, typer.Option(help="The plan's benefit answer for the orders (not the engine's).")
+    ] = Covered.covered,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve", help="A medically necessary order is satisfied (an authorization)."
+        ),
+    ] = False,
+    policy_url: Annotated[
+        str | None, typer.Option("--policy-url", help="Where the guideline is published.")
+    ] = None,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections", min=1, help="Open connections at most; 503 beyond (default 256)."
+        ),
+    ] = 256,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            min=0.1,
+            help="Seconds a request may take to arrive whole (headers and body); 408 beyond.",
+        ),
+    ] = 10.0,
+    max_lines: Annotated[
+        int,
+        typer.Option(
+            "--max-lines-per-case",
+            min=1,
+            max=MAX_LINES_PER_CASE,
+            help="The most service lines one request may hold; 413 beyond.",
+        ),
+    ] = MAX_LINES_PER_CASE,
+) -> None:
+    """Serve CDS Hooks (Da Vinci CRD), PAS Claim/$submit and plain JSON over HTTP."""
+    from dli_check.interop.crd import Policy
+    from dli_check.service.auth import TokenChecker
+    from dli_check.service.log import DecisionLog, LogUnavailable
+
+    if jwks is not None and not public_url:
+        _fail("--jwks needs --public-url: the URL clients call, which their tokens' aud names")
+    if host not in LOOPBACK and jwks is None:
+        if not insecure:
+            _fail(
+                f"refusing to serve on {host} without --jwks (client tokens); --insecure to do so"
+            )
+        _say(f"warning: serving on {host} with no client authentication (--insecure)")
+    try:
+        import uvicorn
+
+        from dli_check.service._protocol import OncePerInterval, guarded_protocol
+        from dli_check.service.app import Settings, create_app, served_hosts
+    except ImportError:
+        _fail("serve needs the serve extra: pip install 'dli-check[serve]'")
+    rule_files = _rule_files(rules_path)
+    try:
+        tokens = TokenChecker(jwks, issuer or []) if jwks is not None else None
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        decisions = DecisionLog(log)
+    except LogUnavailable as exc:
+        _fail(terminal(str(exc)))
+    except OSError as exc:
+        _fail(f"{log}: cannot open the decision log: {exc.strerror}")
+    policy = Policy(payer, covered.value, auto_approve, policy_url)
+    hosts = served_hosts(public_url, host, loopback=host in LOOPBACK)
+    settings = Settings(
+        rule_files, decisions, policy, tokens, public_url, hosts=hosts, max_lines=max_lines
+    )
+    logging.getLogger("asyncio").addFilter(OncePerInterval())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        http=guarded_protocol(max_connections, read_timeout),
+        timeout_keep_alive=5,
+    )
+
+
+def _rule_files(path: Path | None) -> list[Rules]:
+    if path is None or not path.is_dir():
+        return [_rules(path)]
+    files = sorted(p for p in path.glob("*.yaml") if not p.name.endswith(".tests.yaml"))
+    loaded = [_rules(p) for p in files]
+    ids = [r.model.guideline.id for r in loaded]
+    if not loaded or len(set(ids)) != len(ids):
+        _fail(f"{path}: needs rule files of different guidelines (one version each)")
+    return loaded
+
+
+@log_app.command("list")
+def log_list(
+    log: LogOption = Path("dli-check-decisions.sqlite3"),
+    since: Annotated[str | None, typer.Option(help="From this ISO date or time on (UTC).")] = None,
+    decision: Annotated[str | None, typer.Option(help="Only this case decision.")] = None,
+) -> None:
+    """One line of JSON per decision served: id, time, endpoint, rule version, lines."""
+    with _writing():
+        for entry in _open_log(log).entries(since=since, decision=decision):
+            _print(json.dumps(entry.summary(), separators=(",", ":")))
+
+
+@log_app.command("show")
+def log_show(
+    decision_id: Annotated[str, typer.Argument(help="A decision or coverage-assertion id.")],
+    log: LogOption = Path("dli-check-decisions.sqlite3"),
+) -> None:
+    """One decision in full: the entry, the result and the questionnaire, as JSON."""
+    entry = _open_log(log).get(decision_id)
+    if entry is None:
+        _fail(f"{log}: no decision {terminal(decision_id)!r}")
+    document = {
+        **entry.summary(),
+        "result": json.loads(entry.result),
+        "response": json.loads(entry.response) if entry.response else None,
+        "questionnaire": json.loads(entry.questionnaire) if entry.questionnaire else None,
+    }
+    with _writing():
+        _print_json(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _open_log(path: Path) -> DecisionLog:
+    from dli_check.service.log import DecisionLog, LogUnavailable
+
+    if not path.is_file():
+        _fail(f"{terminal(str(path))}: no decision log there")
+    try:
+        return DecisionLog(path, writable=False)
+    except LogUnavailable as exc:
+        _fail(terminal(str(exc)))
+
+
+def run() -> None:
+    """Run the command line on ``sys.argv``; ``dli_check.__main__.main`` calls it."""
+    # The command uses no pydantic plugins; looking for them costs ~10 ms at every start.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    app()

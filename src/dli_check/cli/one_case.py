@@ -1,0 +1,166 @@
+"""``dli-check CASE.json``: decide one case and write it for a reviewer, as JSON, or as the
+questionnaire of what is missing.
+
+It is the command without its parser: `cli` calls it after Typer parsed the arguments,
+and `__main__` calls it straight away for the plain forms (`parse_plain`), since a
+command-line parser costs about as much as deciding the case.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Required, TypedDict, cast
+
+from dli_check.errors import CaseError, DliCheckError, RuleFileError
+from dli_check.exit_codes import (
+    EXIT_INVALID_CASE,
+    EXIT_NOT_APPROVED,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    EXIT_USAGE,
+)
+from dli_check.inert import terminal, terminal_json
+
+if TYPE_CHECKING:
+    from dli_check.results import Detail
+
+FORMATS = ("text", "json", "questionnaire")
+DETAILS = ("full", "decisions")
+APPROVED = frozenset({"medically_necessary", "not_applicable"})
+"""Case decisions that --fail-unless-approved lets pass: a line the guideline does not
+govern is never a failure."""
+COMMANDS = ("check", "batch", "diff", "schema", "rules", "log", "questionnaire", "serve")
+"""The command names: ``dli-check NAME`` runs a command, never a case file named so."""
+
+
+class Failed(Exception):
+    """The command stops: its message (already said) and exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def say(message: str) -> None:
+    """One line on standard error: never wrapped, never styled, and inert (a file name
+    with a newline or an escape sequence in it cannot forge or colour a line)."""
+    print(f"dli-check: {terminal(message)}", file=sys.stderr)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> Failed:
+    """Say why the command stops; the exception to raise."""
+    say(message)
+    return Failed(code)
+
+
+def check_case(
+    case: str,
+    *,
+    format: str = "text",
+    detail: str = "full",
+    rules_path: Path | None = None,
+    fail_unless_approved: bool = False,
+) -> int:
+    """Decide the case file `case` (``-``: standard input) and write it to standard
+    output; the exit code. Raises `Failed` after saying why."""
+    from dli_check.engine.rules import evaluate, load_rules
+    from dli_check.inputs.loaders import MAX_CASE_FILE_BYTES, read_at_most
+
+    if detail == "decisions" and format != "json":
+        raise fail("--detail decisions needs --format json")
+    try:
+        rules = load_rules(rules_path)
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            say(str(problem))
+        raise Failed(EXIT_USAGE) from None
+    try:
+        if case == "-":
+            raw = read_at_most(sys.stdin.buffer, MAX_CASE_FILE_BYTES + 1)
+            result = evaluate(raw, rules, source="<stdin>")
+        elif Path(case).is_file():
+            result = evaluate(Path(case), rules)
+        else:
+            raise fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
+    except CaseError as exc:
+        raise fail(str(exc), EXIT_INVALID_CASE) from None
+    except DliCheckError as exc:  # FHIR input without the fhir extra, a bad FHIRPath
+        raise fail(str(exc)) from None
+    try:
+        if format == "json":
+            text = result.to_json(detail=cast("Detail", detail))
+            sys.stdout.write((terminal_json(text) if sys.stdout.isatty() else text) + "\n")
+        elif format == "questionnaire":
+            import json
+
+            from dli_check.interop.questionnaires import questionnaire
+
+            form = questionnaire(rules, result)
+            sys.stdout.write(json.dumps(form, indent=2, ensure_ascii=False) + "\n")
+        else:
+            from dli_check.outputs.report import write_report
+
+            write_report(result, rules, sys.stdout)
+        sys.stdout.flush()
+    except OSError as exc:
+        from dli_check.outputs.files import write_failure
+
+        raise fail(write_failure("<stdout>", exc), EXIT_OUTPUT_FAILED) from None
+    if fail_unless_approved and result.decision not in APPROVED:
+        return EXIT_NOT_APPROVED
+    return EXIT_OK
+
+
+_OPTIONS = {"--format": "format", "-f": "format", "--detail": "detail", "--rules": "rules_path"}
+
+
+class Plain(TypedDict, total=False):
+    """The arguments of a plain ``dli-check CASE.json``, as `check_case` takes them."""
+
+    case: Required[str]
+    format: str
+    detail: str
+    rules_path: Path
+    fail_unless_approved: bool
+
+
+def parse_plain(args: list[str]) -> Plain | None:
+    """The arguments of ``dli-check CASE [--format F] [--detail D] [--rules PATH]
+    [--fail-unless-approved]`` as `check_case` takes them; None for anything else (help,
+    a command, an unknown or repeated option, a value the option does not take), which is
+    the command-line parser's to answer.
+
+    >>> parse_plain(["case.json", "--format=json"])
+    {'case': 'case.json', 'format': 'json'}
+    >>> parse_plain(["case.json", "--format", "yaml"]) is None
+    True
+    """
+    if not args or args[0] in COMMANDS or (args[0][:1] == "-" and args[0] != "-"):
+        return None
+    parsed: dict[str, object] = {"case": args[0]}  # checked below, option by option
+    rest = args[1:]
+    while rest:
+        option, *rest = rest
+        name, equals, value = option.partition("=")
+        if option == "--fail-unless-approved" and "fail_unless_approved" not in parsed:
+            parsed["fail_unless_approved"] = True
+            continue
+        key = _OPTIONS.get(name if equals and name.startswith("--") else option)
+        if key is None or key in parsed:
+            return None
+        if not equals:
+            if not rest:
+                return None
+            value, *rest = rest
+        if value[:1] == "-":  # an option's value, or a missing value: the parser's to say
+            return None
+        if key == "rules_path":
+            if not value:
+                return None
+            parsed[key] = Path(value)
+        elif value in (FORMATS if key == "format" else DETAILS):
+            parsed[key] = value
+        else:
+            return None
+    return cast(Plain, parsed)

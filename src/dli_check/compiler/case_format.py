@@ -1,0 +1,266 @@
+"""The case format a rule file declares: its facts, the validator compiled from them, their
+JSON Schema, and the questions to ask when they are missing.
+
+Every fact is declared once, in the rule file's ``case`` section, with its type, meaning,
+question and (optionally) default. From that one declaration come:
+
+* the facts rules may name (``patient.diagnoses``, ``visit.date`` for the item of the list
+  ``visits``, ``service.date`` for the line being decided), checked when the
+  rule file loads;
+* the case validator (`validator`): one generated Python function, as strict as a pydantic
+  model (unknown fields, wrong types, limits), reporting every problem with its path;
+* the case's JSON Schema (`schemas`);
+* the "information needed" list: each missing fact by its question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dli_check.compiler.validator import (
+    ENGINE_FIELDS,
+    LINE_FIELDS,
+    RETIRED_LINE_FIELDS,
+    Problems,
+    write_validator,
+)
+from dli_check.errors import PathKey
+from dli_check.language.read import RuleModel
+from dli_check.values.case import Case, ValueProblem
+
+if TYPE_CHECKING:
+    from dli_check.language.model import CaseDeclaration, FactDeclaration
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A declared fact, as rules name it (``visit.date``) and as cases hold it."""
+
+    path: str
+    """The name rules use: ``record.field``, ``item.field`` or ``service.field``."""
+    owner: str
+    """Where a case holds it: the record's or the list's key, or ``services``."""
+    kind: str
+    """``record``, ``list`` or ``service``."""
+    field: str
+    rule_model: RuleModel = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def declaration(self) -> FactDeclaration:
+        """The fact's declaration in the rule file."""
+        case = self.rule_model.get().case
+        if self.kind == "record":
+            return case.records[self.owner].facts[self.field]
+        if self.kind == "list":
+            return case.lists[self.owner].facts[self.field]
+        return case.service.facts[self.field]
+
+    @property
+    def type(self) -> str:
+        """The fact's type: boolean, date, choice, identifier, number, code or codes."""
+        return self.declaration.type
+
+    def case_path(self, index: int | None = None) -> str:
+        """Where a case holds the fact: ``patient.diagnoses``, ``visits[1].date``."""
+        if self.kind == "record":
+            return f"{self.owner}.{self.field}"
+        return f"{self.owner}[{index}].{self.field}"
+
+    def label(self, service_label: str) -> str:
+        """The fact in a sentence ("the visit's date")."""
+        label = self.declaration.label or self.path
+        return label.replace("{service}", service_label)
+
+
+class CaseFormatError(Exception):
+    """A declaration that cannot work (a choice without choices...), at a rule-file path."""
+
+    def __init__(self, path: PathKey, message: str) -> None:
+        super().__init__(message)
+        self.path, self.message = path, message
+
+
+@dataclass(frozen=True)
+class CaseFormat:
+    """The case a rule file reads."""
+
+    rule_model: RuleModel = dataclasses.field(repr=False, compare=False)
+    facts: dict[str, Fact]
+    """Every fact rules may name, by its path."""
+    items: dict[str, str]
+    """List item name -> list name (``visit`` -> ``visits``)."""
+    field_names: frozenset[str]
+    """Every key a case may hold: the only key names errors may repeat."""
+    source: str
+    """The generated validator's Python."""
+    run: Callable[[Any, Problems], Case | None]
+    questions: dict[str, str | None]
+    """What asks for a missing fact (``visits.date``) or list record (``visits``)."""
+    received: str | None
+    """The record's date fact that says when a case was received (``claim.received``)."""
+
+    @property
+    def declaration(self) -> CaseDeclaration:
+        """The rule file's ``case`` section."""
+        return self.rule_model.get().case
+
+    def validate(
+        self, data: Mapping[str, Any], *, read_from_fhir: bool = False
+    ) -> tuple[Case | None, Problems]:
+        """The validated case, or None with every problem found. A case read from FHIR
+        gets no declared default unless the fact says ``default_for_fhir``: there, an
+        absent element is no evidence."""
+        problems: Problems = []
+        run = self._fhir_validator() if read_from_fhir else self.run
+        return run(data, problems), problems
+
+    def _fhir_validator(self) -> Callable[[Any, Problems], Case | None]:
+        run = self.__dict__.get("_fhir_run")
+        if run is None:
+            run = write_validator(self.declaration, self.facts, read_from_fhir=True)[1]
+            object.__setattr__(self, "_fhir_run", run)
+        return run
+
+    def question(self, case_path: str, service_label: str = "the service") -> str | None:
+        """The question that asks for a missing fact given by its case path; ``{service}``
+        in it stands for the label of the line's service ("the infusion")."""
+        asked = self._question(case_path)
+        return asked.replace("{service}", service_label) if asked else None
+
+    def _question(self, case_path: str) -> str | None:
+        head, _, name = case_path.partition(".")
+        owner = head.split("[", 1)[0]
+        return self.questions.get(f"{owner}.{name}" if name else owner)
+
+
+def build_case_format(rule_model: RuleModel) -> CaseFormat:
+    """The case format of a rule file's ``case`` section; raises `CaseFormatError`."""
+    declaration = rule_model.get().case
+    facts: dict[str, Fact] = {}
+    items: dict[str, str] = {}
+    owners: set[str] = set(ENGINE_FIELDS)
+    for name, record in declaration.records.items():
+        _own(owners, name, ("case", "records", name))
+        for field in record.facts:
+            facts[f"{name}.{field}"] = Fact(f"{name}.{field}", name, "record", field, rule_model)
+    for name, listed in declaration.lists.items():
+        _own(owners, name, ("case", "lists", name))
+        if listed.item in declaration.records or listed.item in items or listed.item == "service":
+            raise CaseFormatError(
+                ("case", "lists", name, "item"), f"{listed.item!r} names something else already"
+            )
+        items[listed.item] = name
+        for field in listed.facts:
+            path = f"{listed.item}.{field}"
+            facts[path] = Fact(path, name, "list", field, rule_model)
+    for field in declaration.service.facts:
+        if field in LINE_FIELDS or field in RETIRED_LINE_FIELDS:
+            raise CaseFormatError(
+                ("case", "service", "facts", field), f"{field!r} is a field of every line already"
+            )
+        facts[f"service.{field}"] = Fact(
+            f"service.{field}", "services", "service", field, rule_model
+        )
+    for declared in facts.values():
+        _check_declaration(declared)
+        _check_bindings(declared, declaration)
+    received = facts.get(declaration.received or "")
+    if declaration.received and (
+        received is None or received.kind != "record" or received.type != "date"
+    ):
+        raise CaseFormatError(("case", "received"), "received names a record's date fact")
+    names = {*ENGINE_FIELDS, *LINE_FIELDS, *owners, *(f.field for f in facts.values())}
+    source, run = write_validator(declaration, facts)
+    questions: dict[str, str | None] = {
+        f"{f.owner}.{f.field}": f.declaration.question for f in facts.values()
+    }
+    questions.update((name, listed.question) for name, listed in declaration.lists.items())
+    return CaseFormat(
+        rule_model, facts, items, frozenset(names), source, run, questions, declaration.received
+    )
+
+
+def _own(owners: set[str], name: str, path: PathKey) -> None:
+    if name in owners:
+        raise CaseFormatError(path, f"{name!r} is declared twice, or is a field of every case")
+    owners.add(name)
+
+
+def _declared_path(fact: Fact) -> PathKey:
+    if fact.kind == "record":
+        return ("case", "records", fact.owner, "facts", fact.field)
+    if fact.kind == "list":
+        return ("case", "lists", fact.owner, "facts", fact.field)
+    return ("case", "service", "facts", fact.field)
+
+
+def _check_declaration(fact: Fact) -> None:
+    """What the model alone cannot see: options that fit the type, a default with its
+    reason and of the fact's type."""
+    d, path = fact.declaration, _declared_path(fact)
+    wanted = {
+        "choices": d.type == "choice",
+        "system": d.type in ("code", "codes"),
+        "unit": d.type == "number",
+        "minimum": d.type == "number",
+        "maximum": d.type == "number",
+    }
+    for option, fits in wanted.items():
+        given = getattr(d, option) is not None
+        if given and not fits:
+            raise CaseFormatError((*path, option), f"{option} does not apply to a {d.type} fact")
+    if d.billable_only and not (d.type in ("code", "codes") and d.system == "ICD-10-CM"):
+        raise CaseFormatError((*path, "billable_only"), "billable_only is for ICD-10-CM codes")
+    if d.type == "choice" and not d.choices:
+        raise CaseFormatError((*path, "type"), "a choice fact needs its choices")
+    if d.type in ("code", "codes") and d.system is None:
+        raise CaseFormatError((*path, "type"), f"a {d.type} fact needs its system")
+    if (d.default is None) != (d.default_reason is None):
+        raise CaseFormatError((*path, "default"), "a default goes with its default_reason")
+    if d.default is not None:
+        try:
+            _check_default(d)
+        except ValueProblem as exc:
+            raise CaseFormatError((*path, "default"), f"the default {exc}") from None
+
+
+def _check_bindings(fact: Fact, declaration: CaseDeclaration) -> None:
+    """A fact's FHIR bindings name sources its entity declares, and fit its type."""
+    if fact.kind == "record":
+        sources = declaration.records[fact.owner].fhir
+    elif fact.kind == "list":
+        sources = declaration.lists[fact.owner].fhir
+    else:
+        sources = declaration.service.fhir
+    path = (*_declared_path(fact), "fhir")
+    for name, binding in fact.declaration.fhir.items():
+        if name not in sources:
+            raise CaseFormatError(
+                (*path, name), f"{name!r} is not a FHIR source of {fact.owner} (see its fhir)"
+            )
+        if binding.system is not None and fact.type not in ("code", "codes", "choice"):
+            raise CaseFormatError(
+                (*path, name, "system"), f"system does not fit a {fact.type} fact"
+            )
+        if binding.map is not None and fact.type == "choice":
+            wrong = [v for v in binding.map.values() if v not in (fact.declaration.choices or ())]
+            if wrong:
+                raise CaseFormatError(
+                    (*path, name, "map"), "maps codes to words that are not choices"
+                )
+
+
+def _check_default(d: FactDeclaration) -> None:
+    if d.type == "boolean" and type(d.default) is not bool:
+        raise ValueProblem("must be true or false")
+    if d.type == "choice" and d.default not in (d.choices or ()):
+        raise ValueProblem("must be one of the choices")
+    if d.type in ("date", "code", "codes", "identifier") and type(d.default) is not str:
+        raise ValueProblem("must be a string")
+    if d.type == "number" and (
+        isinstance(d.default, bool) or not isinstance(d.default, int | float)
+    ):
+        raise ValueProblem("must be a number")

@@ -1,0 +1,244 @@
+"""Guideline versions: the rule files of one guideline, each in effect for a period of dates
+of service, and each service line judged by the version in effect on its date.
+
+A rule file says when it is in effect with ``effective: {from: DATE, to: DATE}`` (either end
+open, both inclusive). A directory of rule files is a `RuleSet`: versions of one guideline
+whose periods may not overlap, nor leave a gap inside the span they cover unless the later
+version declares it (``gap_before: true``). A line is judged by the version in effect on its
+``date``; without a date, by the case's received date if the case format declares one
+(``case.received``); else, when more than one version could apply, the date is asked for.
+A line dated outside every period is not applicable, naming the nearest version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from dli_check.batch.suites import SUITE_SUFFIX
+from dli_check.compiler.case_format import CaseFormat
+from dli_check.compiler.criteria import CompiledService
+from dli_check.engine.rules import Rules, case_from_data, decide_lines, load_rules
+from dli_check.errors import CaseError, Problem, RuleFileError
+from dli_check.results import (
+    CaseResult,
+    ServiceResult,
+    case_decision,
+)
+from dli_check.values.case import ValueProblem, iso_date
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The versions of one guideline, in date order."""
+
+    source: str
+    versions: tuple[Rules, ...]
+
+    @property
+    def guideline_id(self) -> str:
+        """The guideline's id."""
+        return self.versions[0].guideline_id
+
+    @property
+    def sha256(self) -> str:
+        """One hash for the whole set: the sha256 of its versions' sha256s, in order."""
+        joined = "".join(v.sha256 for v in self.versions).encode()
+        return hashlib.sha256(joined).hexdigest()
+
+    @property
+    def latest(self) -> Rules:
+        """The version in effect last."""
+        return self.versions[-1]
+
+    @property
+    def case_format(self) -> CaseFormat:
+        """The latest version's case format (for its questions and schema)."""
+        return self.latest.case_format
+
+    @property
+    def services(self) -> dict[str, CompiledService]:
+        """The latest version's services."""
+        return self.latest.services
+
+    @property
+    def field_names(self) -> frozenset[str]:
+        """Every key a case may hold under some version."""
+        return frozenset().union(*(v.case_format.field_names for v in self.versions))
+
+    def version_on(self, day: dt.date) -> Rules | None:
+        """The version in effect on a date of service, if any."""
+        for version in self.versions:
+            start, end = _period(version)
+            if (start is None or start <= day) and (end is None or day <= end):
+                return version
+        return None
+
+    def nearest(self, day: dt.date) -> Rules:
+        """The version whose period is nearest a date outside every period."""
+
+        def distance(version: Rules) -> int:
+            start, end = _period(version)
+            if start is not None and day < start:
+                return (start - day).days
+            if end is not None and day > end:
+                return (day - end).days
+            return 0
+
+        return min(self.versions, key=distance)
+
+    def decide_data(
+        self, data: Any, source: str, raw: bytes | None = None, *, read_from_fhir: bool = False
+    ) -> CaseResult:
+        """Decide decoded case data (case JSON, or a FHIR Bundle), each line by the
+        version in effect on its date."""
+        if not isinstance(data, Mapping):
+            raise CaseError.one(source, "a case must be a JSON object")
+        if data.get("resourceType") == "Bundle":
+            from dli_check.inputs.fhir import decide_bundle
+
+            return decide_bundle(data, self, source=source)
+        lines = data.get("services")
+        count = len(lines) if isinstance(lines, list) else 0
+        received = _received(data, self.latest)
+        chosen: list[Rules | ServiceResult] = []
+        for number in range(count):
+            day = _line_date(lines[number])  # type: ignore[index]
+            chosen.append(self._choose(day or received, number))
+        results: list[ServiceResult | None] = [
+            c if isinstance(c, ServiceResult) else None for c in chosen
+        ]
+        provenance = None
+        used = {id(c): c for c in chosen if isinstance(c, Rules)}  # Rules are not hashable
+        if not used:  # no line for any version: the latest still checks the case
+            case_from_data(data, self.latest, source=source, raw=raw, read_from_fhir=read_from_fhir)
+        for version in used.values():
+            case = case_from_data(
+                data, version, source=source, raw=raw, read_from_fhir=read_from_fhir
+            )
+            numbers = [i for i, c in enumerate(chosen) if c is version]
+            for number, result in zip(numbers, decide_lines(case, version, numbers), strict=True):
+                results[number] = result
+            provenance = provenance or version.provenance
+        decided = tuple(r for r in results if r is not None)
+        case_id = data.get("case_id")
+        return CaseResult(
+            case_id=case_id if isinstance(case_id, str) else "",
+            decision=case_decision(tuple(r.decision for r in decided)),
+            services=decided,
+            provenance=provenance or self.latest.provenance,
+        )
+
+    def _choose(self, day: dt.date | None, number: int) -> Rules | ServiceResult:
+        if day is None:
+            if len(self.versions) == 1:
+                return self.versions[0]
+            return _date_needed(self.latest, number)
+        version = self.version_on(day)
+        if version is not None:
+            return version
+        return out_of_period(self.nearest(day), day)
+
+
+def _period(rules: Rules) -> tuple[dt.date | None, dt.date | None]:
+    return rules.period
+
+
+def _line_date(line: object) -> dt.date | None:
+    if isinstance(line, Mapping):
+        try:
+            return iso_date(line.get("date"))
+        except ValueProblem:
+            return None
+    return None
+
+
+def _received(data: Mapping[str, Any], rules: Rules) -> dt.date | None:
+    path = rules.case_format.received
+    if path is None:
+        return None
+    record, _, field = path.partition(".")
+    holder = data.get(record)
+    if not isinstance(holder, Mapping):
+        return None
+    try:
+        return iso_date(holder.get(field))
+    except ValueProblem:
+        return None
+
+
+def _date_needed(rules: Rules, number: int) -> ServiceResult:
+    return rules.guideline_result(
+        "date-of-service",
+        "unknown",
+        f"{rules.guideline_id} has more than one version: the date of service says which "
+        "one applies.",
+        missing=(f"services[{number}].date",),
+        versioned=False,
+    )
+
+
+def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:
+    """The result of a line dated outside every version's period."""
+    return nearest.guideline_result(
+        "in-effect-on-the-date-of-service",
+        "not_met",
+        f"No version of {nearest.guideline_id} is in effect on {day}; the nearest is "
+        f"{_describe(nearest)}.",
+    )
+
+
+def _describe(rules: Rules) -> str:
+    start, end = _period(rules)
+    return f"the one in effect {start or 'before'} to {end or 'now'} ({Path(rules.source).name})"
+
+
+def load_rule_set(directory: Path) -> RuleSet:
+    """Every rule file in a directory (``*.yaml``, not test suites) as the versions of one
+    guideline. Raises `RuleFileError` for overlapping periods, undeclared gaps, or files of
+    two guidelines."""
+    paths = sorted(p for p in directory.glob("*.yaml") if not p.name.endswith(SUITE_SUFFIX))
+    if not paths:
+        raise RuleFileError([Problem(str(directory), 1, 1, "", "no rule file (*.yaml) here")])
+    versions = [load_rules(p) for p in paths]
+    return RuleSet(str(directory), tuple(check_versions(versions)))
+
+
+def check_versions(versions: list[Rules]) -> list[Rules]:
+    """The versions in date order; raises `RuleFileError` for files of two guidelines,
+    overlapping periods, or a gap the later version does not declare."""
+    ids = {v.guideline_id for v in versions}
+    if len(ids) > 1:
+        problem = (
+            f"holds rule files of {len(ids)} guidelines ({', '.join(sorted(ids))}): one at a time"
+        )
+        raise RuleFileError([Problem(versions[0].source, 1, 1, "", problem)])
+    ordered = sorted(versions, key=lambda v: _period(v)[0] or dt.date.min)
+    problems = []
+    for earlier, later in pairwise(ordered):
+        _, end = _period(earlier)
+        start, _ = _period(later)
+        where = later.source
+        if end is None or start is None or start <= end:
+            problems.append(
+                Problem(where, 1, 1, "effective", f"overlaps {Path(earlier.source).name}'s period")
+            )
+        elif start > end + dt.timedelta(days=1) and not later.model.effective.gap_before:  # type: ignore[union-attr]
+            problems.append(
+                Problem(
+                    where,
+                    1,
+                    1,
+                    "effective",
+                    f"leaves a gap after {Path(earlier.source).name} ({end} to {start}); declare "
+                    "it with gap_before: true",
+                )
+            )
+    if problems:
+        raise RuleFileError(problems)
+    return ordered

@@ -1,0 +1,355 @@
+"""Da Vinci CRD 2.2.1 over CDS Hooks 2.0: the discovery document, a hook request read as a
+case, and the engine's per-line results written as ``coverage-information``.
+
+The mapping is the integration reference's (section 7), and it never denies:
+
+* ``medically_necessary``: ``pa-needed`` ``satisfied`` (with ``satisfied-pa-id``) only
+  where the plan auto-approves, else ``auth-needed``;
+* ``not_medically_necessary``: ``auth-needed``, ``doc-needed`` ``clinical``, a ``reason``
+  naming the unmet criteria, and a card that says this is a pre-screen for a physician.
+  Never ``covered = not-covered``: that would be an automated denial;
+* ``insufficient_information``: ``auth-needed``, ``doc-needed`` ``clinical`` and the
+  Questionnaire of the missing facts (not ``info-needed``).
+
+``covered`` is the plan's benefit answer, not the engine's: it comes from `Policy`.
+Orders whose codes the guideline does not govern get no action.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from dli_check.engine.rules import Rules
+    from dli_check.results import CaseResult, ServiceResult
+
+COVERAGE_INFORMATION = (
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+)
+CARD_TYPES = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
+DETAIL_CODES = "http://terminology.hl7.org/CodeSystem/crd-coverage-detail"
+CPT = "http://www.ama-assn.org/go/cpt"
+HOOKS = ("order-sign", "order-select")
+"""The hooks each rule file is served on: order-sign (primary), order-select (secondary)."""
+_NOT_QUERIED = ("ServiceRequest", "Claim", "QuestionnaireResponse")
+"""Resource types a binding may read that come with the request, not from a query."""
+
+
+class RequestError(Exception):
+    """A request that cannot be answered: its HTTP status and the problem in words (never
+    a value of the request)."""
+
+    def __init__(self, status: int, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the plan decides, not the engine: configured when the service starts."""
+
+    payer: str = "Health plan"
+    """The insurer's name on the member's card: the cards' ``source.label``."""
+    covered: Literal["covered", "conditional"] = "covered"
+    """The benefit answer; ``covered`` assumes eligibility and benefits were checked
+    upstream. ``conditional`` comes with ``info-needed`` (CRD invariant crd-ci-q3)."""
+    auto_approve: bool = False
+    """Whether a medically necessary line is ``satisfied`` (an authorization) rather than
+    ``auth-needed``."""
+    policy_url: str | None = None
+    """Where the guideline is published, for a ``policy-link`` detail and card links."""
+
+
+def service_id(rules: Rules, hook: str) -> str:
+    """The CDS service id of a rule file on a hook: ``cg-trans-03-order-sign``."""
+    return f"{rules.model.guideline.id.lower()}-{hook}"
+
+
+def discovery(rule_files: list[Rules]) -> dict[str, Any]:
+    """The ``GET /cds-services`` document: an order-sign and an order-select service per
+    rule file, with prefetch templates for what its FHIR bindings read."""
+    services = []
+    for rules in rule_files:
+        guideline = rules.model.guideline
+        title = " ".join(guideline.title.split())
+        for hook in HOOKS:
+            services.append(
+                {
+                    "hook": hook,
+                    "title": f"{guideline.id} coverage requirements",
+                    "description": f"Coverage requirements under guideline {guideline.id}, "
+                    f"{title}: a pre-screen of the orders' medical necessity",
+                    "id": service_id(rules, hook),
+                    "prefetch": prefetch_templates(rules),
+                    "extension": {"davinci-crd.version": ["2.2"]},
+                }
+            )
+    return {"services": services}
+
+
+def prefetch_templates(rules: Rules) -> dict[str, str]:
+    """The patient, the active coverage, and each resource type the bindings read."""
+    templates = {
+        "patient": "Patient/{{context.patientId}}",
+        "coverage": "Coverage?patient={{context.patientId}}&status=active",
+    }
+    d = rules.case_format.declaration
+    kinds = [s.resource for r in d.records.values() for s in r.fhir.values()]
+    kinds += [s.resource for listed in d.lists.values() for s in listed.fhir.values()]
+    for kind in dict.fromkeys(kinds):
+        if kind not in _NOT_QUERIED:
+            templates[kind.lower()] = f"{kind}?patient={{{{context.patientId}}}}"
+    return templates
+
+
+def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check a CDS Hooks request for `hook` and gather what it carries into one Bundle (the
+    draft orders first, then every prefetched resource); also returns the Coverage.
+
+    Raises `RequestError`: 400 for a request that breaks CDS Hooks or names no single
+    Coverage, 412 when the coverage prefetch is missing (this service does not query)."""
+    if not isinstance(request, Mapping):
+        raise RequestError(400, "a CDS Hooks request must be a JSON object")
+    for name, kind in (("hook", str), ("hookInstance", str), ("context", Mapping)):
+        if not isinstance(request.get(name), kind):
+            raise RequestError(400, f"{name}: required by CDS Hooks, missing or of the wrong type")
+    if request["hook"] != hook:
+        raise RequestError(400, f"hook: this service answers {hook}")
+    context = request["context"]
+    orders = context.get("draftOrders")
+    if not isinstance(orders, Mapping) or orders.get("resourceType") != "Bundle":
+        raise RequestError(400, "context.draftOrders: required, a Bundle of draft orders")
+    for name in ("userId", "patientId"):
+        if not isinstance(context.get(name), str):
+            raise RequestError(400, f"context.{name}: required by {hook}")
+    prefetch = request.get("prefetch")
+    if prefetch is not None and not isinstance(prefetch, Mapping):
+        raise RequestError(400, "prefetch: must be an object")
+    prefetch = prefetch or {}
+    if "coverage" not in prefetch:
+        raise RequestError(
+            412, "prefetch.coverage: needed, and this service does not query the FHIR server"
+        )
+    coverage = _coverage(prefetch["coverage"])
+    resources = [e.get("resource") for e in orders.get("entry") or [] if isinstance(e, Mapping)]
+    for value in prefetch.values():
+        if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
+            resources += [
+                e.get("resource") for e in value.get("entry") or [] if isinstance(e, Mapping)
+            ]
+        elif value is not None:
+            resources.append(value)
+    bundle = {
+        "resourceType": "Bundle",
+        "identifier": {"value": request["hookInstance"]},
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+    return bundle, coverage
+
+
+def _coverage(found: Any) -> dict[str, Any]:
+    coverages: list[Mapping[str, Any]]
+    if isinstance(found, Mapping) and found.get("resourceType") == "Bundle":
+        coverages = [
+            e["resource"]
+            for e in found.get("entry") or []
+            if isinstance(e, Mapping)
+            and isinstance(e.get("resource"), Mapping)
+            and e["resource"].get("resourceType") == "Coverage"
+        ]
+    elif isinstance(found, Mapping) and found.get("resourceType") == "Coverage":
+        coverages = [found]
+    else:
+        coverages = []
+    if len(coverages) != 1 or not isinstance(coverages[0].get("id"), str):
+        raise RequestError(400, "prefetch.coverage: must hold exactly one Coverage, with an id")
+    return dict(coverages[0])
+
+
+def line_place(result: CaseResult, number: int) -> str | None:
+    """Where a line of a Bundle's result was read from (``ServiceRequest/x.code.coding``,
+    ``Claim/y.item[1].productOrService.coding``)."""
+    for source in result.sources:
+        if source.fact in (f"services[{number}].code", f"services[{number}].service"):
+            return source.places[0]
+    return None
+
+
+def order_of_line(result: CaseResult, number: int) -> str | None:
+    """The ``ServiceRequest/id`` a line of a Bundle's result was read from."""
+    place = line_place(result, number)
+    return place.split(".", 1)[0] if place else None
+
+
+def coverage_response(
+    request: Mapping[str, Any],
+    coverage: Mapping[str, Any],
+    result: CaseResult,
+    rules: Rules,
+    policy: Policy,
+    *,
+    decision_id: str,
+    today: dt.date,
+    questionnaire_url: str | None,
+) -> dict[str, Any]:
+    """The CDS Hooks response: a ``systemActions`` update per governed draft order with its
+    coverage-information, and a card per order the pre-screen did not find medically
+    necessary. A secondary hook (order-select) asks for no documentation (CRD hook-19)."""
+    primary = request["hook"] == "order-sign"
+    orders = {
+        f"ServiceRequest/{r['id']}": r
+        for e in request["context"]["draftOrders"].get("entry") or []
+        if isinstance(r := e.get("resource"), Mapping)
+        and r.get("resourceType") == "ServiceRequest"
+        and isinstance(r.get("id"), str)
+    }
+    actions, cards = [], []
+    for number, line in enumerate(result.services):
+        order = orders.get(order_of_line(result, number) or "")
+        if order is None or line.decision == "not_applicable":
+            continue
+        info = coverage_information(
+            line,
+            rules,
+            policy,
+            coverage_id=str(coverage["id"]),
+            assertion_id=f"{decision_id}.{number + 1}",
+            today=today,
+            questionnaire_url=questionnaire_url if primary else None,
+            ask_for_documents=primary,
+        )
+        updated = copy.deepcopy(dict(order))
+        updated["extension"] = [*order.get("extension", []), info]
+        label = _label(rules, line)
+        actions.append(
+            {
+                "type": "update",
+                "description": f"Record coverage information for the {label} order",
+                "resource": updated,
+            }
+        )
+        if line.decision == "not_medically_necessary":
+            cards.append(_card(line, rules, policy, order, f"{decision_id}.{number + 1}"))
+    response: dict[str, Any] = {"cards": cards}
+    if actions:
+        response["systemActions"] = actions
+    return response
+
+
+def coverage_information(
+    line: ServiceResult,
+    rules: Rules,
+    policy: Policy,
+    *,
+    coverage_id: str,
+    assertion_id: str,
+    today: dt.date,
+    questionnaire_url: str | None,
+    ask_for_documents: bool = True,
+) -> dict[str, Any]:
+    """One order's ``coverage-information`` extension, as the reference maps it."""
+    guideline = rules.model.guideline.id
+    parts: list[dict[str, Any]] = [
+        {"url": "coverage", "valueReference": {"reference": f"Coverage/{coverage_id}"}},
+        {"url": "covered", "valueCode": policy.covered},
+    ]
+    approved = line.decision == "medically_necessary" and policy.auto_approve
+    parts.append({"url": "pa-needed", "valueCode": "satisfied" if approved else "auth-needed"})
+    needs_documents = ask_for_documents and line.decision != "medically_necessary"
+    if needs_documents:
+        parts.append({"url": "doc-needed", "valueCode": "clinical"})
+        parts.append({"url": "doc-purpose", "valueCode": "withpa"})
+    if policy.covered == "conditional":
+        parts.append({"url": "info-needed", "valueCode": "OTH"})
+    if line.code is not None:
+        parts.append({"url": "billingCode", "valueCoding": {"system": CPT, "code": line.code}})
+    parts.append({"url": "reason", "valueCodeableConcept": {"text": _reason(line, guideline)}})
+    if policy.policy_url:
+        parts.append(_detail("policy-link", {"valueUrl": policy.policy_url}))
+    if needs_documents and line.missing:
+        text = f"Complete the {guideline} questionnaire: " + "; ".join(
+            rules.case_format.question(path, _label(rules, line)) or path for path in line.missing
+        )
+        parts.append(_detail("instructions", {"valueString": text}))
+    if needs_documents and questionnaire_url and line.missing:
+        parts.append({"url": "questionnaire", "valueCanonical": questionnaire_url})
+    if approved:
+        parts.append({"url": "satisfied-pa-id", "valueString": assertion_id})
+    parts.append({"url": "date", "valueDate": today.isoformat()})
+    parts.append({"url": "coverage-assertion-id", "valueString": assertion_id})
+    return {"url": COVERAGE_INFORMATION, "extension": parts}
+
+
+def _detail(code: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": "detail",
+        "extension": [
+            {"url": "category", "valueCode": "cat-other"},
+            {
+                "url": "code",
+                "valueCodeableConcept": {"coding": [{"system": DETAIL_CODES, "code": code}]},
+            },
+            {"url": "value", **value},
+        ],
+    }
+
+
+def _reason(line: ServiceResult, guideline: str) -> str:
+    if line.decision == "medically_necessary":
+        return f"All {guideline} criteria for this service are met"
+    if line.decision == "insufficient_information":
+        return f"Needed to apply {guideline}: " + ", ".join(line.missing)
+    unmet = [r.criterion for r in line.reasons if r.status == "not_met"]
+    return (
+        f"Prior authorization required: the {guideline} pre-screen did not find "
+        f"{', '.join(unmet)} met; a physician will review the request"
+    )
+
+
+def _label(rules: Rules, line: ServiceResult) -> str:
+    service = rules.services.get(line.service or "")
+    return service.label if service else "service"
+
+
+def _card(
+    line: ServiceResult, rules: Rules, policy: Policy, order: Mapping[str, Any], card_id: str
+) -> dict[str, Any]:
+    guideline = rules.model.guideline.id
+    unmet = [r for r in line.reasons if r.status == "not_met"]
+    code = f" (CPT {line.code})" if line.code else ""
+    summary = f"{guideline} pre-screen: a criterion is not met{code}; a physician will review"
+    detail = [
+        "**This is a pre-screen, not a determination.** A physician reviewer decides.",
+        "",
+    ]
+    for reason in unmet:
+        detail.append(f"Criterion not met: *{reason.criterion}*: {reason.explanation}")
+        detail.append("")
+        detail.append(f'> "{reason.citation.quote}" ({guideline}, {reason.citation.section})')
+        detail.append("")
+    detail.append(
+        "If the record is incomplete, submit what it lacks with the prior authorization request."
+    )
+    card: dict[str, Any] = {
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dli-check:{card_id}")),
+        "summary": summary[:139],
+        "indicator": "warning",
+        "detail": "\n".join(detail),
+        "source": {
+            "label": policy.payer,
+            "topic": {"system": CARD_TYPES, "code": "off-guideline", "display": "Off Guideline"},
+        },
+        "extension": {
+            "davinci-crd.associated-resource": [{"reference": f"ServiceRequest/{order['id']}"}]
+        },
+    }
+    if policy.policy_url:
+        card["source"]["url"] = policy.policy_url
+        card["links"] = [{"label": f"{guideline}", "url": policy.policy_url, "type": "absolute"}]
+    return card

@@ -1,0 +1,424 @@
+"""The rule-file language: pydantic models that say what a rule file may contain.
+
+A rule file carries a guideline's metadata; the case it reads (`case`: the facts a case
+holds, each with its type, meaning and the question to ask when it is missing); named code
+sets exactly as the guideline prints them; and the services it governs: each with its
+procedure codes, its criteria (an id, a plain-language explanation, a citation quoting the
+guideline, and a condition: see `operators`) and its two outcomes.
+
+Cross-references (fact paths, code-set names, fact types) are checked when the file is
+compiled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+from dli_check.language.operators import Condition, Name
+from dli_check.values.codes import IcdRange, ProcedureRange
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+
+Decision = Literal["medically_necessary", "not_medically_necessary"]
+RULES_FORMAT = 2
+"""The version of this rule language."""
+
+
+def _rules_format(value: object) -> object:
+    # YAML's true is Python's True, which equals 1: a version number must be a number.
+    if isinstance(value, bool):
+        raise ValueError(f"must be the number {RULES_FORMAT}, not a boolean")
+    if value == 1:
+        raise ValueError(
+            "rules_format 1 is no longer read: a rule file now declares its case "
+            f"(rules_format: {RULES_FORMAT}, with a case section; see the README)"
+        )
+    return value
+
+
+def _icd_range(value: object) -> IcdRange:
+    if not isinstance(value, str):
+        raise ValueError("an ICD-10-CM code or range must be a string")
+    return IcdRange.parse(value)
+
+
+def _procedure_range(value: object) -> ProcedureRange:
+    if not isinstance(value, str):
+        raise ValueError("a procedure code or range must be a quoted string, e.g. '38242'")
+    return ProcedureRange.parse(value)
+
+
+IcdRangeText = Annotated[
+    IcdRange,
+    PlainValidator(_icd_range),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "description": "An ICD-10-CM code or range CODE-CODE."}),
+]
+ProcedureRangeText = Annotated[
+    ProcedureRange,
+    PlainValidator(_procedure_range),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "description": "A CPT or HCPCS code or range CODE-CODE."}),
+]
+Text = Annotated[str, Field(min_length=1)]
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class Citation(BaseModel):
+    """Where the guideline says it: a section path and its words, verbatim."""
+
+    model_config = _STRICT
+    section: Text
+    quote: Text
+
+
+class Guideline(BaseModel):
+    """The guideline a rule file encodes."""
+
+    model_config = _STRICT
+    id: Text
+    title: Text
+    publish_date: dt.date
+    last_review_date: dt.date
+    status: Text
+    scope: Citation = Field(
+        description="What the guideline addresses, in its words: cited for a line whose code "
+        "no service of the rule file governs."
+    )
+
+
+FactTypeName = Literal["boolean", "date", "choice", "identifier", "number", "code", "codes"]
+CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
+
+
+FhirPathText = Annotated[str, Field(min_length=1, max_length=1000)]
+ResourceType = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z]{1,63}$")]
+ElementName = Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9]{0,63}$")]
+
+
+class FhirValue(BaseModel):
+    """Where one fact is in one source's element: FHIRPath expressions relative to it,
+    each tried (a value found by two that disagree makes the fact unknown), optionally
+    keeping codings of some code systems, or translating codes into the fact's words."""
+
+    model_config = _STRICT
+    path: FhirPathText | list[FhirPathText] = Field(
+        description="FHIRPath from the source's element, or several, e.g. [performedDateTime, "
+        "performedPeriod.start]."
+    )
+    system: list[CodeSystem] | None = Field(
+        default=None,
+        description="The values are Codings: keep those of these systems, and read their code.",
+    )
+    map: dict[Annotated[str, Field(min_length=1)], bool | str | int | float] | None = Field(
+        default=None,
+        description="FHIR code -> the fact's value; a value not in the map is not evidence.",
+    )
+
+    @property
+    def paths(self) -> list[str]:
+        """The expressions, as a list."""
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class FhirSource(BaseModel):
+    """Where an entity's records come from in a FHIR R4 Bundle: the resources of one type
+    (that pass `where`), or each element `elements` of them (``Claim.item``). For a list,
+    each one is a record; for a record, all of them together are the one record; for
+    service lines, each one is a line."""
+
+    model_config = _STRICT
+    resource: ResourceType
+    where: FhirPathText | None = Field(
+        default=None, description="A FHIRPath condition on the resource: only those it holds for."
+    )
+    elements: ElementName | None = Field(
+        default=None, description="A repeating element of the resource whose each is a record."
+    )
+    code: FhirValue | None = Field(
+        default=None, description="Service lines only: where the line's procedure code is."
+    )
+    service: FhirValue | None = Field(
+        default=None,
+        description="Service lines only: where the line names its service (for a service "
+        "the guideline gives no procedure code).",
+    )
+
+
+FhirSources = Annotated[
+    dict[FieldName, FhirSource],
+    Field(description="Named sources of the entity's records in a FHIR Bundle."),
+]
+
+
+class FactDeclaration(BaseModel):
+    """One fact a case may hold: its type, what it means, and how to ask for it."""
+
+    model_config = _STRICT
+    type: FactTypeName
+    description: Text
+    question: Text = Field(description="The plain words a nurse would use to ask for it.")
+    label: Text | None = Field(
+        default=None,
+        description='A short noun phrase for the fact in reasons ("the visit\'s date"); '
+        "{service} stands for the service's label.",
+    )
+    choices: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, description="For a choice: the words it may hold."
+    )
+    system: CodeSystem | None = Field(default=None, description="For a code or codes.")
+    billable_only: bool = Field(
+        default=False,
+        description="For ICD-10-CM codes billed on a claim: a heading code (one with more "
+        "specific codes) is not billable, does not count, and asks for the billable code.",
+    )
+    unit: Text | None = Field(default=None, description="For a number, e.g. events/hour.")
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    default: bool | str | int | float | None = Field(
+        default=None, description="The value when the case does not give one."
+    )
+    default_reason: Text | None = Field(default=None, description="Why the default holds.")
+    default_for_fhir: bool = Field(
+        default=False,
+        description="Whether the default also holds for a case read from FHIR, where a missing "
+        "element is no evidence (it does not, unless this says so).",
+    )
+    fhir: dict[FieldName, FhirValue] = Field(
+        default={},
+        description="Where the fact is in each FHIR source of its entity (by the source's "
+        "name). A fact without one is read only from a QuestionnaireResponse.",
+    )
+
+
+class RecordDeclaration(BaseModel):
+    """A one-record entity of a case (``patient``)."""
+
+    model_config = _STRICT
+    description: Text
+    fhir: FhirSources = {}
+    facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
+
+
+class ListDeclaration(BaseModel):
+    """A named list of records (``visits``), each record with the same facts."""
+
+    model_config = _STRICT
+    item: FieldName = Field(description="What one record is called in fact paths.")
+    description: Text
+    question: Text = Field(description="How to ask for a record when the list is empty.")
+    replaces: FieldName | None = Field(
+        default=None, description="An older key of the case format that this list replaces."
+    )
+    max_items: int = Field(default=100, ge=1, le=1000)
+    fhir: FhirSources = {}
+    facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
+
+
+class ServiceLineDeclaration(BaseModel):
+    """The facts of a requested service line, beyond its ``service`` and ``code``."""
+
+    model_config = _STRICT
+    fhir: FhirSources = {}
+    facts: dict[FieldName, FactDeclaration] = {}
+
+
+class CaseDeclaration(BaseModel):
+    """Everything a case may hold beyond its ``case_id`` and its ``services``."""
+
+    model_config = _STRICT
+    received: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = Field(
+        default=None,
+        description="A record's date fact: when the request was received, which picks the "
+        "guideline version for a line without a date of service.",
+    )
+    records: dict[FieldName, RecordDeclaration] = {}
+    lists: dict[FieldName, ListDeclaration] = {}
+    service: ServiceLineDeclaration = ServiceLineDeclaration()
+
+
+class IcdEntry(BaseModel):
+    """One printed line of an ICD-10-CM code list."""
+
+    model_config = _STRICT
+    codes: IcdRangeText
+    description: Text
+
+
+class Caveat(BaseModel):
+    """Codes a set does not list that a reviewer should be told about when a case has one."""
+
+    model_config = _STRICT
+    codes: list[IcdRangeText] = Field(min_length=1)
+    note: Text
+
+
+class CodeGroup(BaseModel):
+    """Codes a set treats one way, and why (our words, which a reason note shows)."""
+
+    model_config = _STRICT
+    codes: list[IcdRangeText] = Field(min_length=1)
+    reason: Text
+
+
+class IcdCodeSet(BaseModel):
+    """A named set of ICD-10-CM codes and ranges."""
+
+    model_config = _STRICT
+    system: Literal["ICD-10-CM"]
+    title: Text
+    citation: Citation
+    codes: list[IcdEntry] = Field(min_length=1)
+    also_includes: list[CodeGroup] = Field(
+        default=[],
+        description="Codes the set counts beyond its printed entries (codes newer than the "
+        "guideline that refine a listed category), each group with its reason.",
+    )
+    ask_instead: list[CodeGroup] = Field(
+        default=[],
+        description="Codes that leave a criterion unknown, asking for the fact again (a "
+        "history code where the disease is needed), each group with its reason.",
+    )
+    caveats: list[Caveat] = []
+
+
+class ProcedureEntry(BaseModel):
+    """One printed line of a CPT or HCPCS code list."""
+
+    model_config = _STRICT
+    codes: ProcedureRangeText
+    description: Text
+
+
+class ProcedureCodeSet(BaseModel):
+    """A named set of CPT or HCPCS procedure codes."""
+
+    model_config = _STRICT
+    system: Literal["CPT", "HCPCS"]
+    title: Text
+    citation: Citation
+    codes: list[ProcedureEntry] = Field(min_length=1)
+
+
+def _code_set_system(value: Any) -> str | None:
+    if isinstance(value, dict):
+        system = value.get("system")
+        return "procedures" if system in ("CPT", "HCPCS") else str(system)
+    return "ICD-10-CM" if isinstance(value, IcdCodeSet) else "procedures"
+
+
+CodeSet = Annotated[
+    Annotated[IcdCodeSet, Tag("ICD-10-CM")] | Annotated[ProcedureCodeSet, Tag("procedures")],
+    Discriminator(
+        _code_set_system,
+        custom_error_type="code_set_system",
+        custom_error_message="system must be one of: ICD-10-CM, CPT, HCPCS",
+    ),
+]
+
+
+class Criterion(BaseModel):
+    """One criterion: what it checks, in plain words and in the guideline's words."""
+
+    model_config = _STRICT
+    id: Name
+    explanation: Text
+    citation: Citation
+    also_cites: list[Citation] = Field(
+        default=[], description="Further passages, e.g. definitions, that shape the reading."
+    )
+    condition: Condition
+
+
+class Outcome(BaseModel):
+    """A service's decision when its criteria are met, or otherwise, and where it is said:
+    the guideline's sentence, or, where it states none, the `basis` in our words."""
+
+    model_config = _STRICT
+    decision: Decision
+    citation: Citation | None = None
+    basis: Text | None = Field(
+        default=None,
+        description="Where the guideline states no sentence for this outcome: why it holds.",
+    )
+
+    @model_validator(mode="after")
+    def _said_somewhere(self) -> Outcome:
+        if (self.citation is None) == (self.basis is None):
+            raise ValueError("give the guideline's sentence as citation, or a basis (one of them)")
+        return self
+
+
+class LineNote(BaseModel):
+    """A note a line gets when a condition holds: what a reviewer should know about a fact
+    the criteria do not use."""
+
+    model_config = _STRICT
+    when: Condition
+    note: Text
+
+
+class Service(BaseModel):
+    """A service the guideline governs."""
+
+    model_config = _STRICT
+    id: Name
+    title: Text
+    label: Text | None = Field(
+        default=None, description='A short noun phrase for the service: "the infusion".'
+    )
+    code_set: Name | None = Field(
+        default=None,
+        description="The procedure codes that route a line to this service; none if the "
+        "guideline lists none (a line then names the service).",
+    )
+    criteria: list[Criterion] = Field(min_length=1)
+    when_met: Outcome
+    otherwise: Outcome
+    line_notes: list[LineNote] = []
+
+
+class Effective(BaseModel):
+    """When a version of a guideline is in effect, by date of service: both ends included,
+    either open."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+    gap_before: bool = Field(
+        default=False, description="The previous version ends before this one starts, on purpose."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Effective:
+        if self.from_ is not None and self.to is not None and self.to < self.from_:
+            raise ValueError("to is before from")
+        return self
+
+
+class RuleFile(BaseModel):
+    """A whole rule file."""
+
+    model_config = _STRICT
+    rules_format: Annotated[Literal[2], BeforeValidator(_rules_format)] = Field(
+        description="Version of this rule language."
+    )
+    guideline: Guideline
+    effective: Effective | None = None
+    case: CaseDeclaration = CaseDeclaration()
+    code_sets: dict[Name, CodeSet] = {}
+    services: list[Service] = Field(min_length=1)

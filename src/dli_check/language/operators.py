@@ -1,0 +1,544 @@
+"""The operators of the rule language, each defined once: its arguments (a pydantic model,
+which validates it), the fact types it applies to, the Python it compiles to, and its
+explanation in words (which the text tree and the Mermaid flowchart show).
+
+A condition is a mapping with exactly one operator::
+
+    all: [COND, ...]                      every one is met
+    any: [COND, ...]                      at least one is met
+    not: COND                             the condition is not met
+    equals: {fact: F, value: V}           the fact equals V
+    one_of: {fact: F, values: [V, ...]}   the fact is one of the values
+    is_true: F                            a boolean fact is true
+    present: F                            the fact is given (never unknown)
+    in_code_set: {fact: F, code_set: S}   the code (for a list, any code) is in the set
+    same_as: {fact: F, other: G}          two facts hold the same value
+    before / after: {fact: F, other: G}   date F is before / after date G
+    at_least / at_most / greater_than / less_than: {fact: F, value: N | other: G}
+    between: {fact: F, min: N, max: N}    min <= F <= max
+    some: {of: LIST, where: COND}         some record of a declared list meets COND
+    constant: true | false                a fixed answer ("never medically necessary")
+
+Compiled, each condition is three expressions: its status (``met``, ``not_met`` or
+``unknown``), the facts it misses, and its notes. Kleene's three-valued logic joins them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+if TYPE_CHECKING:
+    from dli_check.compiler.criteria import Builder
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+
+FACT_PATH = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+FactPath = Annotated[str, Field(pattern=FACT_PATH)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+"""The name of a code set, a criterion or a service."""
+"""``record.fact``: a fact of a declared record, of a list's item, or of the service line."""
+ListName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+Number = int | float
+
+Triple = tuple[str, str, str]
+"""The Python expressions for a condition's status, missing facts and notes."""
+PathKey = tuple[str | int, ...]
+
+
+class FactAndValue(BaseModel):
+    """Arguments of `equals`."""
+
+    model_config = _STRICT
+    fact: FactPath
+    value: str | bool
+
+
+class FactAndValues(BaseModel):
+    """Arguments of `one_of`."""
+
+    model_config = _STRICT
+    fact: FactPath
+    values: list[str] = Field(min_length=1)
+
+
+class FactAndCodeSet(BaseModel):
+    """Arguments of `in_code_set`."""
+
+    model_config = _STRICT
+    fact: FactPath
+    code_set: Name
+
+
+class TwoFacts(BaseModel):
+    """Arguments of `same_as`, `before` and `after`."""
+
+    model_config = _STRICT
+    fact: FactPath
+    other: FactPath
+
+
+class Comparison(BaseModel):
+    """Arguments of a numeric comparison: a fact and a number, or two facts."""
+
+    model_config = _STRICT
+    fact: FactPath
+    value: Number | None = None
+    other: FactPath | None = None
+
+    @model_validator(mode="after")
+    def _one_operand(self) -> Comparison:
+        if (self.value is None) == (self.other is None):
+            raise ValueError("give a number as value, or a fact as other (one of them)")
+        if isinstance(self.value, bool):
+            raise ValueError("value must be a number")
+        return self
+
+
+class Range(BaseModel):
+    """Arguments of `between`: both ends are included."""
+
+    model_config = _STRICT
+    fact: FactPath
+    min: Number
+    max: Number
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if isinstance(self.min, bool) or isinstance(self.max, bool):
+            raise ValueError("min and max must be numbers")
+        if self.max < self.min:
+            raise ValueError("max is less than min")
+        return self
+
+
+class All(BaseModel):
+    """Every condition is met."""
+
+    model_config = _STRICT
+    all: list[Condition] = Field(min_length=1)
+
+
+class Any_(BaseModel):
+    """At least one condition is met."""
+
+    model_config = _STRICT
+    any: list[Condition] = Field(min_length=1)
+
+
+class Not(BaseModel):
+    """The condition is not met."""
+
+    model_config = _STRICT
+    not_: Condition = Field(alias="not")
+
+
+class Equals(BaseModel):
+    """A fact equals a value."""
+
+    model_config = _STRICT
+    equals: FactAndValue
+
+
+class OneOf(BaseModel):
+    """A fact is one of several values."""
+
+    model_config = _STRICT
+    one_of: FactAndValues
+
+
+class IsTrue(BaseModel):
+    """A boolean fact is true."""
+
+    model_config = _STRICT
+    is_true: FactPath
+
+
+class Present(BaseModel):
+    """A fact is given; never unknown."""
+
+    model_config = _STRICT
+    present: FactPath
+
+
+class InCodeSet(BaseModel):
+    """A code (or, for a list of codes, any of them) is in a named code set."""
+
+    model_config = _STRICT
+    in_code_set: FactAndCodeSet
+
+
+class SameAs(BaseModel):
+    """Two facts hold the same value."""
+
+    model_config = _STRICT
+    same_as: TwoFacts
+
+
+class Before(BaseModel):
+    """One date is strictly before another."""
+
+    model_config = _STRICT
+    before: TwoFacts
+
+
+class After(BaseModel):
+    """One date is strictly after another."""
+
+    model_config = _STRICT
+    after: TwoFacts
+
+
+class AtLeast(BaseModel):
+    """A number is at least a value or another fact."""
+
+    model_config = _STRICT
+    at_least: Comparison
+
+
+class AtMost(BaseModel):
+    """A number is at most a value or another fact."""
+
+    model_config = _STRICT
+    at_most: Comparison
+
+
+class GreaterThan(BaseModel):
+    """A number is greater than a value or another fact."""
+
+    model_config = _STRICT
+    greater_than: Comparison
+
+
+class LessThan(BaseModel):
+    """A number is less than a value or another fact."""
+
+    model_config = _STRICT
+    less_than: Comparison
+
+
+class Between(BaseModel):
+    """A number lies between two values, both included."""
+
+    model_config = _STRICT
+    between: Range
+
+
+class Quantifier(BaseModel):
+    """Arguments of `some`: a declared list, and the condition one of its records meets."""
+
+    model_config = _STRICT
+    of: ListName
+    where: Condition
+
+
+class Some(BaseModel):
+    """Some record of a declared list meets the condition."""
+
+    model_config = _STRICT
+    some: Quantifier
+
+
+class Constant(BaseModel):
+    """A fixed answer, for what a guideline never (or always) allows."""
+
+    model_config = _STRICT
+    constant: bool
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator: its model, how it compiles, and how it reads."""
+
+    name: str
+    model: type[BaseModel]
+    compile: Callable[[Builder, Any, PathKey], Triple]
+    text: Callable[[Any], list[str]]
+    """The condition in words, one or more lines (nested conditions indented)."""
+
+
+def _bullet(lines: list[str]) -> list[str]:
+    return [f"- {lines[0]}"] + [f"  {line}" for line in lines[1:]]
+
+
+def condition_text(cond: BaseModel) -> list[str]:
+    """A condition as indented lines of plain words."""
+    return OPERATORS[operator_of(cond) or ""].text(cond)
+
+
+def _junction_text(cond: All | Any_) -> list[str]:
+    head, parts = ("all of:", cond.all) if isinstance(cond, All) else ("any of:", cond.any)
+    return [head] + [f"  {line}" for part in parts for line in _bullet(condition_text(part))]
+
+
+def _not_text(cond: Not) -> list[str]:
+    if isinstance(cond.not_, Present):
+        return [f"{cond.not_.present} is not given"]
+    if isinstance(cond.not_, IsTrue):
+        return [f"{cond.not_.is_true} is not true"]
+    inner = condition_text(cond.not_)
+    return [f"not {inner[0]}"] if len(inner) == 1 else ["not:", *(f"  {x}" for x in inner)]
+
+
+def _value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _compare_text(words: str) -> Callable[[Any], list[str]]:
+    def text(cond: Any) -> list[str]:
+        args: Comparison = next(iter(cond.__dict__.values()))
+        operand = args.other if args.other is not None else _value(args.value)
+        return [f"{args.fact} is {words} {operand}"]
+
+    return text
+
+
+# How each operator compiles. `b` is the compiler's Builder; see compiler.py for its parts.
+
+
+def _compile_junction(b: Builder, cond: All | Any_, path: PathKey) -> Triple:
+    op, parts = ("all", cond.all) if isinstance(cond, All) else ("any", cond.any)
+    triples = [b.build(c, (*path, op, k)) for k, c in enumerate(parts)]
+    return b.junction(triples, is_all=isinstance(cond, All))
+
+
+def _compile_not(b: Builder, cond: Not, path: PathKey) -> Triple:
+    if isinstance(cond.not_, Present):
+        b.lookup(cond.not_.present, (*path, "not", "present"))
+        return (f"(_N if {b.fact(cond.not_.present)} is not None else _M)", "()", "()")
+    status, missing, notes = b.build(cond.not_, (*path, "not"))
+    k = b.new()  # a statement, not a nested expression: nesting has a limit
+    b.line(f"s{k} = _NEG[{status}]")
+    if notes == "()":
+        return (f"s{k}", missing, "()")
+    # The inner condition's notes say why it was met, which is why this one is not.
+    b.line(f"n{k} = {notes} if {status} == _M else ()")
+    return (f"s{k}", missing, f"n{k}")
+
+
+def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
+    args, where = cond.equals, (*path, "equals")
+    fact = b.typed(args.fact, (*where, "fact"), ("choice", "identifier", "boolean"), "equals")
+    if fact is None:
+        return b.failed()
+    if (fact.type == "boolean") != isinstance(args.value, bool):
+        wanted = "true or false" if fact.type == "boolean" else "a string"
+        return b.fail((*where, "value"), f"{args.fact!r} holds {wanted}")
+    b.choice(fact, args.value, (*where, "value"))
+    shown = _value(args.value).replace("{", "{{").replace("}", "}}")
+    return b.test(args.fact, "{v} == " + b.constant(args.value), "{label} is {value}, not " + shown)
+
+
+def _compile_one_of(b: Builder, cond: OneOf, path: PathKey) -> Triple:
+    args, where = cond.one_of, (*path, "one_of")
+    fact = b.typed(args.fact, (*where, "fact"), ("choice", "identifier"), "one_of")
+    if fact is not None:
+        for k, value in enumerate(args.values):
+            b.choice(fact, value, (*where, "values", k))
+    shown = ", ".join(args.values).replace("{", "{{").replace("}", "}}")
+    return b.test(
+        args.fact,
+        "{v} in " + b.constant(frozenset(args.values)),
+        "{label} is {value}, not one of " + shown,
+    )
+
+
+def _compile_is_true(b: Builder, cond: IsTrue, path: PathKey) -> Triple:
+    b.typed(cond.is_true, (*path, "is_true"), ("boolean",), "is_true")
+    return b.test(cond.is_true, "{v} is True", "{label}: no")
+
+
+def _compile_present(b: Builder, cond: Present, path: PathKey) -> Triple:
+    b.lookup(cond.present, (*path, "present"))
+    return (f"(_M if {b.fact(cond.present)} is not None else _N)", "()", "()")
+
+
+def _compile_in_code_set(b: Builder, cond: InCodeSet, path: PathKey) -> Triple:
+    args, where = cond.in_code_set, (*path, "in_code_set")
+    fact = b.typed(args.fact, (*where, "fact"), ("code", "codes"), "in_code_set")
+    return b.in_code_set(args.fact, fact, args.code_set, where)
+
+
+def _compile_two_facts(
+    op: str, types: tuple[str, ...], compare: str, words: str
+) -> Callable[[Builder, Any, PathKey], Triple]:
+    def compile_(b: Builder, cond: Any, path: PathKey) -> Triple:
+        args: TwoFacts = getattr(cond, op)
+        where = (*path, op)
+        a = b.typed(args.fact, (*where, "fact"), types, op)
+        c = b.typed(args.other, (*where, "other"), types, op)
+        if a is not None and c is not None and a.type != c.type:
+            b.fail(
+                where,
+                f"{op} compares two facts of one type; {args.fact!r} and {args.other!r} are not",
+            )
+        return b.compare(args.fact, compare, args.other, words)
+
+    return compile_
+
+
+def _compile_comparison(
+    op: str, compare: str, words: str
+) -> Callable[[Builder, Any, PathKey], Triple]:
+    def compile_(b: Builder, cond: Any, path: PathKey) -> Triple:
+        args: Comparison = getattr(cond, op)
+        where = (*path, op)
+        b.typed(args.fact, (*where, "fact"), ("number",), op)
+        if args.other is not None:
+            b.typed(args.other, (*where, "other"), ("number",), op)
+            return b.compare(args.fact, compare, args.other, words)
+        return b.compare_value(args.fact, compare, args.value, words)
+
+    return compile_
+
+
+def _compile_between(b: Builder, cond: Between, path: PathKey) -> Triple:
+    args = cond.between
+    b.typed(args.fact, (*path, "between", "fact"), ("number",), "between")
+    low, high = b.constant(args.min), b.constant(args.max)
+    return b.test(args.fact, f"{low} <= {{v}} <= {high}")
+
+
+def _compile_some(b: Builder, cond: Some, path: PathKey) -> Triple:
+    return b.some(cond.some.of, cond.some.where, (*path, "some"))
+
+
+def _compile_constant(b: Builder, cond: Constant, path: PathKey) -> Triple:
+    return ("_M" if cond.constant else "_N", "()", "()")
+
+
+def _some_text(cond: Some) -> list[str]:
+    inner = condition_text(cond.some.where)
+    return [f"some record of {cond.some.of} has:", *(f"  {x}" for x in inner)]
+
+
+OPERATORS: dict[str, Operator] = {
+    op.name: op
+    for op in [
+        Operator("all", All, _compile_junction, _junction_text),
+        Operator("any", Any_, _compile_junction, _junction_text),
+        Operator("not", Not, _compile_not, _not_text),
+        Operator(
+            "equals",
+            Equals,
+            _compile_equals,
+            lambda c: [f"{c.equals.fact} is {_value(c.equals.value)}"],
+        ),
+        Operator(
+            "one_of",
+            OneOf,
+            _compile_one_of,
+            lambda c: [f"{c.one_of.fact} is one of {', '.join(c.one_of.values)}"],
+        ),
+        Operator("is_true", IsTrue, _compile_is_true, lambda c: [f"{c.is_true} is true"]),
+        Operator("present", Present, _compile_present, lambda c: [f"{c.present} is given"]),
+        Operator(
+            "in_code_set",
+            InCodeSet,
+            _compile_in_code_set,
+            lambda c: [f"{c.in_code_set.fact} has a code in {c.in_code_set.code_set}"],
+        ),
+        Operator(
+            "same_as",
+            SameAs,
+            _compile_two_facts(
+                "same_as", ("identifier", "choice", "date", "number", "code"), "==", ""
+            ),
+            lambda c: [f"{c.same_as.fact} is the same as {c.same_as.other}"],
+        ),
+        Operator(
+            "before",
+            Before,
+            _compile_two_facts("before", ("date",), "<", "before"),
+            lambda c: [f"{c.before.fact} is before {c.before.other}"],
+        ),
+        Operator(
+            "after",
+            After,
+            _compile_two_facts("after", ("date",), ">", "after"),
+            lambda c: [f"{c.after.fact} is after {c.after.other}"],
+        ),
+        Operator(
+            "at_least",
+            AtLeast,
+            _compile_comparison("at_least", ">=", "at least"),
+            _compare_text("at least"),
+        ),
+        Operator(
+            "at_most",
+            AtMost,
+            _compile_comparison("at_most", "<=", "at most"),
+            _compare_text("at most"),
+        ),
+        Operator(
+            "greater_than",
+            GreaterThan,
+            _compile_comparison("greater_than", ">", "greater than"),
+            _compare_text("greater than"),
+        ),
+        Operator(
+            "less_than",
+            LessThan,
+            _compile_comparison("less_than", "<", "less than"),
+            _compare_text("less than"),
+        ),
+        Operator(
+            "between",
+            Between,
+            _compile_between,
+            lambda c: [f"{c.between.fact} is between {c.between.min} and {c.between.max}"],
+        ),
+        Operator("some", Some, _compile_some, _some_text),
+        Operator(
+            "constant",
+            Constant,
+            _compile_constant,
+            lambda c: ["always" if c.constant else "never"],
+        ),
+    ]
+}
+"""Operator name -> its definition; the one key of a condition mapping picks the operator."""
+
+_BY_MODEL = {op.model: name for name, op in OPERATORS.items()}
+
+
+def operator_of(value: Any) -> str | None:
+    """The operator a condition (a mapping or a parsed model) uses, if it has exactly one."""
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value)))
+    if isinstance(value, BaseModel):
+        return _BY_MODEL.get(type(value))
+    return None
+
+
+Condition = Annotated[
+    Annotated[All, Tag("all")]
+    | Annotated[Any_, Tag("any")]
+    | Annotated[Not, Tag("not")]
+    | Annotated[Equals, Tag("equals")]
+    | Annotated[OneOf, Tag("one_of")]
+    | Annotated[IsTrue, Tag("is_true")]
+    | Annotated[Present, Tag("present")]
+    | Annotated[InCodeSet, Tag("in_code_set")]
+    | Annotated[SameAs, Tag("same_as")]
+    | Annotated[Before, Tag("before")]
+    | Annotated[After, Tag("after")]
+    | Annotated[AtLeast, Tag("at_least")]
+    | Annotated[AtMost, Tag("at_most")]
+    | Annotated[GreaterThan, Tag("greater_than")]
+    | Annotated[LessThan, Tag("less_than")]
+    | Annotated[Between, Tag("between")]
+    | Annotated[Some, Tag("some")]
+    | Annotated[Constant, Tag("constant")],
+    Discriminator(
+        operator_of,
+        custom_error_type="condition_shape",
+        custom_error_message="a condition is a mapping with exactly one operator",
+    ),
+]
+
+for _model in (All, Any_, Not, Quantifier, Some):
+    _model.model_rebuild()

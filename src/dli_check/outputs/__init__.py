@@ -1,0 +1,3 @@
+"""Output formats: the reviewer's text, CSV, JSON Schemas, views of a rule file, and safe
+output files.
+"""

@@ -1,0 +1,67 @@
+"""Batch records as CSV: one row per service line, one per error, every cell inert.
+
+Every text cell goes through `inert.csv_cell`: no cell holds a line break, and none starts
+like a formula, whatever a case id, a file name or an error says.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from dli_check.batch.runner import criteria_by_status
+from dli_check.inert import csv_cell
+
+CSV_COLUMNS = [
+    "source",
+    "case_id",
+    "case_decision",
+    "line",
+    "service",
+    "code",
+    "decision",
+    "action",
+    "not_met",
+    "unknown",
+    "missing",
+    "error_kind",
+    "error_message",
+]
+
+
+def csv_rows(record_json: str) -> list[list[str]]:
+    """The rows of one JSON Lines record (full or decisions), each with a cell per column."""
+    data = json.loads(record_json)
+    head = [data["source"], data["case_id"] or ""]
+    if "error" in data:
+        error = data["error"]
+        rows = [[*head, *[""] * 9, error["kind"], error["message"]]]
+    else:
+        rows = [
+            [
+                *head,
+                data["decision"],
+                str(number),
+                line["service"] or "",
+                line["code"] or "",
+                line["decision"],
+                line["action"],
+                *(";".join(names) for names in criteria_by_status(line)),
+                ";".join(line["missing"]),
+                "",
+                "",
+            ]
+            for number, line in enumerate(data["services"])
+        ]
+    return [[csv_cell(cell) for cell in row] for row in rows]
+
+
+def csv_text(rows: list[list[str]]) -> bytes:
+    """Rows as CSV bytes (UTF-8; every cell is already free of line breaks)."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue().encode()
+
+
+CSV_HEADER = csv_text([CSV_COLUMNS])

@@ -1,0 +1,157 @@
+"""Explanations for people: a rule file as a tree or as a Mermaid flowchart, batch and diff
+summaries (`report` explains a result).
+
+Text comes back as lines with rich markup (``[green]...[/]``); printed through rich it is in
+colour on a terminal and plain elsewhere.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from dli_check.batch.diff import DiffSummary
+from dli_check.batch.runner import Summary
+from dli_check.engine.rules import Rules
+from dli_check.inert import terminal
+from dli_check.outputs.report import COLOURS, LABELS
+
+
+def _decision(decision: str) -> str:
+    return f"[bold {COLOURS[decision]}]{LABELS[decision]}[/]"
+
+
+def rules_lines(rules: Rules) -> list[str]:
+    """A rule file as a readable tree: services, criteria, conditions and citations."""
+    from dli_check.language.operators import condition_text  # the rule language: not for summaries
+
+    def shown(text: object) -> str:
+        # Rule files are untrusted: their text is neither markup nor terminal sequences.
+        return escape(terminal(str(text)))
+
+    g = rules.model.guideline
+    lines = [
+        f"[bold]{shown(g.id)}[/]: {shown(g.title)}",
+        f"published {g.publish_date}, last reviewed {g.last_review_date}, {shown(g.status)}",
+        f"[dim]{shown(rules.source)} sha256 {rules.sha256}[/]",
+    ]
+    for service in rules.model.services:
+        codes = _codes(rules, service.id)
+        lines += ["", f"[bold]{shown(service.title)}[/] ({shown(service.id)}; {shown(codes)})"]
+        for criterion in service.criteria:
+            lines.append(f"  [bold]{shown(criterion.id)}[/]: {shown(criterion.explanation)}")
+            lines += [f"      {shown(x)}" for x in condition_text(criterion.condition)]
+            for citation in [criterion.citation, *criterion.also_cites]:
+                lines.append(
+                    f'      [italic]"{shown(citation.quote)}"[/]'
+                    f" [dim]({shown(citation.section)})[/]"
+                )
+        for label, outcome in (("all met", service.when_met), ("otherwise", service.otherwise)):
+            lines.append(f"  {label} -> {_decision(outcome.decision)}")
+    return lines
+
+
+def mermaid(rules: Rules) -> str:
+    """A rule file as a Mermaid flowchart: each service's criteria in order, and its outcomes.
+
+    The logic is three-valued: a criterion not met decides at once; an unknown one lets
+    the others be judged (a later one not met still decides), and if none is not met the
+    line lacks information.
+    """
+    from dli_check.language.operators import condition_text  # the rule language: not for summaries
+
+    out = ["flowchart TD"]
+    for s, service in enumerate(rules.model.services):
+        out.append(f'  s{s}["{_label(service.title)}<br/>{_codes(rules, service.id)}"]')
+        previous, edge = f"s{s}", "-->"
+        for c, criterion in enumerate(service.criteria):
+            node = f"s{s}c{c}"
+            text = "<br/>".join(_label(x) for x in condition_text(criterion.condition))
+            out.append(f'  {previous} {edge} {node}{{"{criterion.id}<br/>{text}"}}')
+            out.append(f"  {node} -->|not met| s{s}no")
+            previous, edge = node, "-->|met or unknown|"
+        out.append(f'  {previous} -->|all met| s{s}yes(["{LABELS[service.when_met.decision]}"])')
+        out.append(
+            f"  {previous} -->|some unknown, none not met| "
+            f's{s}unknown(["{LABELS["insufficient_information"]}"])'
+        )
+        out.append(f'  s{s}no(["{LABELS[service.otherwise.decision]}"])')
+    return "\n".join(out) + "\n"
+
+
+def python_source(rules: Rules) -> str:
+    """The Python a rule file compiles to: the case validator, then each service's function,
+    as they run (tracebacks through them show these lines)."""
+    parts = [f"# {rules.guideline_id}: the Python its rule file compiles to.", ""]
+    parts.append(rules.case_format.source)
+    parts += [service.source for service in rules.services.values()]
+    return "\n".join(parts)
+
+
+def _codes(rules: Rules, service_id: str) -> str:
+    codes = rules.services[service_id].codes
+    return f"{codes.system} {codes}" if codes else "no procedure code listed"
+
+
+def _label(text: str) -> str:
+    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+def summary_tables(summary: Summary, seconds: float) -> list[Table]:
+    """A batch's counts: cases and lines per decision, errors, what was passed over, and
+    the criteria that most often decided against a line or held it up."""
+    rate = summary.evaluated / seconds if seconds > 0 else 0.0
+    decisions = Table(
+        title="dli-check batch",
+        caption=f"{summary.evaluated} cases in {seconds:.2f} s ({rate:,.0f} cases/s)",
+    )
+    decisions.add_column("inputs")
+    decisions.add_column("cases", justify="right")
+    decisions.add_column("service lines", justify="right")
+    for decision in LABELS:
+        decisions.add_row(decision, str(summary.cases[decision]), str(summary.lines[decision]))
+    for kind, count in sorted(summary.errors.items()):
+        decisions.add_row(f"error: {kind}", str(count), "")
+    if summary.already_done:
+        decisions.add_row("already in the output (--resume)", str(summary.already_done), "")
+    if summary.not_evaluated:
+        decisions.add_row("not evaluated (interrupted)", str(summary.not_evaluated), "")
+    decisions.add_row("total", str(summary.total), str(summary.lines.total()), style="bold")
+    for reason, count in sorted(summary.skipped.items()):
+        decisions.add_row(f"[dim]passed over: {escape(reason)}[/]", f"[dim]{count}[/]", "")
+    tables = [decisions]
+    ranked = (summary.not_met + summary.unknown).most_common()
+    if ranked:
+        criteria = Table(title="criteria most often not met or unknown")
+        criteria.add_column("criterion")
+        criteria.add_column("not met", justify="right")
+        criteria.add_column("unknown", justify="right")
+        for criterion, _ in sorted(ranked, key=lambda item: (-item[1], item[0]))[:5]:
+            criteria.add_row(
+                criterion, str(summary.not_met[criterion]), str(summary.unknown[criterion])
+            )
+        tables.append(criteria)
+    return tables
+
+
+def diff_tables(summary: DiffSummary) -> list[Table]:
+    """A decision diff's counts: the transitions between decisions, and the criteria whose
+    status changed with them."""
+    transitions = Table(
+        title="decisions that change",
+        caption=f"{summary.changed_cases} of {summary.cases} cases change",
+    )
+    transitions.add_column("old decision")
+    transitions.add_column("new decision")
+    transitions.add_column("service lines", justify="right")
+    for (old, new), count in sorted(summary.transitions.items(), key=lambda i: (-i[1], i[0])):
+        transitions.add_row(old, new, str(count))
+    tables = [transitions]
+    if summary.criteria:
+        criteria = Table(title="criteria that changed with them")
+        criteria.add_column("criterion")
+        criteria.add_column("service lines", justify="right")
+        for criterion, count in sorted(summary.criteria.items(), key=lambda i: (-i[1], i[0])):
+            criteria.add_row(criterion, str(count))
+        tables.append(criteria)
+    return tables

@@ -1,0 +1,434 @@
+"""``dli-check serve``: the engine as a service (FastAPI), for EHRs and PA systems.
+
+* ``GET /cds-services``, ``POST /cds-services/{id}``: CDS Hooks 2.0 with Da Vinci CRD
+  (`crd`); ``POST /cds-services/{id}/feedback``;
+* ``GET /questionnaires/{id}``: the Questionnaires responses refer to;
+* ``POST /Claim/$submit``: Da Vinci PAS (`pas`);
+* ``POST /evaluate``: case JSON (or a FHIR Bundle) in, the result JSON out;
+* ``GET /healthz``; OpenAPI docs at ``/docs``.
+
+Every request body is read up to `MAX_BODY` bytes (413 beyond) and parsed strictly;
+errors are one line, as JSON (an ``OperationOutcome`` on the FHIR endpoints), never a
+traceback and never a value of the request. Every decision is appended to the decision
+log (`decision_log`) before it is answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dli_check.errors import CaseError, DliCheckError
+from dli_check.inert import escape_surrogates
+from dli_check.inputs.loaders import parse_case_json
+from dli_check.interop.crd import (
+    HOOKS,
+    Policy,
+    RequestError,
+    coverage_response,
+    discovery,
+    read_request,
+    service_id,
+)
+from dli_check.interop.pas import claim_of, claim_response
+from dli_check.interop.questionnaires import questionnaire
+from dli_check.service.auth import AuthError, TokenChecker
+from dli_check.service.log import DecisionLog, Entry, LogUnavailable
+from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
+
+if TYPE_CHECKING:
+    from dli_check.engine.rules import Rules
+    from dli_check.results import CaseResult
+
+MAX_BODY = 1024 * 1024
+FHIR_JSON = "application/fhir+json"
+log = logging.getLogger("dli_check.service.app")
+_log_problem = logging.getLogger("dli_check.service.app.log")
+
+
+@dataclass
+class Settings:
+    """What a running service needs: its rule files, the plan's policy, the log."""
+
+    rules: list[Rules]
+    log: DecisionLog
+    policy: Policy = field(default_factory=Policy)
+    tokens: TokenChecker | None = None
+    public_url: str | None = None
+    """The service's base URL as clients call it (for ``aud`` and Questionnaire URLs);
+    by default, the URL each request came to. Required with `tokens`: a token's ``aud``
+    is compared with it, never with what a request says its host is."""
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    hosts: frozenset[str] | None = None
+    """The host names requests may name in ``Host`` (the public URL's, and the loopback
+    names when bound to loopback); None to accept any (a library user's own choice)."""
+    max_lines: int = MAX_LINES_PER_CASE
+    """The most service lines one request may hold."""
+
+
+def outcome(message: str, code: str = "invalid") -> dict[str, Any]:
+    """A FHIR OperationOutcome of one error."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": message}],
+    }
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service's FastAPI application."""
+    app = FastAPI(
+        title="dli-check",
+        description="Applies clinical UM guidelines to cases: CDS Hooks (Da Vinci CRD), "
+        "PAS Claim/$submit, and plain JSON.",
+    )
+    if settings.tokens is not None and not settings.public_url:
+        raise ValueError("client tokens need the public URL their aud names (--public-url)")
+    hooks = {service_id(r, hook): (r, hook) for r in settings.rules for hook in HOOKS}
+
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
+        response = _error(request, exc.status, exc.message, exc.code)
+        if exc.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error(request, 400, "the request does not have the expected form")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        words = {404: "no such endpoint", 405: "method not allowed"}
+        return _error(request, exc.status_code, words.get(exc.status_code, "request refused"))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s (%s)", request.url.path, type(exc).__name__)
+        return _error(request, 500, "internal error", "exception")
+
+    def base_url(request: Request) -> str:
+        return (settings.public_url or str(request.base_url)).rstrip("/")
+
+    def host_served(request: Request) -> None:
+        # A page in a browser can send requests to a service on loopback; its Host header
+        # still names the page's own site (DNS rebinding), which is not served here.
+        if settings.hosts is not None and _host_name(request) not in settings.hosts:
+            raise RequestError(400, "the Host header names no host this service answers for")
+
+    def authorize(request: Request) -> None:
+        host_served(request)
+        if settings.tokens is None:
+            return
+        audience = str(settings.public_url).rstrip("/") + request.url.path
+        try:
+            settings.tokens.check(request.headers.get("authorization"), audience)
+        except AuthError as exc:
+            raise RequestError(401, str(exc), "security") from None
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> Response:
+        """Liveness, the rule files served, and whether the decision log can be written
+        (never waiting on it): 503 when it cannot."""
+        host_served(request)
+        log_state = settings.log.state()
+        body = {
+            "status": "ok" if log_state == "ok" else "unavailable",
+            "decision_log": log_state,
+            "rules": [
+                {"guideline": r.model.guideline.id, "rules_sha256": r.sha256}
+                for r in settings.rules
+            ],
+        }
+        return JSONResponse(body, status_code=200 if log_state == "ok" else 503)
+
+    @app.get("/cds-services")
+    async def cds_services(request: Request) -> dict[str, Any]:
+        """The CDS Hooks discovery document."""
+        authorize(request)
+        return discovery(settings.rules)
+
+    @app.post("/cds-services/{service}")
+    async def cds_hook(service: str, request: Request) -> dict[str, Any]:
+        """A CDS Hooks call: coverage information for each governed draft order."""
+        authorize(request)
+        found = hooks.get(service)
+        if found is None:
+            raise RequestError(404, "no such CDS service", "not-found")
+        rules, hook = found
+        raw = await _body(request)
+        data = _json(raw)
+        bundle, coverage = read_request(data, hook)
+        return await run_in_threadpool(
+            _serve,
+            settings,
+            rules,
+            bundle,
+            raw,
+            base_url(request),
+            f"cds-services/{service}",
+            data["hookInstance"],
+            lambda result, decision_id, form_url: coverage_response(
+                data,
+                coverage,
+                result,
+                rules,
+                settings.policy,
+                decision_id=decision_id,
+                today=settings.clock().date(),
+                questionnaire_url=form_url,
+            ),
+        )
+
+    @app.post("/cds-services/{service}/feedback")
+    async def cds_feedback(service: str, request: Request) -> dict[str, Any]:
+        """Feedback on cards: accepted and logged (counts and outcomes, no comments)."""
+        authorize(request)
+        if service not in hooks:
+            raise RequestError(404, "no such CDS service", "not-found")
+        data = _json(await _body(request))
+        items = data.get("feedback") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise RequestError(400, "feedback: required, a list")
+        known = ("accepted", "overridden")
+        outcomes = [i.get("outcome") if isinstance(i, dict) else None for i in items]
+        counts = {o: outcomes.count(o) for o in known}
+        log.info("feedback on %s: %d item(s), %s", service, len(items), counts)
+        return {}
+
+    @app.get("/questionnaires/{questionnaire_id}")
+    async def get_questionnaire(questionnaire_id: str, request: Request) -> Response:
+        """A Questionnaire of missing facts that a response referred to."""
+        authorize(request)
+        text = await run_in_threadpool(settings.log.questionnaire, questionnaire_id)
+        if text is None:
+            raise RequestError(404, "no such Questionnaire", "not-found")
+        return Response(text, media_type=FHIR_JSON)
+
+    @app.post("/Claim/$submit")
+    async def claim_submit(request: Request) -> Response:
+        """PAS: a Claim Bundle in, a ClaimResponse Bundle out (A1 or A4 per item)."""
+        authorize(request)
+        raw = await _body(request)
+        bundle = _json(raw)
+        claim = claim_of(bundle)
+        rules = settings.rules[0]
+        response = await run_in_threadpool(
+            _serve,
+            settings,
+            rules,
+            bundle,
+            raw,
+            base_url(request),
+            "Claim/$submit",
+            None,
+            lambda result, decision_id, form_url: claim_response(
+                claim,
+                result,
+                rules,
+                decision_id=decision_id,
+                now=settings.clock(),
+                questionnaire_url=form_url,
+            ),
+        )
+        return JSONResponse(response, media_type=FHIR_JSON)
+
+    @app.post("/evaluate")
+    async def evaluate_case(request: Request) -> Response:
+        """Case JSON (or a FHIR Bundle) in, the engine's result JSON out."""
+        authorize(request)
+        raw = await _body(request)
+        rules = settings.rules[0]
+        body, decision_id = await run_in_threadpool(_evaluate, settings, rules, raw)
+        return Response(body, media_type="application/json", headers={"X-Decision-Id": decision_id})
+
+    return app
+
+
+def _error(request: Request, status: int, message: str, code: str = "invalid") -> Response:
+    fhir = not request.url.path.startswith(("/evaluate", "/healthz"))
+    body = outcome(message, code) if fhir else {"error": message}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        body, status_code=status, media_type=FHIR_JSON if fhir else None, headers=headers
+    )
+
+
+def _host_name(request: Request) -> str:
+    host = request.headers.get("host", "")
+    if host.startswith("["):  # [::1]:8080
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def served_hosts(public_url: str | None, bound_to: str, *, loopback: bool) -> frozenset[str]:
+    """The host names a service bound to `bound_to` answers for: the public URL's, and the
+    loopback names when it is bound to loopback (`loopback`)."""
+    from urllib.parse import urlsplit
+
+    names: set[str] = set()
+    if public_url:
+        host = urlsplit(public_url).hostname
+        if host:
+            names.add(f"[{host}]" if ":" in host else host)
+    if loopback:
+        names.update(("127.0.0.1", "localhost", "[::1]"))
+    elif not public_url:
+        names.add(f"[{bound_to}]" if ":" in bound_to else bound_to)
+    return frozenset(names)
+
+
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait before it tries a 503 again."""
+_JSON_TYPES = ("application/json", FHIR_JSON)
+
+
+async def _body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in _JSON_TYPES:
+        # A web page can post text/plain to loopback without asking: never read it.
+        raise RequestError(415, "the body must be application/json or application/fhir+json")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise RequestError(
+            413, f"the request is larger than the {MAX_BODY // 1024} KiB limit", "too-costly"
+        )
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestError(
+                413, f"the request is larger than the {MAX_BODY // 1024} KiB limit", "too-costly"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return parse_case_json(raw, "request")
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+
+
+def _serve(
+    settings: Settings,
+    rules: Rules,
+    bundle: Any,
+    raw: bytes,
+    base: str,
+    endpoint: str,
+    hook_instance: str | None,
+    respond: Callable[[CaseResult, str, str | None], dict[str, Any]],
+) -> dict[str, Any]:
+    """Decide a Bundle, answer it with `respond(result, decision id, questionnaire URL)`,
+    and log the decision before the answer goes out. Runs off the event loop."""
+    result = _decide(settings, rules, bundle)
+    decision_id = uuid.uuid4().hex
+    form_url = _questionnaire_url(base, decision_id, result)
+    response = respond(result, decision_id, form_url)
+    sent = json.dumps(response, separators=(",", ":"), ensure_ascii=False)
+    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url, sent)
+    return response
+
+
+def _evaluate(settings: Settings, rules: Rules, raw: bytes) -> tuple[str, str]:
+    """``/evaluate``: the result JSON and the decision id, logged. Runs off the event loop."""
+    try:
+        data = parse_case_json(raw, "request", field_names=rules.field_names)
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+    _check_size(data, settings.max_lines)
+    try:
+        result = rules.decide_data(data, "request", raw)
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+    decision_id = uuid.uuid4().hex
+    body = escape_surrogates(result.to_json(indent=None))
+    _record(settings, rules, result, raw, decision_id, "evaluate", None, None, body)
+    return body, decision_id
+
+
+def _check_size(data: Any, max_lines: int, lines: int | None = None) -> None:
+    count = lines
+    if count is None and isinstance(data, dict) and isinstance(data.get("services"), list):
+        count = len(data["services"])
+    if count is not None and count > max_lines:
+        raise RequestError(413, f"more than {max_lines} service lines in one request", "too-costly")
+
+
+def _decide(settings: Settings, rules: Rules, bundle: Any) -> CaseResult:
+    try:
+        result = rules.decide_data(bundle, "request")
+    except CaseError as exc:
+        raise RequestError(400, str(exc)) from None
+    except DliCheckError as exc:
+        raise RequestError(500, str(exc), "exception") from None
+    _check_size(None, settings.max_lines, len(result.services))
+    return result
+
+
+def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str | None:
+    if not any(line.missing for line in result.services):
+        return None
+    return f"{base}/questionnaires/{decision_id}"
+
+
+def _form(rules: Rules, result: CaseResult, url: str, decision_id: str) -> str:
+    import json
+
+    form = questionnaire(rules, result)
+    form["id"], form["url"] = decision_id, url
+    return json.dumps(form, separators=(",", ":"), ensure_ascii=False)
+
+
+def _record(
+    settings: Settings,
+    rules: Rules,
+    result: CaseResult,
+    raw: bytes,
+    decision_id: str,
+    endpoint: str,
+    hook_instance: str | None,
+    form_url: str | None,
+    sent: str,
+) -> None:
+    """Append a decision to the log, with the response sent and the Questionnaire it names
+    (if any). A decision that cannot be logged is not answered: 503, to try again."""
+    guideline = rules.model.guideline
+    entry = Entry(
+        id=decision_id,
+        time=settings.clock().isoformat(timespec="milliseconds"),
+        endpoint=endpoint,
+        hook_instance=hook_instance,
+        rules_sha256=rules.sha256,
+        guideline=guideline.id,
+        guideline_version=str(guideline.last_review_date),
+        case_sha256=hashlib.sha256(raw).hexdigest(),
+        decision=result.decision,
+        lines=[
+            {"code": s.code, "service": s.service, "decision": s.decision, "action": s.action}
+            for s in result.services
+        ],
+        result=result.to_json(indent=None, detail="decisions"),
+        questionnaire=_form(rules, result, form_url, decision_id) if form_url else None,
+        response=sent,
+    )
+    try:
+        settings.log.append(entry)
+    except LogUnavailable as exc:
+        _log_problem.warning("decision not answered: %s", exc)
+        raise RequestError(
+            503, "the decision could not be logged, so it is not given; try again", "transient"
+        ) from None

@@ -1,0 +1,163 @@
+"""What every case is, whatever the guideline: a ``case_id`` and the ``services`` requested,
+each line decided on its own. Everything else a case holds is declared by the rule file
+(see `case_format`); a validated case keeps it as plain data.
+
+This module also holds the checks of single values that every case format shares: an
+identifier that is not blank, an ISO date, an ICD-10-CM code, a procedure code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from dli_check.values.codes import procedure_system
+from dli_check.values.icd10cm import code_index, dotted, undotted
+
+MAX_ITEMS = 1000
+"""At most this many codes in a list, or service lines, in a case (claims carry far fewer)."""
+MAX_TEXT = 256
+"""At most this many characters in an identifier."""
+
+PLACEHOLDERS = frozenset(
+    ["na", "none", "null", "nil", "unknown", "unk", "notknown", "notavailable", "tbd"]
+)
+"""Words that systems write where they have no identifier, read as absent rather than as
+an id: compared after `identifier_key` (``n / a`` and ``N.A.`` read ``na``)."""
+
+_IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+"""Hangul fillers: letters to Unicode, blank to a reader."""
+_ASCII_NOT_ALNUM = {c: None for c in range(128) if not chr(c).isalnum()}
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
+
+
+class Line(NamedTuple):
+    """One requested service line: the service it names and its procedure code (either may
+    be absent, not both), and the facts the rule file declares for a line."""
+
+    service: str | None
+    code: str | None
+    facts: Mapping[str, Any]
+
+
+class Case(NamedTuple):
+    """A validated case. `records` holds each declared record (None when absent), `lists`
+    each declared list (empty when absent), both with normalised values: dates as
+    `datetime.date`, codes in their printed form, absent facts as None or their default."""
+
+    case_id: str
+    records: Mapping[str, Mapping[str, Any] | None]
+    lists: Mapping[str, tuple[Mapping[str, Any], ...]]
+    services: tuple[Line, ...]
+
+
+class ValueProblem(ValueError):
+    """A value that breaks its type; the message never repeats the value."""
+
+
+def _blank(text: str) -> bool:
+    # Blank: nothing but white space, format characters (zero-width space, joiners, BOM)
+    # and controls. ASCII, the usual case, is answered without looking at each character.
+    if text.isascii():
+        return not text.strip(_ASCII_INVISIBLE)
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
+
+
+def identifier(value: object) -> str:
+    """A string that is not empty, not blank and at most `MAX_TEXT` characters."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    if not value:
+        raise ValueProblem("must not be empty")
+    if len(value) > MAX_TEXT:
+        raise ValueProblem(f"must be at most {MAX_TEXT} characters")
+    if _blank(value):
+        raise ValueProblem("must not be blank")
+    return value
+
+
+def identifier_key(value: str) -> str:
+    """The letters and digits of an identifier, case folded (NFKC; Hangul fillers are
+    not letters here).
+
+    >>> identifier_key(" n / A ")
+    'na'
+    >>> identifier_key("\u3164")
+    ''
+    """
+    if value.isascii():
+        return value.lower().translate(_ASCII_NOT_ALNUM)
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(c for c in text if c.isalnum() and c not in _IGNORABLE_LETTERS)
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether an identifier stands for none: it has no letter or digit (``--``, ``??``),
+    or it is a placeholder word (``N/A``, `` unknown ``, ``n / a``)."""
+    key = identifier_key(value)
+    return not key or key in PLACEHOLDERS
+
+
+_KNOWN_DATES: dict[str, dt.date] = {}
+_KNOWN_CODES: dict[str, str] = {}
+_KNOWN_LIMIT = 65536
+"""Values checked once and remembered: dates and codes recur across cases."""
+
+
+def iso_date(value: object) -> dt.date:
+    """A calendar date written ``YYYY-MM-DD``."""
+    if type(value) is not str:
+        raise ValueProblem("must be an ISO date (YYYY-MM-DD)")
+    known = _KNOWN_DATES.get(value)
+    if known is not None:
+        return known
+    if not _ISO_DATE.fullmatch(value):
+        raise ValueProblem("not an ISO date (YYYY-MM-DD)")
+    try:
+        date = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueProblem("not a calendar date") from None
+    if len(_KNOWN_DATES) < _KNOWN_LIMIT:
+        _KNOWN_DATES[value] = date
+    return date
+
+
+def _icd10cm(value: str) -> str:
+    key = undotted(value)
+    if key is None:
+        raise ValueProblem("not shaped like an ICD-10-CM code (e.g. C92.00)")
+    index = code_index()
+    if key not in index:
+        raise ValueProblem(f"not a code in ICD-10-CM {index.release}")
+    return dotted(key)
+
+
+def icd10cm_code(value: object) -> str:
+    """An ICD-10-CM code (with or without the dot, any letter case, ASCII only), in its
+    printed form: ``c9200`` -> ``C92.00``."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    known = _KNOWN_CODES.get(value)
+    if known is not None:
+        return known
+    code = _icd10cm(value)
+    if len(_KNOWN_CODES) < _KNOWN_LIMIT:
+        _KNOWN_CODES[value] = code
+    return code
+
+
+def procedure_code(value: object, system: str | None = None) -> str:
+    """A CPT or HCPCS procedure code (of `system`, when given)."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    found = procedure_system(value)
+    if found is None or (system is not None and found != system):
+        example = {"CPT": "38242", "HCPCS": "E0601"}.get(system or "", "38242 or E0601")
+        wanted = system or "CPT or HCPCS"
+        raise ValueProblem(f"not a {wanted} procedure code (e.g. {example})")
+    return value
