@@ -27,6 +27,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks fuzz)
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks fuzz)
+	PYTHONPATH=src $(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

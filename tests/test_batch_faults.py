@@ -19,10 +19,10 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import BASE_CASE, mutate
+from dli_check import files
 from dli_check.batch import runner as batch
 from dli_check.batch.runner import Summary, list_inputs, run_batch
 from dli_check.cli.commands import app
-from dli_check.inputs import loaders
 
 runner = CliRunner()
 EXE = str(Path(sys.executable).parent / "dli-check")
@@ -58,7 +58,7 @@ def test_unreadable_file_gives_an_error_record(
         return real_open(path, *args, **kwargs)
 
     # CI runs as root, where chmod 000 does not stop a read: refuse the open instead.
-    monkeypatch.setattr(loaders.os, "open", guarded)
+    monkeypatch.setattr(files.os, "open", guarded)
     code, out, _ = run("batch", str(tmp_path), "--workers", "1", "--quiet")
     assert code == 1
     records = [json.loads(line) for line in out.splitlines()]

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from conftest import ROOT
 from dli_check import evaluate, load_rules
 from dli_check.batch.diff import compare_records
-from dli_check.batch.runner import Input, evaluate_input, record_from_json
+from dli_check.batch.runner import Input, evaluate_input
 from dli_check.cli.commands import app
 from dli_check.outputs.csv import csv_rows
+from dli_check.outputs.records import record_from_json
 from dli_check.outputs.schemas import DecisionsRecord
 
 EXAMPLES = sorted((ROOT / "examples" / "cases").glob("*.json"))

@@ -25,7 +25,7 @@ WITH_EXAMPLES = [
 
 def test_the_modules_with_examples_are_found() -> None:
     assert {
-        "dli_check.batch.runner",
+        "dli_check.outputs.records",
         "dli_check.values.case",
         "dli_check.compiler.codegen",
         "dli_check.values.codes",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+from dli_check._version import __version__
 
 _PUBLIC = {
     "Case": "dli_check.values.case",
@@ -20,9 +20,9 @@ _PUBLIC = {
     "CaseProblem": "dli_check.errors",
     "Rules": "dli_check.engine.rules",
     "RuleSet": "dli_check.engine.versions",
-    "evaluate": "dli_check.engine.rules",
-    "load_rules": "dli_check.engine.rules",
-    "read_case": "dli_check.engine.rules",
+    "evaluate": "dli_check.api",
+    "load_rules": "dli_check.api",
+    "read_case": "dli_check.api",
     "CaseError": "dli_check.errors",
     "DliCheckError": "dli_check.errors",
     "Problem": "dli_check.errors",
@@ -80,7 +80,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules, evaluate, load_rules, read_case
+    from dli_check.api import evaluate, load_rules, read_case
+    from dli_check.engine.rules import Rules
     from dli_check.engine.versions import RuleSet
     from dli_check.errors import CaseError, CaseProblem, DliCheckError, Problem, RuleFileError
     from dli_check.inputs.fhir import FhirCase, case_from_fhir

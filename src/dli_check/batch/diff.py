@@ -16,8 +16,9 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from dli_check.batch.runner import InputError, Inputs, record_problem, run_batch
+from dli_check.batch.runner import InputError, Inputs, run_batch
 from dli_check.engine.rules import Rules
+from dli_check.outputs.records import record_problem
 
 CHANGE_COLUMNS = [
     "source",

@@ -27,11 +27,18 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from dli_check.engine.rules import Rules, load_rules, rules_from_bytes
+from dli_check.api import decide_data, load_rules
+from dli_check.engine.rules import Rules, rules_from_bytes
 from dli_check.errors import CaseError, CaseProblem, DliCheckError
+from dli_check.files import MAX_CASE_FILE_BYTES
 from dli_check.inert import terminal
-from dli_check.inputs.loaders import MAX_CASE_FILE_BYTES, parse_case_json, read_case_file, too_large
+from dli_check.inputs.loaders import parse_case_json, read_case_file, too_large
 from dli_check.outputs.files import Identity
+from dli_check.outputs.records import (
+    Record,
+    error_record,
+    record_from_json,
+)
 from dli_check.results import Detail
 from dli_check.values.case import MAX_ITEMS
 from dli_check.values.icd10cm import code_index
@@ -75,20 +82,6 @@ class Input(NamedTuple):
     changed since is refused."""
     too_large: bool = False
     """A JSON Lines line over the size limit, left unread."""
-
-
-class Record(NamedTuple):
-    """The outcome for one input: its JSON Lines record and what a summary needs."""
-
-    source: str
-    json: str
-    decision: str | None
-    """The case decision, or None for an error record."""
-    error_kind: str | None
-    lines: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
-    """Per service line: (decision, criteria not met, criteria unknown)."""
-    read: tuple[int, int, str] | None = None
-    """What was read: (size, modification time in ns or -1, sha256), for ``--resume``."""
 
 
 @dataclass
@@ -283,7 +276,7 @@ def _evaluate(
         lines = data.get("services") if isinstance(data, dict) else None
         if isinstance(lines, list) and len(lines) > max_lines:
             raise _too_many_lines(item.source, max_lines)
-        result = rules.decide_data(data, item.source, raw)
+        result = decide_data(data, rules, item.source, raw)
         if len(result.services) > max_lines:  # a FHIR Bundle's lines are known only now
             raise _too_many_lines(item.source, max_lines)
         body = result.to_json(indent=None, detail=detail)
@@ -319,22 +312,6 @@ def _evaluate(
 def _too_many_lines(source: str, limit: int) -> CaseError:
     message = f"more than {limit} service lines (--max-lines-per-case)"
     return CaseError.one(source, message, path=("services",), kind="too_large")
-
-
-def error_record(source: str, data: Any, error: CaseError, rules_sha256: str) -> Record:
-    """The record of an input that gave no decision; the message never holds its content."""
-    case_id = data.get("case_id") if isinstance(data, dict) else None
-    record = {
-        "source": source,
-        "case_id": case_id if isinstance(case_id, str) else None,
-        "error": {
-            "kind": error.kind,
-            "message": error.detail,
-            "problems": [p.as_json() for p in error.problems],
-        },
-        "rules_sha256": rules_sha256,
-    }
-    return Record(source, json.dumps(record, separators=(",", ":")), None, error.kind)
 
 
 def _failed(source: str, message: str, kind: str, rules: Rules | RuleSet) -> Record:
@@ -683,93 +660,6 @@ class Summary:
     def not_evaluated(self) -> int:
         """Inputs left when the run stopped early."""
         return max(self.total - self.recorded, 0)
-
-
-def _problem_in_line(line: Any, where: str) -> str | None:
-    if not isinstance(line, dict):
-        return f"{where}: not an object"
-    for key in ("service", "code", "action"):
-        if not isinstance(line.get(key), str | None):
-            return f"{where}.{key}: not a string or null"
-    if not isinstance(line.get("decision"), str):
-        return f"{where}.decision: not a string"
-    if "reasons" in line:
-        reasons = line["reasons"]
-        if not isinstance(reasons, list):
-            return f"{where}.reasons: not a list"
-        for k, reason in enumerate(reasons):
-            if not isinstance(reason, dict) or not all(
-                isinstance(reason.get(key), str) for key in ("criterion", "status")
-            ):
-                return f"{where}.reasons[{k}]: not a reason (criterion and status)"
-        return None
-    for key in ("not_met", "unknown"):
-        names = line.get(key)
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            return f"{where}.{key}: not a list of criteria"
-    return None
-
-
-def record_problem(data: Any) -> str | None:
-    """What keeps decoded JSON from being a batch record (full, decisions or error), in
-    words with its field path; None for a record. Everything that reads records back
-    (resume, CSV, diff) checks this first, so a malformed one is refused, not fallen over.
-
-    >>> record_problem({"source": "x", "decision": "medically_necessary", "services": 5})
-    'services: not a list'
-    >>> record_problem({"source": "x", "error": {"kind": "invalid_json"}}) is None
-    True
-    """
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if not isinstance(data.get("source"), str):
-        return "source: not a string"
-    if not isinstance(data.get("case_id"), str | None):
-        return "case_id: not a string or null"
-    if "error" in data:
-        error = data["error"]
-        if not isinstance(error, dict) or not isinstance(error.get("kind"), str):
-            return "error.kind: not a string"
-        return None
-    if not isinstance(data.get("decision"), str):
-        return "decision: not a string"
-    lines = data.get("services")
-    if not isinstance(lines, list):
-        return "services: not a list"
-    for i, line in enumerate(lines):
-        problem = _problem_in_line(line, f"services[{i}]")
-        if problem:
-            return problem
-    return None
-
-
-def record_from_json(line: bytes) -> Record:
-    """The summary's view of a record read back from an output file; raises ValueError
-    for a line that is not a dli-check record."""
-    data = json.loads(line)
-    problem = record_problem(data)
-    if problem is not None:
-        raise ValueError(problem)
-    if "error" in data:
-        return Record(data["source"], "", None, str(data["error"]["kind"]))
-    lines = tuple(
-        (str(s["decision"]), (), ())
-        if s["service"] is None
-        else (str(s["decision"]), *criteria_by_status(s))
-        for s in data["services"]
-    )
-    return Record(data["source"], "", str(data["decision"]), None, lines)
-
-
-def criteria_by_status(line: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The criteria not met and unknown of a record's line, full or compact."""
-    if "reasons" not in line:  # a decisions record
-        return tuple(map(str, line["not_met"])), tuple(map(str, line["unknown"]))
-    reasons = line["reasons"]
-    return (
-        tuple(r["criterion"] for r in reasons if r["status"] == "not_met"),
-        tuple(r["criterion"] for r in reasons if r["status"] == "unknown"),
-    )
 
 
 def read_recorded(output: Path, summary: Summary) -> set[str]:

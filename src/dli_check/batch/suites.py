@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dli_check.engine.rules import Rules, evaluate, load_rules
+from dli_check.api import evaluate, load_rules
+from dli_check.engine.rules import Rules
+from dli_check.engine.versions import SUITE_SUFFIX
 from dli_check.errors import CaseError, Problem, RuleFileError, format_path
-from dli_check.inputs.loaders import read_rule_file
+from dli_check.files import read_rule_file
 from dli_check.language import operators as op
 from dli_check.language.messages import data_path, describe
 from dli_check.language.text import load_rule_text
@@ -27,7 +29,6 @@ Decision = Literal[
     "medically_necessary", "not_medically_necessary", "insufficient_information", "not_applicable"
 ]
 STATUSES: tuple[Status, ...] = ("met", "not_met", "unknown")
-SUITE_SUFFIX = ".tests.yaml"
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 

@@ -144,7 +144,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def _rules(path: Path | None) -> Rules:
-    from dli_check.engine.rules import load_rules
+    from dli_check.api import load_rules
 
     try:
         return load_rules(path)
@@ -241,7 +241,7 @@ def batch(
         read_recorded,
         run_identity_path,
     )
-    from dli_check.outputs.explain import summary_tables
+    from dli_check.cli.tables import summary_tables
     from dli_check.outputs.files import OutputError, open_output
 
     rules = _rules(rules_path)
@@ -354,7 +354,7 @@ def _run_identity(
 ) -> tuple[RunIdentity | None, str | None]:
     """The identity to keep beside a JSON Lines output (None when there is none to keep),
     and, when resuming, the input's spelling in the records already written."""
-    from dli_check import __version__
+    from dli_check._version import __version__
     from dli_check.batch.runner import InputError, RunIdentity, run_identity_path
 
     if output == "-" or format is not BatchFormat.jsonl:
@@ -624,9 +624,9 @@ def diff(
         diff_rules,
     )
     from dli_check.batch.runner import InputError, list_inputs
+    from dli_check.cli.tables import diff_tables
     from dli_check.inert import csv_cell
     from dli_check.outputs.csv import csv_text
-    from dli_check.outputs.explain import diff_tables
 
     if results is not None:
         if cases is not None or new_rules is not None or old_rules is not None:

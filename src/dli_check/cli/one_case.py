@@ -64,8 +64,8 @@ def check_case(
 ) -> int:
     """Decide the case file `case` (``-``: standard input) and write it to standard
     output; the exit code. Raises `Failed` after saying why."""
-    from dli_check.engine.rules import evaluate, load_rules
-    from dli_check.inputs.loaders import MAX_CASE_FILE_BYTES, read_at_most
+    from dli_check.api import evaluate, load_rules
+    from dli_check.files import MAX_CASE_FILE_BYTES, read_at_most
 
     if detail == "decisions" and format != "json":
         raise fail("--detail decisions needs --format json")

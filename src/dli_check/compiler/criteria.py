@@ -32,9 +32,10 @@ from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from dli_check.compiler.case_format import CaseFormat, Fact
+from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.codegen import Constants, compile_function, identifier, source_name
 from dli_check.errors import PathKey
+from dli_check.language.facts import Fact
 from dli_check.results import (
     ACTIONS,
     Citation,

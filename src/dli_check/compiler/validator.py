@@ -19,7 +19,7 @@ from dli_check.values import case as values
 from dli_check.values.case import MAX_ITEMS, Case, Line, ValueProblem
 
 if TYPE_CHECKING:
-    from dli_check.compiler.case_format import Fact
+    from dli_check.language.facts import Fact
     from dli_check.language.model import CaseDeclaration, FactDeclaration
 
 ENGINE_FIELDS = ("case_id", "services")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dli_check import __version__
+from dli_check._version import __version__
 from dli_check.values.icd10cm import release
 
 BUNDLED_RULES = "cg-trans-03.yaml"

@@ -31,12 +31,9 @@ import stat
 import sys
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dli_check import __version__
-
-if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules
+from dli_check._version import __version__
 
 MAGIC = b"dli-check compiled rules 1\n"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
@@ -93,9 +90,9 @@ def _entry(directory: Path, raw: bytes) -> tuple[Path, bytes] | None:
     return directory / f"{rules}.{engine[:16]}{_SUFFIX}", f"{rules}.{engine}".encode()
 
 
-def load(raw: bytes, name: str) -> Rules | None:
-    """The compiled rules of a rule file's bytes, if the cache holds a sound entry; its
-    errors and its `Rules.source` name `name`."""
+def load(raw: bytes) -> object | None:
+    """What was stored for a rule file's bytes (its compiled rules), if the cache holds a
+    sound entry; the caller checks what it is."""
     directory = cache_dir()
     if directory is None or not _safe_directory(directory):
         return None
@@ -113,22 +110,16 @@ def load(raw: bytes, name: str) -> Rules | None:
     if hashlib.sha256(payload).hexdigest().encode() != digest:
         return None
     import pickle
-    from dataclasses import replace
-
-    from dli_check.engine.rules import Rules
 
     try:
-        rules = pickle.loads(payload)
+        return pickle.loads(payload)  # type: ignore[no-any-return]
     except Exception:  # an entry of an engine whose classes changed: compile instead
         return None
-    if not isinstance(rules, Rules) or rules.raw != raw:
-        return None
-    rules.rule_model.name = name
-    return replace(rules, source=name)
 
 
-def store(rules: Rules) -> None:
-    """Keep compiled rules for the next run; silently nothing when that cannot be done."""
+def store(compiled: object, raw: bytes) -> None:
+    """Keep the compiled rules of a rule file's bytes for the next run; silently nothing
+    when that cannot be done."""
     directory = cache_dir()
     if directory is None:
         return
@@ -140,10 +131,10 @@ def store(rules: Rules) -> None:
     if not _safe_directory(directory):
         return
     try:
-        payload = _pickle(rules)
+        payload = _pickle(compiled)
     except Exception:  # a rule file whose compiled form pickle cannot hold
         return
-    entry = _entry(directory, rules.raw)
+    entry = _entry(directory, raw)
     if entry is None:
         return
     path, key = entry
@@ -166,7 +157,7 @@ def store(rules: Rules) -> None:
     _remove_stale(directory, path.name.split(".")[1])
 
 
-def _pickle(rules: Rules) -> bytes:
+def _pickle(compiled: object) -> bytes:
     import io
     import pickle
 
@@ -178,7 +169,7 @@ def _pickle(rules: Rules) -> bytes:
             return NotImplemented if made is None else (recompile, made)
 
     buffer = io.BytesIO()
-    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(rules)
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(compiled)
     return buffer.getvalue()
 
 

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dli_check import __version__
+from dli_check._version import __version__
 from dli_check.compiler.case_format import CaseFormat, CaseFormatError, build_case_format
 from dli_check.compiler.criteria import CompiledService, compile_services
 from dli_check.engine.about import bundled_rules_path
 from dli_check.errors import CaseError, CaseProblem, RuleFileError
-from dli_check.inputs.json_positions import locate
-from dli_check.inputs.loaders import parse_case_json, read_case_file, read_rule_file
+from dli_check.files import read_rule_file
 from dli_check.language.read import RuleModel, located_problem, read_model
 from dli_check.results import (
     ACTIONS,
@@ -75,15 +73,19 @@ class Rules:
         """Every key a case may hold."""
         return self.case_format.field_names
 
-    def decide_data(self, data: Any, source: str, raw: bytes | None = None) -> CaseResult:
-        """Validate decoded case data (case JSON, or a FHIR Bundle) and decide it."""
-        if (type(data) is dict or isinstance(data, Mapping)) and data.get(
-            "resourceType"
-        ) == "Bundle":
-            from dli_check.inputs.fhir import decide_bundle
+    def decide_data(self, data: Any, source: str, *, read_from_fhir: bool = False) -> CaseResult:
+        """Validate decoded case data and decide it. The engine reads no input format:
+        `dli_check.api.decide_data` reads FHIR Bundles and gives case JSON's problems their
+        line and column."""
+        return decide(
+            case_from_data(data, self, source=source, read_from_fhir=read_from_fhir), self
+        )
 
-            return decide_bundle(data, self, source=source)
-        return decide(case_from_data(data, self, source=source, raw=raw), self)
+    @property
+    def versions(self) -> tuple[Rules, ...]:
+        """The versions of the guideline these rules hold: this one alone (a `RuleSet`
+        holds several)."""
+        return (self,)
 
     def service_for_code(self, code: str) -> CompiledService | None:
         """The service whose code set lists a procedure code, if any."""
@@ -163,23 +165,9 @@ class Rules:
         return self.version.guideline
 
 
-def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
-    """Load, validate and compile a rule file (none: the bundled CG-TRANS-03); a directory
-    gives a `versions.RuleSet`, every rule file in it a version of one guideline.
-
-    Raises `RuleFileError` listing every problem with file, line and column.
-    """
-    if path is None:
-        return _bundled()
-    if Path(path).is_dir():
-        from dli_check.engine.versions import load_rule_set
-
-        return load_rule_set(Path(path))  # type: ignore[return-value]
-    return rules_from_bytes(read_rule_file(Path(path)), str(path))
-
-
 @cache
-def _bundled() -> Rules:
+def bundled_rules() -> Rules:
+    """The bundled CG-TRANS-03 rules, loaded once."""
     path = bundled_rules_path()
     return rules_from_bytes(read_rule_file(path), str(path))
 
@@ -189,10 +177,12 @@ def rules_from_bytes(raw: bytes, name: str) -> Rules:
     `name` is the file named in errors. Raises `RuleFileError`."""
     from dli_check.engine import cache as rules_cache
 
-    rules = rules_cache.load(raw, name)
-    if rules is None:
-        rules = compile_rules(raw, name)
-        rules_cache.store(rules)
+    cached = rules_cache.load(raw)
+    if isinstance(cached, Rules) and cached.raw == raw:
+        cached.rule_model.name = name
+        return replace(cached, source=name)
+    rules = compile_rules(raw, name)
+    rules_cache.store(rules, raw)
     return rules
 
 
@@ -244,51 +234,17 @@ def compile_rules(raw: bytes, name: str) -> Rules:
     return Rules(name, rule_model, case_format, services, provenance, version, period, scope)
 
 
-CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str]
-"""What `evaluate` and `read_case` take: a dict; JSON text (``bytes``, or a ``str`` that
-starts with ``{``, ``[`` or ``"`` or holds a line break); or a path (any other ``str``, or
-an ``os.PathLike``)."""
-
-
-def read_case(case: CaseInput, rules: Rules | None = None, *, source: str = "<case>") -> Case:
-    """Validate a case against the case format the rules declare, and route its lines.
-
-    Raises `CaseError` with every problem, each with its field path (and its line and
-    column, when the case was JSON text); `source` names a dict's or a text's origin.
-    """
-    rules = _rules(rules)
-    if type(case) is dict:  # the usual case first: ABC checks below cost more
-        return case_from_data(case, rules, source=source)
-    raw, source = _json_text(case, source)
-    if raw is None:
-        return case_from_data(case, rules, source=source)
-    data = parse_case_json(raw, source, field_names=rules.case_format.field_names)
-    return case_from_data(data, rules, source=source, raw=raw)
-
-
-def _json_text(case: CaseInput, source: str) -> tuple[bytes | None, str]:
-    """The JSON text of a case given as bytes, text or a path (None for a dict), and the
-    source to name it by."""
-    if isinstance(case, bytes | bytearray):
-        return bytes(case), source
-    if isinstance(case, str) and (case.lstrip()[:1] in ("{", "[", '"') or "\n" in case):
-        return case.encode("utf-8", "surrogatepass"), source
-    if isinstance(case, str | os.PathLike):
-        return read_case_file(Path(case)), str(case)
-    return None, source
-
-
 def case_from_data(
     data: Any,
     rules: Rules,
     *,
     source: str = "<case>",
-    raw: bytes | None = None,
     read_from_fhir: bool = False,
 ) -> Case:
     """Validate decoded case data against the case format and the services the rules
-    govern; `raw`, the JSON text the data came from, gives problems their line and column.
-    `read_from_fhir`: the data was read from FHIR, where declared defaults do not hold."""
+    govern; raises `CaseError` with every problem's path (the front door adds line and
+    column for JSON text). `read_from_fhir`: the data was read from FHIR, where declared
+    defaults do not hold."""
     if type(data) is not dict and not isinstance(data, Mapping):
         raise CaseError.one(source, "a case must be a JSON object")
     try:
@@ -299,46 +255,11 @@ def case_from_data(
         problems = _route_problems(parsed, rules)
         if not problems:
             return parsed
-    problems = problems[:MAX_PROBLEMS]
-    if raw is not None:
-        problems = _locate(problems, raw)
-    raise CaseError(source, problems)
-
-
-def _rules(rules: Rules | None) -> Rules:
-    if rules is None:
-        return _bundled()
-    if not isinstance(rules, Rules) and type(rules).__name__ != "RuleSet":
-        raise TypeError("rules must be a Rules from load_rules(), or None for the bundled rules")
-    return rules
+    raise CaseError(source, problems[:MAX_PROBLEMS])
 
 
 MAX_PROBLEMS = 100
 """Problems kept per case: enough to fix a file, bounded for a hostile one."""
-
-
-def _locate(problems: list[CaseProblem], raw: bytes) -> list[CaseProblem]:
-    """Give each problem the line and column of what it is about: the value at its path
-    (the key, for a field named by the problem), or the object that lacks a field."""
-    text = raw.decode("utf-8-sig", "replace")
-    paths = {p.path for p in problems}
-    paths |= {p.path[:-1] for p in problems if p.path}
-    key_paths = {(*p.path, p.key) for p in problems if p.key is not None}
-    key_paths |= {p.path for p in problems if p.message.startswith("is no")}
-    where = locate(text, paths)
-    keys = locate(text, key_paths, keys=True)
-    located = []
-    for problem in problems:
-        position = (
-            (keys.get((*problem.path, problem.key)) if problem.key is not None else None)
-            or (keys.get(problem.path) if problem.message.startswith("is no") else None)
-            or where.get(problem.path)
-            or (where.get(problem.path[:-1]) if problem.path else None)
-        )
-        if position is not None:
-            problem = CaseProblem(problem.path, problem.message, problem.kind, *position)
-        located.append(problem)
-    return located
 
 
 def _route_problems(case: Case, rules: Rules) -> list[CaseProblem]:
@@ -372,20 +293,6 @@ def _route_problems(case: Case, rules: Rules) -> list[CaseProblem]:
     return problems
 
 
-def evaluate(case: CaseInput, rules: Rules | None = None, *, source: str = "<case>") -> CaseResult:
-    """Decide every service line of a case and the case as a whole, with cited reasons.
-
-    `case` is a dict, JSON text (``bytes``, or a ``str`` as `CaseInput` says), or the path
-    of a JSON case file; `rules` defaults to the bundled CG-TRANS-03; `source` names a
-    dict's or a text's origin in errors. Raises `CaseError` for a case that breaks the
-    case format; its message never holds the case's content.
-    """
-    rules = _rules(rules)
-    raw, source = _json_text(case, source) if type(case) is not dict else (None, source)
-    data = case if raw is None else parse_case_json(raw, source, field_names=rules.field_names)
-    return rules.decide_data(data, source, raw)
-
-
 def decide(parsed: Case, rules: Rules) -> CaseResult:
     """Decide a case that `read_case` or `case_from_data` has validated against `rules`."""
     lines = tuple([_decide_line(parsed, line, n, rules) for n, line in enumerate(parsed.services)])
@@ -406,8 +313,6 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
         if day is not None and (
             (start is not None and day < start) or (end is not None and day > end)
         ):
-            from dli_check.engine.versions import out_of_period
-
             return out_of_period(rules, day)
     if line.service is None:
         service = rules.service_for_code(line.code or "")
@@ -422,3 +327,16 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
         )
         return service.decide(case, line, number, (note,))
     return service.decide(case, line, number)
+
+
+def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:
+    """The result of a line dated outside every version's period."""
+    start, end = nearest.period
+    described = (
+        f"the one in effect {start or 'before'} to {end or 'now'} ({Path(nearest.source).name})"
+    )
+    return nearest.guideline_result(
+        "in-effect-on-the-date-of-service",
+        "not_met",
+        f"No version of {nearest.guideline_id} is in effect on {day}; the nearest is {described}.",
+    )

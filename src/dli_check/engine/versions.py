@@ -20,17 +20,26 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from dli_check.batch.suites import SUITE_SUFFIX
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.criteria import CompiledService
-from dli_check.engine.rules import Rules, case_from_data, decide_lines, load_rules
+from dli_check.engine.rules import (
+    Rules,
+    case_from_data,
+    decide_lines,
+    out_of_period,
+    rules_from_bytes,
+)
 from dli_check.errors import CaseError, Problem, RuleFileError
+from dli_check.files import read_rule_file
 from dli_check.results import (
     CaseResult,
     ServiceResult,
     case_decision,
 )
 from dli_check.values.case import ValueProblem, iso_date
+
+SUITE_SUFFIX = ".tests.yaml"
+"""Test suites of rule files end so, and are no versions of a rule file."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class RuleSet:
     def version_on(self, day: dt.date) -> Rules | None:
         """The version in effect on a date of service, if any."""
         for version in self.versions:
-            start, end = _period(version)
+            start, end = version.period
             if (start is None or start <= day) and (end is None or day <= end):
                 return version
         return None
@@ -83,7 +92,7 @@ class RuleSet:
         """The version whose period is nearest a date outside every period."""
 
         def distance(version: Rules) -> int:
-            start, end = _period(version)
+            start, end = version.period
             if start is not None and day < start:
                 return (start - day).days
             if end is not None and day > end:
@@ -92,17 +101,10 @@ class RuleSet:
 
         return min(self.versions, key=distance)
 
-    def decide_data(
-        self, data: Any, source: str, raw: bytes | None = None, *, read_from_fhir: bool = False
-    ) -> CaseResult:
-        """Decide decoded case data (case JSON, or a FHIR Bundle), each line by the
-        version in effect on its date."""
+    def decide_data(self, data: Any, source: str, *, read_from_fhir: bool = False) -> CaseResult:
+        """Decide decoded case data, each line by the version in effect on its date."""
         if not isinstance(data, Mapping):
             raise CaseError.one(source, "a case must be a JSON object")
-        if data.get("resourceType") == "Bundle":
-            from dli_check.inputs.fhir import decide_bundle
-
-            return decide_bundle(data, self, source=source)
         lines = data.get("services")
         count = len(lines) if isinstance(lines, list) else 0
         received = _received(data, self.latest)
@@ -116,11 +118,9 @@ class RuleSet:
         provenance = None
         used = {id(c): c for c in chosen if isinstance(c, Rules)}  # Rules are not hashable
         if not used:  # no line for any version: the latest still checks the case
-            case_from_data(data, self.latest, source=source, raw=raw, read_from_fhir=read_from_fhir)
+            case_from_data(data, self.latest, source=source, read_from_fhir=read_from_fhir)
         for version in used.values():
-            case = case_from_data(
-                data, version, source=source, raw=raw, read_from_fhir=read_from_fhir
-            )
+            case = case_from_data(data, version, source=source, read_from_fhir=read_from_fhir)
             numbers = [i for i, c in enumerate(chosen) if c is version]
             for number, result in zip(numbers, decide_lines(case, version, numbers), strict=True):
                 results[number] = result
@@ -143,10 +143,6 @@ class RuleSet:
         if version is not None:
             return version
         return out_of_period(self.nearest(day), day)
-
-
-def _period(rules: Rules) -> tuple[dt.date | None, dt.date | None]:
-    return rules.period
 
 
 def _line_date(line: object) -> dt.date | None:
@@ -183,21 +179,6 @@ def _date_needed(rules: Rules, number: int) -> ServiceResult:
     )
 
 
-def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:
-    """The result of a line dated outside every version's period."""
-    return nearest.guideline_result(
-        "in-effect-on-the-date-of-service",
-        "not_met",
-        f"No version of {nearest.guideline_id} is in effect on {day}; the nearest is "
-        f"{_describe(nearest)}.",
-    )
-
-
-def _describe(rules: Rules) -> str:
-    start, end = _period(rules)
-    return f"the one in effect {start or 'before'} to {end or 'now'} ({Path(rules.source).name})"
-
-
 def load_rule_set(directory: Path) -> RuleSet:
     """Every rule file in a directory (``*.yaml``, not test suites) as the versions of one
     guideline. Raises `RuleFileError` for overlapping periods, undeclared gaps, or files of
@@ -205,7 +186,7 @@ def load_rule_set(directory: Path) -> RuleSet:
     paths = sorted(p for p in directory.glob("*.yaml") if not p.name.endswith(SUITE_SUFFIX))
     if not paths:
         raise RuleFileError([Problem(str(directory), 1, 1, "", "no rule file (*.yaml) here")])
-    versions = [load_rules(p) for p in paths]
+    versions = [rules_from_bytes(read_rule_file(p), str(p)) for p in paths]
     return RuleSet(str(directory), tuple(check_versions(versions)))
 
 
@@ -218,11 +199,11 @@ def check_versions(versions: list[Rules]) -> list[Rules]:
             f"holds rule files of {len(ids)} guidelines ({', '.join(sorted(ids))}): one at a time"
         )
         raise RuleFileError([Problem(versions[0].source, 1, 1, "", problem)])
-    ordered = sorted(versions, key=lambda v: _period(v)[0] or dt.date.min)
+    ordered = sorted(versions, key=lambda v: v.period[0] or dt.date.min)
     problems = []
     for earlier, later in pairwise(ordered):
-        _, end = _period(earlier)
-        start, _ = _period(later)
+        _, end = earlier.period
+        start, _ = later.period
         where = later.source
         if end is None or start is None or start <= end:
             problems.append(

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from dli_check.errors import CaseError, CaseProblem, DliCheckError, PathKey, format_path
 
 if TYPE_CHECKING:
-    from dli_check.compiler.case_format import Fact
     from dli_check.engine.rules import Rules
     from dli_check.engine.versions import RuleSet
+    from dli_check.language.facts import Fact
     from dli_check.language.model import FhirSource, FhirValue
     from dli_check.results import CaseResult, ServiceResult
 
@@ -101,9 +101,9 @@ def case_from_fhir(
     CG-TRANS-03 by default); raises `CaseError` for a Bundle that breaks FHIR R4, naming
     the element, never its value. The case is not validated yet: `evaluate` does that."""
     if rules is None:
-        from dli_check.engine.rules import load_rules
+        from dli_check.engine.rules import bundled_rules
 
-        rules = load_rules()
+        rules = bundled_rules()
     _check_bundle(bundle, source)
     resources = _unique(_resources(bundle), source)
     reader = _Reader(rules, resources)

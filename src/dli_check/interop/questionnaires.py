@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from dli_check.inputs.fhir import SYSTEM_URIS
 
 if TYPE_CHECKING:
-    from dli_check.compiler.case_format import Fact
     from dli_check.engine.rules import Rules
+    from dli_check.language.facts import Fact
     from dli_check.results import CaseResult
 
 _ITEM_TYPES = {
@@ -48,7 +48,7 @@ def questionnaire(
     exactly the facts it lacks, each addressed to its record. `rules` defaults to the
     bundled CG-TRANS-03."""
     if rules is None:
-        from dli_check.engine.rules import load_rules
+        from dli_check.api import load_rules
 
         rules = load_rules()
     guideline = rules.model.guideline

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
-
-if TYPE_CHECKING:
-    from dli_check.compiler.criteria import Builder
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 
@@ -47,6 +44,70 @@ Number = int | float
 Triple = tuple[str, str, str]
 """The Python expressions for a condition's status, missing facts and notes."""
 PathKey = tuple[str | int, ...]
+
+
+class FactInfo(Protocol):
+    """What an operator needs to know of a declared fact."""
+
+    @property
+    def type(self) -> str:
+        """The fact's type: boolean, date, choice, identifier, number, code or codes."""
+
+
+class Builder(Protocol):
+    """The code writer operators compile with, as the compiler provides it
+    (`dli_check.compiler.criteria.Builder`): the language names what it needs, and the
+    compiler, a layer above, supplies it."""
+
+    def build(self, cond: Any, path: PathKey) -> Triple:
+        """Compile a condition (any operator)."""
+
+    def lookup(self, path: str, where: PathKey) -> FactInfo | None:
+        """The declared fact a path names, or None with a problem recorded."""
+
+    def typed(
+        self, path: str, where: PathKey, allowed: tuple[str, ...], operator: str
+    ) -> FactInfo | None:
+        """The fact, if it exists and its type suits the operator."""
+
+    def choice(self, fact: Any, value: object, where: PathKey) -> None:
+        """Check that a value is one the fact may hold."""
+
+    def fact(self, path: str) -> str:
+        """The local that holds a fact's value."""
+
+    def constant(self, value: object) -> str:
+        """A name for a value of the rule file."""
+
+    def new(self) -> int:
+        """A fresh number for a statement's locals."""
+
+    def line(self, statement: str) -> None:
+        """Add a statement to the function being written."""
+
+    def fail(self, where: PathKey, message: str) -> Triple:
+        """Record a problem; the condition compiles to not met."""
+
+    def failed(self) -> Triple:
+        """What a condition that cannot compile stands for."""
+
+    def test(self, path: str, expression: str, failed: str | None = None) -> Triple:
+        """A leaf on one fact."""
+
+    def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
+        """Two facts compared."""
+
+    def compare_value(self, first: str, compare: str, value: object, words: str) -> Triple:
+        """A fact compared with a number."""
+
+    def in_code_set(self, path: str, fact: Any, code_set_name: str, where: PathKey) -> Triple:
+        """A code (or codes) in an ICD-10-CM code set."""
+
+    def junction(self, triples: list[Triple], *, is_all: bool) -> Triple:
+        """Kleene's all or any over compiled parts."""
+
+    def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
+        """Some record of a declared list meets a condition."""
 
 
 class FactAndValue(BaseModel):
@@ -296,7 +357,7 @@ def _compare_text(words: str) -> Callable[[Any], list[str]]:
     return text
 
 
-# How each operator compiles. `b` is the compiler's Builder; see compiler.py for its parts.
+# How each operator compiles. `b` is the code writer (`Builder`, supplied by the compiler).
 
 
 def _compile_junction(b: Builder, cond: All | Any_, path: PathKey) -> Triple:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from dli_check.errors import PathKey, Problem, RuleFileError
-from dli_check.inputs.loaders import MAX_RULE_FILE_BYTES
+from dli_check.files import MAX_RULE_FILE_BYTES
 
 MAX_RULE_FILE_NODES = 200_000
 """Nodes of a rule file counted as expanded: an alias counts as often as it is used."""

@@ -10,8 +10,8 @@ import csv
 import io
 import json
 
-from dli_check.batch.runner import criteria_by_status
 from dli_check.inert import csv_cell
+from dli_check.outputs.records import criteria_by_status
 
 CSV_COLUMNS = [
     "source",

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from dli_check.compiler.case_format import Fact
 from dli_check.engine.rules import Rules
+from dli_check.language.facts import Fact
 from dli_check.language.model import RuleFile
 from dli_check.results import (
     Action,

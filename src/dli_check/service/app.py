@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dli_check.api import decide_data
 from dli_check.errors import CaseError, DliCheckError
 from dli_check.inert import escape_surrogates
 from dli_check.inputs.loaders import parse_case_json
@@ -351,7 +352,7 @@ def _evaluate(settings: Settings, rules: Rules, raw: bytes) -> tuple[str, str]:
         raise RequestError(400, str(exc)) from None
     _check_size(data, settings.max_lines)
     try:
-        result = rules.decide_data(data, "request", raw)
+        result = decide_data(data, rules, "request", raw)
     except CaseError as exc:
         raise RequestError(400, str(exc)) from None
     decision_id = uuid.uuid4().hex
@@ -370,7 +371,7 @@ def _check_size(data: Any, max_lines: int, lines: int | None = None) -> None:
 
 def _decide(settings: Settings, rules: Rules, bundle: Any) -> CaseResult:
     try:
-        result = rules.decide_data(bundle, "request")
+        result = decide_data(bundle, rules, "request")
     except CaseError as exc:
         raise RequestError(400, str(exc)) from None
     except DliCheckError as exc:

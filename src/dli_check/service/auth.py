@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dli_check.inputs.loaders import NotRegularFile, read_regular_file
+from dli_check.files import NotRegularFile, read_regular_file
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 MAX_LIFETIME = 300

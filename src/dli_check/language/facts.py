@@ -1,0 +1,52 @@
+"""A declared fact, as rules name it (``visit.date``) and as cases hold it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dli_check.language.read import RuleModel
+
+if TYPE_CHECKING:
+    from dli_check.language.model import FactDeclaration
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A declared fact, as rules name it (``visit.date``) and as cases hold it."""
+
+    path: str
+    """The name rules use: ``record.field``, ``item.field`` or ``service.field``."""
+    owner: str
+    """Where a case holds it: the record's or the list's key, or ``services``."""
+    kind: str
+    """``record``, ``list`` or ``service``."""
+    field: str
+    rule_model: RuleModel = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def declaration(self) -> FactDeclaration:
+        """The fact's declaration in the rule file."""
+        case = self.rule_model.get().case
+        if self.kind == "record":
+            return case.records[self.owner].facts[self.field]
+        if self.kind == "list":
+            return case.lists[self.owner].facts[self.field]
+        return case.service.facts[self.field]
+
+    @property
+    def type(self) -> str:
+        """The fact's type: boolean, date, choice, identifier, number, code or codes."""
+        return self.declaration.type
+
+    def case_path(self, index: int | None = None) -> str:
+        """Where a case holds the fact: ``patient.diagnoses``, ``visits[1].date``."""
+        if self.kind == "record":
+            return f"{self.owner}.{self.field}"
+        return f"{self.owner}[{index}].{self.field}"
+
+    def label(self, service_label: str) -> str:
+        """The fact in a sentence ("the visit's date")."""
+        label = self.declaration.label or self.path
+        return label.replace("{service}", service_label)
