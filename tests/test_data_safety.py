@@ -28,8 +28,8 @@ from dli_check.batch.runner import list_inputs, run_batch
 from dli_check.cli.commands import app
 from dli_check.engine import rules as engine
 from dli_check.outputs.csv import CSV_COLUMNS
-from dli_check.outputs.files import open_output
 from dli_check.outputs.schemas import ErrorRecord, ResultRecord
+from dli_check.outputs.writer import open_output
 
 runner = CliRunner()
 EXE = str(Path(sys.executable).parent / "dli-check")

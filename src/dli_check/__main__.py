@@ -50,7 +50,7 @@ def _version() -> None:
         sys.stdout.write(version_text(bundled_rules_path()) + "\n")
         sys.stdout.flush()
     except OSError as exc:
-        from dli_check.outputs.files import write_failure
+        from dli_check.outputs.writer import write_failure
 
         print(f"dli-check: {write_failure('<stdout>', exc)}", file=sys.stderr)
         sys.exit(EXIT_OUTPUT_FAILED)

@@ -33,12 +33,12 @@ from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.files import MAX_CASE_FILE_BYTES
 from dli_check.inert import terminal
 from dli_check.inputs.loaders import parse_case_json, read_case_file, too_large
-from dli_check.outputs.files import Identity
 from dli_check.outputs.records import (
     Record,
     error_record,
     record_from_json,
 )
+from dli_check.outputs.writer import Identity
 from dli_check.results import Detail
 from dli_check.values.case import MAX_ITEMS
 from dli_check.values.icd10cm import code_index

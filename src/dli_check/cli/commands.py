@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from dli_check.batch.runner import Input, Inputs, RunIdentity, Summary
     from dli_check.engine.rules import Rules
-    from dli_check.outputs.files import Identity, Output
+    from dli_check.outputs.writer import Identity, Output
     from dli_check.service.log import DecisionLog
 
 
@@ -242,7 +242,7 @@ def batch(
         run_identity_path,
     )
     from dli_check.cli.tables import summary_tables
-    from dli_check.outputs.files import OutputError, open_output
+    from dli_check.outputs.writer import OutputError, open_output
 
     rules = _rules(rules_path)
     if resume and (output == "-" or format is not BatchFormat.jsonl):
@@ -338,7 +338,7 @@ def batch(
 def _guard_output(output: str, rules: Rules) -> set[Identity]:
     """The identities an input must not have; refuses an output that is the rule file."""
     from dli_check.batch.runner import run_identity_path
-    from dli_check.outputs.files import OutputError, identity
+    from dli_check.outputs.writer import OutputError, identity
 
     if output == "-":
         return set()
@@ -540,7 +540,7 @@ def _writing() -> Iterator[None]:
 
 
 def _output_failed(output: str, exc: OSError) -> NoReturn:
-    from dli_check.outputs.files import write_failure
+    from dli_check.outputs.writer import write_failure
 
     _fail(write_failure(output, exc), EXIT_OUTPUT_FAILED)
 

@@ -104,7 +104,7 @@ def check_case(
             write_report(result, rules, sys.stdout)
         sys.stdout.flush()
     except OSError as exc:
-        from dli_check.outputs.files import write_failure
+        from dli_check.outputs.writer import write_failure
 
         raise fail(write_failure("<stdout>", exc), EXIT_OUTPUT_FAILED) from None
     if fail_unless_approved and result.decision not in APPROVED:
