@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dli_check.engine.decider import Decider
 from dli_check.engine.rules import Rules, bundled_rules, case_from_data, rules_from_bytes
 from dli_check.engine.versions import RuleSet, load_rule_set
 from dli_check.errors import CaseError, CaseProblem
@@ -21,10 +22,6 @@ from dli_check.inputs.json_positions import locate
 from dli_check.inputs.loaders import parse_case_json, read_case_file
 from dli_check.results import CaseResult
 from dli_check.values.case import Case
-
-Decider = Rules | RuleSet
-"""What decides cases: one rule file (`Rules`) or the versions of one guideline (`RuleSet`).
-Both have `source`, `sha256`, `versions`, `case_format`, `field_names` and `decide_data`."""
 
 CaseInput = Mapping[str, Any] | str | bytes | os.PathLike[str]
 """What `evaluate` and `read_case` take: a dict; JSON text (``bytes``, or a ``str`` that

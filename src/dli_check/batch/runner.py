@@ -44,7 +44,7 @@ from dli_check.values.case import MAX_ITEMS
 from dli_check.values.icd10cm import code_index
 
 if TYPE_CHECKING:
-    from dli_check.engine.versions import RuleSet
+    from dli_check.engine.decider import Decider
 
 CHUNK = 256
 """Inputs sent to a worker at a time."""
@@ -246,7 +246,7 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 def evaluate_input(
     item: Input,
-    rules: Rules | RuleSet,
+    rules: Decider,
     detail: Detail = "full",
     max_lines: int = MAX_LINES_PER_CASE,
 ) -> Record:
@@ -267,9 +267,7 @@ def evaluate_input(
     return _evaluate(item, raw, rules, detail, max_lines)._replace(read=read)
 
 
-def _evaluate(
-    item: Input, raw: bytes, rules: Rules | RuleSet, detail: Detail, max_lines: int
-) -> Record:
+def _evaluate(item: Input, raw: bytes, rules: Decider, detail: Detail, max_lines: int) -> Record:
     data: Any = None
     try:
         data = parse_case_json(raw, item.source, field_names=rules.field_names)
@@ -314,7 +312,7 @@ def _too_many_lines(source: str, limit: int) -> CaseError:
     return CaseError.one(source, message, path=("services",), kind="too_large")
 
 
-def _failed(source: str, message: str, kind: str, rules: Rules | RuleSet) -> Record:
+def _failed(source: str, message: str, kind: str, rules: Decider) -> Record:
     problem = CaseProblem((), message, kind)
     return error_record(source, None, CaseError(source, [problem]), rules.sha256)
 
@@ -330,13 +328,12 @@ RulePayload = tuple[str | None, tuple[tuple[bytes, str, str], ...]]
 file), and each rule file's bytes, name and sha256."""
 
 
-def _payload(rules: Rules | RuleSet) -> RulePayload:
-    if isinstance(rules, Rules):
-        return None, ((rules.raw, rules.source, rules.sha256),)
-    return rules.source, tuple((v.raw, v.source, v.sha256) for v in rules.versions)
+def _payload(rules: Decider) -> RulePayload:
+    files = tuple((v.raw, v.source, v.sha256) for v in rules.versions)
+    return (None if isinstance(rules, Rules) else rules.source), files
 
 
-def _from_payload(payload: RulePayload) -> Rules | RuleSet:
+def _from_payload(payload: RulePayload) -> Decider:
     directory, files = payload
     versions = []
     for raw, name, sha256 in files:
@@ -380,7 +377,7 @@ _NO_MEMORY, _FAILED = 75, 70
 def _worker_main(
     tasks: Connection,
     results: Connection,
-    rules: Rules | RuleSet | RulePayload,
+    rules: Decider | RulePayload,
     parent: int,
     detail: Detail,
     max_lines: int,
@@ -401,7 +398,7 @@ def _worker_main(
 def _serve(
     tasks: Connection,
     results: Connection,
-    rules: Rules | RuleSet | RulePayload,
+    rules: Decider | RulePayload,
     detail: Detail,
     max_lines: int,
 ) -> None:
@@ -431,7 +428,7 @@ def _serve(
 
 def run_batch(
     inputs: Iterable[Input],
-    rules: Rules | RuleSet | str | os.PathLike[str] | None = None,
+    rules: Decider | str | os.PathLike[str] | None = None,
     workers: int = 1,
     *,
     detail: Detail = "full",
@@ -481,13 +478,13 @@ class _Pool:
     on the records and on each process's sentinel together, so a death is seen at once,
     and it never waits on a worker that could be blocked."""
 
-    def __init__(self, rules: Rules | RuleSet, workers: int, detail: Detail, lines: int) -> None:
+    def __init__(self, rules: Decider, workers: int, detail: Detail, lines: int) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
             code_index().prepare()
         context: Any = multiprocessing.get_context(method)
         # Forked workers share the parent's compiled rules; spawned ones compile the bytes.
-        shared: Rules | RuleSet | RulePayload = rules if method == "fork" else _payload(rules)
+        shared: Decider | RulePayload = rules if method == "fork" else _payload(rules)
         self.workers: list[_Worker] = []
         self.received: dict[int, deque[Record]] = {}
         """Records received per chunk number, not yet yielded."""

@@ -555,7 +555,7 @@ def rules_validate(path: Annotated[Path, typer.Argument(help="The rule file to c
 
 
 def _report_valid(loaded: Rules) -> None:
-    for rules in getattr(loaded, "versions", (loaded,)):
+    for rules in loaded.versions:
         criteria = sum(len(s.criteria) for s in rules.services.values())
         effective = rules.model.effective
         period = (
@@ -583,7 +583,7 @@ def rules_show(
     loaded = _rules(path)
     out = _out()
     with _writing():
-        for rules in getattr(loaded, "versions", (loaded,)):
+        for rules in loaded.versions:
             if format is RulesFormat.mermaid:
                 _print(mermaid(rules), end="")
             elif format is RulesFormat.python:

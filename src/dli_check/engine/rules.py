@@ -87,6 +87,11 @@ class Rules:
         holds several)."""
         return (self,)
 
+    @property
+    def latest(self) -> Rules:
+        """The latest version: this one."""
+        return self
+
     def service_for_code(self, code: str) -> CompiledService | None:
         """The service whose code set lists a procedure code, if any."""
         if code in self._routes:

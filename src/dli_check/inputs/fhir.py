@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from dli_check.errors import CaseError, CaseProblem, DliCheckError, PathKey, format_path
 
 if TYPE_CHECKING:
+    from dli_check.engine.decider import Decider
     from dli_check.engine.rules import Rules
-    from dli_check.engine.versions import RuleSet
     from dli_check.language.facts import Fact
     from dli_check.language.model import FhirSource, FhirValue
     from dli_check.results import CaseResult, ServiceResult
@@ -123,22 +123,14 @@ def case_from_fhir(
 
 
 def decide_bundle(
-    bundle: Mapping[str, Any], rules: Rules | RuleSet, *, source: str = "<bundle>"
+    bundle: Mapping[str, Any], rules: Decider, *, source: str = "<bundle>"
 ) -> CaseResult:
     """Read a case from a Bundle (by the latest version's bindings, for a rule set) and
     decide it; the result names where each fact came from, and a line left unknown by
     sources that disagree says which."""
-    from dli_check.engine.rules import Rules, case_from_data, decide
-
-    read = case_from_fhir(
-        bundle, rules if isinstance(rules, Rules) else rules.latest, source=source
-    )
+    read = case_from_fhir(bundle, rules.latest, source=source)
     try:
-        if isinstance(rules, Rules):
-            case = case_from_data(read.data, rules, source=source, read_from_fhir=True)
-            result = decide(case, rules)
-        else:
-            result = rules.decide_data(read.data, source, read_from_fhir=True)
+        result = rules.decide_data(read.data, source, read_from_fhir=True)
     except CaseError as exc:
         raise _relocated(exc, read, source) from None
     return _with_sources(result, read)
