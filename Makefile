@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit install clean expected bench bench-service bench-anchors
+.PHONY: demo test lint typecheck unit docs install clean expected bench bench-service bench-anchors
 
 install: $(STAMP)
 
@@ -32,14 +32,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+# Branch coverage of every test, and a floor for the core layers (values, language,
+# compiler, engine, the front door, results and errors).
+CORE := */dli_check/values/*,*/dli_check/language/*,*/dli_check/compiler/*,*/dli_check/engine/*,*/dli_check/api.py,*/dli_check/results.py,*/dli_check/errors.py
 unit: $(STAMP)
 	$(BIN)/dli-check rules test rules --min-coverage 100
-	$(BIN)/pytest
+	rm -f .coverage .coverage.*
+	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/coverage report --include='$(CORE)' --fail-under=90
 
-test: lint typecheck unit
+# The docs site (mkdocs.yml): the README as the guide, the rule-language reference from the
+# operator table, the API from docstrings; any warning fails the build.
+docs: $(STAMP)
+	PYTHONPATH=src $(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck unit docs
 
 clean:
-	rm -rf $(VENV) .venv-anchors build dist
+	rm -rf $(VENV) .venv-anchors build dist site .coverage .coverage.*
 
 # Benchmarks (a few minutes): prints a table, writes benchmarks/out/results.json.
 bench: $(VENV)/.bench-installed bench-anchors

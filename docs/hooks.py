@@ -1,0 +1,37 @@
+"""MkDocs hooks: pages made from the repository's own files and tables, so that the site
+never holds a second copy to fall out of date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _operators() -> str:
+    from dli_check.language.operators import OPERATORS
+
+    rows = []
+    for name, operator in OPERATORS.items():
+        doc = " ".join((operator.model.__doc__ or "").split())
+        fields = ", ".join(f"`{field}`" for field in operator.model.model_fields)
+        rows.append(f"## `{name}`\n\n{doc}\n\nWritten `{{{name}: ...}}`; its model's fields: {fields}.\n")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    """Fill the markers with the files and tables they name."""
+    for marker, path in (
+        ("{{ README }}", "README.md"),
+        ("{{ CONTRIBUTING }}", "CONTRIBUTING.md"),
+        ("{{ CHANGELOG }}", "CHANGELOG.md"),
+    ):
+        if marker in markdown:
+            text = (ROOT / path).read_text(encoding="utf-8")
+            if marker == "{{ README }}":  # the README's own title would be a second one
+                text = text.split("\n", 1)[1]
+            markdown = markdown.replace(marker, text)
+    if "{{ OPERATORS }}" in markdown:
+        markdown = markdown.replace("{{ OPERATORS }}", _operators())
+    return markdown
