@@ -16,8 +16,19 @@ def _operators() -> str:
     for name, operator in OPERATORS.items():
         doc = " ".join((operator.model.__doc__ or "").split())
         fields = ", ".join(f"`{field}`" for field in operator.model.model_fields)
-        rows.append(f"## `{name}`\n\n{doc}\n\nWritten `{{{name}: ...}}`; its model's fields: {fields}.\n")
+        rows.append(f"### `{name}`\n\n{doc}\n\nWritten `{{{name}: ...}}`; its model's fields: {fields}.\n")
     return "\n".join(rows)
+
+
+def _fact_types() -> str:
+    from dli_check.language.fact_types import FACT_TYPES
+
+    rows = ["| type | a value is | options | FHIR answers | questionnaire item |", "| --- | --- | --- | --- | --- |"]
+    for name, row in FACT_TYPES.items():
+        options = ", ".join(f"`{o}`" for o in sorted(row.options)) or "none"
+        answers = ", ".join(f"`{a}`" for a in row.fhir_answers)
+        rows.append(f"| `{name}` | {row.words} | {options} | {answers} | `{row.questionnaire_item}` |")
+    return "\n".join(rows) + "\n"
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
@@ -32,6 +43,8 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
             if marker == "{{ README }}":  # the README's own title would be a second one
                 text = text.split("\n", 1)[1]
             markdown = markdown.replace(marker, text)
+    if "{{ FACT_TYPES }}" in markdown:
+        markdown = markdown.replace("{{ FACT_TYPES }}", _fact_types())
     if "{{ OPERATORS }}" in markdown:
         markdown = markdown.replace("{{ OPERATORS }}", _operators())
     return markdown

@@ -28,6 +28,7 @@ from dli_check.compiler.validator import (
     write_validator,
 )
 from dli_check.errors import PathKey
+from dli_check.language.fact_types import FACT_TYPES
 from dli_check.language.facts import Fact
 from dli_check.language.read import RuleModel
 from dli_check.values.case import Case, ValueProblem
@@ -162,23 +163,15 @@ def _check_declaration(fact: Fact) -> None:
     """What the model alone cannot see: options that fit the type, a default with its
     reason and of the fact's type."""
     d, path = fact.declaration, _declared_path(fact)
-    wanted = {
-        "choices": d.type == "choice",
-        "system": d.type in ("code", "codes"),
-        "unit": d.type == "number",
-        "minimum": d.type == "number",
-        "maximum": d.type == "number",
-    }
-    for option, fits in wanted.items():
-        given = getattr(d, option) is not None
-        if given and not fits:
+    kind = FACT_TYPES[d.type]
+    for option in ("choices", "system", "unit", "minimum", "maximum"):
+        if getattr(d, option) is not None and option not in kind.options:
             raise CaseFormatError((*path, option), f"{option} does not apply to a {d.type} fact")
-    if d.billable_only and not (d.type in ("code", "codes") and d.system == "ICD-10-CM"):
+    if d.billable_only and not ("billable_only" in kind.options and d.system == "ICD-10-CM"):
         raise CaseFormatError((*path, "billable_only"), "billable_only is for ICD-10-CM codes")
-    if d.type == "choice" and not d.choices:
-        raise CaseFormatError((*path, "type"), "a choice fact needs its choices")
-    if d.type in ("code", "codes") and d.system is None:
-        raise CaseFormatError((*path, "type"), f"a {d.type} fact needs its system")
+    for option in sorted(kind.required):
+        if not getattr(d, option):
+            raise CaseFormatError((*path, "type"), f"a {d.type} fact needs its {option}")
     if (d.default is None) != (d.default_reason is None):
         raise CaseFormatError((*path, "default"), "a default goes with its default_reason")
     if d.default is not None:
@@ -202,7 +195,7 @@ def _check_bindings(fact: Fact, declaration: CaseDeclaration) -> None:
             raise CaseFormatError(
                 (*path, name), f"{name!r} is not a FHIR source of {fact.owner} (see its fhir)"
             )
-        if binding.system is not None and fact.type not in ("code", "codes", "choice"):
+        if binding.system is not None and not FACT_TYPES[fact.type].coded:
             raise CaseFormatError(
                 (*path, name, "system"), f"system does not fit a {fact.type} fact"
             )
@@ -214,14 +207,12 @@ def _check_bindings(fact: Fact, declaration: CaseDeclaration) -> None:
                 )
 
 
+_KIND_WORDS = {bool: "true or false", str: "a string", int: "a number"}
+
+
 def _check_default(d: FactDeclaration) -> None:
-    if d.type == "boolean" and type(d.default) is not bool:
-        raise ValueProblem("must be true or false")
-    if d.type == "choice" and d.default not in (d.choices or ()):
+    kinds = FACT_TYPES[d.type].default_kinds
+    if type(d.default) not in kinds:
+        raise ValueProblem(f"must be {_KIND_WORDS[kinds[0]]}")
+    if "choices" in FACT_TYPES[d.type].required and d.default not in (d.choices or ()):
         raise ValueProblem("must be one of the choices")
-    if d.type in ("date", "code", "codes", "identifier") and type(d.default) is not str:
-        raise ValueProblem("must be a string")
-    if d.type == "number" and (
-        isinstance(d.default, bool) or not isinstance(d.default, int | float)
-    ):
-        raise ValueProblem("must be a number")

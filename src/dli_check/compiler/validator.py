@@ -8,19 +8,18 @@ plain data the criteria read. Every problem is kept with its path; none repeats 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.codegen import Constants, compile_function, identifier, source_name
 from dli_check.errors import CaseProblem, PathKey
+from dli_check.language.fact_types import FACT_TYPES
 from dli_check.values import case as values
 from dli_check.values.case import MAX_ITEMS, Case, Line, ValueProblem
 
 if TYPE_CHECKING:
     from dli_check.language.facts import Fact
-    from dli_check.language.model import CaseDeclaration, FactDeclaration
+    from dli_check.language.model import CaseDeclaration
 
 ENGINE_FIELDS = ("case_id", "services")
 """What every case has, whatever the rule file declares."""
@@ -97,19 +96,6 @@ def unknown_keys(
             problems.append(CaseProblem(path, message, key=key))
 
 
-def number(value: object, minimum: float | None, maximum: float | None) -> float | int:
-    """A JSON number within bounds."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueProblem("must be a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueProblem("must be a finite number")
-    if minimum is not None and value < minimum:
-        raise ValueProblem(f"must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        raise ValueProblem(f"must be at most {maximum}")
-    return value
-
-
 def codes(
     value: object, checker: Callable[[object], str], path: PathKey, problems: Problems
 ) -> tuple[str, ...] | object | None:
@@ -124,41 +110,6 @@ def codes(
         except ValueProblem as exc:
             problem(problems, (*path, i), str(exc))
     return tuple(checked) or None
-
-
-def optional_identifier(value: object) -> str | None:
-    """An identifier, where a placeholder word is no identifier."""
-    if (
-        type(value) is str
-        and 0 < len(value) <= values.MAX_TEXT
-        and value.isascii()
-        and value.strip(_ASCII_INVISIBLE)
-    ):  # the usual case, answered in a few string operations
-        return None if values.is_placeholder(value) else value
-    text = values.identifier(value)
-    return None if values.is_placeholder(text) else text
-
-
-_ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
-
-
-def _checker(d: FactDeclaration) -> Callable[[object], Any]:
-    if d.type == "date":
-        return values.iso_date
-    if d.type == "identifier":
-        return optional_identifier
-    if d.type == "number":
-        return partial(number, minimum=d.minimum, maximum=d.maximum)
-    if d.system == "ICD-10-CM":
-        return values.icd10cm_code
-    return _PROCEDURE_CHECKERS[d.system or ""]
-
-
-# Partials, not lambdas: compiled rules are cached with pickle, which names functions.
-_PROCEDURE_CHECKERS: dict[str, Callable[[object], str]] = {
-    "CPT": partial(values.procedure_code, system="CPT"),
-    "HCPCS": partial(values.procedure_code, system="HCPCS"),
-}
 
 
 def write_validator(
@@ -184,7 +135,7 @@ class _ValidatorWriter:
             "_problem": problem,
             "_check": check,
             "_ValueProblem": ValueProblem,
-            "_INVISIBLE": _ASCII_INVISIBLE,
+            "_INVISIBLE": values.ASCII_INVISIBLE,
             "_object": is_object,
             "_list": is_list,
             "_unknown": unknown_keys,
@@ -224,8 +175,8 @@ class _ValidatorWriter:
                 f"not in {choices}): {target} = _problem(problems, {where}, "
                 f"{'must be one of: ' + words!r})",
             )
-        elif d.type == "codes":
-            checker = self.constant(_checker(d))
+        elif FACT_TYPES[d.type].many:
+            checker = self.constant(FACT_TYPES[d.type].checker(d))
             self.emit(depth, f"{target} = {get}")
             self.emit(
                 depth,
@@ -233,7 +184,7 @@ class _ValidatorWriter:
                 f"{target} = _codes({target}, {checker}, {where}, problems)",
             )
         else:
-            checker = self.constant(_checker(d))
+            checker = self.constant(FACT_TYPES[d.type].checker(d))
             self.emit(depth, f"{target} = {get}")
             self.emit(depth, f"if {target} is not None:")
             self.emit(depth + 1, f"try: {target} = {checker}({target})")

@@ -28,6 +28,7 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from dli_check.errors import CaseError, CaseProblem, DliCheckError, PathKey, format_path
+from dli_check.language.fact_types import FACT_TYPES
 
 if TYPE_CHECKING:
     from dli_check.engine.decider import Decider
@@ -56,7 +57,6 @@ procedure code (FHIRPath sees it as ``%SERVICE``)."""
 
 _ENVIRONMENT = {name.replace("-", "_"): list(uris) for name, uris in SYSTEM_URIS.items()}
 _ENVIRONMENT["SERVICE"] = [SERVICE_SYSTEM]
-_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LINK_ID = re.compile(
     r"([a-z][a-z0-9_]*)(?:\[([0-9]{1,4}|[A-Za-z][A-Za-z0-9+.:/#_-]{0,255})\])?\.([a-z][a-z0-9_]*)"
 )
@@ -445,7 +445,7 @@ class _Reader:
     def read(self, path: str, kind: str, binding: FhirValue, node: _Node) -> None:
         """Record what `binding` finds in `node` of a value of type `kind` (a fact's type;
         ``code`` for a line's code or service), under the case path `path`."""
-        if kind == "codes":
+        if FACT_TYPES[kind].many:
             self.many.add(path)
         for expression in binding.paths:
             for value in _run(expression, node.data):
@@ -536,14 +536,14 @@ class _Reader:
         if entity in self.rules.case_format.declaration.records:
             data.setdefault(entity, {})
         place = f"{resource.label} item {path}"
-        if fact.type == "codes":
+        if FACT_TYPES[fact.type].many:
             self.many.add(path)
         for i, answer in enumerate(answers):
             value = _answer_value(answer, fact)
             if value is None:
                 raise CaseError.one(
                     source,
-                    f"is not an answer of the type {path} needs ({_ANSWER_TYPES[fact.type]})",
+                    f"is not an answer of the type {path} needs ({_answer_types(fact.type)})",
                     path=(*where, "answer", i),
                 )
             self.found.setdefault(path, []).append((value, place))
@@ -655,51 +655,26 @@ def _items(items: Any, where: PathKey) -> Iterator[tuple[str, list[Any], PathKey
                 yield from _items(answer.get("item"), (*place, "answer", j))
 
 
-_ANSWER_TYPES = {
-    "boolean": "valueBoolean",
-    "date": "valueDate or valueDateTime",
-    "choice": "valueCoding or valueString",
-    "identifier": "valueString",
-    "number": "valueDecimal, valueInteger or valueQuantity",
-    "code": "valueCoding or valueString",
-    "codes": "valueCoding or valueString",
-}
+def _answer_types(kind: str) -> str:
+    """The answer elements a fact type takes, in words: ``valueDate or valueDateTime``."""
+    *most, last = FACT_TYPES[kind].fhir_answers
+    return f"{', '.join(most)} or {last}" if most else last
 
 
 def _answer_value(answer: Any, fact: Fact) -> Any:
     if not isinstance(answer, Mapping):
         return None
-    kind, d = fact.type, fact.declaration
-    if kind == "boolean":
-        value = answer.get("valueBoolean")
-        return value if isinstance(value, bool) else None
-    if kind == "date":
-        return _date(answer.get("valueDate", answer.get("valueDateTime")))
-    if kind == "number":
-        quantity = answer.get("valueQuantity")
-        value = answer.get(
-            "valueDecimal",
-            answer.get(
-                "valueInteger", quantity.get("value") if isinstance(quantity, Mapping) else None
-            ),
-        )
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    kind, d = FACT_TYPES[fact.type], fact.declaration
     coding = answer.get("valueCoding")
-    if isinstance(coding, Mapping) and kind in ("choice", "code", "codes"):
+    if kind.coded and isinstance(coding, Mapping):
         system = coding.get("system")
         if d.system and system is not None and system not in SYSTEM_URIS[d.system]:
             return None
         code = coding.get("code")
         return code if isinstance(code, str) else None
-    value = answer.get("valueString")
-    return value if isinstance(value, str) else None
-
-
-def _date(value: Any) -> str | None:
-    """The calendar day of a FHIR date or dateTime; None for a partial date (a year, a
-    month), which cannot be compared with a day."""
-    if isinstance(value, str) and _FULL_DATE.match(value):
-        return value[:10]
+    for element in kind.fhir_answers:
+        if element != "valueCoding" and element in answer:
+            return kind.from_fhir(answer[element])
     return None
 
 
@@ -714,12 +689,4 @@ def _convert(value: Any, kind: str, binding: FhirValue) -> Any:
         value = value.get("code")
     if binding.map is not None:
         return binding.map.get(value) if isinstance(value, str) else None
-    if kind == "date":
-        return _date(value)
-    if kind == "boolean":
-        return value if isinstance(value, bool) else None
-    if kind == "number":
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if kind == "identifier" and isinstance(value, Mapping):  # an Identifier
-        value = value.get("value")
-    return value if isinstance(value, str) else None
+    return FACT_TYPES[kind].from_fhir(value)

@@ -22,21 +22,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dli_check.inputs.fhir import SYSTEM_URIS
+from dli_check.language.fact_types import FACT_TYPES
 
 if TYPE_CHECKING:
     from dli_check.engine.rules import Rules
     from dli_check.language.facts import Fact
     from dli_check.results import CaseResult
 
-_ITEM_TYPES = {
-    "boolean": "boolean",
-    "date": "date",
-    "choice": "choice",
-    "identifier": "string",
-    "number": "decimal",
-    "code": "open-choice",
-    "codes": "open-choice",
-}
 _FACT_KEYS = ("fact", "other", "is_true", "present")
 
 
@@ -120,14 +112,14 @@ def _item(fact: Fact, link_id: str, question: str, required: bool) -> dict[str, 
     item: dict[str, Any] = {
         "linkId": link_id,
         "text": " ".join(question.split()),
-        "type": _ITEM_TYPES[d.type],
+        "type": FACT_TYPES[d.type].questionnaire_item,
         "required": required,
     }
     if d.type == "choice":
         item["answerOption"] = [{"valueCoding": {"code": c, "display": c}} for c in d.choices or ()]
-    if d.type in ("code", "codes") and d.system:
+    if FACT_TYPES[d.type].coded and d.system:
         item["answerValueSet"] = f"{SYSTEM_URIS[d.system][0]}?fhir_vs"
-    if d.type == "codes":
+    if FACT_TYPES[d.type].many:
         item["repeats"] = True
     return item
 

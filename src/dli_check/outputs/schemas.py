@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from dli_check.engine.rules import Rules
+from dli_check.language.fact_types import FACT_TYPES
 from dli_check.language.facts import Fact
 from dli_check.language.model import RuleFile
 from dli_check.results import (
@@ -124,29 +125,7 @@ def case_json_schema(rules: Rules) -> dict[str, Any]:
 
     def fact_schema(fact: Fact) -> dict[str, Any]:
         decl = fact.declaration
-        one: dict[str, Any]
-        if decl.type == "boolean":
-            one = {"type": "boolean"}
-        elif decl.type == "date":
-            one = {"type": "string", "format": "date"}
-        elif decl.type == "choice":
-            one = {"enum": list(decl.choices or ())}
-        elif decl.type == "identifier":
-            one = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
-        elif decl.type == "number":
-            one = {"type": "number"}
-            if decl.minimum is not None:
-                one["minimum"] = decl.minimum
-            if decl.maximum is not None:
-                one["maximum"] = decl.maximum
-        elif decl.type == "code":
-            one = {"type": "string", "description": f"A {decl.system} code."}
-        else:
-            one = {
-                "type": "array",
-                "maxItems": MAX_ITEMS,
-                "items": {"type": "string", "description": f"A {decl.system} code."},
-            }
+        one = FACT_TYPES[decl.type].json_schema(decl)
         description = decl.description
         if decl.unit:
             description += f" ({decl.unit})"

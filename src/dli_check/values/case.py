@@ -9,6 +9,7 @@ identifier that is not blank, an ISO date, an ICD-10-CM code, a procedure code.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -33,7 +34,7 @@ _IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _ASCII_NOT_ALNUM = {c: None for c in range(128) if not chr(c).isalnum()}
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
+ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
 
 
 class Line(NamedTuple):
@@ -64,7 +65,7 @@ def _blank(text: str) -> bool:
     # Blank: nothing but white space, format characters (zero-width space, joiners, BOM)
     # and controls. ASCII, the usual case, is answered without looking at each character.
     if text.isascii():
-        return not text.strip(_ASCII_INVISIBLE)
+        return not text.strip(ASCII_INVISIBLE)
     return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
 
 
@@ -161,3 +162,29 @@ def procedure_code(value: object, system: str | None = None) -> str:
         wanted = system or "CPT or HCPCS"
         raise ValueProblem(f"not a {wanted} procedure code (e.g. {example})")
     return value
+
+
+def number(value: object, minimum: float | None, maximum: float | None) -> float | int:
+    """A JSON number within bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueProblem("must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueProblem("must be a finite number")
+    if minimum is not None and value < minimum:
+        raise ValueProblem(f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueProblem(f"must be at most {maximum}")
+    return value
+
+
+def optional_identifier(value: object) -> str | None:
+    """An identifier, where a placeholder word is no identifier."""
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_TEXT
+        and value.isascii()
+        and value.strip(ASCII_INVISIBLE)
+    ):  # the usual case, answered in a few string operations
+        return None if is_placeholder(value) else value
+    text = identifier(value)
+    return None if is_placeholder(text) else text
