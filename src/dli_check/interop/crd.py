@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from dli_check.interop.request import InteropError
+
 if TYPE_CHECKING:
     from dli_check.engine.rules import Rules
     from dli_check.results import CaseResult, ServiceResult
@@ -38,15 +40,6 @@ HOOKS = ("order-sign", "order-select")
 """The hooks each rule file is served on: order-sign (primary), order-select (secondary)."""
 _NOT_QUERIED = ("ServiceRequest", "Claim", "QuestionnaireResponse")
 """Resource types a binding may read that come with the request, not from a query."""
-
-
-class RequestError(Exception):
-    """A request that cannot be answered: its HTTP status and the problem in words (never
-    a value of the request)."""
-
-    def __init__(self, status: int, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
 
 
 @dataclass(frozen=True)
@@ -111,29 +104,33 @@ def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any
     """Check a CDS Hooks request for `hook` and gather what it carries into one Bundle (the
     draft orders first, then every prefetched resource); also returns the Coverage.
 
-    Raises `RequestError`: 400 for a request that breaks CDS Hooks or names no single
-    Coverage, 412 when the coverage prefetch is missing (this service does not query)."""
+    Raises `InteropError`: ``invalid`` for a request that breaks CDS Hooks or names no
+    single Coverage, ``prefetch-missing`` when the coverage prefetch is missing (this
+    service does not query)."""
     if not isinstance(request, Mapping):
-        raise RequestError(400, "a CDS Hooks request must be a JSON object")
+        raise InteropError("invalid", "a CDS Hooks request must be a JSON object")
     for name, kind in (("hook", str), ("hookInstance", str), ("context", Mapping)):
         if not isinstance(request.get(name), kind):
-            raise RequestError(400, f"{name}: required by CDS Hooks, missing or of the wrong type")
+            raise InteropError(
+                "invalid", f"{name}: required by CDS Hooks, missing or of the wrong type"
+            )
     if request["hook"] != hook:
-        raise RequestError(400, f"hook: this service answers {hook}")
+        raise InteropError("invalid", f"hook: this service answers {hook}")
     context = request["context"]
     orders = context.get("draftOrders")
     if not isinstance(orders, Mapping) or orders.get("resourceType") != "Bundle":
-        raise RequestError(400, "context.draftOrders: required, a Bundle of draft orders")
+        raise InteropError("invalid", "context.draftOrders: required, a Bundle of draft orders")
     for name in ("userId", "patientId"):
         if not isinstance(context.get(name), str):
-            raise RequestError(400, f"context.{name}: required by {hook}")
+            raise InteropError("invalid", f"context.{name}: required by {hook}")
     prefetch = request.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, Mapping):
-        raise RequestError(400, "prefetch: must be an object")
+        raise InteropError("invalid", "prefetch: must be an object")
     prefetch = prefetch or {}
     if "coverage" not in prefetch:
-        raise RequestError(
-            412, "prefetch.coverage: needed, and this service does not query the FHIR server"
+        raise InteropError(
+            "prefetch-missing",
+            "prefetch.coverage: needed, and this service does not query the FHIR server",
         )
     coverage = _coverage(prefetch["coverage"])
     resources = [e.get("resource") for e in orders.get("entry") or [] if isinstance(e, Mapping)]
@@ -168,7 +165,9 @@ def _coverage(found: Any) -> dict[str, Any]:
     else:
         coverages = []
     if len(coverages) != 1 or not isinstance(coverages[0].get("id"), str):
-        raise RequestError(400, "prefetch.coverage: must hold exactly one Coverage, with an id")
+        raise InteropError(
+            "invalid", "prefetch.coverage: must hold exactly one Coverage, with an id"
+        )
     return dict(coverages[0])
 
 

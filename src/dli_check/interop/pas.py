@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dli_check.interop.crd import RequestError, line_place
+from dli_check.interop.crd import line_place
+from dli_check.interop.request import InteropError
 
 if TYPE_CHECKING:
     from dli_check.engine.rules import Rules
@@ -29,9 +30,9 @@ ACTIONS = {"A1": "Certified in total", "A4": "Pended"}
 
 
 def claim_of(bundle: Any) -> Mapping[str, Any]:
-    """The Claim a PAS request Bundle submits (its first entry); raises `RequestError`."""
+    """The Claim a PAS request Bundle submits (its first entry); raises `InteropError`."""
     if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
-        raise RequestError(400, "a PAS request must be a Bundle")
+        raise InteropError("invalid", "a PAS request must be a Bundle")
     entries = bundle.get("entry")
     first = (
         entries[0].get("resource")
@@ -39,9 +40,9 @@ def claim_of(bundle: Any) -> Mapping[str, Any]:
         else None
     )
     if not isinstance(first, Mapping) or first.get("resourceType") != "Claim":
-        raise RequestError(400, "Bundle.entry[0]: a PAS request Bundle starts with its Claim")
+        raise InteropError("invalid", "Bundle.entry[0]: a PAS request Bundle starts with its Claim")
     if first.get("use") != "preauthorization":
-        raise RequestError(400, "Bundle.entry[0].resource.use: must be preauthorization")
+        raise InteropError("invalid", "Bundle.entry[0].resource.use: must be preauthorization")
     return first
 
 

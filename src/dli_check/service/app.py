@@ -37,7 +37,6 @@ from dli_check.inputs.loaders import parse_case_json
 from dli_check.interop.crd import (
     HOOKS,
     Policy,
-    RequestError,
     coverage_response,
     discovery,
     read_request,
@@ -45,6 +44,7 @@ from dli_check.interop.crd import (
 )
 from dli_check.interop.pas import claim_of, claim_response
 from dli_check.interop.questionnaires import questionnaire
+from dli_check.interop.request import InteropError, Kind
 from dli_check.service.auth import AuthError, TokenChecker
 from dli_check.service.log import DecisionLog, Entry, LogUnavailable
 from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
@@ -97,6 +97,10 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.tokens is not None and not settings.public_url:
         raise ValueError("client tokens need the public URL their aud names (--public-url)")
     hooks = {service_id(r, hook): (r, hook) for r in settings.rules for hook in HOOKS}
+
+    @app.exception_handler(InteropError)
+    async def _interop_error(request: Request, exc: InteropError) -> Response:
+        return _error(request, _STATUSES[exc.kind], exc.message)
 
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> Response:
@@ -264,6 +268,19 @@ def _error(request: Request, status: int, message: str, code: str = "invalid") -
     return JSONResponse(
         body, status_code=status, media_type=FHIR_JSON if fhir else None, headers=headers
     )
+
+
+class RequestError(Exception):
+    """A request that cannot be answered: its HTTP status and the problem in words (never
+    a value of the request)."""
+
+    def __init__(self, status: int, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+_STATUSES: dict[Kind, int] = {"invalid": 400, "prefetch-missing": 412}
+"""The HTTP status of each kind of interop error."""
 
 
 def _host_name(request: Request) -> str:
