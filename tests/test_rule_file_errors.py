@@ -193,3 +193,23 @@ def test_unusable_files(tmp_path: Path, content: bytes, expected: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError, match="cannot read: No such file or directory"):
         load_rules(tmp_path / "absent.yaml")
+
+
+def test_every_declaration_problem_is_reported(tmp_path: Path) -> None:
+    """Declarations that cannot work are all reported at once, each at its place."""
+    text = (DATA / "made-up-guideline.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "date: {type: date, description: The date., question: When?}",
+        "date: {type: date, unit: days, description: The date., question: When?}",
+    ).replace(
+        "medically_necessary: {type: boolean, description: Needed., question: Was it needed?}",
+        "medically_necessary: {type: boolean, choices: [a], description: Needed., question: Was it needed?}",
+    )
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert [p.message for p in caught.value.problems] == [
+        "unit does not apply to a date fact",
+        "choices does not apply to a boolean fact",
+    ]

@@ -47,6 +47,24 @@ class RuleFileError(DliCheckError):
 PathKey = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class RuleProblem:
+    """One problem of a rule file found after it was read (a declaration that cannot work,
+    a name that names nothing): its path in the rule file's data, and what is wrong.
+    `RuleFileError` gives it its file, line and column."""
+
+    path: PathKey
+    message: str
+
+
+class RuleProblems(DliCheckError):
+    """Rule-file problems found together, each with its path as data."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
 def format_path(path: PathKey) -> str:
     """``("services", 0, "cpt")`` -> ``services[0].cpt``."""
     text = ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.validator import (
@@ -27,7 +28,7 @@ from dli_check.compiler.validator import (
     Problems,
     write_validator,
 )
-from dli_check.errors import PathKey
+from dli_check.errors import PathKey, RuleProblem, RuleProblems
 from dli_check.language.fact_types import FACT_TYPES
 from dli_check.language.facts import Fact
 from dli_check.language.read import RuleModel
@@ -35,14 +36,6 @@ from dli_check.values.case import Case, ValueProblem
 
 if TYPE_CHECKING:
     from dli_check.language.model import CaseDeclaration, FactDeclaration
-
-
-class CaseFormatError(Exception):
-    """A declaration that cannot work (a choice without choices...), at a rule-file path."""
-
-    def __init__(self, path: PathKey, message: str) -> None:
-        super().__init__(message)
-        self.path, self.message = path, message
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,8 @@ class CaseFormat:
 
 
 def build_case_format(rule_model: RuleModel) -> CaseFormat:
-    """The case format of a rule file's ``case`` section; raises `CaseFormatError`."""
+    """The case format of a rule file's ``case`` section; raises `RuleProblems` with every
+    declaration that cannot work."""
     declaration = rule_model.get().case
     facts: dict[str, Fact] = {}
     items: dict[str, str] = {}
@@ -111,7 +105,7 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
     for name, listed in declaration.lists.items():
         _own(owners, name, ("case", "lists", name))
         if listed.item in declaration.records or listed.item in items or listed.item == "service":
-            raise CaseFormatError(
+            raise _problem(
                 ("case", "lists", name, "item"), f"{listed.item!r} names something else already"
             )
         items[listed.item] = name
@@ -120,20 +114,26 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
             facts[path] = Fact(path, name, "list", field, rule_model)
     for field in declaration.service.facts:
         if field in LINE_FIELDS or field in RETIRED_LINE_FIELDS:
-            raise CaseFormatError(
+            raise _problem(
                 ("case", "service", "facts", field), f"{field!r} is a field of every line already"
             )
         facts[f"service.{field}"] = Fact(
             f"service.{field}", "services", "service", field, rule_model
         )
+    found: list[RuleProblem] = []
     for declared in facts.values():
-        _check_declaration(declared)
-        _check_bindings(declared, declaration)
+        for check in (_check_declaration, partial(_check_bindings, declaration=declaration)):
+            try:
+                check(declared)
+            except RuleProblems as exc:
+                found.extend(exc.problems)
+    if found:
+        raise RuleProblems(found)
     received = facts.get(declaration.received or "")
     if declaration.received and (
         received is None or received.kind != "record" or received.type != "date"
     ):
-        raise CaseFormatError(("case", "received"), "received names a record's date fact")
+        raise _problem(("case", "received"), "received names a record's date fact")
     names = {*ENGINE_FIELDS, *LINE_FIELDS, *owners, *(f.field for f in facts.values())}
     source, run = write_validator(declaration, facts)
     questions: dict[str, str | None] = {
@@ -145,9 +145,13 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
     )
 
 
+def _problem(path: PathKey, message: str) -> RuleProblems:
+    return RuleProblems([RuleProblem(path, message)])
+
+
 def _own(owners: set[str], name: str, path: PathKey) -> None:
     if name in owners:
-        raise CaseFormatError(path, f"{name!r} is declared twice, or is a field of every case")
+        raise _problem(path, f"{name!r} is declared twice, or is a field of every case")
     owners.add(name)
 
 
@@ -166,19 +170,19 @@ def _check_declaration(fact: Fact) -> None:
     kind = FACT_TYPES[d.type]
     for option in ("choices", "system", "unit", "minimum", "maximum"):
         if getattr(d, option) is not None and option not in kind.options:
-            raise CaseFormatError((*path, option), f"{option} does not apply to a {d.type} fact")
+            raise _problem((*path, option), f"{option} does not apply to a {d.type} fact")
     if d.billable_only and not ("billable_only" in kind.options and d.system == "ICD-10-CM"):
-        raise CaseFormatError((*path, "billable_only"), "billable_only is for ICD-10-CM codes")
+        raise _problem((*path, "billable_only"), "billable_only is for ICD-10-CM codes")
     for option in sorted(kind.required):
         if not getattr(d, option):
-            raise CaseFormatError((*path, "type"), f"a {d.type} fact needs its {option}")
+            raise _problem((*path, "type"), f"a {d.type} fact needs its {option}")
     if (d.default is None) != (d.default_reason is None):
-        raise CaseFormatError((*path, "default"), "a default goes with its default_reason")
+        raise _problem((*path, "default"), "a default goes with its default_reason")
     if d.default is not None:
         try:
             _check_default(d)
         except ValueProblem as exc:
-            raise CaseFormatError((*path, "default"), f"the default {exc}") from None
+            raise _problem((*path, "default"), f"the default {exc}") from None
 
 
 def _check_bindings(fact: Fact, declaration: CaseDeclaration) -> None:
@@ -192,19 +196,15 @@ def _check_bindings(fact: Fact, declaration: CaseDeclaration) -> None:
     path = (*_declared_path(fact), "fhir")
     for name, binding in fact.declaration.fhir.items():
         if name not in sources:
-            raise CaseFormatError(
+            raise _problem(
                 (*path, name), f"{name!r} is not a FHIR source of {fact.owner} (see its fhir)"
             )
         if binding.system is not None and not FACT_TYPES[fact.type].coded:
-            raise CaseFormatError(
-                (*path, name, "system"), f"system does not fit a {fact.type} fact"
-            )
+            raise _problem((*path, name, "system"), f"system does not fit a {fact.type} fact")
         if binding.map is not None and fact.type == "choice":
             wrong = [v for v in binding.map.values() if v not in (fact.declaration.choices or ())]
             if wrong:
-                raise CaseFormatError(
-                    (*path, name, "map"), "maps codes to words that are not choices"
-                )
+                raise _problem((*path, name, "map"), "maps codes to words that are not choices")
 
 
 _KIND_WORDS = {bool: "true or false", str: "a string", int: "a number"}

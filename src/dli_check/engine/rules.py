@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dli_check._version import __version__
-from dli_check.compiler.case_format import CaseFormat, CaseFormatError, build_case_format
+from dli_check.compiler.case_format import CaseFormat, build_case_format
 from dli_check.compiler.criteria import CompiledService, compile_services
 from dli_check.engine.about import bundled_rules_path
-from dli_check.errors import CaseError, CaseProblem, RuleFileError
+from dli_check.errors import CaseError, CaseProblem, RuleFileError, RuleProblems
 from dli_check.files import read_rule_file
 from dli_check.language.read import RuleModel, located_problem, read_model
 from dli_check.results import (
@@ -198,8 +198,10 @@ def compile_rules(raw: bytes, name: str) -> Rules:
     rule_model = RuleModel(raw, name, model)
     try:
         case_format = build_case_format(rule_model)
-    except CaseFormatError as exc:
-        raise RuleFileError([located_problem(name, located, exc.path, exc.message)]) from None
+    except RuleProblems as exc:
+        raise RuleFileError(
+            [located_problem(name, located, p.path, p.message) for p in exc.problems]
+        ) from None
     effective = model.effective
     version = share(
         VersionInfo(
