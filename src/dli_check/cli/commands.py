@@ -37,9 +37,7 @@ from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dli_check.batch.runner import Input, Inputs, RunIdentity, Summary
     from dli_check.engine.rules import Rules
-    from dli_check.outputs.writer import Identity, Output
     from dli_check.service.log import DecisionLog
 
 
@@ -229,226 +227,53 @@ def batch(
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
-    from dli_check.batch.runner import (
-        InputError,
-        ProtectedInput,
-        Summary,
-        WorkerDied,
-        changed_input,
-        list_inputs,
-        lock_output,
-        read_digests,
-        read_recorded,
-        run_identity_path,
-    )
+    from dli_check.batch.resumable import BatchRefused, run_to_output
     from dli_check.cli.tables import summary_tables
-    from dli_check.outputs.writer import OutputError, open_output
 
     rules = _rules(rules_path)
-    if resume and (output == "-" or format is not BatchFormat.jsonl):
-        _fail("--resume needs --output FILE in the jsonl format")
-    summary = Summary()
-    try:
-        guarded = _guard_output(output, rules)
-        try:
-            identity, label = _run_identity(path, output, rules, format, detail, resume)
-        except InputError:
-            list_inputs(path, protect=guarded)  # an output that is an input says so first
-            raise
-        locked = lock_output(Path(output)) if output != "-" else None
-        found = list_inputs(path, label=label, protect=guarded)
-        done: set[str] = set()
-        if resume:
-            done = read_recorded(Path(output), summary)
-            digests = read_digests(run_identity_path(Path(output)))
-            changed = changed_input(list_inputs(path, label=label, protect=guarded), digests)
-            if changed is not None:
-                raise InputError(
-                    f"{output}: cannot resume: the input {terminal(changed)} changed since "
-                    "its record was written"
-                )
-    except ProtectedInput as exc:
-        _fail(f"{output}: is the same file as {exc.path}, an input; refusing to overwrite it")
-    except (InputError, OutputError) as exc:
-        _fail(str(exc))
-    summary.total, summary.skipped = found.total, found.skipped
-    run_log = None
-    try:
-        sink = open_output(output, append=resume)
-        if resume or identity is not None:  # what each record was made of, for --resume
-            run_log = open_output(str(run_identity_path(Path(output))), append=resume)
-            if identity is not None:
-                run_log.write(identity.to_bytes())
-    except OSError as exc:
-        _fail(f"{output}: cannot write: {exc.strerror}")
     err = _err()
-    progress = _progress(err, max(summary.total - len(done), 0)) if not quiet else None
-    started = time.perf_counter()
+    progress: list[_Progress] = []
+
+    def start(total: int) -> None:
+        if not quiet and err.is_terminal:
+            progress.append(_Progress(err, total))
+
     try:
-        # CSV rows need only the decisions: workers make the compact records for them.
-        made = Detail.decisions if format is BatchFormat.csv else detail
-        ended: str | None = None
-        try:
-            stop = _write_records(
-                sink,
-                run_log,
-                found,
-                done,
-                summary,
+        with _GracefulStop() as stop:
+            outcome = run_to_output(
+                path,
+                output,
                 rules,
-                format,
-                made,
-                workers,
-                progress,
-                max_lines,
+                format=format.value,
+                detail=detail.value,
+                workers=workers,
+                resume=resume,
+                max_lines=max_lines,
+                should_stop=lambda: bool(stop.signal),
+                on_start=start,
+                on_progress=lambda done: progress[0].step(done) if progress else None,
             )
-        except WorkerDied as exc:
-            stop, ended = 0, str(exc)
-        except MemoryError:
-            stop, ended = 0, "dli-check ran out of memory"
-        if run_log is not None:
-            run_log.commit()
-        sink.commit()
+    except BatchRefused as exc:
+        _fail(str(exc))
     except OSError as exc:
-        sink.abandon()
         _output_failed(output, exc)
     finally:
-        sink.abandon()
-        if run_log is not None:
-            run_log.abandon()
-        if locked is not None:
-            os.close(locked)
         if progress:
-            progress.stop()
+            progress[0].stop()
+    summary = outcome.summary
     if not quiet:
-        for table in summary_tables(summary, time.perf_counter() - started):
+        for table in summary_tables(summary, outcome.seconds):
             err.print(table)
-    if ended is not None:
+    if outcome.ended is not None:
         kept = "" if output == "-" else f"; {output} keeps every record made before it"
         again = " (--resume continues)" if format is BatchFormat.jsonl and output != "-" else ""
-        _fail(f"the batch ended early: {ended}{kept}{again}", EXIT_OUTPUT_FAILED)
-    if stop:
-        raise typer.Exit(128 + stop)
+        _fail(f"the batch ended early: {outcome.ended}{kept}{again}", EXIT_OUTPUT_FAILED)
+    if outcome.stopped:
+        raise typer.Exit(128 + stop.signal)
     if summary.errors:
         raise typer.Exit(EXIT_INVALID_CASE)
     if fail_unless_approved and set(summary.cases) - APPROVED:
         raise typer.Exit(EXIT_NOT_APPROVED)
-
-
-def _guard_output(output: str, rules: Rules) -> set[Identity]:
-    """The identities an input must not have; refuses an output that is the rule file."""
-    from dli_check.batch.runner import run_identity_path
-    from dli_check.outputs.writer import OutputError, identity
-
-    if output == "-":
-        return set()
-    guarded = {i for i in (identity(output), identity(run_identity_path(Path(output)))) if i}
-    rules_identity = identity(rules.source)
-    if rules_identity is not None and rules_identity in guarded:
-        raise OutputError(f"{output}: is the same file as the rule file; refusing to overwrite it")
-    return guarded
-
-
-def _run_identity(
-    path: Path, output: str, rules: Rules, format: BatchFormat, detail: Detail, resume: bool
-) -> tuple[RunIdentity | None, str | None]:
-    """The identity to keep beside a JSON Lines output (None when there is none to keep),
-    and, when resuming, the input's spelling in the records already written."""
-    from dli_check._version import __version__
-    from dli_check.batch.runner import InputError, RunIdentity, run_identity_path
-
-    if output == "-" or format is not BatchFormat.jsonl:
-        return None, None
-    this = RunIdentity(
-        str(path), str(path.resolve()), rules.sha256, format.value, __version__, detail.value
-    )
-    if not resume:
-        return this, None
-    recorded = RunIdentity.read(run_identity_path(Path(output)))
-    if recorded is None:
-        if Path(output).exists() and Path(output).stat().st_size:
-            raise InputError(
-                f"{output}: has no run record ({run_identity_path(Path(output)).name}); "
-                "cannot tell which run made it, so cannot resume"
-            )
-        return this, None
-    differences = this.differences(recorded)
-    if differences:
-        raise InputError(f"{output}: was made by another run: {'; '.join(differences)}")
-    return None, recorded.input
-
-
-def _write_records(
-    sink: Output,
-    run_log: Output | None,
-    found: Inputs,
-    done: set[str],
-    summary: Summary,
-    rules: Rules,
-    format: BatchFormat,
-    detail: Detail,
-    workers: int | None,
-    progress: _Progress | None,
-    max_lines: int,
-) -> int:
-    """Evaluate and write every input not done; the signal that stopped it early, or 0."""
-    from dli_check.batch.runner import digest_line, run_batch
-    from dli_check.outputs.csv import CSV_HEADER, csv_rows, csv_text
-
-    matched = [0]
-    inputs = _not_done(found.items, done, matched) if done else found.items
-    processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
-    pending: list[bytes] = []
-    read: list[bytes] = []  # the run log's lines: written after the records they describe
-    size = 0
-    if format is BatchFormat.csv:
-        pending.append(CSV_HEADER)
-    with _GracefulStop() as stop:
-        records = run_batch(
-            inputs,
-            rules,
-            processes,
-            detail=detail.value,
-            max_lines=max_lines,
-            should_stop=lambda: bool(stop.signal),
-        )
-        try:
-            for record in records:
-                summary.add(record)
-                if format is BatchFormat.csv:
-                    pending.append(csv_text(csv_rows(record.json)))
-                else:
-                    pending.append(record.json.encode() + b"\n")
-                if run_log is not None:
-                    read.append(digest_line(record))
-                size += len(pending[-1])
-                if size >= _WRITE_BYTES:
-                    _flush(sink, run_log, pending, read)
-                    size = 0
-                if progress:
-                    progress.step(summary.evaluated)
-                if stop.signal:
-                    break
-        finally:
-            records.close()  # ends the workers, whatever ended the loop
-            _flush(sink, run_log, pending, read)  # every whole record received is kept
-    if not stop.signal:
-        # Records of inputs that are gone since: still in the output, so still counted.
-        summary.total += len(done) - matched[0]
-    return stop.signal
-
-
-_WRITE_BYTES = 1 << 20
-"""Record bytes gathered before one write to the output."""
-
-
-def _flush(sink: Output, run_log: Output | None, pending: list[bytes], read: list[bytes]) -> None:
-    if pending:
-        sink.write(b"".join(pending))
-        pending.clear()
-    if run_log is not None and read:
-        run_log.write(b"".join(read))
-        read.clear()
 
 
 class _Progress:
@@ -483,18 +308,6 @@ class _Progress:
 
     def stop(self) -> None:
         self.bar.stop()
-
-
-def _progress(console: Console, total: int) -> _Progress | None:
-    return _Progress(console, total) if console.is_terminal else None
-
-
-def _not_done(items: Iterator[Input], done: set[str], matched: list[int]) -> Iterator[Input]:
-    for item in items:
-        if item.source in done:
-            matched[0] += 1
-        else:
-            yield item
 
 
 class _GracefulStop:
