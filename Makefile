@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
+	$(BIN)/mypy tests
 
 # Branch coverage of every test, and a floor for the core layers (values, language,
 # compiler, engine, the front door, results and errors).

@@ -85,7 +85,8 @@ def fact_type(d: FactDeclaration) -> Any:
     elif d.type == "code":
         kind = _code(d.system or "")
     else:  # codes
-        kind = Annotated[list[_code(d.system or "")], Field(max_length=MAX_ITEMS)]
+        code: Any = _code(d.system or "")
+        kind = Annotated[list[code], Field(max_length=MAX_ITEMS)]
     return kind | None
 
 
@@ -110,13 +111,17 @@ def reference_model(declaration: CaseDeclaration) -> type[BaseModel]:
     line = _record("Line", declaration.service.facts, _LineBase)
     fields: Any = {
         "case_id": (Identifier, ...),
-        "services": (Annotated[list[line], Field(min_length=1, max_length=MAX_ITEMS)], ...),
+        "services": (
+            Annotated[list[line], Field(min_length=1, max_length=MAX_ITEMS)],  # type: ignore[valid-type]
+            ...,
+        ),
     }
     for name, record in declaration.records.items():
         fields[name] = (_record(name, record.facts, _Strict) | None, None)
     for name, listed in declaration.lists.items():
         item = _record(listed.item, listed.facts, _Strict)
-        fields[name] = (Annotated[list[item], Field(max_length=listed.max_items)] | None, None)
+        items = Annotated[list[item], Field(max_length=listed.max_items)]  # type: ignore[valid-type]
+        fields[name] = (items | None, None)
     return create_model("Case", __base__=_Strict, **fields)
 
 

@@ -19,11 +19,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import BASE_CASE, mutate
-from dli_check import files
 from dli_check.batch import list_inputs, run_batch  # the public names, imported lazily
 from dli_check.batch import runner as batch
 from dli_check.batch.runner import Summary
 from dli_check.cli.commands import app
+from dli_check.outputs.records import Record
 
 runner = CliRunner()
 EXE = str(Path(sys.executable).parent / "dli-check")
@@ -59,7 +59,7 @@ def test_unreadable_file_gives_an_error_record(
         return real_open(path, *args, **kwargs)
 
     # CI runs as root, where chmod 000 does not stop a read: refuse the open instead.
-    monkeypatch.setattr(files.os, "open", guarded)
+    monkeypatch.setattr(os, "open", guarded)
     code, out, _ = run("batch", str(tmp_path), "--workers", "1", "--quiet")
     assert code == 1
     records = [json.loads(line) for line in out.splitlines()]
@@ -159,7 +159,7 @@ def test_closed_pipe(tmp_path: Path) -> None:
     assert err == "dli-check: output closed before everything was written\n"
 
 
-def _die_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 1000) -> batch.Record:
+def _die_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 1000) -> Record:
     if Path(item.source).name.endswith("-die.json"):
         os._exit(3)
     return ORIGINAL(item, rules, detail, lines)
@@ -175,7 +175,7 @@ def test_a_worker_that_dies_ends_the_batch_after_the_records_before_it(
     (tmp_path / "case-0900-die.json").write_text(json.dumps(BASE_CASE))
     monkeypatch.setattr(batch, "evaluate_input", _die_on)  # forked workers inherit it
     found = list_inputs(tmp_path)
-    records: list[batch.Record] = []  # chunks of 256: the first two are whole by then
+    records: list[Record] = []  # chunks of 256: the first two are whole by then
     started = time.monotonic()
     with pytest.raises(batch.WorkerDied) as caught:
         records.extend(run_batch(found.items, workers=2))
@@ -187,7 +187,7 @@ def test_a_worker_that_dies_ends_the_batch_after_the_records_before_it(
     assert all(r.decision is not None for r in records)
 
 
-def _sleep_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 0) -> batch.Record:
+def _sleep_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 0) -> Record:
     if Path(item.source).name.endswith("-sleep.json"):
         time.sleep(3600)
     return ORIGINAL(item, rules, detail, lines)

@@ -303,6 +303,11 @@ def set_key(target: dict[str, Any], key: str, value: Any) -> None:
     target[key] = value
 
 
+def _active_order_and_no_last_entry(bundle: dict[str, Any]) -> None:
+    set_key(resource(bundle, "ServiceRequest"), "status", "active")
+    bundle["entry"].pop()
+
+
 BAD: list[tuple[str, Any, str]] = [
     (
         "a number where FHIR wants a string",
@@ -343,7 +348,7 @@ BAD: list[tuple[str, Any, str]] = [
     ),
     (
         "no service line the rule file reads",
-        lambda b: (set_key(resource(b, "ServiceRequest"), "status", "active"), b["entry"].pop()),
+        lambda b: _active_order_and_no_last_entry(b),
         "<bundle>: Bundle: holds no service line that the rule file's FHIR sources read",
     ),
     (
@@ -445,7 +450,7 @@ def test_no_public_name_is_shadowed_by_a_module_of_the_same_name() -> None:
 
 
 def _two_transplants(order: list[int], link_ids: list[str]) -> dict[str, Any]:
-    bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    bundle: dict[str, Any] = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
     entries = bundle["entry"]
     (first,) = [e for e in entries if e["resource"]["resourceType"] == "Procedure"]
     second = copy.deepcopy(first)
@@ -493,7 +498,8 @@ def test_an_answer_by_position_about_a_record_a_resource_gave_is_not_used() -> N
 
 
 def _answered() -> dict[str, Any]:
-    return json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    bundle: dict[str, Any] = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    return bundle
 
 
 def _with_entry(resource: dict[str, Any]) -> dict[str, Any]:

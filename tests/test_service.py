@@ -46,7 +46,8 @@ def order_sign_request() -> dict[str, Any]:
     request rebuilt from the example Bundle (the same resources)."""
     path = INTEROP / "order-sign-request.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        request: dict[str, Any] = json.loads(path.read_text())
+        return request
     bundle = json.loads((FHIR / "order-sign-dli.json").read_text())
     resources = [e["resource"] for e in bundle["entry"]]
     by_type = {
@@ -388,7 +389,8 @@ def test_prefetch_without_the_transplant_is_a_question_not_an_error(log: Decisio
 
 def pas_bundle(answered: bool) -> dict[str, Any]:
     name = "pas-claim-dli-answered.json" if answered else "pas-claim-dli.json"
-    return json.loads((FHIR / name).read_text())
+    bundle: dict[str, Any] = json.loads((FHIR / name).read_text())
+    return bundle
 
 
 def review_actions(response: dict[str, Any]) -> list[str]:
@@ -584,13 +586,11 @@ AUDIENCE = "http://testserver/cds-services/cg-trans-03-order-sign"
 
 
 def jwks_file(tmp_path: Path) -> Path:
-    keys = []
-    for kid, key, alg in (
-        ("rsa-1", RSA, jwt.algorithms.RSAAlgorithm),
-        ("ec-1", EC, jwt.algorithms.ECAlgorithm),
-    ):
-        jwk = json.loads(alg.to_jwk(key.public_key()))
-        keys.append(jwk | {"kid": kid, "use": "sig"})
+    keys = [
+        json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(RSA.public_key())) | {"kid": "rsa-1"},
+        json.loads(jwt.algorithms.ECAlgorithm.to_jwk(EC.public_key())) | {"kid": "ec-1"},
+    ]
+    keys = [key | {"use": "sig"} for key in keys]
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps({"keys": keys}))
     return path
@@ -622,7 +622,7 @@ TOKENS: list[tuple[str, Any, int, str]] = [
     ),
     (
         "unsigned",
-        lambda: jwt.encode({"iss": ISSUER}, None, algorithm="none"),
+        lambda: jwt.encode({"iss": ISSUER}, None, algorithm="none"),  # type: ignore[arg-type]
         401,
         "the token is not signed with an allowed asymmetric algorithm",
     ),

@@ -241,6 +241,11 @@ def test_a_locked_log_answers_503_never_500(tmp_path: Path) -> None:
     assert service.get("/healthz").json()["decision_log"] == "ok"
 
 
+def _open_to_others(path: Path) -> None:
+    DecisionLog(path).close()
+    path.chmod(0o666)
+
+
 def _log_other_user(path: Path) -> None:
     DecisionLog(path).close()
     os.chown(path, 65534, 65534)
@@ -250,7 +255,7 @@ def _log_other_user(path: Path) -> None:
     ("prepare", "message"),
     [
         (
-            lambda p: (DecisionLog(p).close(), p.chmod(0o666)),
+            lambda p: _open_to_others(p),
             "readable or writable by others (mode 666); it holds health information: chmod 600 it",
         ),
         (

@@ -134,7 +134,7 @@ def test_overlaps_and_gaps_are_refused(tmp_path: Path, earlier: str, message: st
 def test_a_declared_gap_is_allowed(tmp_path: Path) -> None:
     later = RULES.replace(CURRENT, "effective:\n  from: 2023-06-28\n  gap_before: true\n")
     directory = _versions(tmp_path, ("2021.yaml", _earlier(end="2023-05-31")), ("2023.yaml", later))
-    assert len(load_rules(directory).versions) == 2  # type: ignore[attr-defined]
+    assert len(load_rules(directory).versions) == 2
 
 
 def test_a_single_rule_file_keeps_to_its_period() -> None:
