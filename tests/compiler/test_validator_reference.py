@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from typing import Any
 
 import pytest
+from hostile_inputs import ROWS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_case_model import problem_paths, reference_model
@@ -18,9 +18,6 @@ from reference_case_model import problem_paths, reference_model
 from conftest import BASE_CASE, DATA, ROOT, mutate
 from dli_check import load_rules
 from dli_check.engine.rules import Rules
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from generate import generate
 
 RULE_FILES = {
@@ -163,8 +160,6 @@ def test_values_swapped_at_random(name: str, data: st.DataObject) -> None:
 
 
 def test_hostile_cases() -> None:
-    from test_hostile_cases import ROWS
-
     rules = rules_for("cg-trans-03")
     checked = 0
     for _, content, _, _ in ROWS:

@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 import pytest
-from test_service import (
+from service_support import (
     EC,
     HOOK,
     ISSUER,

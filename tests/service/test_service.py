@@ -5,10 +5,7 @@ errors without values, client JWTs, and a decision log of every decision served.
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import itertools
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,68 +16,33 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from fastapi.testclient import TestClient
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhirpathpy import evaluate as fhirpath
 from fhirpathpy.models import models
+from service_support import (
+    EC,
+    FHIR,
+    HOOK,
+    INTEROP,
+    ISSUER,
+    client,
+    free_port,
+    jwks_file,
+    order_sign_request,
+    token,
+)
 from typer.testing import CliRunner
 
 from conftest import ROOT
 from dli_check import load_rules
 from dli_check.cli.commands import app as cli_app
 from dli_check.interop.crd import COVERAGE_INFORMATION, Policy
-from dli_check.service.app import Settings, create_app
 from dli_check.service.auth import TokenChecker
 from dli_check.service.log import DecisionLog
 
-INTEROP = ROOT.parent / "shared" / "interop" / "examples"
-FHIR = ROOT / "examples" / "fhir"
-NOW = dt.datetime(2026, 6, 1, 15, 30, tzinfo=dt.UTC)
 SECRET = "Jane Q Patient"
-
-
-def order_sign_request() -> dict[str, Any]:
-    """The reference's order-sign request when it is beside the checkout; else the same
-    request rebuilt from the example Bundle (the same resources)."""
-    path = INTEROP / "order-sign-request.json"
-    if path.is_file():
-        request: dict[str, Any] = json.loads(path.read_text())
-        return request
-    bundle = json.loads((FHIR / "order-sign-dli.json").read_text())
-    resources = [e["resource"] for e in bundle["entry"]]
-    by_type = {
-        r["resourceType"]: [x for x in resources if x["resourceType"] == r["resourceType"]]
-        for r in resources
-    }
-
-    def searchset(kind: str) -> dict[str, Any]:
-        return {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": r} for r in by_type.get(kind, [])],
-        }
-
-    return {
-        "hook": "order-sign",
-        "hookInstance": "3f1c7a52-6d0e-4b8e-9a51-2c1d6b0f9e47",
-        "context": {
-            "userId": "PractitionerRole/prr-1",
-            "patientId": "pat-1",
-            "draftOrders": {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": r} for r in by_type["ServiceRequest"]],
-            },
-        },
-        "prefetch": {
-            "patient": by_type["Patient"][0],
-            "coverage": searchset("Coverage"),
-            "conditions": searchset("Condition"),
-            "transplants": searchset("Procedure"),
-        },
-    }
 
 
 ANSWERS = json.loads((FHIR / "order-sign-dli-answered.json").read_text())["entry"][-1]["resource"]
@@ -102,18 +64,6 @@ def autologous(request: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def log(tmp_path: Path) -> DecisionLog:
     return DecisionLog(tmp_path / "decisions.sqlite3")
-
-
-def client(log: DecisionLog, **settings: Any) -> TestClient:
-    ticks = itertools.count()
-    options = {"clock": lambda: NOW + dt.timedelta(seconds=next(ticks)), **settings}
-    if "tokens" in settings:
-        options.setdefault("public_url", "http://testserver")
-    return TestClient(
-        create_app(Settings([load_rules()], log, **options)),
-        base_url="http://testserver",
-        headers={"Content-Type": "application/json"},
-    )
 
 
 def coverage_information(response: dict[str, Any]) -> list[dict[str, Any]]:
@@ -474,7 +424,6 @@ def test_evaluate_json(log: DecisionLog) -> None:
     assert log.get(response.headers["x-decision-id"]) is not None
 
 
-HOOK = "/cds-services/cg-trans-03-order-sign"
 ERRORS: list[tuple[str, str, Any, int, str]] = [
     (
         "not JSON",
@@ -578,34 +527,6 @@ def test_evaluate_errors_are_plain_json(log: DecisionLog) -> None:
 
 
 # --- client tokens -------------------------------------------------------------------
-
-RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-EC = ec.generate_private_key(ec.SECP384R1())
-ISSUER = "https://ehr.example.org"
-AUDIENCE = "http://testserver/cds-services/cg-trans-03-order-sign"
-
-
-def jwks_file(tmp_path: Path) -> Path:
-    keys = [
-        json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(RSA.public_key())) | {"kid": "rsa-1"},
-        json.loads(jwt.algorithms.ECAlgorithm.to_jwk(EC.public_key())) | {"kid": "ec-1"},
-    ]
-    keys = [key | {"use": "sig"} for key in keys]
-    path = tmp_path / "jwks.json"
-    path.write_text(json.dumps({"keys": keys}))
-    return path
-
-
-def token(**changes: Any) -> str:
-    now = int(time.time())
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": now + 30, "iat": now, "jti": uuid.uuid4().hex}
-    claims.update({k: v for k, v in changes.items() if k not in ("key", "alg", "kid")})
-    claims = {k: v for k, v in claims.items() if v is not None}
-    key = changes.get("key", RSA)
-    alg = changes.get("alg", "RS384")
-    return jwt.encode(
-        claims, key, algorithm=alg, headers={"kid": changes.get("kid", "rsa-1"), "typ": "JWT"}
-    )
 
 
 REPLAYED = token()
@@ -742,12 +663,6 @@ def test_serve_refuses_to_bind_beyond_loopback_without_tokens() -> None:
         2,
         "dli-check: refusing to serve on 0.0.0.0 without --jwks (client tokens); --insecure to do so\n",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_real_server(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_CASE, ROOT
+from conftest import BASE_CASE, DATA, ROOT
 from dli_check import RuleFileError, evaluate, load_rules
 
 RULES = ROOT / "rules" / "cg-trans-03.yaml"
@@ -97,7 +97,7 @@ def test_oversized_rule_file(tmp_path: Path) -> None:
 
 
 def _nested_nots(depth: int) -> str:
-    text = (Path(__file__).parent / "data" / "made-up-guideline.yaml").read_text(encoding="utf-8")
+    text = (DATA / "made-up-guideline.yaml").read_text(encoding="utf-8")
     cond = "{is_true: transplant.medically_necessary}"
     for _ in range(depth):
         cond = "{not: " + cond + "}"
@@ -158,7 +158,7 @@ def test_a_flat_all_of_three_thousand_conditions_compiles(tmp_path: Path) -> Non
 def test_a_rule_file_whose_aliases_expand_to_too_many_conditions(tmp_path: Path) -> None:
     """45,000 uses of one aliased condition: 765 KB, within every YAML limit, and refused
     before it is compiled into 45,000 statements."""
-    text = (Path(__file__).parent / "data" / "made-up-guideline.yaml").read_text(encoding="utf-8")
+    text = (DATA / "made-up-guideline.yaml").read_text(encoding="utf-8")
     many = "{all: [&c {is_true: transplant.medically_necessary}, " + ", ".join(["*c"] * 45_000)
     path = tmp_path / "rules.yaml"
     path.write_text(

@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 import pytest
-from test_service import order_sign_request
+from service_support import order_sign_request
 
 from dli_check.interop.crd import read_request
 from dli_check.interop.pas import claim_of

@@ -4,16 +4,10 @@ for every service line. The compact JSON is exactly what pydantic writes for the
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from pydantic import TypeAdapter
 
-from conftest import ROOT
 from dli_check import CaseResult, evaluate, load_rules
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
 from generate import generate
 from handwritten import decide
 

@@ -1,0 +1,128 @@
+"""Helpers shared by the service's tests: the reference's CDS Hooks request, a test
+client, client tokens and their JWKS, a free loopback port."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi.testclient import TestClient
+
+from conftest import ROOT
+from dli_check import load_rules
+from dli_check.service.app import Settings, create_app
+from dli_check.service.log import DecisionLog
+
+INTEROP = ROOT.parent / "shared" / "interop" / "examples"
+
+
+FHIR = ROOT / "examples" / "fhir"
+
+
+NOW = dt.datetime(2026, 6, 1, 15, 30, tzinfo=dt.UTC)
+
+
+def order_sign_request() -> dict[str, Any]:
+    """The reference's order-sign request when it is beside the checkout; else the same
+    request rebuilt from the example Bundle (the same resources)."""
+    path = INTEROP / "order-sign-request.json"
+    if path.is_file():
+        request: dict[str, Any] = json.loads(path.read_text())
+        return request
+    bundle = json.loads((FHIR / "order-sign-dli.json").read_text())
+    resources = [e["resource"] for e in bundle["entry"]]
+    by_type = {
+        r["resourceType"]: [x for x in resources if x["resourceType"] == r["resourceType"]]
+        for r in resources
+    }
+
+    def searchset(kind: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in by_type.get(kind, [])],
+        }
+
+    return {
+        "hook": "order-sign",
+        "hookInstance": "3f1c7a52-6d0e-4b8e-9a51-2c1d6b0f9e47",
+        "context": {
+            "userId": "PractitionerRole/prr-1",
+            "patientId": "pat-1",
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": r} for r in by_type["ServiceRequest"]],
+            },
+        },
+        "prefetch": {
+            "patient": by_type["Patient"][0],
+            "coverage": searchset("Coverage"),
+            "conditions": searchset("Condition"),
+            "transplants": searchset("Procedure"),
+        },
+    }
+
+
+def client(log: DecisionLog, **settings: Any) -> TestClient:
+    ticks = itertools.count()
+    options = {"clock": lambda: NOW + dt.timedelta(seconds=next(ticks)), **settings}
+    if "tokens" in settings:
+        options.setdefault("public_url", "http://testserver")
+    return TestClient(
+        create_app(Settings([load_rules()], log, **options)),
+        base_url="http://testserver",
+        headers={"Content-Type": "application/json"},
+    )
+
+
+HOOK = "/cds-services/cg-trans-03-order-sign"
+
+
+RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+EC = ec.generate_private_key(ec.SECP384R1())
+
+
+ISSUER = "https://ehr.example.org"
+
+
+AUDIENCE = "http://testserver/cds-services/cg-trans-03-order-sign"
+
+
+def jwks_file(tmp_path: Path) -> Path:
+    keys = [
+        json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(RSA.public_key())) | {"kid": "rsa-1"},
+        json.loads(jwt.algorithms.ECAlgorithm.to_jwk(EC.public_key())) | {"kid": "ec-1"},
+    ]
+    keys = [key | {"use": "sig"} for key in keys]
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": keys}))
+    return path
+
+
+def token(**changes: Any) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": now + 30, "iat": now, "jti": uuid.uuid4().hex}
+    claims.update({k: v for k, v in changes.items() if k not in ("key", "alg", "kid")})
+    claims = {k: v for k, v in claims.items() if v is not None}
+    key = changes.get("key", RSA)
+    alg = changes.get("alg", "RS384")
+    return jwt.encode(
+        claims, key, algorithm=alg, headers={"kid": changes.get("kid", "rsa-1"), "typ": "JWT"}
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
