@@ -1,9 +1,9 @@
 """The ``dli-check`` command's entry point, also run by ``python -m dli_check``.
 
 It answers what needs no command-line parser (a closed standard output, ``--version``,
-and the plain ``dli-check CASE.json [--format F] [--rules R] ...``, see `one_case`) before
-importing one, since every run pays for what is imported here; and it keeps any traceback
-from reaching the user.
+and the plain ``dli-check CASE.json [--format F] [--rules R] ...``, see
+`dli_check.cli.one_case`) before importing one, since every run pays for what is imported
+here; and it keeps any traceback from reaching the user.
 """
 
 from __future__ import annotations

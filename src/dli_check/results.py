@@ -322,8 +322,8 @@ P = TypeVar("P")
 
 def _kept(part: P, name: str, write: Callable[[P], str]) -> str:
     """A part's JSON, written once and kept on the part (results are immutable). Line
-    results are shared by the cases that come out alike (see `compiler`), so a case's JSON
-    is little more than a join."""
+    results are shared by the cases that come out alike (see `dli_check.compiler.criteria`),
+    so a case's JSON is little more than a join."""
     text: str | None = part.__dict__.get(name)
     if text is None:
         text = write(part)

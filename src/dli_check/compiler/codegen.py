@@ -1,7 +1,7 @@
 """What the two code generators share (the case validator and each service's criteria):
 values of the rule file passed in as named constants, each shown in a comment, and source
 compiled so that a traceback through it shows its lines. A generated function remembers
-how it was made, so that compiled rules can be cached (`rules_cache`): pickle cannot
+how it was made, so that compiled rules can be cached (`dli_check.engine.cache`): pickle cannot
 name it, but it can make it again.
 
 Rule files are untrusted: their text reaches generated source only as Python literals

@@ -6,7 +6,7 @@ that a FHIR resource gave named by that resource (``visits[Encounter/e-1].date``
 that an answer stays with its record whatever order a later Bundle lists them in. Its
 ``text`` is the question the rule file declares, its ``type`` follows the fact's type. A
 QuestionnaireResponse that answers it, added to the Bundle, completes the case: the FHIR
-reader (`fhir_input`) reads answers by the same linkIds.
+reader (`dli_check.inputs.fhir`) reads answers by the same linkIds.
 
 >>> from dli_check import load_rules
 >>> form = questionnaire(load_rules())

@@ -1,7 +1,7 @@
 """A rule file's validated model, from its bytes.
 
 It is made when a rule file is compiled; compiled rules read from the cache
-(`rules_cache`) carry only the bytes, and make the model again when something first needs
+(`dli_check.engine.cache`) carry only the bytes, and make the model again when something first needs
 it (a questionnaire, FHIR bindings, ``rules show``): deciding a case needs no model, and so
 no YAML and no pydantic.
 """

@@ -10,7 +10,7 @@
 Every request body is read up to `MAX_BODY` bytes (413 beyond) and parsed strictly;
 errors are one line, as JSON (an ``OperationOutcome`` on the FHIR endpoints), never a
 traceback and never a value of the request. Every decision is appended to the decision
-log (`decision_log`) before it is answered.
+log (`dli_check.service.log`) before it is answered.
 """
 
 from __future__ import annotations
