@@ -5,8 +5,8 @@ An entry is the compiled `Rules`, pickled: results' parts, code sets, the genera
 as source (`codegen` makes the functions again), and the rule file's bytes (its model is
 made again when first needed, see `dli_check.language.read`). Its key is the sha256 of the
 rule file's bytes and a fingerprint of the engine: its version, its modules' sizes and
-times (every module of the package), the Python version and the ICD-10-CM release. A changed engine misses; its old entries are
-removed when a new one is written.
+times (every module of the package), the Python version and the ICD-10-CM release. A
+changed engine misses; its old entries are removed when a new one is written.
 
 The cache is trusted as Python trusts its own bytecode caches, and kept as ``ssh`` keeps
 its keys:
