@@ -3,12 +3,17 @@ client, client tokens and their JWKS, a free loopback port."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +131,32 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+EXE = str(Path(sys.executable).parent / "dli-check")
+
+
+@contextlib.contextmanager
+def running(tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`dli-check serve` on a free loopback port, its log in `tmp_path`, until the block
+    ends: its base URL and its process."""
+    port = free_port()
+    server = subprocess.Popen(
+        [EXE, "serve", "--port", str(port), "--log", str(tmp_path / "log.sqlite3"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

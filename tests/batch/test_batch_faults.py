@@ -159,10 +159,10 @@ def test_closed_pipe(tmp_path: Path) -> None:
     assert err == "dli-check: output closed before everything was written\n"
 
 
-def _die_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 1000) -> Record:
+def _die_on(item: batch.Input, rules: Any, *rest: Any) -> Record:
     if Path(item.source).name.endswith("-die.json"):
         os._exit(3)
-    return ORIGINAL(item, rules, detail, lines)
+    return ORIGINAL(item, rules, *rest)
 
 
 ORIGINAL = batch.evaluate_input
@@ -187,10 +187,10 @@ def test_a_worker_that_dies_ends_the_batch_after_the_records_before_it(
     assert all(r.decision is not None for r in records)
 
 
-def _sleep_on(item: batch.Input, rules: Any, detail: Any = "full", lines: int = 0) -> Record:
+def _sleep_on(item: batch.Input, rules: Any, *rest: Any) -> Record:
     if Path(item.source).name.endswith("-sleep.json"):
         time.sleep(3600)
-    return ORIGINAL(item, rules, detail, lines)
+    return ORIGINAL(item, rules, *rest)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

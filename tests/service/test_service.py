@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -28,9 +26,9 @@ from service_support import (
     INTEROP,
     ISSUER,
     client,
-    free_port,
     jwks_file,
     order_sign_request,
+    running,
     token,
 )
 from typer.testing import CliRunner
@@ -667,26 +665,8 @@ def test_serve_refuses_to_bind_beyond_loopback_without_tokens() -> None:
 
 def test_a_real_server(tmp_path: Path) -> None:
     """Start dli-check serve on a free loopback port, call each kind of endpoint, stop it."""
-    port, log_path = free_port(), tmp_path / "log.sqlite3"
-    exe = str(Path(sys.executable).parent / "dli-check")
-    server = subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--log", str(log_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
-                    assert json.load(answer)["status"] == "ok"
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, (
-                    "the server did not start"
-                )
-                time.sleep(0.1)
+    log_path = tmp_path / "log.sqlite3"
+    with running(tmp_path) as (base, server):
         bodies = [
             ("/cds-services/cg-trans-03-order-sign", json.dumps(order_sign_request()).encode()),
             ("/Claim/$submit", (FHIR / "pas-claim-dli-answered.json").read_bytes()),
@@ -698,7 +678,6 @@ def test_a_real_server(tmp_path: Path) -> None:
             )
             with urllib.request.urlopen(request, timeout=10) as answer:
                 assert answer.status == 200
-    finally:
         server.terminate()
         _, err = server.communicate(timeout=30)
     assert b"Traceback" not in err

@@ -3,18 +3,15 @@ slow clients, a decision log that is locked, gone or not the service's own."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +23,9 @@ from service_support import (
     ISSUER,
     RSA,
     client,
-    free_port,
     jwks_file,
     order_sign_request,
+    running,
     token,
 )
 from typer.testing import CliRunner
@@ -324,30 +321,6 @@ def test_a_request_over_the_line_limit_is_413(tmp_path: Path) -> None:
 
 
 # 5 and 6, in a real server: slow clients, and decisions that wait on a locked log.
-
-
-@contextlib.contextmanager
-def running(tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    server = subprocess.Popen(
-        [EXE, "serve", "--port", str(port), "--log", str(tmp_path / "log.sqlite3"), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
-        yield base, server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_slow_clients_are_cut_off_and_logged_once(tmp_path: Path) -> None:

@@ -223,7 +223,13 @@ def _write_records(
     size = 0
     stopped = False
     records = run_batch(
-        inputs, rules, processes, detail=detail, max_lines=max_lines, should_stop=should_stop
+        inputs,
+        rules,
+        processes,
+        detail=detail,
+        max_lines=max_lines,
+        should_stop=should_stop,
+        digests=run_log is not None,
     )
     try:
         for record in records:

@@ -11,7 +11,6 @@ and they end when the parent does, however it ends.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import hashlib
@@ -249,10 +248,12 @@ def evaluate_input(
     rules: Decider,
     detail: Detail = "full",
     max_lines: int = MAX_LINES_PER_CASE,
+    digest: bool = False,
 ) -> Record:
     """Evaluate one input into its record (full, or the compact decisions record); never
     raises for a bad case. A case of more than `max_lines` service lines, or whose record
-    would pass `MAX_RECORD_BYTES`, gets a ``too_large`` record."""
+    would pass `MAX_RECORD_BYTES`, gets a ``too_large`` record. With `digest`, the record
+    says what was read (`Record.read`), for a run file that ``--resume`` checks."""
     try:
         if item.too_large:
             raise too_large(item.source)
@@ -262,9 +263,11 @@ def evaluate_input(
             raw = item.text or b""
     except CaseError as exc:
         return error_record(item.source, None, exc, rules.sha256)
+    record = _evaluate(item, raw, rules, detail, max_lines)
+    if not digest:
+        return record
     mtime = item.identity[3] if item.identity is not None else -1
-    read = (len(raw), mtime, hashlib.sha256(raw).hexdigest())
-    return _evaluate(item, raw, rules, detail, max_lines)._replace(read=read)
+    return record._replace(read=(len(raw), mtime, hashlib.sha256(raw).hexdigest()))
 
 
 def _evaluate(item: Input, raw: bytes, rules: Decider, detail: Detail, max_lines: int) -> Record:
@@ -375,12 +378,13 @@ _NO_MEMORY, _FAILED = 75, 70
 
 
 def _worker_main(
-    tasks: Connection,
+    tasks: Any,
     results: Connection,
     rules: Decider | RulePayload,
     parent: int,
     detail: Detail,
     max_lines: int,
+    digest: bool,
 ) -> None:
     # Stopping is the parent's to decide: it ends its workers with SIGKILL when it stops,
     # and the kernel ends them when it dies.
@@ -388,7 +392,7 @@ def _worker_main(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent)
     try:
-        _serve(tasks, results, rules, detail, max_lines)
+        _serve(tasks, results, rules, detail, max_lines, digest)
     except MemoryError:
         os._exit(_NO_MEMORY)
     except BaseException:  # no traceback: the parent names what happened
@@ -396,11 +400,12 @@ def _worker_main(
 
 
 def _serve(
-    tasks: Connection,
+    tasks: Any,
     results: Connection,
     rules: Decider | RulePayload,
     detail: Detail,
     max_lines: int,
+    digest: bool,
 ) -> None:
     if isinstance(rules, tuple):  # spawned: the rules come as bytes, compiled here
         rules = _from_payload(rules)
@@ -408,22 +413,20 @@ def _serve(
     # out of the collector's sight, its pages stay shared with the parent's, not copied.
     gc.freeze()
     while True:
-        try:
-            chunk: list[Input] | None = tasks.recv()
-        except EOFError:
+        task: tuple[int, list[Input]] | None = tasks.get()
+        if task is None:
             return
-        if chunk is None:
-            return
+        number, chunk = task
         done: list[Record] = []
         held = 0
         for item in chunk:
-            record = evaluate_input(item, rules, detail, max_lines)
+            record = evaluate_input(item, rules, detail, max_lines, digest)
             done.append(record)
             held += len(record.json)
             if held >= FLUSH_BYTES:
-                results.send((False, done))
+                results.send((number, False, done))
                 done, held = [], 0
-        results.send((True, done))
+        results.send((number, True, done))
 
 
 def run_batch(
@@ -434,6 +437,7 @@ def run_batch(
     detail: Detail = "full",
     max_lines: int = MAX_LINES_PER_CASE,
     should_stop: Callable[[], bool] | None = None,
+    digests: bool = False,
 ) -> Generator[Record, None, None]:
     """Evaluate inputs (an `Inputs` from `list_inputs`, or any iterable of `Input`) over
     `workers` processes; records come back in input order.
@@ -441,7 +445,8 @@ def run_batch(
     Memory does not grow with the input: the inputs and records in flight are bounded by
     bytes, not only by count. `rules` is a loaded `Rules`, a rule file's path, or None for
     the bundled rules; every worker gets the same bytes. `detail` chooses full records or
-    compact decisions records; `max_lines` is the most service lines a case may have.
+    compact decisions records; `max_lines` is the most service lines a case may have;
+    `digests`: each record says what was read to make it (`Record.read`).
 
     The run ends early, without raising, when `should_stop()` (checked at least every
     0.2 s, whatever the workers are doing) says so. A worker that dies ends it with
@@ -455,9 +460,9 @@ def run_batch(
         for item in inputs:
             if stop():
                 return
-            yield evaluate_input(item, rules, detail, max_lines)
+            yield evaluate_input(item, rules, detail, max_lines, digests)
         return
-    pool = _Pool(rules, workers, detail, max_lines)
+    pool = _Pool(rules, workers, detail, max_lines, digests)
     try:
         yield from pool.run(iter(inputs), stop)
     finally:
@@ -467,24 +472,25 @@ def run_batch(
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    tasks: Connection
     results: Connection
-    chunk: int | None = None
-    """The number of the chunk it is working on; None when idle."""
 
 
 class _Pool:
-    """Worker processes, each with a pipe for work and one for records. The parent waits
-    on the records and on each process's sentinel together, so a death is seen at once,
-    and it never waits on a worker that could be blocked."""
+    """Worker processes that take chunks of inputs from one queue (its feeder thread never
+    lets the parent block on a busy worker) and send records back, tagged with their
+    chunk, each on a pipe of its own. The parent waits on those pipes and on each
+    process's sentinel together, so a death is seen at once."""
 
-    def __init__(self, rules: Decider, workers: int, detail: Detail, lines: int) -> None:
+    def __init__(
+        self, rules: Decider, workers: int, detail: Detail, lines: int, digests: bool
+    ) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
             code_index().prepare()
         context: Any = multiprocessing.get_context(method)
         # Forked workers share the parent's compiled rules; spawned ones compile the bytes.
         shared: Decider | RulePayload = rules if method == "fork" else _payload(rules)
+        self.tasks: Any = context.Queue()
         self.workers: list[_Worker] = []
         self.received: dict[int, deque[Record]] = {}
         """Records received per chunk number, not yet yielded."""
@@ -494,39 +500,33 @@ class _Pool:
         self.sent = self.head = 0
         """Chunks handed out; the chunk whose records come next."""
         for _ in range(workers):
-            task_reader, task_writer = context.Pipe(duplex=False)
             result_reader, result_writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_main,
-                args=(task_reader, result_writer, shared, os.getpid(), detail, lines),
+                args=(self.tasks, result_writer, shared, os.getpid(), detail, lines, digests),
                 daemon=True,
             )
             process.start()
-            task_reader.close()
             result_writer.close()
-            self.workers.append(_Worker(process, task_writer, result_reader))
+            self.workers.append(_Worker(process, result_reader))
 
     def run(self, inputs: Iterator[Input], stop: Callable[[], bool]) -> Iterator[Record]:
         exhausted = False
         while True:
-            # Hand out work while there is room.
-            for worker in self.workers:
-                if exhausted or not self._room():
-                    break
-                if worker.chunk is not None:
-                    continue
+            # Hand out work while there is room: a few chunks per worker, so that none
+            # waits for the parent between two.
+            while not exhausted and self._room():
                 chunk = _next_chunk(inputs)
                 if not chunk:
                     exhausted = True
                     break
-                with contextlib.suppress(OSError):  # if it died, its sentinel says how
-                    worker.tasks.send(chunk)
-                worker.chunk, self.received[self.sent] = self.sent, deque()
+                self.tasks.put((self.sent, chunk))
+                self.received[self.sent] = deque()
                 self.sent += 1
             yield from self._in_order()
             if (exhausted and self.head == self.sent) or stop():
                 return
-            waiting: list[Any] = [w.results for w in self.workers if w.chunk is not None]
+            waiting: list[Any] = [w.results for w in self.workers]
             waiting += [w.process.sentinel for w in self.workers]
             for ready in wait(waiting, _POLL):
                 worker = self._owner(ready)
@@ -540,23 +540,21 @@ class _Pool:
 
     def _room(self) -> bool:
         """Whether more work may be handed out (bounded by chunks and by bytes held)."""
-        return self.held < MAX_HELD_BYTES and self.sent - self.head < 4 * len(self.workers)
+        return self.held < MAX_HELD_BYTES and self.sent - self.head < 3 * len(self.workers)
 
     def _receive(self, worker: _Worker) -> bool:
         """Take one message from a worker; False when there was none (or it died: its
         sentinel says how)."""
         try:
-            if worker.chunk is None or not worker.results.poll():
+            if not worker.results.poll():
                 return False
-            last, records = worker.results.recv()
+            number, last, records = worker.results.recv()
         except (EOFError, OSError):
             return False
-        assert worker.chunk is not None
-        self.received[worker.chunk].extend(records)
+        self.received[number].extend(records)
         self.held += sum(len(r.json) for r in records)
         if last:
-            self.finished.add(worker.chunk)
-            worker.chunk = None
+            self.finished.add(number)
         return True
 
     def _in_order(self) -> Iterator[Record]:
@@ -580,11 +578,13 @@ class _Pool:
         raise AssertionError("wait() returned an object of no worker")  # pragma: no cover
 
     def close(self) -> None:
-        """End every worker now (SIGKILL: nothing they hold is wanted any more)."""
+        """End every worker now (SIGKILL: nothing they hold is wanted any more), and the
+        queue without waiting for what it still holds to be read."""
         for worker in self.workers:
-            worker.tasks.close()
             if worker.process.is_alive():
                 worker.process.kill()
+        self.tasks.cancel_join_thread()
+        self.tasks.close()
         for worker in self.workers:
             worker.process.join(5)
             worker.results.close()
@@ -776,16 +776,27 @@ def run_identity_path(output: Path) -> Path:
     return output.with_name(output.name + ".run")
 
 
+_json_string: Any = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
+    json.encoder.encode_basestring_ascii
+)
+
 Digest = tuple[int, int, str | None]
 """What a run read of one input: size, modification time in ns (-1 for a line of a JSON
 Lines file) and the sha256 of its bytes (None when it was not read)."""
 
 
 def digest_line(record: Record) -> bytes:
-    """The line a run file keeps for one record: what was read to make it."""
+    """The line a run file keeps for one record: what was read to make it (written as
+    ``json.dumps`` would, without its set-up: the batch process writes one per case).
+
+    >>> digest_line(Record("a.json", "{}", None, "invalid_json", (), (3, 7, "ab")))
+    b'{"source":"a.json","size":3,"mtime_ns":7,"sha256":"ab"}\\n'
+    """
     size, mtime, sha256 = record.read if record.read is not None else (0, -1, None)
-    entry = {"source": record.source, "size": size, "mtime_ns": mtime, "sha256": sha256}
-    return (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+    digest = "null" if sha256 is None else f'"{sha256}"'
+    source = _json_string(record.source)
+    line = f'{{"source":{source},"size":{size},"mtime_ns":{mtime},"sha256":{digest}}}\n'
+    return line.encode()
 
 
 def read_digests(path: Path) -> dict[str, Digest]:
