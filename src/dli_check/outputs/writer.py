@@ -154,16 +154,6 @@ def open_output(name: str, *, append: bool = False) -> Output:
     return Output(fd, name, target=real, temporary=temporary, cuttable=True, sync=True)
 
 
-def write_file_atomically(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace a small file whole: written beside it, synced, then renamed over it."""
-    output = open_output(str(path))
-    try:
-        output.write(data)
-        output.commit()
-    finally:
-        output.abandon()
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
