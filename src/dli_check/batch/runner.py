@@ -2,11 +2,12 @@
 
 Every input yields exactly one record, in input order whatever the number of workers and
 whatever order the file system lists files in: the result JSON with its ``source``, or an
-error record naming the problem. A worker process that dies takes no input with it: its
-cases are tried again one by one, and the one that kills a worker gets an error record. A
-case that exhausts memory gets a ``too_large`` record. Workers get the rule file's bytes
-from the parent, read once, so that every record of a run is decided by the same rules,
-and they end when the parent does, however it ends.
+error record naming the problem. A case that exhausts memory gets a ``too_large`` record.
+A worker process that dies ends the run (`WorkerDied`) after every record before the first
+one lost, so that an output of them can be resumed. Every record of a run is decided by
+the same compiled rules, and workers end when the parent does, however it ends. The
+inputs and records in flight are bounded by bytes, and `list_inputs` remembers each file's
+device, inode, size and time, so that a file changed after listing is refused.
 """
 
 from __future__ import annotations
@@ -443,8 +444,10 @@ def run_batch(
     `workers` processes; records come back in input order.
 
     Memory does not grow with the input: the inputs and records in flight are bounded by
-    bytes, not only by count. `rules` is a loaded `Rules`, a rule file's path, or None for
-    the bundled rules; every worker gets the same bytes. `detail` chooses full records or
+    bytes, not only by count. `rules` is a loaded `Rules` (or `RuleSet`), a rule file's
+    path, or None for the bundled rules; every worker decides by the same compiled rules
+    (forked workers share the parent's; spawned ones compile the same bytes, checked by
+    sha256). `detail` chooses full records or
     compact decisions records; `max_lines` is the most service lines a case may have;
     `digests`: each record says what was read to make it (`Record.read`).
 
