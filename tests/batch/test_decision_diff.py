@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from conftest import ROOT
 from dli_check.batch.diff import CHANGE_COLUMNS, compare_records
 from dli_check.cli.commands import app
+from dli_check.outputs.records import read_record
 
 runner = CliRunner()
 RULES = ROOT / "rules" / "cg-trans-03.yaml"
@@ -127,8 +128,8 @@ def test_no_change_exits_0() -> None:
 
 def test_outputs_of_other_inputs_are_refused(tmp_path: Path) -> None:
     old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
-    old.write_text('{"source": "a.json", "error": {"kind": "invalid_json"}}\n')
-    new.write_text('{"source": "b.json", "error": {"kind": "invalid_json"}}\n')
+    old.write_text('{"source": "a.json", "error": {"kind": "invalid_json", "message": "m"}}\n')
+    new.write_text('{"source": "b.json", "error": {"kind": "invalid_json", "message": "m"}}\n')
     code, _, err = run("diff", "--results", str(old), str(new))
     assert code == 2
     assert err == (
@@ -139,8 +140,8 @@ def test_outputs_of_other_inputs_are_refused(tmp_path: Path) -> None:
 
 def test_a_case_that_becomes_an_error_is_one_change() -> None:
     old = {"source": "a.json", "case_id": "A", "decision": "medically_necessary", "services": []}
-    new = {"source": "a.json", "case_id": "A", "error": {"kind": "invalid_case"}}
-    (change,) = compare_records(old, new)
+    new = {"source": "a.json", "case_id": "A", "error": {"kind": "invalid_case", "message": "m"}}
+    (change,) = compare_records(read_record(json.dumps(old)), read_record(json.dumps(new)))
     assert (change.line, change.old, change.new) == (
         None,
         {"decision": None},
@@ -149,6 +150,13 @@ def test_a_case_that_becomes_an_error_is_one_change() -> None:
 
 
 GOOD = {"source": "x", "case_id": "C", "decision": "medically_necessary", "services": []}
+LINE: dict[str, object] = {
+    "service": None,
+    "code": None,
+    "decision": "x",
+    "action": "a",
+    "missing": [],
+}
 
 
 @pytest.mark.parametrize(
@@ -159,15 +167,21 @@ GOOD = {"source": "x", "case_id": "C", "decision": "medically_necessary", "servi
         ({**GOOD, "case_id": 7}, "case_id: not a string or null"),
         ({**GOOD, "services": [{"decision": 1}]}, "services[0].decision: not a string"),
         ({**GOOD, "services": [[]]}, "services[0]: not an object"),
+        ({**GOOD, "services": [{"decision": "x"}]}, "services[0].action: not a string"),
         (
-            {**GOOD, "services": [{"decision": "x", "reasons": [{"criterion": 1}]}]},
+            {**GOOD, "services": [{**LINE, "missing": "age"}]},
+            "services[0].missing: not a list of facts",
+        ),
+        (
+            {**GOOD, "services": [{**LINE, "reasons": [{"criterion": 1}]}]},
             "services[0].reasons[0]: not a reason (criterion and status)",
         ),
         (
-            {**GOOD, "services": [{"decision": "x", "service": "s", "not_met": "a"}]},
+            {**GOOD, "services": [{**LINE, "service": "s", "not_met": "a"}]},
             "services[0].not_met: not a list of criteria",
         ),
         ({"source": "x", "error": "boom"}, "error.kind: not a string"),
+        ({"source": "x", "error": {"kind": "too_large"}}, "error.message: not a string"),
         ([1], "not a JSON object"),
         ({"source": 1}, "source: not a string"),
     ],

@@ -18,7 +18,7 @@ from dli_check.batch.diff import compare_records
 from dli_check.batch.runner import Input, evaluate_input
 from dli_check.cli.commands import app
 from dli_check.outputs.csv import csv_rows
-from dli_check.outputs.records import record_from_json
+from dli_check.outputs.records import read_record
 from dli_check.outputs.schemas import DecisionsRecord
 
 EXAMPLES = sorted((ROOT / "examples" / "cases").glob("*.json"))
@@ -65,16 +65,23 @@ def test_the_decisions_record_says_what_the_full_record_says(path: Path) -> None
     assert json.loads(result.to_json(detail="decisions")) == expected(full)  # indented
     record = f'{{"source":"x",{compact[1:]}'
     DecisionsRecord.model_validate_json(record)  # the schema `dli-check schema record` gives
-    full_record = json.dumps({"source": "x", **full})
-    assert csv_rows(record) == csv_rows(full_record)
-    assert record_from_json(record.encode()) == record_from_json(full_record.encode())
-    assert compare_records(full, json.loads(record)) == []
+    compact_read = read_record(record)
+    full_read = read_record(json.dumps({"source": "x", **full}))
+    assert csv_rows(compact_read) == csv_rows(full_read)
+    assert compact_read[2:4] == full_read[2:4]  # case id and decision
+    assert [line._replace(met=None) for line in full_read.lines] == list(compact_read.lines)
+    assert compare_records(full_read, compact_read) == []
 
 
 def test_a_changed_criterion_shows_in_the_diff_of_decisions_records() -> None:
     rules = load_rules()
-    met = evaluate(ROOT / "examples/cases/dli-relapsed-aml.json", rules).decisions()
-    unmet = evaluate(ROOT / "examples/cases/dli-different-donor.json", rules).decisions()
+    met, unmet = (
+        read_record(f'{{"source":"x",{evaluate(ROOT / path, rules).to_json(indent=None)[1:]}')
+        for path in (
+            "examples/cases/dli-relapsed-aml.json",
+            "examples/cases/dli-different-donor.json",
+        )
+    )
     (change,) = compare_records(met, unmet)
     assert change.criteria == (("same-donor", "met", "not_met"),)
 
@@ -87,7 +94,21 @@ def test_a_worker_makes_the_record_it_is_asked_for() -> None:
         "transplant-medically-necessary",
         "same-donor",
     ]
-    assert record.lines == evaluate_input(item, load_rules(), "full").lines
+    full = evaluate_input(item, load_rules(), "full")
+    assert record.lines == tuple(line._replace(met=None) for line in full.lines)
+
+
+@pytest.mark.parametrize("detail", ["full", "decisions"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_a_record_read_back_is_the_record_written(path: Path, detail: Any) -> None:
+    record = evaluate_input(Input(path.name, None, path.read_bytes()), load_rules(), detail)
+    assert read_record(record.json) == record
+
+
+def test_an_error_record_read_back_is_the_record_written() -> None:
+    record = evaluate_input(Input("bad.json", None, b"{"), load_rules())
+    assert record.error is not None and record.error[0] == "invalid_json"
+    assert read_record(record.json.encode()) == record
 
 
 def test_batch_writes_decisions_records_and_resumes_only_the_same_detail(tmp_path: Path) -> None:

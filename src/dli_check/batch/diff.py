@@ -18,7 +18,7 @@ from typing import Any
 
 from dli_check.batch.runner import InputError, Inputs, run_batch
 from dli_check.engine.rules import Rules
-from dli_check.outputs.records import record_problem
+from dli_check.outputs.records import Line, Record, read_record
 
 CHANGE_COLUMNS = [
     "source",
@@ -95,38 +95,37 @@ class DiffSummary:
             self.criteria.update(c for c, _, _ in change.criteria)
 
 
-def _side(record: dict[str, Any], line: dict[str, Any] | None) -> dict[str, Any]:
-    if "error" in record:
-        return {"error": record["error"]["kind"]}
+def _side(record: Record, line: Line | None) -> dict[str, Any]:
+    if record.error is not None:
+        return {"error": record.error[0]}
     if line is None:
         return {"decision": None}
-    return {"service": line["service"], "decision": line["decision"], "action": line["action"]}
+    return {"service": line.service, "decision": line.decision, "action": line.action}
 
 
-def _statuses(line: dict[str, Any] | None) -> tuple[dict[str, str], str]:
+def _statuses(line: Line | None) -> tuple[dict[str, str], str]:
     """A record line's criteria and their statuses, and the status of a criterion it does
     not name: a decisions record names only the criteria not met or unknown of a governed
     line; every other criterion of it was met."""
     if line is None:
         return {}, "absent"
-    if "reasons" in line:
-        return {r["criterion"]: r["status"] for r in line["reasons"]}, "absent"
-    statuses = dict.fromkeys(line["not_met"], "not_met") | dict.fromkeys(line["unknown"], "unknown")
-    return statuses, "absent" if line["service"] is None else "met"
+    statuses = dict.fromkeys(line.not_met, "not_met") | dict.fromkeys(line.unknown, "unknown")
+    if line.met is not None:
+        return dict.fromkeys(line.met, "met") | statuses, "absent"
+    return statuses, "absent" if line.service is None else "met"
 
 
-def compare_records(old: dict[str, Any], new: dict[str, Any]) -> list[LineChange]:
+def compare_records(old: Record, new: Record) -> list[LineChange]:
     """The lines whose decision or action differs between two records of one input."""
-    source, case_id = str(new.get("source", old.get("source"))), new.get("case_id")
-    if "error" in old or "error" in new:
-        if old.get("error", {}).get("kind") == new.get("error", {}).get("kind"):
+    source, case_id = new.source, new.case_id
+    if old.error is not None or new.error is not None:
+        if old.error_kind == new.error_kind:
             return []
         return [LineChange(source, case_id, None, _side(old, None), _side(new, None), ())]
     changes = []
-    old_lines, new_lines = old["services"], new["services"]
-    for i in range(max(len(old_lines), len(new_lines))):
-        before = old_lines[i] if i < len(old_lines) else None
-        after = new_lines[i] if i < len(new_lines) else None
+    for i in range(max(len(old.lines), len(new.lines))):
+        before = old.lines[i] if i < len(old.lines) else None
+        after = new.lines[i] if i < len(new.lines) else None
         was, now = _side(old, before), _side(new, after)
         if (was.get("decision"), was.get("action")) == (now.get("decision"), now.get("action")):
             continue
@@ -149,7 +148,7 @@ def diff_rules(
     for before, after in zip(
         run_batch(old_inputs, old, workers), run_batch(new_inputs, new, workers), strict=True
     ):
-        yield compare_records(json.loads(before.json), json.loads(after.json))
+        yield compare_records(before, after)
 
 
 def diff_results(old_path: Path, new_path: Path) -> Iterator[list[LineChange]]:
@@ -158,7 +157,7 @@ def diff_results(old_path: Path, new_path: Path) -> Iterator[list[LineChange]]:
     with old_path.open("rb") as old_file, new_path.open("rb") as new_file:
         for number, (old_line, new_line) in enumerate(_pairs(old_file, new_file), start=1):
             old, new = _record(old_line, old_path, number), _record(new_line, new_path, number)
-            if old.get("source") != new.get("source"):
+            if old.source != new.source:
                 raise InputError(
                     f"{new_path}:{number}: not the input {old_path} has on that line: the two "
                     "outputs must come from the same inputs"
@@ -175,13 +174,9 @@ def _pairs(old: Iterable[bytes], new: Iterable[bytes]) -> Iterator[tuple[bytes, 
         yield before, after
 
 
-def _record(line: bytes, path: Path, number: int) -> dict[str, Any]:
+def _record(line: bytes, path: Path, number: int) -> Record:
     try:
-        record = json.loads(line)
-    except ValueError:
-        raise InputError(f"{path}:{number}: not a dli-check record (not JSON)") from None
-    problem = record_problem(record)
-    if problem is not None:
-        raise InputError(f"{path}:{number}: not a dli-check record ({problem})")
-    result: dict[str, Any] = record
-    return result
+        return read_record(line)
+    except ValueError as exc:
+        reason = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise InputError(f"{path}:{number}: not a dli-check record ({reason})") from None

@@ -235,7 +235,7 @@ def _write_records(
         for record in records:
             summary.add(record)
             if format == "csv":
-                pending.append(csv_text(csv_rows(record.json)))
+                pending.append(csv_text(csv_rows(record)))
             else:
                 pending.append(record.json.encode() + b"\n")
             if run_log is not None:

@@ -33,11 +33,7 @@ from dli_check.errors import CaseError, CaseProblem, DliCheckError
 from dli_check.files import MAX_CASE_FILE_BYTES
 from dli_check.inert import terminal
 from dli_check.inputs.loaders import parse_case_json, read_case_file, too_large
-from dli_check.outputs.records import (
-    Record,
-    error_record,
-    record_from_json,
-)
+from dli_check.outputs.records import Record, decided_record, error_record, read_record
 from dli_check.outputs.writer import Identity
 from dli_check.results import Detail
 from dli_check.values.case import MAX_ITEMS
@@ -297,18 +293,7 @@ def _evaluate(item: Input, raw: bytes, rules: Decider, detail: Detail, max_lines
         name = type(exc).__name__
         message = f"dli-check failed on this case ({name}); please report it"
         return _failed(item.source, message, "internal_error", rules)
-    summary = tuple(
-        (s.decision, (), ())
-        if s.service is None  # no criterion of the guideline was judged
-        else (
-            s.decision,
-            tuple(r.criterion for r in s.reasons if r.status == "not_met"),
-            tuple(r.criterion for r in s.reasons if r.status == "unknown"),
-        )
-        for s in result.services
-    )
-    record = f'{{"source":{json.dumps(item.source)},{body[1:]}'
-    return Record(item.source, record, result.decision, None, summary)
+    return decided_record(item.source, result, body, detail)
 
 
 def _too_many_lines(source: str, limit: int) -> CaseError:
@@ -641,10 +626,10 @@ class Summary:
             self.errors[record.error_kind or "error"] += 1
             return
         self.cases[record.decision] += 1
-        for decision, not_met, unknown in record.lines:
-            self.lines[decision] += 1
-            self.not_met.update(not_met)
-            self.unknown.update(unknown)
+        for line in record.lines:
+            self.lines[line.decision] += 1
+            self.not_met.update(line.not_met)
+            self.unknown.update(line.unknown)
 
     @property
     def recorded(self) -> int:
@@ -680,7 +665,7 @@ def read_recorded(output: Path, summary: Summary) -> set[str]:
     with handle:
         for number, line in enumerate(handle, start=1):
             try:
-                record = record_from_json(line)
+                record = read_record(line)
             except ValueError:
                 raise InputError(
                     f"{output}:{number}: not a dli-check record; cannot resume"
@@ -792,7 +777,7 @@ def digest_line(record: Record) -> bytes:
     """The line a run file keeps for one record: what was read to make it (written as
     ``json.dumps`` would, without its set-up: the batch process writes one per case).
 
-    >>> digest_line(Record("a.json", "{}", None, "invalid_json", (), (3, 7, "ab")))
+    >>> digest_line(Record("a.json", "{}", None, None, read=(3, 7, "ab")))
     b'{"source":"a.json","size":3,"mtime_ns":7,"sha256":"ab"}\\n'
     """
     size, mtime, sha256 = record.read if record.read is not None else (0, -1, None)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from dli_check.inert import csv_cell
-from dli_check.outputs.records import criteria_by_status
+from dli_check.outputs.records import Record
 
 CSV_COLUMNS = [
     "source",
@@ -30,29 +29,28 @@ CSV_COLUMNS = [
 ]
 
 
-def csv_rows(record_json: str) -> list[list[str]]:
-    """The rows of one JSON Lines record (full or decisions), each with a cell per column."""
-    data = json.loads(record_json)
-    head = [data["source"], data["case_id"] or ""]
-    if "error" in data:
-        error = data["error"]
-        rows = [[*head, *[""] * 9, error["kind"], error["message"]]]
+def csv_rows(record: Record) -> list[list[str]]:
+    """The rows of one record (full or decisions), each with a cell per column."""
+    head = [record.source, record.case_id or ""]
+    if record.error is not None:
+        rows = [[*head, *[""] * 9, *record.error]]
     else:
         rows = [
             [
                 *head,
-                data["decision"],
+                record.decision or "",
                 str(number),
-                line["service"] or "",
-                line["code"] or "",
-                line["decision"],
-                line["action"],
-                *(";".join(names) for names in criteria_by_status(line)),
-                ";".join(line["missing"]),
+                line.service or "",
+                line.code or "",
+                line.decision,
+                line.action,
+                ";".join(line.not_met),
+                ";".join(line.unknown),
+                ";".join(line.missing),
                 "",
                 "",
             ]
-            for number, line in enumerate(data["services"])
+            for number, line in enumerate(record.lines)
         ]
     return [[csv_cell(cell) for cell in row] for row in rows]
 

@@ -1,36 +1,85 @@
-"""The batch record format, in one place: what a record holds (`Record`), the error record
-written for an input that gave no decision, and reading records back (resume, CSV, diff,
-summaries), each checked for its shape first (`record_problem`).
+"""The batch record format, in one place: what a record holds (`Record`, one `Line` per
+service line), the record made for a decided case (`decided_record`) and for an input that
+gave no decision (`error_record`), and reading a record back from an output file
+(`read_record`, which checks its shape first with `record_problem`).
+
+Summaries, CSV, diff and resume all work on `Record`: a record just made and the same
+record read back from its JSON are equal, so none of them parses our own JSON.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dli_check.errors import CaseError
 
+if TYPE_CHECKING:
+    from dli_check.results import CaseResult
+
+
+class Line(NamedTuple):
+    """What a record says of one service line."""
+
+    service: str | None
+    code: str | None
+    decision: str
+    action: str
+    not_met: tuple[str, ...]
+    unknown: tuple[str, ...]
+    missing: tuple[str, ...]
+    met: tuple[str, ...] | None
+    """The criteria met; None for a decisions record, which names only those not met or
+    unknown (every other criterion of a governed line was met)."""
+
 
 class Record(NamedTuple):
-    """The outcome for one input: its JSON Lines record and what a summary needs."""
+    """The outcome for one input: its JSON Lines record, and what that record says."""
 
     source: str
     json: str
+    case_id: str | None
     decision: str | None
     """The case decision, or None for an error record."""
-    error_kind: str | None
-    lines: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
-    """Per service line: (decision, criteria not met, criteria unknown)."""
+    error: tuple[str, str] | None = None
+    """An error record's (kind, message)."""
+    lines: tuple[Line, ...] = ()
     read: tuple[int, int, str] | None = None
     """What was read: (size, modification time in ns or -1, sha256), for ``--resume``."""
+
+    @property
+    def error_kind(self) -> str | None:
+        """An error record's kind; None for a decision."""
+        return None if self.error is None else self.error[0]
+
+
+def decided_record(source: str, result: CaseResult, body: str, detail: str) -> Record:
+    """The record of a decided case, whose result JSON (compact, `detail`) is `body`."""
+    full = detail == "full"
+    lines = tuple(
+        Line(
+            s.service,
+            s.code,
+            s.decision,
+            s.action,
+            tuple(r.criterion for r in s.reasons if r.status == "not_met"),
+            tuple(r.criterion for r in s.reasons if r.status == "unknown"),
+            s.missing,
+            tuple(r.criterion for r in s.reasons if r.status == "met") if full else None,
+        )
+        for s in result.services
+    )
+    record = f'{{"source":{json.dumps(source)},{body[1:]}'
+    return Record(source, record, result.case_id, result.decision, None, lines)
 
 
 def error_record(source: str, data: Any, error: CaseError, rules_sha256: str) -> Record:
     """The record of an input that gave no decision; the message never holds its content."""
     case_id = data.get("case_id") if isinstance(data, dict) else None
+    case_id = case_id if isinstance(case_id, str) else None
     record = {
         "source": source,
-        "case_id": case_id if isinstance(case_id, str) else None,
+        "case_id": case_id,
         "error": {
             "kind": error.kind,
             "message": error.detail,
@@ -38,17 +87,21 @@ def error_record(source: str, data: Any, error: CaseError, rules_sha256: str) ->
         },
         "rules_sha256": rules_sha256,
     }
-    return Record(source, json.dumps(record, separators=(",", ":")), None, error.kind)
+    text = json.dumps(record, separators=(",", ":"))
+    return Record(source, text, case_id, None, (error.kind, error.detail))
 
 
 def _problem_in_line(line: Any, where: str) -> str | None:
     if not isinstance(line, dict):
         return f"{where}: not an object"
-    for key in ("service", "code", "action"):
+    for key in ("service", "code"):
         if not isinstance(line.get(key), str | None):
             return f"{where}.{key}: not a string or null"
-    if not isinstance(line.get("decision"), str):
-        return f"{where}.decision: not a string"
+    for key in ("decision", "action"):
+        if not isinstance(line.get(key), str):
+            return f"{where}.{key}: not a string"
+    if not _strings(line.get("missing")):
+        return f"{where}.missing: not a list of facts"
     if "reasons" in line:
         reasons = line["reasons"]
         if not isinstance(reasons, list):
@@ -60,10 +113,13 @@ def _problem_in_line(line: Any, where: str) -> str | None:
                 return f"{where}.reasons[{k}]: not a reason (criterion and status)"
         return None
     for key in ("not_met", "unknown"):
-        names = line.get(key)
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        if not _strings(line.get(key)):
             return f"{where}.{key}: not a list of criteria"
     return None
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def record_problem(data: Any) -> str | None:
@@ -73,8 +129,8 @@ def record_problem(data: Any) -> str | None:
 
     >>> record_problem({"source": "x", "decision": "medically_necessary", "services": 5})
     'services: not a list'
-    >>> record_problem({"source": "x", "error": {"kind": "invalid_json"}}) is None
-    True
+    >>> print(record_problem({"source": "x", "error": {"kind": "too_large", "message": "m"}}))
+    None
     """
     if not isinstance(data, dict):
         return "not a JSON object"
@@ -86,6 +142,8 @@ def record_problem(data: Any) -> str | None:
         error = data["error"]
         if not isinstance(error, dict) or not isinstance(error.get("kind"), str):
             return "error.kind: not a string"
+        if not isinstance(error.get("message"), str):
+            return "error.message: not a string"
         return None
     if not isinstance(data.get("decision"), str):
         return "decision: not a string"
@@ -99,30 +157,49 @@ def record_problem(data: Any) -> str | None:
     return None
 
 
-def record_from_json(line: bytes) -> Record:
-    """The summary's view of a record read back from an output file; raises ValueError
-    for a line that is not a dli-check record."""
+def read_record(line: bytes | str) -> Record:
+    """A record read back from an output file, equal to the `Record` its writer made;
+    raises `ValueError`, naming the field, for a line that is not a dli-check record.
+
+    >>> read_record(b'{"source":"a.json","case_id":null,"error":{"kind":"invalid_json",'
+    ...             b'"message":"not JSON"}}').error
+    ('invalid_json', 'not JSON')
+    >>> read_record(b'{"source":"a.json","decision":5}')
+    Traceback (most recent call last):
+    ...
+    ValueError: decision: not a string
+    """
     data = json.loads(line)
     problem = record_problem(data)
     if problem is not None:
         raise ValueError(problem)
+    text = line.decode() if isinstance(line, bytes) else line
+    source, case_id = data["source"], data.get("case_id")
     if "error" in data:
-        return Record(data["source"], "", None, str(data["error"]["kind"]))
-    lines = tuple(
-        (str(s["decision"]), (), ())
-        if s["service"] is None
-        else (str(s["decision"]), *criteria_by_status(s))
-        for s in data["services"]
-    )
-    return Record(data["source"], "", str(data["decision"]), None, lines)
+        error = (data["error"]["kind"], data["error"]["message"])
+        return Record(source, text.rstrip("\n"), case_id, None, error)
+    lines = tuple(_line(line) for line in data["services"])
+    return Record(source, text.rstrip("\n"), case_id, data["decision"], None, lines)
 
 
-def criteria_by_status(line: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The criteria not met and unknown of a record's line, full or compact."""
-    if "reasons" not in line:  # a decisions record
-        return tuple(map(str, line["not_met"])), tuple(map(str, line["unknown"]))
-    reasons = line["reasons"]
-    return (
-        tuple(r["criterion"] for r in reasons if r["status"] == "not_met"),
-        tuple(r["criterion"] for r in reasons if r["status"] == "unknown"),
+def _line(line: dict[str, Any]) -> Line:
+    reasons = line.get("reasons")
+    if reasons is None:  # a decisions record
+        not_met, unknown, met = tuple(line["not_met"]), tuple(line["unknown"]), None
+    else:
+        by_status: dict[str, list[str]] = {"met": [], "not_met": [], "unknown": []}
+        for reason in reasons:
+            by_status.setdefault(reason["status"], []).append(reason["criterion"])
+        not_met, unknown = tuple(by_status["not_met"]), tuple(by_status["unknown"])
+        met = tuple(by_status["met"])
+    missing = tuple(line["missing"])
+    return Line(
+        line["service"],
+        line["code"],
+        line["decision"],
+        line["action"],
+        not_met,
+        unknown,
+        missing,
+        met,
     )
