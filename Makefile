@@ -42,8 +42,8 @@ unit: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=
 	$(BIN)/coverage report --include='$(CORE)' --fail-under=90
 
-# The docs site (mkdocs.yml): the README as the guide, the rule-language reference from the
-# operator table, the API from docstrings; any warning fails the build.
+# The docs site (mkdocs.yml): the README as its home page, the guides in docs/, the
+# rule-language reference from the operator and fact-type tables, the API from docstrings; any warning fails the build.
 docs: $(STAMP)
 	PYTHONPATH=src $(BIN)/mkdocs build --strict --quiet
 

@@ -31,6 +31,14 @@ def _fact_types() -> str:
     return "\n".join(rows) + "\n"
 
 
+_README_LINKS = (
+    ("](docs/design/)", "](design/0001-rule-files-compile-to-python.md)"),
+    ("](docs/", "]("),
+    ("](CHANGELOG.md)", "](changelog.md)"),
+    ("](CONTRIBUTING.md)", "](contributing.md)"),
+)
+
+
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """Fill the markers with the files and tables they name."""
     for marker, path in (
@@ -40,8 +48,9 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
     ):
         if marker in markdown:
             text = (ROOT / path).read_text(encoding="utf-8")
-            if marker == "{{ README }}":  # the README's own title would be a second one
-                text = text.split("\n", 1)[1]
+            if marker == "{{ README }}":  # the home page: its links made the site's own
+                for repository, site in _README_LINKS:
+                    text = text.replace(repository, site)
             markdown = markdown.replace(marker, text)
     if "{{ FACT_TYPES }}" in markdown:
         markdown = markdown.replace("{{ FACT_TYPES }}", _fact_types())

@@ -29,7 +29,7 @@ starts with ``{``, ``[`` or ``"`` or holds a line break); or a path (any other `
 an ``os.PathLike``)."""
 
 
-def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
+def load_rules(path: str | os.PathLike[str] | None = None) -> Decider:
     """Load, validate and compile a rule file (none: the bundled CG-TRANS-03); a directory
     gives a `RuleSet`, every rule file in it a version of one guideline.
 
@@ -38,7 +38,7 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
     if path is None:
         return bundled_rules()
     if Path(path).is_dir():
-        return load_rule_set(Path(path))  # type: ignore[return-value]
+        return load_rule_set(Path(path))
     return rules_from_bytes(read_rule_file(Path(path)), str(path))
 
 

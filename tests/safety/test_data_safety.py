@@ -612,7 +612,7 @@ def test_case_error_keeps_every_problem() -> None:
     )
 
 
-# 16. What the README promises.
+# 16. What the documentation promises.
 
 
 def test_null_genetically_modified_means_false() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dli_check.batch.runner import InputError, Inputs, run_batch
-from dli_check.engine.rules import Rules
+from dli_check.engine.decider import Decider
 from dli_check.outputs.records import Line, Record, read_record
 
 CHANGE_COLUMNS = [
@@ -141,7 +141,7 @@ def compare_records(old: Record, new: Record) -> list[LineChange]:
 
 
 def diff_rules(
-    old_inputs: Inputs, new_inputs: Inputs, old: Rules, new: Rules, workers: int = 1
+    old_inputs: Inputs, new_inputs: Inputs, old: Decider, new: Decider, workers: int = 1
 ) -> Iterator[list[LineChange]]:
     """Evaluate the same inputs under two rule files (each over `workers` processes) and
     yield each input's changes, in input order."""

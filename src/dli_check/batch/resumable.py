@@ -39,7 +39,7 @@ from dli_check.batch.runner import (
 from dli_check.engine.decider import Decider
 from dli_check.errors import DliCheckError
 from dli_check.inert import terminal
-from dli_check.outputs.csv import CSV_HEADER, csv_rows, csv_text
+from dli_check.outputs.csv import CSV_COLUMNS, csv_lines, csv_rows
 from dli_check.outputs.writer import Identity, Output, OutputError, identity, open_output
 from dli_check.results import Detail
 
@@ -218,7 +218,8 @@ def _write_records(
     matched = [0]
     inputs = _not_done(found.items, done, matched) if done else found.items
     processes = min(workers or os.cpu_count() or 1, max(summary.total - len(done), 1))
-    pending: list[bytes] = [CSV_HEADER] if format == "csv" else []
+    # Record text, each piece ending in a line break, encoded once per write.
+    pending: list[str] = [csv_lines([CSV_COLUMNS])] if format == "csv" else []
     read: list[bytes] = []  # the run log's lines: written after the records they describe
     size = 0
     stopped = False
@@ -235,9 +236,9 @@ def _write_records(
         for record in records:
             summary.add(record)
             if format == "csv":
-                pending.append(csv_text(csv_rows(record)))
+                pending.append(csv_lines(csv_rows(record)))
             else:
-                pending.append(record.json.encode() + b"\n")
+                pending.append(record.json + "\n")
             if run_log is not None:
                 read.append(digest_line(record))
             size += len(pending[-1])
@@ -258,9 +259,9 @@ def _write_records(
     return stopped
 
 
-def _flush(sink: Output, run_log: Output | None, pending: list[bytes], read: list[bytes]) -> None:
+def _flush(sink: Output, run_log: Output | None, pending: list[str], read: list[bytes]) -> None:
     if pending:
-        sink.write(b"".join(pending))
+        sink.write("".join(pending).encode())
         pending.clear()
     if run_log is not None and read:
         run_log.write(b"".join(read))

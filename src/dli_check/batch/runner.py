@@ -628,8 +628,10 @@ class Summary:
         self.cases[record.decision] += 1
         for line in record.lines:
             self.lines[line.decision] += 1
-            self.not_met.update(line.not_met)
-            self.unknown.update(line.unknown)
+            if line.not_met:  # most lines meet every criterion: no update to make
+                self.not_met.update(line.not_met)
+            if line.unknown:
+                self.unknown.update(line.unknown)
 
     @property
     def recorded(self) -> int:

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dli_check.api import evaluate, load_rules
-from dli_check.engine.rules import Rules
+from dli_check.api import evaluate
+from dli_check.engine.rules import Rules, rules_from_bytes
 from dli_check.engine.versions import SUITE_SUFFIX
 from dli_check.errors import CaseError, Problem, RuleFileError, format_path
 from dli_check.files import read_rule_file
@@ -158,7 +158,7 @@ def run_suite(path: Path) -> SuiteReport:
     """Run the suite at `path` against its rule file."""
     suite = load_suite(path)
     rules_path = path.parent / suite.rules if suite.rules else _rules_beside(path)
-    rules = load_rules(rules_path)
+    rules = rules_from_bytes(read_rule_file(rules_path), str(rules_path))
     report = SuiteReport(str(path), rules)
     report.coverage.possible, report.coverage.outcomes_possible = possible_outcomes(rules)
     for excluded in suite.unreachable:

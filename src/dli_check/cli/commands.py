@@ -37,7 +37,7 @@ from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dli_check.engine.rules import Rules
+    from dli_check.engine.decider import Decider
     from dli_check.service.log import DecisionLog
 
 
@@ -141,15 +141,19 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _rules(path: Path | None) -> Rules:
+def _rules(path: Path | None) -> Decider:
     from dli_check.api import load_rules
 
     try:
         return load_rules(path)
     except RuleFileError as exc:
-        for problem in exc.problems:
-            _say(str(problem))
-        raise typer.Exit(EXIT_USAGE) from None
+        _fail_rules(exc)
+
+
+def _fail_rules(exc: RuleFileError) -> NoReturn:
+    for problem in exc.problems:
+        _say(str(problem))
+    raise typer.Exit(EXIT_USAGE) from None
 
 
 def _version(value: bool) -> None:
@@ -367,7 +371,7 @@ def rules_validate(path: Annotated[Path, typer.Argument(help="The rule file to c
         _report_valid(loaded)
 
 
-def _report_valid(loaded: Rules) -> None:
+def _report_valid(loaded: Decider) -> None:
     for rules in loaded.versions:
         criteria = sum(len(s.criteria) for s in rules.services.values())
         effective = rules.model.effective
@@ -508,9 +512,7 @@ def rules_test(
         try:
             report = run_suite(suite_path)
         except RuleFileError as exc:
-            for problem in exc.problems:
-                _say(str(problem))
-            raise typer.Exit(EXIT_USAGE) from None
+            _fail_rules(exc)
         total = report.passed + len(report.failures)
         coverage = report.coverage.percent
         with _writing():
@@ -669,7 +671,7 @@ def serve(
         from dli_check.service.app import Settings, create_app, served_hosts
     except ImportError:
         _fail("serve needs the serve extra: pip install 'dli-check[serve]'")
-    rule_files = _rule_files(rules_path)
+    guidelines = _guidelines(rules_path)
     try:
         tokens = TokenChecker(jwks, issuer or []) if jwks is not None else None
     except ValueError as exc:
@@ -683,7 +685,7 @@ def serve(
     policy = Policy(payer, covered.value, auto_approve, policy_url)
     hosts = served_hosts(public_url, host, loopback=host in LOOPBACK)
     settings = Settings(
-        rule_files, decisions, policy, tokens, public_url, hosts=hosts, max_lines=max_lines
+        guidelines, decisions, policy, tokens, public_url, hosts=hosts, max_lines=max_lines
     )
     logging.getLogger("asyncio").addFilter(OncePerInterval())
     uvicorn.run(
@@ -696,15 +698,17 @@ def serve(
     )
 
 
-def _rule_files(path: Path | None) -> list[Rules]:
+def _guidelines(path: Path | None) -> list[Decider]:
+    """``serve --rules``: one rule file, or a directory of the guidelines to serve, each with
+    its versions (as `load_rules` reads a directory of one guideline)."""
     if path is None or not path.is_dir():
         return [_rules(path)]
-    files = sorted(p for p in path.glob("*.yaml") if not p.name.endswith(".tests.yaml"))
-    loaded = [_rules(p) for p in files]
-    ids = [r.model.guideline.id for r in loaded]
-    if not loaded or len(set(ids)) != len(ids):
-        _fail(f"{path}: needs rule files of different guidelines (one version each)")
-    return loaded
+    from dli_check.engine.versions import load_guidelines
+
+    try:
+        return list(load_guidelines(path))
+    except RuleFileError as exc:
+        _fail_rules(exc)
 
 
 @log_app.command("list")

@@ -183,11 +183,24 @@ def load_rule_set(directory: Path) -> RuleSet:
     """Every rule file in a directory (``*.yaml``, not test suites) as the versions of one
     guideline. Raises `RuleFileError` for overlapping periods, undeclared gaps, or files of
     two guidelines."""
+    return RuleSet(str(directory), tuple(check_versions(_rule_files(directory))))
+
+
+def load_guidelines(directory: Path) -> list[RuleSet]:
+    """Every rule file in a directory, grouped by guideline: one `RuleSet` of versions per
+    guideline, in the order of their ids. A directory is read the same way as by
+    `load_rule_set`, which takes one guideline only. Raises `RuleFileError` as it does."""
+    by_id: dict[str, list[Rules]] = {}
+    for rules in _rule_files(directory):
+        by_id.setdefault(rules.guideline_id, []).append(rules)
+    return [RuleSet(str(directory), tuple(check_versions(by_id[id]))) for id in sorted(by_id)]
+
+
+def _rule_files(directory: Path) -> list[Rules]:
     paths = sorted(p for p in directory.glob("*.yaml") if not p.name.endswith(SUITE_SUFFIX))
     if not paths:
         raise RuleFileError([Problem(str(directory), 1, 1, "", "no rule file (*.yaml) here")])
-    versions = [rules_from_bytes(read_rule_file(p), str(p)) for p in paths]
-    return RuleSet(str(directory), tuple(check_versions(versions)))
+    return [rules_from_bytes(read_rule_file(p), str(p)) for p in paths]
 
 
 def check_versions(versions: list[Rules]) -> list[Rules]:

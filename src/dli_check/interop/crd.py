@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dli_check.interop.request import InteropError
 
 if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules
+    from dli_check.engine.decider import Decider
     from dli_check.results import CaseResult, ServiceResult
 
 COVERAGE_INFORMATION = (
@@ -58,17 +58,17 @@ class Policy:
     """Where the guideline is published, for a ``policy-link`` detail and card links."""
 
 
-def service_id(rules: Rules, hook: str) -> str:
+def service_id(rules: Decider, hook: str) -> str:
     """The CDS service id of a rule file on a hook: ``cg-trans-03-order-sign``."""
-    return f"{rules.model.guideline.id.lower()}-{hook}"
+    return f"{rules.guideline_id.lower()}-{hook}"
 
 
-def discovery(rule_files: list[Rules]) -> dict[str, Any]:
+def discovery(guidelines: list[Decider]) -> dict[str, Any]:
     """The ``GET /cds-services`` document: an order-sign and an order-select service per
     rule file, with prefetch templates for what its FHIR bindings read."""
     services = []
-    for rules in rule_files:
-        guideline = rules.model.guideline
+    for rules in guidelines:
+        guideline = rules.latest.model.guideline
         title = " ".join(guideline.title.split())
         for hook in HOOKS:
             services.append(
@@ -85,7 +85,7 @@ def discovery(rule_files: list[Rules]) -> dict[str, Any]:
     return {"services": services}
 
 
-def prefetch_templates(rules: Rules) -> dict[str, str]:
+def prefetch_templates(rules: Decider) -> dict[str, str]:
     """The patient, the active coverage, and each resource type the bindings read."""
     templates = {
         "patient": "Patient/{{context.patientId}}",
@@ -190,7 +190,7 @@ def coverage_response(
     request: Mapping[str, Any],
     coverage: Mapping[str, Any],
     result: CaseResult,
-    rules: Rules,
+    rules: Decider,
     policy: Policy,
     *,
     decision_id: str,
@@ -243,7 +243,7 @@ def coverage_response(
 
 def coverage_information(
     line: ServiceResult,
-    rules: Rules,
+    rules: Decider,
     policy: Policy,
     *,
     coverage_id: str,
@@ -253,7 +253,7 @@ def coverage_information(
     ask_for_documents: bool = True,
 ) -> dict[str, Any]:
     """One order's ``coverage-information`` extension, as the reference maps it."""
-    guideline = rules.model.guideline.id
+    guideline = rules.guideline_id
     parts: list[dict[str, Any]] = [
         {"url": "coverage", "valueReference": {"reference": f"Coverage/{coverage_id}"}},
         {"url": "covered", "valueCode": policy.covered},
@@ -311,15 +311,15 @@ def _reason(line: ServiceResult, guideline: str) -> str:
     )
 
 
-def _label(rules: Rules, line: ServiceResult) -> str:
+def _label(rules: Decider, line: ServiceResult) -> str:
     service = rules.services.get(line.service or "")
     return service.label if service else "service"
 
 
 def _card(
-    line: ServiceResult, rules: Rules, policy: Policy, order: Mapping[str, Any], card_id: str
+    line: ServiceResult, rules: Decider, policy: Policy, order: Mapping[str, Any], card_id: str
 ) -> dict[str, Any]:
-    guideline = rules.model.guideline.id
+    guideline = rules.guideline_id
     unmet = [r for r in line.reasons if r.status == "not_met"]
     code = f" (CPT {line.code})" if line.code else ""
     summary = f"{guideline} pre-screen: a criterion is not met{code}; a physician will review"

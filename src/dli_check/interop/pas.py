@@ -18,7 +18,7 @@ from dli_check.interop.crd import line_place
 from dli_check.interop.request import InteropError
 
 if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules
+    from dli_check.engine.decider import Decider
     from dli_check.results import CaseResult, ServiceResult
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
@@ -49,14 +49,14 @@ def claim_of(bundle: Any) -> Mapping[str, Any]:
 def claim_response(
     claim: Mapping[str, Any],
     result: CaseResult,
-    rules: Rules,
+    rules: Decider,
     *,
     decision_id: str,
     now: dt.datetime,
     questionnaire_url: str | None,
 ) -> dict[str, Any]:
     """The ClaimResponse Bundle: one item per Claim item, in the Claim's order."""
-    guideline = rules.model.guideline.id
+    guideline = rules.guideline_id
     lines = {_item_of_line(result, n): line for n, line in enumerate(result.services)}
     items: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []

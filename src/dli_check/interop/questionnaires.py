@@ -25,7 +25,7 @@ from dli_check.inputs.fhir import SYSTEM_URIS
 from dli_check.language.fact_types import FACT_TYPES
 
 if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules
+    from dli_check.engine.decider import Decider
     from dli_check.language.facts import Fact
     from dli_check.results import CaseResult
 
@@ -33,7 +33,7 @@ _FACT_KEYS = ("fact", "other", "is_true", "present")
 
 
 def questionnaire(
-    rules: Rules | None = None, result: CaseResult | None = None, *, base_url: str | None = None
+    rules: Decider | None = None, result: CaseResult | None = None, *, base_url: str | None = None
 ) -> dict[str, Any]:
     """A FHIR R4 Questionnaire, as JSON data: of every fact the rule file declares (one
     record of each list and one service line, at index 0), or, given a `result`, of
@@ -43,7 +43,7 @@ def questionnaire(
         from dli_check.api import load_rules
 
         rules = load_rules()
-    guideline = rules.model.guideline
+    guideline = rules.latest.model.guideline
     name = guideline.id.lower()
     url = f"{base_url.rstrip('/')}/Questionnaire/{name}" if base_url else f"urn:dli-check:{name}"
     form: dict[str, Any] = {
@@ -62,7 +62,7 @@ def questionnaire(
     return form
 
 
-def needed_facts(rules: Rules) -> frozenset[str]:
+def needed_facts(rules: Decider) -> frozenset[str]:
     """The declared facts (``visit.date``) that some criterion reads."""
     found: set[str] = set()
 
@@ -77,11 +77,11 @@ def needed_facts(rules: Rules) -> frozenset[str]:
             for item in value:
                 walk(item)
 
-    walk([service.model_dump()["criteria"] for service in rules.model.services])
+    walk([service.model_dump()["criteria"] for service in rules.latest.model.services])
     return frozenset(found)
 
 
-def _all_items(rules: Rules) -> Iterator[dict[str, Any]]:
+def _all_items(rules: Decider) -> Iterator[dict[str, Any]]:
     d, facts, needed = rules.case_format.declaration, rules.case_format.facts, needed_facts(rules)
     for name, record in d.records.items():
         members = [facts[f"{name}.{f}"] for f in record.facts]
@@ -124,7 +124,7 @@ def _item(fact: Fact, link_id: str, question: str, required: bool) -> dict[str, 
     return item
 
 
-def _missing_items(rules: Rules, result: CaseResult) -> Iterator[dict[str, Any]]:
+def _missing_items(rules: Decider, result: CaseResult) -> Iterator[dict[str, Any]]:
     """An item per missing fact of the result, in the order the lines name them; a
     missing list (no record at all) becomes a group asking for its first record."""
     form, needed = rules.case_format, needed_facts(rules)
@@ -153,7 +153,7 @@ def _missing_items(rules: Rules, result: CaseResult) -> Iterator[dict[str, Any]]
                 yield _item(fact, link_id, question, True)
 
 
-def _fact_at(rules: Rules, name: str, field: str) -> Fact | None:
+def _fact_at(rules: Decider, name: str, field: str) -> Fact | None:
     d, facts = rules.case_format.declaration, rules.case_format.facts
     if name == "services":
         return facts.get(f"service.{field}")

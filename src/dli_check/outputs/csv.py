@@ -55,11 +55,13 @@ def csv_rows(record: Record) -> list[list[str]]:
     return [[csv_cell(cell) for cell in row] for row in rows]
 
 
-def csv_text(rows: list[list[str]]) -> bytes:
-    """Rows as CSV bytes (UTF-8; every cell is already free of line breaks)."""
+def csv_lines(rows: list[list[str]]) -> str:
+    """Rows as CSV text, each ending in a line break (every cell is already free of them)."""
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
-    return text.getvalue().encode()
+    return text.getvalue()
 
 
-CSV_HEADER = csv_text([CSV_COLUMNS])
+def csv_text(rows: list[list[str]]) -> bytes:
+    """Rows as CSV bytes (UTF-8)."""
+    return csv_lines(rows).encode()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from dli_check.errors import CaseError
 
 if TYPE_CHECKING:
-    from dli_check.results import CaseResult
+    from dli_check.results import CaseResult, ServiceResult
 
 
 class Line(NamedTuple):
@@ -56,21 +56,30 @@ class Record(NamedTuple):
 def decided_record(source: str, result: CaseResult, body: str, detail: str) -> Record:
     """The record of a decided case, whose result JSON (compact, `detail`) is `body`."""
     full = detail == "full"
-    lines = tuple(
-        Line(
-            s.service,
-            s.code,
-            s.decision,
-            s.action,
-            tuple(r.criterion for r in s.reasons if r.status == "not_met"),
-            tuple(r.criterion for r in s.reasons if r.status == "unknown"),
-            s.missing,
-            tuple(r.criterion for r in s.reasons if r.status == "met") if full else None,
-        )
-        for s in result.services
-    )
+    lines = tuple(_record_line(line, full) for line in result.services)
     record = f'{{"source":{json.dumps(source)},{body[1:]}'
     return Record(source, record, result.case_id, result.decision, None, lines)
+
+
+def _record_line(line: ServiceResult, full: bool) -> Line:
+    """What a record says of a line result, made once per result: lines that come out
+    alike share one result, and so one `Line`, which a worker then sends once per chunk."""
+    name = "_record_line" if full else "_record_line_compact"
+    made: Line | None = line.__dict__.get(name)
+    if made is None:
+        statuses = [(r.criterion, r.status) for r in line.reasons]
+        made = Line(
+            line.service,
+            line.code,
+            line.decision,
+            line.action,
+            tuple(c for c, status in statuses if status == "not_met"),
+            tuple(c for c, status in statuses if status == "unknown"),
+            line.missing,
+            tuple(c for c, status in statuses if status == "met") if full else None,
+        )
+        object.__setattr__(line, name, made)  # results are frozen, and never change
+    return made
 
 
 def error_record(source: str, data: Any, error: CaseError, rules_sha256: str) -> Record:

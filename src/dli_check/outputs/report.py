@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from dli_check.inert import terminal
 
 if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules
+    from dli_check.engine.decider import Decider
     from dli_check.results import CaseResult
 
 Segment = tuple[str, str]
@@ -71,7 +71,7 @@ def _headline(decision: str, guideline: str) -> Segment:
 
 
 def result_lines(
-    result: CaseResult, rules: Rules | None = None, *, symbols: bool = True
+    result: CaseResult, rules: Decider | None = None, *, symbols: bool = True
 ) -> list[Line]:
     """A case result for a reviewer: the recommendation, then each line and its criteria;
     with the `rules` that decided it, missing facts are asked for by their questions.
@@ -178,7 +178,7 @@ def coloured(line: Line) -> str:
     return "".join(parts)
 
 
-def write_report(result: CaseResult, rules: Rules | None, stream: TextIO) -> None:
+def write_report(result: CaseResult, rules: Decider | None, stream: TextIO) -> None:
     """Write a result for a reviewer: with symbols on a terminal, and colour unless
     ``NO_COLOR`` is set or ``TERM`` is ``dumb``; plain text elsewhere."""
     try:

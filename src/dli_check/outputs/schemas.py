@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from dli_check.engine.rules import Rules
+from dli_check.engine.decider import Decider
 from dli_check.language.fact_types import FACT_TYPES
 from dli_check.language.facts import Fact
 from dli_check.language.model import RuleFile
@@ -117,7 +117,7 @@ def record_json_schema() -> dict[str, Any]:
     return schema
 
 
-def case_json_schema(rules: Rules) -> dict[str, Any]:
+def case_json_schema(rules: Decider) -> dict[str, Any]:
     """The JSON Schema of a case file for a rule file: its declared facts, and services
     narrowed to those the rule file governs."""
     case_format = rules.case_format

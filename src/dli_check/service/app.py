@@ -50,7 +50,7 @@ from dli_check.service.log import DecisionLog, Entry, LogUnavailable
 from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
 
 if TYPE_CHECKING:
-    from dli_check.engine.rules import Rules
+    from dli_check.engine.decider import Decider
     from dli_check.results import CaseResult
 
 MAX_BODY = 1024 * 1024
@@ -63,7 +63,7 @@ _log_problem = logging.getLogger("dli_check.service.app.log")
 class Settings:
     """What a running service needs: its rule files, the plan's policy, the log."""
 
-    rules: list[Rules]
+    rules: list[Decider]
     log: DecisionLog
     policy: Policy = field(default_factory=Policy)
     tokens: TokenChecker | None = None
@@ -152,8 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
             "status": "ok" if log_state == "ok" else "unavailable",
             "decision_log": log_state,
             "rules": [
-                {"guideline": r.model.guideline.id, "rules_sha256": r.sha256}
-                for r in settings.rules
+                {"guideline": r.guideline_id, "rules_sha256": r.sha256} for r in settings.rules
             ],
         }
         return JSONResponse(body, status_code=200 if log_state == "ok" else 503)
@@ -178,13 +177,13 @@ def create_app(settings: Settings) -> FastAPI:
         return await run_in_threadpool(
             _serve,
             settings,
-            rules,
+            [rules],
             bundle,
             raw,
             base_url(request),
             f"cds-services/{service}",
             data["hookInstance"],
-            lambda result, decision_id, form_url: coverage_response(
+            lambda rules, result, decision_id, form_url: coverage_response(
                 data,
                 coverage,
                 result,
@@ -228,17 +227,16 @@ def create_app(settings: Settings) -> FastAPI:
         raw = await _body(request)
         bundle = _json(raw)
         claim = claim_of(bundle)
-        rules = settings.rules[0]
         response = await run_in_threadpool(
             _serve,
             settings,
-            rules,
+            settings.rules,
             bundle,
             raw,
             base_url(request),
             "Claim/$submit",
             None,
-            lambda result, decision_id, form_url: claim_response(
+            lambda rules, result, decision_id, form_url: claim_response(
                 claim,
                 result,
                 rules,
@@ -254,7 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
         """Case JSON (or a FHIR Bundle) in, the engine's result JSON out."""
         authorize(request)
         raw = await _body(request)
-        rules = settings.rules[0]
+        rules = _named(settings.rules, request.query_params.get("guideline"))
         body, decision_id = await run_in_threadpool(_evaluate, settings, rules, raw)
         return Response(body, media_type="application/json", headers={"X-Decision-Id": decision_id})
 
@@ -340,28 +338,43 @@ def _json(raw: bytes) -> Any:
         raise RequestError(400, str(exc)) from None
 
 
+def _named(guidelines: list[Decider], name: str | None) -> Decider:
+    """The guideline ``/evaluate`` decides by: the only one served, or the one named."""
+    if name is None and len(guidelines) == 1:
+        return guidelines[0]
+    served = ", ".join(g.guideline_id for g in guidelines)
+    for rules in guidelines:
+        if rules.guideline_id == name:
+            return rules
+    if name is None:
+        raise RequestError(400, f"several guidelines are served ({served}): name one, ?guideline=")
+    raise RequestError(404, f"no such guideline here (served: {served})", "not-found")
+
+
 def _serve(
     settings: Settings,
-    rules: Rules,
+    guidelines: list[Decider],
     bundle: Any,
     raw: bytes,
     base: str,
     endpoint: str,
     hook_instance: str | None,
-    respond: Callable[[CaseResult, str, str | None], dict[str, Any]],
+    respond: Callable[[Decider, CaseResult, str, str | None], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Decide a Bundle, answer it with `respond(result, decision id, questionnaire URL)`,
-    and log the decision before the answer goes out. Runs off the event loop."""
-    result = _decide(settings, rules, bundle)
+    """Decide a Bundle by the first of `guidelines` that governs one of its lines (the
+    first, when none does), answer it with `respond(rules, result, decision id,
+    questionnaire URL)`, and log the decision before the answer goes out. Runs off the
+    event loop."""
+    rules, result = _decide(settings, guidelines, bundle)
     decision_id = uuid.uuid4().hex
     form_url = _questionnaire_url(base, decision_id, result)
-    response = respond(result, decision_id, form_url)
+    response = respond(rules, result, decision_id, form_url)
     sent = json.dumps(response, separators=(",", ":"), ensure_ascii=False)
     _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url, sent)
     return response
 
 
-def _evaluate(settings: Settings, rules: Rules, raw: bytes) -> tuple[str, str]:
+def _evaluate(settings: Settings, rules: Decider, raw: bytes) -> tuple[str, str]:
     """``/evaluate``: the result JSON and the decision id, logged. Runs off the event loop."""
     try:
         data = parse_case_json(raw, "request", field_names=rules.field_names)
@@ -386,15 +399,26 @@ def _check_size(data: Any, max_lines: int, lines: int | None = None) -> None:
         raise RequestError(413, f"more than {max_lines} service lines in one request", "too-costly")
 
 
-def _decide(settings: Settings, rules: Rules, bundle: Any) -> CaseResult:
-    try:
-        result = decide_data(bundle, rules, "request")
-    except CaseError as exc:
-        raise RequestError(400, str(exc)) from None
-    except DliCheckError as exc:
-        raise RequestError(500, str(exc), "exception") from None
-    _check_size(None, settings.max_lines, len(result.services))
-    return result
+def _decide(
+    settings: Settings, guidelines: list[Decider], bundle: Any
+) -> tuple[Decider, CaseResult]:
+    decided: list[tuple[Decider, CaseResult]] = []
+    first_error: CaseError | None = None
+    for rules in guidelines:
+        try:
+            result = decide_data(bundle, rules, "request")
+        except CaseError as exc:
+            first_error = first_error or exc
+            continue
+        except DliCheckError as exc:
+            raise RequestError(500, str(exc), "exception") from None
+        _check_size(None, settings.max_lines, len(result.services))
+        if any(line.service is not None for line in result.services):
+            return rules, result
+        decided.append((rules, result))
+    if not decided:  # every guideline served found the request invalid
+        raise RequestError(400, str(first_error))
+    return decided[0]
 
 
 def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str | None:
@@ -403,7 +427,7 @@ def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str |
     return f"{base}/questionnaires/{decision_id}"
 
 
-def _form(rules: Rules, result: CaseResult, url: str, decision_id: str) -> str:
+def _form(rules: Decider, result: CaseResult, url: str, decision_id: str) -> str:
     import json
 
     form = questionnaire(rules, result)
@@ -413,7 +437,7 @@ def _form(rules: Rules, result: CaseResult, url: str, decision_id: str) -> str:
 
 def _record(
     settings: Settings,
-    rules: Rules,
+    rules: Decider,
     result: CaseResult,
     raw: bytes,
     decision_id: str,
@@ -424,7 +448,7 @@ def _record(
 ) -> None:
     """Append a decision to the log, with the response sent and the Questionnaire it names
     (if any). A decision that cannot be logged is not answered: 503, to try again."""
-    guideline = rules.model.guideline
+    guideline = rules.latest.model.guideline
     entry = Entry(
         id=decision_id,
         time=settings.clock().isoformat(timespec="milliseconds"),
