@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dli_check.engine.rules import Rules
+from dli_check.engine.decider import Decider
 from dli_check.values.case import Case
 
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -33,7 +33,7 @@ def answer(value: Any) -> dict[str, Any]:
     return {"valueString": value}
 
 
-def bundle_from_case(case: Case, rules: Rules) -> dict[str, Any]:
+def bundle_from_case(case: Case, rules: Decider) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
 

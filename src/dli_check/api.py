@@ -50,13 +50,13 @@ def read_case(case: CaseInput, rules: Decider | None = None, *, source: str = "<
     """
     rules = _rules(rules)
     if type(case) is dict:  # the usual case first: ABC checks below cost more
-        return case_from_data(case, rules, source=source)  # type: ignore[arg-type]
+        return case_from_data(case, rules, source=source)
     raw, source = _json_text(case, source)
     if raw is None:
-        return case_from_data(case, rules, source=source)  # type: ignore[arg-type]
+        return case_from_data(case, rules, source=source)
     data = parse_case_json(raw, source, field_names=rules.case_format.field_names)
     try:
-        return case_from_data(data, rules, source=source)  # type: ignore[arg-type]
+        return case_from_data(data, rules, source=source)
     except CaseError as exc:
         if not isinstance(data, Mapping):  # not a case: nothing to point at
             raise

@@ -17,7 +17,7 @@ from reference_case_model import problem_paths, reference_model
 
 from conftest import BASE_CASE, DATA, ROOT, mutate
 from dli_check import load_rules
-from dli_check.engine.rules import Rules
+from dli_check.engine.decider import Decider
 from generate import generate
 
 RULE_FILES = {
@@ -43,7 +43,7 @@ STARTS: dict[str, dict[str, Any]] = {
 }
 
 
-def ours(rules: Rules, data: Any) -> set[tuple[str | int, ...]]:
+def ours(rules: Decider, data: Any) -> set[tuple[str | int, ...]]:
     _, problems = rules.case_format.validate(data)
     return {
         p.path[:-1] if p.message.startswith(("is not a known field", RETIRED)) else p.path
@@ -51,7 +51,7 @@ def ours(rules: Rules, data: Any) -> set[tuple[str | int, ...]]:
     }
 
 
-def assert_alike(rules: Rules, data: Any) -> None:
+def assert_alike(rules: Decider, data: Any) -> None:
     model = MODELS[rules.source]
     assert ours(rules, data) == problem_paths(model, data), json.dumps(data, default=str)[:300]
 
@@ -59,7 +59,7 @@ def assert_alike(rules: Rules, data: Any) -> None:
 MODELS: dict[str, Any] = {}
 
 
-def rules_for(name: str) -> Rules:
+def rules_for(name: str) -> Decider:
     rules = load_rules(RULE_FILES[name])
     MODELS.setdefault(rules.source, reference_model(rules.case_format.declaration))
     return rules

@@ -680,7 +680,7 @@ def test_one_rule_for_heading_codes(code: str, inside: bool) -> None:
     from dli_check.compiler.criteria import code_sets
     from dli_check.values.icd10cm import code_index
 
-    icd, _ = code_sets(load_rules().model)
+    icd, _ = code_sets(load_rules().latest.model)
     kind, _ = icd["dli_malignancy_diagnoses"].describe(code, code_index())
     assert (kind == "listed") is inside
 

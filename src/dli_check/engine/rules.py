@@ -36,6 +36,7 @@ from dli_check.values.case import Case, Line
 from dli_check.values.icd10cm import code_index
 
 if TYPE_CHECKING:
+    from dli_check.engine.decider import Decider
     from dli_check.language.model import RuleFile
 
 
@@ -243,7 +244,7 @@ def compile_rules(raw: bytes, name: str) -> Rules:
 
 def case_from_data(
     data: Any,
-    rules: Rules,
+    rules: Decider,
     *,
     source: str = "<case>",
     read_from_fhir: bool = False,
@@ -269,7 +270,7 @@ MAX_PROBLEMS = 100
 """Problems kept per case: enough to fix a file, bounded for a hostile one."""
 
 
-def _route_problems(case: Case, rules: Rules) -> list[CaseProblem]:
+def _route_problems(case: Case, rules: Decider) -> list[CaseProblem]:
     """Lines that name a service the rules do not have, or a code the service does not
     list."""
     problems = []

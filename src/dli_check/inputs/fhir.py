@@ -32,7 +32,6 @@ from dli_check.language.fact_types import FACT_TYPES
 
 if TYPE_CHECKING:
     from dli_check.engine.decider import Decider
-    from dli_check.engine.rules import Rules
     from dli_check.language.facts import Fact
     from dli_check.language.model import FhirSource, FhirValue
     from dli_check.results import CaseResult, ServiceResult
@@ -95,7 +94,7 @@ def is_bundle(data: object) -> bool:
 
 
 def case_from_fhir(
-    bundle: Mapping[str, Any], rules: Rules | None = None, *, source: str = "<bundle>"
+    bundle: Mapping[str, Any], rules: Decider | None = None, *, source: str = "<bundle>"
 ) -> FhirCase:
     """Read a case from a FHIR R4 Bundle through the rule file's bindings (the bundled
     CG-TRANS-03 by default); raises `CaseError` for a Bundle that breaks FHIR R4, naming
@@ -410,7 +409,7 @@ def _run(expression: str, data: Mapping[str, Any]) -> list[Any]:
 class _Reader:
     """Reads facts from the Bundle's resources, keeping where each value came from."""
 
-    def __init__(self, rules: Rules, resources: list[_Resource]) -> None:
+    def __init__(self, rules: Decider, resources: list[_Resource]) -> None:
         self.rules, self.resources = rules, resources
         self.facts = rules.case_format.facts
         self.found: dict[str, list[tuple[Any, str]]] = {}
