@@ -15,22 +15,32 @@ class DliCheckError(Exception):
     """Base of every error dli-check raises on purpose."""
 
 
+PathKey = tuple[str | int, ...]
+"""A field path as data: ``("services", 0, "code")``."""
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a rule file, located by line and column (1-based) and a field path."""
+    """One problem in a rule file (or a suite): its field path as data, what is wrong, and
+    where it is, file, line and column (1-based; 0 until it is located, as for a problem
+    the compiler finds in the validated model: `RuleFileError` is raised located).
 
-    file: str
-    line: int
-    column: int
-    path: str
+    >>> str(Problem(("services", 0, "id"), "defined twice", "r.yaml", 12, 9))
+    'r.yaml:12:9: services[0].id: defined twice'
+    """
+
+    path: PathKey
     message: str
+    file: str = ""
+    line: int = 0
+    column: int = 0
 
     def __str__(self) -> str:
         # Rule files and their names are untrusted: no line break or escape of theirs is
         # ever printed as such.
         where = f"{self.file}:{self.line}:{self.column}"
-        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-        return terminal(text)
+        path = format_path(self.path)
+        return terminal(f"{where}: {path}: {self.message}" if path else f"{where}: {self.message}")
 
 
 class RuleFileError(DliCheckError):
@@ -44,23 +54,11 @@ class RuleFileError(DliCheckError):
         super().__init__(f"{first}{suffix}")
 
 
-PathKey = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class RuleProblem:
-    """One problem of a rule file found after it was read (a declaration that cannot work,
-    a name that names nothing): its path in the rule file's data, and what is wrong.
-    `RuleFileError` gives it its file, line and column."""
-
-    path: PathKey
-    message: str
-
-
 class RuleProblems(DliCheckError):
-    """Rule-file problems found together, each with its path as data."""
+    """Rule-file problems found together in the validated model, each with its path as
+    data and not yet located: the loader raises them as a `RuleFileError`."""
 
-    def __init__(self, problems: list[RuleProblem]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
 

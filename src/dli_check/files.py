@@ -24,10 +24,10 @@ def read_rule_file(path: Path) -> bytes:
     try:
         raw = read_regular_file(path, MAX_RULE_FILE_BYTES + 1)
     except OSError as exc:
-        raise RuleFileError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+        raise RuleFileError([Problem((), f"cannot read: {exc.strerror}", name, 1, 1)]) from None
     if len(raw) > MAX_RULE_FILE_BYTES:
         limit = MAX_RULE_FILE_BYTES // (1024 * 1024)
-        raise RuleFileError([Problem(name, 1, 1, "", f"larger than {limit} MiB")])
+        raise RuleFileError([Problem((), f"larger than {limit} MiB", name, 1, 1)])
     return raw
 
 

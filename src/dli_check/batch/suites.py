@@ -10,32 +10,28 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from dli_check.api import evaluate
 from dli_check.engine.rules import Rules, rules_from_bytes
 from dli_check.engine.versions import SUITE_SUFFIX
-from dli_check.errors import CaseError, Problem, RuleFileError, format_path
+from dli_check.errors import CaseError, Problem, RuleFileError
 from dli_check.files import read_rule_file
 from dli_check.language import operators as op
 from dli_check.language.messages import data_path, describe
+from dli_check.language.operators import STRICT
 from dli_check.language.text import load_rule_text
-from dli_check.results import CaseResult
+from dli_check.results import CaseResult, Decision, Status
 
-Status = Literal["met", "not_met", "unknown"]
-Decision = Literal[
-    "medically_necessary", "not_medically_necessary", "insufficient_information", "not_applicable"
-]
 STATUSES: tuple[Status, ...] = ("met", "not_met", "unknown")
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 class ExpectedLine(BaseModel):
     """What one service line should come out as; criteria not named are not checked."""
 
-    model_config = _STRICT
+    model_config = STRICT
     decision: Decision
     criteria: dict[str, Status] = {}
     missing: list[str] | None = Field(
@@ -46,7 +42,7 @@ class ExpectedLine(BaseModel):
 class Expected(BaseModel):
     """What a case should come out as: its decision and lines, or a case error."""
 
-    model_config = _STRICT
+    model_config = STRICT
     decision: Decision | None = None
     lines: list[ExpectedLine] = []
     error: str | None = Field(default=None, description="The CaseError expected instead.")
@@ -55,7 +51,7 @@ class Expected(BaseModel):
 class SuiteTest(BaseModel):
     """One test: a case (inline, or a path relative to the suite) and what it should give."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str = Field(min_length=1)
     case: dict[str, Any] | str
     expect: Expected
@@ -65,7 +61,7 @@ class Unreachable(BaseModel):
     """A status a criterion cannot take, which coverage should not ask for, and why (the
     way a coverage pragma excludes a line)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     service: str
     criterion: str
     statuses: list[Status] = Field(min_length=1)
@@ -75,7 +71,7 @@ class Unreachable(BaseModel):
 class Suite(BaseModel):
     """A rule file's test suite."""
 
-    model_config = _STRICT
+    model_config = STRICT
     rules: str | None = Field(
         default=None,
         description="The rule file, relative to the suite (default: the suite's name "
@@ -150,7 +146,7 @@ def load_suite(path: Path) -> Suite:
         for e in exc.errors():
             where = data_path(located.data, e["loc"], missing=e["type"] == "missing")
             line, column = located.position(where)
-            problems.append(Problem(name, line, column, format_path(where), describe(e)))
+            problems.append(Problem(where, describe(e), name, line, column))
         raise SuiteError(problems) from None
 
 
@@ -165,7 +161,11 @@ def run_suite(path: Path) -> SuiteReport:
         key = (excluded.service, excluded.criterion)
         if key not in report.coverage.possible:
             raise SuiteError(
-                [Problem(str(path), 1, 1, "unreachable", f"no criterion {key[1]!r} in {key[0]!r}")]
+                [
+                    Problem(
+                        ("unreachable",), f"no criterion {key[1]!r} in {key[0]!r}", str(path), 1, 1
+                    )
+                ]
             )
         report.coverage.possible[key] -= set(excluded.statuses)
     for test in suite.tests:

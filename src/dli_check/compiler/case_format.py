@@ -28,7 +28,7 @@ from dli_check.compiler.validator import (
     Problems,
     write_validator,
 )
-from dli_check.errors import PathKey, RuleProblem, RuleProblems
+from dli_check.errors import PathKey, Problem, RuleProblems
 from dli_check.language.fact_types import FACT_TYPES
 from dli_check.language.facts import Fact
 from dli_check.language.read import RuleModel
@@ -120,7 +120,7 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
         facts[f"service.{field}"] = Fact(
             f"service.{field}", "services", "service", field, rule_model
         )
-    found: list[RuleProblem] = []
+    found: list[Problem] = []
     for declared in facts.values():
         for check in (_check_declaration, partial(_check_bindings, declaration=declaration)):
             try:
@@ -146,7 +146,7 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
 
 
 def _problem(path: PathKey, message: str) -> RuleProblems:
-    return RuleProblems([RuleProblem(path, message)])
+    return RuleProblems([Problem(path, message)])
 
 
 def _own(owners: set[str], name: str, path: PathKey) -> None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.codegen import Constants, compile_function, identifier, source_name
-from dli_check.errors import PathKey, RuleProblem
+from dli_check.errors import PathKey, Problem
 from dli_check.language.facts import Fact
 from dli_check.results import (
     ACTIONS,
@@ -299,28 +299,28 @@ def code_sets(
 
 def compile_services(
     model: rm.RuleFile, case_format: CaseFormat, version: VersionInfo
-) -> tuple[dict[str, CompiledService], list[RuleProblem]]:
+) -> tuple[dict[str, CompiledService], list[Problem]]:
     """Compile every service; return them with every problem found (empty when valid)."""
     index = code_index()
-    problems: list[RuleProblem] = []
+    problems: list[Problem] = []
     icd_sets, procedure_sets = code_sets(model)
     for name, code_set in procedure_sets.items():
         for k, (entry, _) in enumerate(code_set.entries):
             if entry.system != code_set.system:
                 where = ("code_sets", name, "codes", k, "codes")
-                problems.append(RuleProblem(where, f"{entry} is not a {code_set.system} code"))
+                problems.append(Problem(where, f"{entry} is not a {code_set.system} code"))
     services: dict[str, CompiledService] = {}
     budget = [MAX_CONDITIONS]
     for i, service in enumerate(model.services):
         path: PathKey = ("services", i)
         if service.id in services:
-            problems.append(RuleProblem((*path, "id"), f"service {service.id!r} is defined twice"))
+            problems.append(Problem((*path, "id"), f"service {service.id!r} is defined twice"))
         codes = None
         if service.code_set is not None:
             codes = procedure_sets.get(service.code_set)
             if codes is None:
                 problems.append(
-                    RuleProblem(
+                    Problem(
                         (*path, "code_set"),
                         f"no CPT or HCPCS code set named {service.code_set!r}"
                         + _known(procedure_sets),
@@ -334,16 +334,16 @@ def compile_services(
             cpath: PathKey = (*path, "criteria", j)
             if criterion.id in seen:
                 problems.append(
-                    RuleProblem((*cpath, "id"), f"criterion {criterion.id!r} is defined twice")
+                    Problem((*cpath, "id"), f"criterion {criterion.id!r} is defined twice")
                 )
             seen.add(criterion.id)
             try:
                 bound = builder.criterion(criterion.id, criterion.condition, (*cpath, "condition"))
             except RecursionError:
-                problems.append(RuleProblem(cpath, "condition nested too deeply"))
+                problems.append(Problem(cpath, "condition nested too deeply"))
                 bound = False
             except TooManyConditions as exc:
-                problems.append(RuleProblem(exc.path, str(exc)))
+                problems.append(Problem(exc.path, str(exc)))
                 return services, problems
             shows_values = builder.shows_values
             criteria.append(
@@ -361,7 +361,7 @@ def compile_services(
         try:
             source, run = builder.function(service.id)
         except (RecursionError, MemoryError, SyntaxError):
-            problems.append(RuleProblem(path, "criteria too large to compile"))
+            problems.append(Problem(path, "criteria too large to compile"))
             continue
         services[service.id] = CompiledService(
             service.id,
@@ -382,7 +382,7 @@ def compile_services(
 
 
 def _check_routing(
-    model: rm.RuleFile, services: dict[str, CompiledService], problems: list[RuleProblem]
+    model: rm.RuleFile, services: dict[str, CompiledService], problems: list[Problem]
 ) -> None:
     """A procedure code must lead to one service at most."""
     for i, service in enumerate(model.services):
@@ -397,7 +397,7 @@ def _check_routing(
                 for second, _ in theirs.codes.entries:
                     if first.first <= second.last and second.first <= first.last:
                         problems.append(
-                            RuleProblem(
+                            Problem(
                                 ("services", i, "code_set"),
                                 f"codes {first} also route to service {other.id!r}",
                             )
@@ -526,7 +526,7 @@ class Builder:
         case_format: CaseFormat,
         icd_sets: dict[str, IcdCodeSet],
         index: CodeIndex,
-        problems: list[RuleProblem],
+        problems: list[Problem],
         service_label: str,
         budget: list[int] | None = None,
     ) -> None:
@@ -599,20 +599,20 @@ class Builder:
         fact = self.case_format.facts.get(path)
         if fact is None:
             known = ", ".join(sorted(self.case_format.facts))
-            self.problems.append(RuleProblem(where, f"unknown fact {path!r}; facts are: {known}"))
+            self.problems.append(Problem(where, f"unknown fact {path!r}; facts are: {known}"))
             return None
         if fact.kind == "list":
             if self._scope.list_name is not None:
                 if fact.owner != self._scope.list_name:
                     self.problems.append(
-                        RuleProblem(
+                        Problem(
                             where, f"{path!r} is not a fact of {self._scope.list_name}'s records"
                         )
                     )
                     return None
             elif self.bound_list not in (None, fact.owner):
                 self.problems.append(
-                    RuleProblem(
+                    Problem(
                         where,
                         f"a service is judged on the records of one list: {path!r} is of "
                         f"{fact.owner}, and {self.bound_list} is named already",
@@ -679,7 +679,7 @@ class Builder:
             return None
         if fact.type not in allowed:
             self.problems.append(
-                RuleProblem(where, f"{operator} does not apply to {path!r}, a {fact.type} fact")
+                Problem(where, f"{operator} does not apply to {path!r}, a {fact.type} fact")
             )
             return None
         return fact
@@ -689,7 +689,7 @@ class Builder:
         choices = fact.declaration.choices
         if fact.type == "choice" and choices and value not in choices:
             self.problems.append(
-                RuleProblem(
+                Problem(
                     where,
                     f"{value!r} is not a value of {fact.path!r} (one of: {', '.join(choices)})",
                 )
@@ -697,7 +697,7 @@ class Builder:
 
     def fail(self, where: PathKey, message: str) -> Triple:
         """Record a problem; the condition compiles to not met."""
-        self.problems.append(RuleProblem(where, message))
+        self.problems.append(Problem(where, message))
         return self.failed()
 
     def failed(self) -> Triple:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dli_check._version import __version__
 from dli_check.compiler.case_format import CaseFormat, build_case_format
@@ -36,7 +36,6 @@ from dli_check.values.case import Case, Line
 from dli_check.values.icd10cm import code_index
 
 if TYPE_CHECKING:
-    from dli_check.engine.decider import Decider
     from dli_check.language.model import RuleFile
 
 
@@ -242,9 +241,26 @@ def compile_rules(raw: bytes, name: str) -> Rules:
     return Rules(name, rule_model, case_format, services, provenance, version, period, scope)
 
 
+class CaseRules(Protocol):
+    """What reading a case needs of the rules: the case format and the services (a `Rules`,
+    or any `dli_check.engine.decider.Decider`)."""
+
+    @property
+    def guideline_id(self) -> str:
+        """The guideline's id."""
+
+    @property
+    def case_format(self) -> CaseFormat:
+        """The case the rules read."""
+
+    @property
+    def services(self) -> dict[str, CompiledService]:
+        """The services, by id."""
+
+
 def case_from_data(
     data: Any,
-    rules: Decider,
+    rules: CaseRules,
     *,
     source: str = "<case>",
     read_from_fhir: bool = False,
@@ -270,7 +286,7 @@ MAX_PROBLEMS = 100
 """Problems kept per case: enough to fix a file, bounded for a hostile one."""
 
 
-def _route_problems(case: Case, rules: Decider) -> list[CaseProblem]:
+def _route_problems(case: Case, rules: CaseRules) -> list[CaseProblem]:
     """Lines that name a service the rules do not have, or a code the service does not
     list."""
     problems = []

@@ -199,7 +199,7 @@ def load_guidelines(directory: Path) -> list[RuleSet]:
 def _rule_files(directory: Path) -> list[Rules]:
     paths = sorted(p for p in directory.glob("*.yaml") if not p.name.endswith(SUITE_SUFFIX))
     if not paths:
-        raise RuleFileError([Problem(str(directory), 1, 1, "", "no rule file (*.yaml) here")])
+        raise RuleFileError([Problem((), "no rule file (*.yaml) here", str(directory), 1, 1)])
     return [rules_from_bytes(read_rule_file(p), str(p)) for p in paths]
 
 
@@ -211,7 +211,7 @@ def check_versions(versions: list[Rules]) -> list[Rules]:
         problem = (
             f"holds rule files of {len(ids)} guidelines ({', '.join(sorted(ids))}): one at a time"
         )
-        raise RuleFileError([Problem(versions[0].source, 1, 1, "", problem)])
+        raise RuleFileError([Problem((), problem, versions[0].source, 1, 1)])
     ordered = sorted(versions, key=lambda v: v.period[0] or dt.date.min)
     problems = []
     for earlier, later in pairwise(ordered):
@@ -220,17 +220,19 @@ def check_versions(versions: list[Rules]) -> list[Rules]:
         where = later.source
         if end is None or start is None or start <= end:
             problems.append(
-                Problem(where, 1, 1, "effective", f"overlaps {Path(earlier.source).name}'s period")
+                Problem(
+                    ("effective",), f"overlaps {Path(earlier.source).name}'s period", where, 1, 1
+                )
             )
         elif start > end + dt.timedelta(days=1) and not later.model.effective.gap_before:  # type: ignore[union-attr]
             problems.append(
                 Problem(
+                    ("effective",),
+                    f"leaves a gap after {Path(earlier.source).name} ({end} to {start}); declare "
+                    "it with gap_before: true",
                     where,
                     1,
                     1,
-                    "effective",
-                    f"leaves a gap after {Path(earlier.source).name} ({end} to {start}); declare "
-                    "it with gap_before: true",
                 )
             )
     if problems:

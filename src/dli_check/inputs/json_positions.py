@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
-PathKey = tuple[str | int, ...]
+from dli_check.errors import PathKey
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

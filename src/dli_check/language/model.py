@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     PlainSerializer,
@@ -28,10 +27,8 @@ from pydantic import (
     model_validator,
 )
 
-from dli_check.language.operators import Condition, Name
+from dli_check.language.operators import STRICT, Condition, Name
 from dli_check.values.codes import IcdRange, ProcedureRange
-
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 
 Decision = Literal["medically_necessary", "not_medically_necessary"]
 RULES_FORMAT = 2
@@ -81,7 +78,7 @@ FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 class Citation(BaseModel):
     """Where the guideline says it: a section path and its words, verbatim."""
 
-    model_config = _STRICT
+    model_config = STRICT
     section: Text
     quote: Text
 
@@ -89,7 +86,7 @@ class Citation(BaseModel):
 class Guideline(BaseModel):
     """The guideline a rule file encodes."""
 
-    model_config = _STRICT
+    model_config = STRICT
     id: Text
     title: Text
     publish_date: dt.date
@@ -115,7 +112,7 @@ class FhirValue(BaseModel):
     each tried (a value found by two that disagree makes the fact unknown), optionally
     keeping codings of some code systems, or translating codes into the fact's words."""
 
-    model_config = _STRICT
+    model_config = STRICT
     path: FhirPathText | list[FhirPathText] = Field(
         description="FHIRPath from the source's element, or several, e.g. [performedDateTime, "
         "performedPeriod.start]."
@@ -141,7 +138,7 @@ class FhirSource(BaseModel):
     each one is a record; for a record, all of them together are the one record; for
     service lines, each one is a line."""
 
-    model_config = _STRICT
+    model_config = STRICT
     resource: ResourceType
     where: FhirPathText | None = Field(
         default=None, description="A FHIRPath condition on the resource: only those it holds for."
@@ -168,7 +165,7 @@ FhirSources = Annotated[
 class FactDeclaration(BaseModel):
     """One fact a case may hold: its type, what it means, and how to ask for it."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: FactTypeName
     description: Text
     question: Text = Field(description="The plain words a nurse would use to ask for it.")
@@ -208,7 +205,7 @@ class FactDeclaration(BaseModel):
 class RecordDeclaration(BaseModel):
     """A one-record entity of a case (``patient``)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     description: Text
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
@@ -217,7 +214,7 @@ class RecordDeclaration(BaseModel):
 class ListDeclaration(BaseModel):
     """A named list of records (``visits``), each record with the same facts."""
 
-    model_config = _STRICT
+    model_config = STRICT
     item: FieldName = Field(description="What one record is called in fact paths.")
     description: Text
     question: Text = Field(description="How to ask for a record when the list is empty.")
@@ -232,7 +229,7 @@ class ListDeclaration(BaseModel):
 class ServiceLineDeclaration(BaseModel):
     """The facts of a requested service line, beyond its ``service`` and ``code``."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = {}
 
@@ -240,7 +237,7 @@ class ServiceLineDeclaration(BaseModel):
 class CaseDeclaration(BaseModel):
     """Everything a case may hold beyond its ``case_id`` and its ``services``."""
 
-    model_config = _STRICT
+    model_config = STRICT
     received: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = Field(
         default=None,
         description="A record's date fact: when the request was received, which picks the "
@@ -254,7 +251,7 @@ class CaseDeclaration(BaseModel):
 class IcdEntry(BaseModel):
     """One printed line of an ICD-10-CM code list."""
 
-    model_config = _STRICT
+    model_config = STRICT
     codes: IcdRangeText
     description: Text
 
@@ -262,7 +259,7 @@ class IcdEntry(BaseModel):
 class Caveat(BaseModel):
     """Codes a set does not list that a reviewer should be told about when a case has one."""
 
-    model_config = _STRICT
+    model_config = STRICT
     codes: list[IcdRangeText] = Field(min_length=1)
     note: Text
 
@@ -270,7 +267,7 @@ class Caveat(BaseModel):
 class CodeGroup(BaseModel):
     """Codes a set treats one way, and why (our words, which a reason note shows)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     codes: list[IcdRangeText] = Field(min_length=1)
     reason: Text
 
@@ -278,7 +275,7 @@ class CodeGroup(BaseModel):
 class IcdCodeSet(BaseModel):
     """A named set of ICD-10-CM codes and ranges."""
 
-    model_config = _STRICT
+    model_config = STRICT
     system: Literal["ICD-10-CM"]
     title: Text
     citation: Citation
@@ -299,7 +296,7 @@ class IcdCodeSet(BaseModel):
 class ProcedureEntry(BaseModel):
     """One printed line of a CPT or HCPCS code list."""
 
-    model_config = _STRICT
+    model_config = STRICT
     codes: ProcedureRangeText
     description: Text
 
@@ -307,7 +304,7 @@ class ProcedureEntry(BaseModel):
 class ProcedureCodeSet(BaseModel):
     """A named set of CPT or HCPCS procedure codes."""
 
-    model_config = _STRICT
+    model_config = STRICT
     system: Literal["CPT", "HCPCS"]
     title: Text
     citation: Citation
@@ -334,7 +331,7 @@ CodeSet = Annotated[
 class Criterion(BaseModel):
     """One criterion: what it checks, in plain words and in the guideline's words."""
 
-    model_config = _STRICT
+    model_config = STRICT
     id: Name
     explanation: Text
     citation: Citation
@@ -348,7 +345,7 @@ class Outcome(BaseModel):
     """A service's decision when its criteria are met, or otherwise, and where it is said:
     the guideline's sentence, or, where it states none, the `basis` in our words."""
 
-    model_config = _STRICT
+    model_config = STRICT
     decision: Decision
     citation: Citation | None = None
     basis: Text | None = Field(
@@ -367,7 +364,7 @@ class LineNote(BaseModel):
     """A note a line gets when a condition holds: what a reviewer should know about a fact
     the criteria do not use."""
 
-    model_config = _STRICT
+    model_config = STRICT
     when: Condition
     note: Text
 
@@ -375,7 +372,7 @@ class LineNote(BaseModel):
 class Service(BaseModel):
     """A service the guideline governs."""
 
-    model_config = _STRICT
+    model_config = STRICT
     id: Name
     title: Text
     label: Text | None = Field(
@@ -396,7 +393,7 @@ class Effective(BaseModel):
     """When a version of a guideline is in effect, by date of service: both ends included,
     either open."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+    model_config = STRICT
     from_: dt.date | None = Field(default=None, alias="from")
     to: dt.date | None = None
     gap_before: bool = Field(
@@ -413,7 +410,7 @@ class Effective(BaseModel):
 class RuleFile(BaseModel):
     """A whole rule file."""
 
-    model_config = _STRICT
+    model_config = STRICT
     rules_format: Annotated[Literal[2], BeforeValidator(_rules_format)] = Field(
         description="Version of this rule language."
     )

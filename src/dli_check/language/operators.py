@@ -31,7 +31,10 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+from dli_check.errors import PathKey
+
+STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+"""The configuration of every model of a rule file or suite: no coercion, no unknown keys."""
 
 FACT_PATH = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 FactPath = Annotated[str, Field(pattern=FACT_PATH)]
@@ -43,7 +46,6 @@ Number = int | float
 
 Triple = tuple[str, str, str]
 """The Python expressions for a condition's status, missing facts and notes."""
-PathKey = tuple[str | int, ...]
 
 
 class FactInfo(Protocol):
@@ -113,7 +115,7 @@ class Builder(Protocol):
 class FactAndValue(BaseModel):
     """Arguments of `equals`."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fact: FactPath
     value: str | bool
 
@@ -121,7 +123,7 @@ class FactAndValue(BaseModel):
 class FactAndValues(BaseModel):
     """Arguments of `one_of`."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fact: FactPath
     values: list[str] = Field(min_length=1)
 
@@ -129,7 +131,7 @@ class FactAndValues(BaseModel):
 class FactAndCodeSet(BaseModel):
     """Arguments of `in_code_set`."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fact: FactPath
     code_set: Name
 
@@ -137,7 +139,7 @@ class FactAndCodeSet(BaseModel):
 class TwoFacts(BaseModel):
     """Arguments of `same_as`, `before` and `after`."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fact: FactPath
     other: FactPath
 
@@ -145,7 +147,7 @@ class TwoFacts(BaseModel):
 class Comparison(BaseModel):
     """Arguments of a numeric comparison: a fact and a number, or two facts."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fact: FactPath
     value: Number | None = None
     other: FactPath | None = None
@@ -162,7 +164,7 @@ class Comparison(BaseModel):
 class Range(BaseModel):
     """Arguments of `between`: both ends are included."""
 
-    model_config = _STRICT
+    model_config = STRICT
     fact: FactPath
     min: Number
     max: Number
@@ -179,119 +181,119 @@ class Range(BaseModel):
 class All(BaseModel):
     """Every condition is met."""
 
-    model_config = _STRICT
+    model_config = STRICT
     all: list[Condition] = Field(min_length=1)
 
 
 class Any_(BaseModel):
     """At least one condition is met."""
 
-    model_config = _STRICT
+    model_config = STRICT
     any: list[Condition] = Field(min_length=1)
 
 
 class Not(BaseModel):
     """The condition is not met."""
 
-    model_config = _STRICT
+    model_config = STRICT
     not_: Condition = Field(alias="not")
 
 
 class Equals(BaseModel):
     """A fact equals a value."""
 
-    model_config = _STRICT
+    model_config = STRICT
     equals: FactAndValue
 
 
 class OneOf(BaseModel):
     """A fact is one of several values."""
 
-    model_config = _STRICT
+    model_config = STRICT
     one_of: FactAndValues
 
 
 class IsTrue(BaseModel):
     """A boolean fact is true."""
 
-    model_config = _STRICT
+    model_config = STRICT
     is_true: FactPath
 
 
 class Present(BaseModel):
     """A fact is given; never unknown."""
 
-    model_config = _STRICT
+    model_config = STRICT
     present: FactPath
 
 
 class InCodeSet(BaseModel):
     """A code (or, for a list of codes, any of them) is in a named code set."""
 
-    model_config = _STRICT
+    model_config = STRICT
     in_code_set: FactAndCodeSet
 
 
 class SameAs(BaseModel):
     """Two facts hold the same value."""
 
-    model_config = _STRICT
+    model_config = STRICT
     same_as: TwoFacts
 
 
 class Before(BaseModel):
     """One date is strictly before another."""
 
-    model_config = _STRICT
+    model_config = STRICT
     before: TwoFacts
 
 
 class After(BaseModel):
     """One date is strictly after another."""
 
-    model_config = _STRICT
+    model_config = STRICT
     after: TwoFacts
 
 
 class AtLeast(BaseModel):
     """A number is at least a value or another fact."""
 
-    model_config = _STRICT
+    model_config = STRICT
     at_least: Comparison
 
 
 class AtMost(BaseModel):
     """A number is at most a value or another fact."""
 
-    model_config = _STRICT
+    model_config = STRICT
     at_most: Comparison
 
 
 class GreaterThan(BaseModel):
     """A number is greater than a value or another fact."""
 
-    model_config = _STRICT
+    model_config = STRICT
     greater_than: Comparison
 
 
 class LessThan(BaseModel):
     """A number is less than a value or another fact."""
 
-    model_config = _STRICT
+    model_config = STRICT
     less_than: Comparison
 
 
 class Between(BaseModel):
     """A number lies between two values, both included."""
 
-    model_config = _STRICT
+    model_config = STRICT
     between: Range
 
 
 class Quantifier(BaseModel):
     """Arguments of `some`: a declared list, and the condition one of its records meets."""
 
-    model_config = _STRICT
+    model_config = STRICT
     of: ListName
     where: Condition
 
@@ -299,14 +301,14 @@ class Quantifier(BaseModel):
 class Some(BaseModel):
     """Some record of a declared list meets the condition."""
 
-    model_config = _STRICT
+    model_config = STRICT
     some: Quantifier
 
 
 class Constant(BaseModel):
     """A fixed answer, for what a guideline never (or always) allows."""
 
-    model_config = _STRICT
+    model_config = STRICT
     constant: bool
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dli_check.errors import PathKey, Problem, RuleFileError, format_path
+from dli_check.errors import PathKey, Problem, RuleFileError
 
 if TYPE_CHECKING:
     from dli_check.language.model import RuleFile
@@ -28,7 +28,7 @@ def read_model(raw: bytes, name: str) -> tuple[RuleFile, Located]:
 
     located = load_rule_text(raw, name)
     if located.data is None:
-        raise RuleFileError([Problem(name, 1, 1, "", "the rule file is empty")])
+        raise RuleFileError([Problem((), "the rule file is empty", name, 1, 1)])
     try:
         return RuleFile.model_validate(located.data), located
     except ValidationError as exc:
@@ -51,7 +51,7 @@ def located_problem(
 ) -> Problem:
     """A problem at a path of a rule file's data, with the line and column it is at."""
     line, column = located.position(path, key=key)
-    return Problem(name, line, column, format_path(path), message)
+    return Problem(path, message, name, line, column)
 
 
 class RuleModel:

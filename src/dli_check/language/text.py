@@ -135,8 +135,8 @@ def load_rule_text(raw: bytes, name: str) -> Located:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RuleFileError([Problem(name, 1, 1, "", f"not UTF-8 (byte {exc.start})")]) from None
+        raise RuleFileError([Problem((), f"not UTF-8 (byte {exc.start})", name, 1, 1)]) from None
     try:
         return load_yaml(text)
     except _YamlProblem as exc:
-        raise RuleFileError([Problem(name, exc.line, exc.column, "", exc.message)]) from None
+        raise RuleFileError([Problem((), exc.message, name, exc.line, exc.column)]) from None
