@@ -58,7 +58,7 @@ class FactInfo(Protocol):
 
 class Builder(Protocol):
     """The code writer operators compile with, as the compiler provides it
-    (`dli_check.compiler.criteria.Builder`): the language names what it needs, and the
+    (`dli_check.compiler.builder.Builder`): the language names what it needs, and the
     compiler, a layer above, supplies it."""
 
     def build(self, cond: Any, path: PathKey) -> Triple:

@@ -1,0 +1,413 @@
+"""Writing one service's criteria as Python: `Builder` checks each condition of the
+validated rule file and writes the code for it; `dli_check.language.operators` calls its
+parts, one operator at a time.
+
+Each service becomes one function, compiled once when the rule file is loaded, which reads
+the facts it needs from a case and one of its service lines and answers each criterion
+with `dli_check.compiler.logic`'s three-valued logic. A `some` becomes a nested function
+run over the records of a list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dli_check.compiler.case_format import CaseFormat
+from dli_check.compiler.codegen import Constants, compile_function, identifier, source_name
+from dli_check.compiler.logic import Run, combine, concat, match_codes, same_identifier, some
+from dli_check.errors import PathKey, Problem
+from dli_check.language.facts import Fact
+from dli_check.results import Status
+from dli_check.values.codes import IcdCodeSet
+from dli_check.values.icd10cm import CodeIndex
+
+if TYPE_CHECKING:
+    from dli_check.language.operators import Triple
+
+MAX_CONDITIONS = 10_000
+"""Conditions a rule file may have once its YAML aliases are expanded: each becomes code,
+in every process that loads the file."""
+
+
+class TooManyConditions(Exception):
+    """A rule file over `MAX_CONDITIONS`, found at `path`."""
+
+    def __init__(self, path: PathKey) -> None:
+        super().__init__(f"more than {MAX_CONDITIONS:,} conditions once YAML aliases are expanded")
+        self.path = path
+
+
+_NEGATION: dict[Status, Status] = {"met": "not_met", "not_met": "met", "unknown": "unknown"}
+_PLUS_PARTS = 16
+"""Tuples joined with ``+`` at most; more go through one call (a long ``+`` chain nests,
+and Python's compiler has a depth limit)."""
+
+
+def _concat(parts: list[str]) -> str:
+    """The expression joining tuple expressions."""
+    if not parts:
+        return "()"
+    if len(parts) <= _PLUS_PARTS:
+        return " + ".join(parts)
+    return f"_cat(({', '.join(parts)},))"
+
+
+def known_names(names: Mapping[str, object]) -> str:
+    """The names defined, for a message about a name that names nothing."""
+    return f" (defined: {', '.join(sorted(names))})" if names else " (none is defined)"
+
+
+class Builder:
+    """Writes one service's Python, checking each condition on the way; `operators` calls
+    its parts."""
+
+    def __init__(
+        self,
+        case_format: CaseFormat,
+        icd_sets: dict[str, IcdCodeSet],
+        index: CodeIndex,
+        problems: list[Problem],
+        service_label: str,
+        budget: list[int] | None = None,
+    ) -> None:
+        self.case_format, self.icd_sets, self.index = case_format, icd_sets, index
+        self.problems, self.service_label = problems, service_label
+        self.budget = budget if budget is not None else [MAX_CONDITIONS]
+        """Conditions the rule file may still have, counted as compiled (an alias counts
+        each time it is used), shared by the builders of one rule file."""
+        self.names: dict[str, object] = {
+            "_M": "met",
+            "_N": "not_met",
+            "_U": "unknown",
+            "_NEG": _NEGATION,
+            "_combine": combine,
+            "_match": match_codes,
+            "_some": some,
+            "_cat": concat,
+            "_same_id": same_identifier,
+            "_index": index,
+        }
+        self.constants = Constants("_c", self.names)
+        self.functions: list[str] = []
+        self.bound_list: str | None = None
+        self._scope = _Scope(None)
+        self._uses_bound = False
+        self.shows_values = False
+        """Whether the criterion being written compares values it shows in its notes."""
+
+    # The generated function.
+
+    def criterion(self, criterion_id: str, cond: Any, path: PathKey) -> bool:
+        """Add one criterion's code; whether it is judged on the service's list record."""
+        self._uses_bound = False
+        self.shows_values = False
+        self._scope.body.append("    " + self.constants.comment(f"criterion {criterion_id!r}"))
+        status, missing, notes = self.build(cond, path)
+        self._scope.answers.append(f"({status}, {missing}, {notes})")
+        return self._uses_bound
+
+    def function(self, service_id: str) -> tuple[str, Run]:
+        """The source of the service's function (and of its quantifiers), and the function."""
+        name = identifier("judge_" + re.sub(r"[^a-z0-9_]", "_", service_id, flags=re.ASCII))
+        main = self._scope.source(name, criteria=True)
+        header = self.constants.comment(
+            f"{service_id!r}: generated from the rule file; one answer per criterion."
+        )
+        source = "\n".join([header, *self.constants.comments(), *self.functions, main, ""])
+        filename = source_name(f"rules: {service_id}", source)
+        run: Run = compile_function(source, filename, self.names, name, self.constants.written)
+        return source, run
+
+    def constant(self, value: object) -> str:
+        """A name for a value of the rule file (never written into the code as text)."""
+        return self.constants.name(value)
+
+    def new(self) -> int:
+        """A fresh number for a statement's locals."""
+        self._scope.count += 1
+        return self._scope.count
+
+    def line(self, statement: str) -> None:
+        """Add a statement to the function being written."""
+        self._scope.body.append(f"    {statement}")
+
+    # Facts.
+
+    def lookup(self, path: str, where: PathKey) -> Fact | None:
+        """The declared fact a path names, checking where it may be used; None (with a
+        problem recorded) when it cannot."""
+        fact = self.case_format.facts.get(path)
+        if fact is None:
+            known = ", ".join(sorted(self.case_format.facts))
+            self.problems.append(Problem(where, f"unknown fact {path!r}; facts are: {known}"))
+            return None
+        if fact.kind == "list":
+            if self._scope.list_name is not None:
+                if fact.owner != self._scope.list_name:
+                    self.problems.append(
+                        Problem(
+                            where, f"{path!r} is not a fact of {self._scope.list_name}'s records"
+                        )
+                    )
+                    return None
+            elif self.bound_list not in (None, fact.owner):
+                self.problems.append(
+                    Problem(
+                        where,
+                        f"a service is judged on the records of one list: {path!r} is of "
+                        f"{fact.owner}, and {self.bound_list} is named already",
+                    )
+                )
+                return None
+            else:
+                self.bound_list = fact.owner
+                self._uses_bound = True
+        return fact
+
+    def fact(self, path: str) -> str:
+        """The local that holds a fact's value (None when absent). Operators check the
+        fact first (`lookup`, `typed`), where its problems can be located."""
+        scope = self._scope
+        local = scope.locals.get(path)
+        fact = scope.facts.get(path)
+        if local is not None:
+            if scope.list_name is None and fact is not None and fact.kind == "list":
+                self._uses_bound = True
+            return local
+        fact = self.case_format.facts.get(path)
+        local = identifier(path.replace(".", "_"))
+        scope.locals[path] = local
+        if fact is None:
+            scope.head.append(f"    {local} = None")
+            return local
+        if fact.kind == "record":
+            owner = f"record_{fact.owner}"
+            if owner not in scope.head_names:
+                scope.head_names.add(owner)
+                scope.head.append(f"    {identifier(owner)} = case.records[{fact.owner!r}]")
+            scope.head.append(
+                f"    {local} = {owner}[{fact.field!r}] if {owner} is not None else None"
+            )
+        elif fact.kind == "list":
+            scope.head.append(f"    {local} = rec[{fact.field!r}] if rec is not None else None")
+        else:
+            scope.head.append(f"    {local} = line.facts[{fact.field!r}]")
+        scope.facts[path] = fact
+        return local
+
+    def missing(self, path: str) -> str:
+        """The expression naming an absent fact as a case path."""
+        fact = self._scope.facts.get(path) or self.case_format.facts.get(path)
+        if fact is None:
+            return "()"
+        if fact.kind == "record":
+            return f"({fact.case_path()!r},)"
+        tail = f"].{fact.field}"
+        if fact.kind == "service":
+            return f"('services[' + str(number) + {tail!r},)"
+        return (
+            f"(({fact.owner + '['!r} + str(index) + {tail!r}) if rec is not None "
+            f"else {fact.owner!r},)"
+        )
+
+    def typed(
+        self, path: str, where: PathKey, allowed: tuple[str, ...], operator: str
+    ) -> Fact | None:
+        """The fact, if it exists and its type suits the operator."""
+        fact = self.lookup(path, where)
+        if fact is None:
+            return None
+        if fact.type not in allowed:
+            self.problems.append(
+                Problem(where, f"{operator} does not apply to {path!r}, a {fact.type} fact")
+            )
+            return None
+        return fact
+
+    def choice(self, fact: Fact, value: object, where: PathKey) -> None:
+        """Check that a value is one the fact may hold."""
+        choices = fact.declaration.choices
+        if fact.type == "choice" and choices and value not in choices:
+            self.problems.append(
+                Problem(
+                    where,
+                    f"{value!r} is not a value of {fact.path!r} (one of: {', '.join(choices)})",
+                )
+            )
+
+    def fail(self, where: PathKey, message: str) -> Triple:
+        """Record a problem; the condition compiles to not met."""
+        self.problems.append(Problem(where, message))
+        return self.failed()
+
+    def failed(self) -> Triple:
+        """What a condition that cannot compile stands for."""
+        return ("_N", "()", "()")
+
+    # Shapes of conditions that operators share.
+
+    def build(self, cond: Any, path: PathKey) -> Triple:
+        """Compile a condition (any operator)."""
+        from dli_check.language.operators import OPERATORS, operator_of
+
+        name = operator_of(cond)
+        assert name is not None
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise TooManyConditions(path)
+        return OPERATORS[name].compile(self, cond, path)
+
+    def test(self, path: str, expression: str, failed: str | None = None) -> Triple:
+        """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``).
+        When not met, the note `failed` says why: ``{label}`` stands for the fact's label and
+        ``{value}`` for the value the case gives."""
+        v, k = self.fact(path), self.new()
+        if failed is None:
+            self.line(
+                f"s{k}, m{k} = (_U, {self.missing(path)}) if {v} is None "
+                f"else ((_M if {expression.format(v=v)} else _N), ())"
+            )
+            return (f"s{k}", f"m{k}", "()")
+        label = self._label(path).replace("%", "%%")
+        text = failed.replace("%", "%%").format(label=label, value="%s")
+        note = self.constant(text)
+        said = f"({note} % ({v},),)" if "%s" in text else f"({note},)"
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, ()) if {v} is None "
+            f"else ((_M, (), ()) if {expression.format(v=v)} else (_N, (), {said}))"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
+        """Two facts compared; when not met, a note shows both values as given.
+        Identifiers are compared as people read them: NFKC, trimmed, case folded."""
+        a, b, k = self.fact(first), self.fact(other), self.new()
+        self.shows_values = True
+        note = self.constant(self._sentence(first, words, other))
+        fact = self.case_format.facts.get(first)
+        test = f"{a} {compare} {b}"
+        if fact is not None and fact.type == "identifier" and compare == "==":
+            test = f"({test} or _same_id({a}) == _same_id({b}))"  # the usual case: equal as given
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
+            f"({self.missing(other)} if {b} is None else ()), ()) "
+            f"if {a} is None or {b} is None else ((_M, (), ()) if {test} "
+            f"else (_N, (), ({note} % ({a}, {b}),)))"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def compare_value(self, first: str, compare: str, value: object, words: str) -> Triple:
+        """A fact compared with a number; when not met, a note shows the value found."""
+        a, k = self.fact(first), self.new()
+        self.shows_values = True
+        bound = self.constant(value)
+        label = self._label(first).replace("%", "%%")
+        note = self.constant(f"{label} (%s) is not {words} {value}")
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(first)}, ()) if {a} is None "
+            f"else ((_M, (), ()) if {a} {compare} {bound} else (_N, (), ({note} % ({a},),)))"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def _label(self, path: str) -> str:
+        fact = self.case_format.facts.get(path)
+        return fact.label(self.service_label) if fact else path
+
+    def _sentence(self, first: str, words: str, other: str) -> str:
+        a = self._label(first).replace("%", "%%")
+        b = self._label(other).replace("%", "%%")
+        return f"{a} (%s) is not {words + ' ' if words else ''}{b} (%s)"
+
+    def in_code_set(
+        self, path: str, fact: Fact | None, code_set_name: str, where: PathKey
+    ) -> Triple:
+        """A code (or any of a list of codes) in an ICD-10-CM code set, with notes."""
+        code_set = self.icd_sets.get(code_set_name)
+        if code_set is None:
+            return self.fail(
+                (*where, "code_set"),
+                f"no ICD-10-CM code set named {code_set_name!r}{known_names(self.icd_sets)}",
+            )
+        v, k, name = self.fact(path), self.new(), self.constant(code_set)
+        codes = v if fact is not None and fact.type == "codes" else f"({v},)"
+        billable = bool(fact and fact.declaration.billable_only)
+        missing = self.missing(path)
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, {missing}, ()) if {v} is None "
+            f"else _match({name}, {codes}, _index, {billable}, {missing})"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def junction(self, triples: list[Triple], *, is_all: bool) -> Triple:
+        """Kleene's all or any over compiled parts."""
+        default, decisive = ("_M", "_N") if is_all else ("_N", "_M")
+        k = self.new()
+        statuses = [f"s{k}_{i}" for i in range(len(triples))]
+        self.line(f"{', '.join(statuses)}, = {', '.join(t[0] for t in triples)},")
+        listed = ", ".join(
+            f"({s}, {m}, {n})" for s, (_, m, n) in zip(statuses, triples, strict=True)
+        )
+        all_default = " and ".join(f"{s} == {default}" for s in statuses)
+        any_decisive = " or ".join(f"{s} == {decisive}" for s in statuses)
+        notes = _concat([t[2] for t in triples if t[2] != "()"])
+        decided = _concat(
+            [
+                f"({n} if {s} == {decisive} else ())"
+                for s, (_, _, n) in zip(statuses, triples, strict=True)
+                if n != "()"
+            ]
+        )
+        # The usual cases (a part decides, or every part came out the same) without a call;
+        # `combine` for the rest, where missing facts are gathered.
+        self.line(
+            f"s{k}, m{k}, n{k} = ({decisive}, (), {decided}) if {any_decisive} "
+            f"else ({default}, (), {notes}) if {all_default} "
+            f"else _combine([{listed}], {decisive}, {default})"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
+        """Some record of a declared list meets a condition: compiled as a function of its
+        own, called on each record."""
+        if list_name not in self.case_format.declaration.lists:
+            declared = ", ".join(sorted(self.case_format.declaration.lists)) or "none"
+            return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
+        if self._scope.list_name is not None:
+            return self.fail(path, "some cannot be nested in another some")
+        outer, self._scope = self._scope, _Scope(list_name)
+        try:
+            status, missing, notes = self.build(where_cond, (*path, "where"))
+        finally:
+            inner, self._scope = self._scope, outer
+        inner.answers.append(f"({status}, {missing}, {notes})")
+        name = identifier(f"some_{len(self.functions) + 1}_{list_name}")
+        self.functions.append(inner.source(name, criteria=False))
+        k = self.new()
+        self.line(
+            f"s{k}, m{k}, n{k} = _some(case.lists[{list_name!r}], {name}, {list_name!r}, "
+            "case, line, number)"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+
+@dataclass
+class _Scope:
+    """The function being written: the top level, or the condition of a `some`."""
+
+    list_name: str | None
+    head: list[str] = field(default_factory=list)
+    head_names: set[str] = field(default_factory=set)
+    body: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    locals: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)
+    count: int = 0
+
+    def source(self, name: str, *, criteria: bool) -> str:
+        signature = f"def {name}(case, line, number, rec, index):"
+        answers = ", ".join(self.answers)
+        ret = f"    return ({answers},)" if criteria else f"    return {answers}"
+        return "\n".join([signature, *self.head, *self.body, ret, ""])

@@ -1,0 +1,135 @@
+"""The three-valued logic of criteria, and the helpers the generated code calls.
+
+A criterion answers ``(status, missing, notes)``:
+
+* status is ``met``, ``not_met`` or ``unknown`` (a fact it needs is absent);
+* missing names the absent facts behind an ``unknown``, as case paths
+  (``visits[0].date``, ``services[0].date``);
+* notes say what the engine saw (which listed range a code fell in, which values a
+  comparison found).
+
+``all``, ``any`` and ``not`` follow Kleene's three-valued logic: ``all`` is not met as soon
+as one part is not met, whatever the others; ``any`` is met as soon as one part is met.
+Every part is evaluated, so that all missing facts are named at once.
+
+>>> combine([("met", (), ()), ("unknown", ("a.b",), ())], "not_met", "met")
+('unknown', ('a.b',), ())
+>>> combine([("unknown", ("a.b",), ()), ("not_met", (), ("x",))], "not_met", "met")
+('not_met', (), ('x',))
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from itertools import chain
+from typing import Any
+
+from dli_check.results import Status
+from dli_check.values.case import Case, Line
+from dli_check.values.codes import ASK, LISTED, IcdCodeSet
+from dli_check.values.icd10cm import CodeIndex
+
+MAX_NOTES = 5
+"""Notes kept per reason: a claim of 1,000 codes must not give 1,000 notes on each of its
+lines."""
+
+
+def cap_notes(notes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Notes without repeats, at most `MAX_NOTES` of them and a count of the rest."""
+    unique = list(dict.fromkeys(notes))
+    if len(unique) <= MAX_NOTES:
+        return tuple(unique)
+    more = len(unique) - MAX_NOTES
+    return (*unique[:MAX_NOTES], f"and {more} more like these")
+
+
+Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]
+Run = Callable[[Case, Line, int, Mapping[str, Any] | None, int], tuple[Answer, ...]]
+"""The function a service compiles to: (case, line, line number, record, record index) ->
+one answer per criterion."""
+
+
+def combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
+    """Kleene's all (decisive=not_met, default=met) and any (decisive=met, default=not_met)."""
+    unknown = False
+    for answer in answers:
+        if answer[0] == decisive:
+            # Only the parts that decided speak: a met `any` does not list the branches it
+            # skipped.
+            notes = tuple(n for a in answers if a[0] == decisive for n in a[2])
+            return (decisive, (), notes)
+        if answer[0] == "unknown":
+            unknown = True
+    notes = tuple(n for a in answers for n in a[2])
+    if unknown:
+        missing = tuple(dict.fromkeys(m for a in answers for m in a[1]))
+        return ("unknown", missing, notes)
+    return (default, (), notes)
+
+
+def some(
+    records: tuple[Mapping[str, Any], ...],
+    where: Callable[..., Answer],
+    list_name: str,
+    case: Case,
+    line: Line,
+    number: int,
+) -> Answer:
+    """Whether some record of a list meets a condition: met if one does, not met if none
+    can, else unknown. An empty list is unknown, and asks for a record."""
+    if not records:
+        return ("unknown", (list_name,), ())
+    answers = [where(case, line, number, record, i) for i, record in enumerate(records)]
+    return combine(answers, "met", "not_met")
+
+
+def match_codes(
+    code_set: IcdCodeSet,
+    codes: list[str] | tuple[str, ...],
+    index: CodeIndex,
+    billable_only: bool,
+    missing: tuple[str, ...],
+) -> Answer:
+    """Whether any of the codes is in the set, with a note for each code: met if one is
+    listed; unknown (asking for `missing`) if none is but one asks for another code (a
+    heading, a history code where the disease is needed); else not met. Remembered per
+    codes asked about."""
+    key = (tuple(codes), billable_only, missing)
+    known = code_set.matches.get(key)
+    if known is not None:
+        return known  # type: ignore[return-value]
+    listed: list[str] = []
+    ask: list[str] = []
+    unlisted: list[str] = []
+    for code in codes:
+        kind, note = code_set.describe(code, index, billable_only)
+        (listed if kind == LISTED else ask if kind == ASK else unlisted).append(note)
+    answer: Answer
+    if listed:
+        answer = ("met", (), tuple(listed))
+    elif ask:
+        answer = ("unknown", missing, tuple(ask) + tuple(n for n in unlisted if n))
+    else:
+        notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
+        answer = ("not_met", (), notes)
+    if len(code_set.matches) < _MATCH_CACHE:
+        code_set.matches[key] = answer
+    return answer
+
+
+_MATCH_CACHE = 4096
+"""Answers kept per code set."""
+
+
+@lru_cache(maxsize=4096)
+def same_identifier(text: str) -> str:
+    """An identifier as people read it: ``"d-1 "`` and a full-width ``"D-1"`` read ``"d-1"``
+    (Unicode NFKC, trimmed, case folded)."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def concat(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """Join tuples (the notes of a wide junction)."""
+    return tuple(chain.from_iterable(parts))
