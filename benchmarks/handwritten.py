@@ -38,10 +38,11 @@ def _listed(code: str) -> bool:
 
 
 def _hematologic_malignancy(code: str | None) -> str:
-    """The transplant's indication against the clinical category C81-C96."""
-    if code is None or _key(code).startswith("Z"):
+    """The transplant's indication against the clinical category C81-C96, with the
+    myelodysplastic syndromes (D46); a history, status or complication code asks."""
+    if code is None or _key(code).startswith(("Z", "T860", "T865")):
         return "unknown"
-    return "met" if _key(code).startswith(_CATEGORY) else "not_met"
+    return "met" if _key(code).startswith((*_CATEGORY, "D46")) else "not_met"
 
 
 def _same(a: str, b: str) -> bool:
@@ -97,7 +98,11 @@ def _dli_transplant(t: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
 
 
 def _collection_transplant(t: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
-    return {**_transplant(t), "same-donor": _same_donor(t, line)}
+    return {
+        **_transplant(t),
+        "transplant-treated-hematologic-malignancy": _hematologic_malignancy(t.get("indication")),
+        "same-donor": _same_donor(t, line),
+    }
 
 
 def _judged(case: dict[str, Any], line: dict[str, Any], judge: Any) -> dict[str, str]:

@@ -111,10 +111,40 @@ DLI_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
         {},
     ),
     (
-        "indication: unlisted myelodysplastic syndrome",
+        "indication: myelodysplastic syndrome (the Discussion's)",
+        {"transplants.0.indication": "D46.22"},
+        MN,
+        {},
+    ),
+    (
+        "indication: myelodysplastic syndrome, unspecified",
         {"transplants.0.indication": "D46.9"},
+        MN,
+        {},
+    ),
+    (
+        "indication: polycythemia vera (D45) stays for the reviewer",
+        {"transplants.0.indication": "D45"},
         NMN,
         {"transplant-treated-hematologic-malignancy": "not_met"},
+    ),
+    (
+        "indication: D47 stays for the reviewer",
+        {"transplants.0.indication": "D47.1"},
+        NMN,
+        {"transplant-treated-hematologic-malignancy": "not_met"},
+    ),
+    (
+        "indication: a stem cell transplant complication asks for the disease",
+        {"transplants.0.indication": "T86.5"},
+        INS,
+        {"transplant-treated-hematologic-malignancy": "unknown"},
+    ),
+    (
+        "indication: a bone marrow transplant complication asks for the disease",
+        {"transplants.0.indication": "T86.02"},
+        INS,
+        {"transplant-treated-hematologic-malignancy": "unknown"},
     ),
     (
         "indication: a status code is not a disease, so the disease is asked for",
@@ -270,9 +300,27 @@ def test_missing_facts_are_named_as_case_paths() -> None:
             {"transplants.0.indication": "D46.9"},
             "transplant-treated-hematologic-malignancy",
             [
-                "D46.9 is not listed: ICD-10-CM classes it as a neoplasm of uncertain behavior "
-                "(D45-D47), not as a malignant neoplasm (C81-C96); a physician reviewer may judge it "
-                "as a myeloid neoplasm"
+                "D46.9 is counted: a myelodysplastic syndrome (ICD-10-CM D46), which the "
+                "guideline's Discussion counts among the hematologic malignancies: \"DLI has been "
+                "researched as a treatment for a variety of hematologic malignancies, including ... "
+                'myelodysplastic syndromes"'
+            ],
+        ),
+        (
+            {"transplants.0.indication": "D47.1"},
+            "transplant-treated-hematologic-malignancy",
+            [
+                "D47.1 is not listed: ICD-10-CM classes it as a neoplasm of uncertain behavior "
+                "(D45, D47), not as a malignant neoplasm (C81-C96); a physician reviewer may judge "
+                "it as a myeloid neoplasm"
+            ],
+        ),
+        (
+            {"transplants.0.indication": "T86.5"},
+            "transplant-treated-hematologic-malignancy",
+            [
+                "T86.5: a complication of the transplant (ICD-10-CM T86.0-, T86.5), not the "
+                "disease the transplant treated; the code of that disease decides"
             ],
         ),
         (
@@ -307,6 +355,7 @@ COLLECTION_CRITERIA = [
     "transplant-allogeneic",
     "transplant-conditioning",
     "transplant-medically-necessary",
+    "transplant-treated-hematologic-malignancy",
     "same-donor",
 ]
 
@@ -316,10 +365,34 @@ COLLECTION_ROWS: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
     ("at the time of the transplant", {"services.0.date": "2025-03-14"}, MN, {}),
     ("status not given", {"transplants.0.status": DELETE}, MN, {}),
     (
-        "no malignancy criterion: unlisted diagnosis",
-        {"patient.diagnoses": ["D61.09"], "transplants.0.indication": "D61.09"},
+        "the claim's diagnoses do not matter: collection has no Coding list",
+        {"patient.diagnoses": ["D57.1"]},
         MN,
         {},
+    ),
+    (
+        "for a transplant that treats sickle cell disease",
+        {"patient.diagnoses": ["D57.1"], "transplants.0.indication": "D57.1"},
+        NMN,
+        {"transplant-treated-hematologic-malignancy": "not_met"},
+    ),
+    (
+        "for a transplant that treats severe combined immunodeficiency",
+        {"transplants.0.indication": "D81.9"},
+        NMN,
+        {"transplant-treated-hematologic-malignancy": "not_met"},
+    ),
+    (
+        "for a planned transplant that will treat a myelodysplastic syndrome",
+        {"transplants.0.status": "planned", "transplants.0.indication": "D46.4"},
+        MN,
+        {},
+    ),
+    (
+        "indication not given",
+        {"transplants.0.indication": DELETE},
+        INS,
+        {"transplant-treated-hematologic-malignancy": "unknown"},
     ),
     ("reduced intensity", {"transplants.0.conditioning": "reduced_intensity"}, MN, {}),
     ("autologous", {"transplants.0.type": "autologous"}, NMN, {"transplant-allogeneic": "not_met"}),
@@ -596,9 +669,18 @@ READING_ROWS = [
         "D46.22",
         ["D46.22", "Z94.84"],
         "D-1",
+        MN,
+        (),
+        "D46.22 is counted: a myelodysplastic syndrome (ICD-10-CM D46), which the guideline's "
+        "Discussion counts",
+    ),
+    (
+        "D47.1",
+        ["D47.1", "Z94.84"],
+        "D-1",
         NMN,
         (),
-        "D46.22 is not listed: ICD-10-CM classes it as a neoplasm of uncertain behavior",
+        "D47.1 is not listed: ICD-10-CM classes it as a neoplasm of uncertain behavior",
     ),
     (
         "Z85.6",
