@@ -5,6 +5,7 @@ each service line, the decision and the criteria that failed or were unknown.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -46,9 +47,20 @@ def _hematologic_malignancy(code: str | None) -> str:
 
 
 def _same(a: str, b: str) -> bool:
-    return unicodedata.normalize("NFKC", a).strip().casefold() == (
+    if unicodedata.normalize("NFKC", a).strip().casefold() == (
         unicodedata.normalize("NFKC", b).strip().casefold()
-    )
+    ):
+        return True
+    # Written differently: the letters and digits after one registry prefix (NAME:).
+    prefixes = [re.match(r"\s*([A-Za-z]{2,12})\s*:\s*", x) for x in (a, b)]
+    if len({m.group(1).casefold() for m in prefixes if m}) > 1:
+        return False
+    keys = [
+        "".join(c for c in unicodedata.normalize("NFKC", x[m.end() :] if m else x).casefold()
+                if c.isalnum())
+        for x, m in zip((a, b), prefixes, strict=True)
+    ]  # fmt: skip
+    return bool(keys[0]) and keys[0] == keys[1]
 
 
 def _three(value: Any, test: bool) -> str:

@@ -772,3 +772,36 @@ def test_headings_on_a_claim_are_not_billable() -> None:
     assert (line.decision, line.missing) == (INS, ("patient.diagnoses",))
     line = evaluate(mutate({"patient.diagnoses": ["C92", "C92.02"]}, READING)).services[0]
     assert line.decision == MN  # a billable listed code decides; the heading does not count
+
+
+# (lymphocyte donor, transplant donor, same-donor status, its notes)
+DONOR_WRITING_ROWS: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("D-1", "D-1", "met", ()),
+    ("d-1 ", "D-1", "met", ()),  # as people read them: no note
+    ("1234-5678-9", "123456789", "met", ("1234-5678-9 and 123456789 match once hyphens are ignored",)),
+    ("1234 5678", "12345678", "met", ("1234 5678 and 12345678 match once spaces are ignored",)),
+    (
+        "NMDP:1234-5678",
+        "12345678",
+        "met",
+        (
+            "NMDP:1234-5678 and 12345678 match once the registry prefix NMDP: and hyphens are "
+            "ignored",
+        ),
+    ),
+    ("NMDP: 42", "nmdp:42", "met", ("NMDP: 42 and nmdp:42 match once the registry prefix NMDP: is ignored",)),
+    ("D.1/A", "d1a", "met", ("D.1/A and d1a match once other punctuation is ignored",)),
+    ("NMDP:42", "BMDW:42", "not_met", ("the lymphocyte donor (NMDP:42) is not the transplant's donor (BMDW:42)",)),
+    ("D-12", "D-1", "not_met", ("the lymphocyte donor (D-12) is not the transplant's donor (D-1)",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lymphocytes", "transplant", "status", "notes"), DONOR_WRITING_ROWS)
+def test_donor_ids_that_differ_only_in_writing(
+    lymphocytes: str, transplant: str, status: str, notes: tuple[str, ...]
+) -> None:
+    case = mutate(
+        {"services.0.lymphocyte_donor_id": lymphocytes, "transplants.0.donor_id": transplant}
+    )
+    (reason,) = [r for r in evaluate(case).services[0].reasons if r.criterion == "same-donor"]
+    assert (reason.status, reason.notes) == (status, notes)

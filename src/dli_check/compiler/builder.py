@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.codegen import Constants, compile_function, identifier, source_name
-from dli_check.compiler.logic import Run, combine, concat, match_codes, same_identifier, some
+from dli_check.compiler.logic import (
+    Run,
+    combine,
+    concat,
+    identifiers_differ,
+    match_codes,
+    same_identifier,
+    some,
+)
 from dli_check.errors import PathKey, Problem
 from dli_check.language.facts import Fact
 from dli_check.results import Status
@@ -88,6 +96,7 @@ class Builder:
             "_some": some,
             "_cat": concat,
             "_same_id": same_identifier,
+            "_loose_id": identifiers_differ,
             "_index": index,
         }
         self.constants = Constants("_c", self.names)
@@ -283,19 +292,22 @@ class Builder:
 
     def compare(self, first: str, compare: str, other: str, words: str) -> Triple:
         """Two facts compared; when not met, a note shows both values as given.
-        Identifiers are compared as people read them: NFKC, trimmed, case folded."""
+        Identifiers are compared as people read them (NFKC, trimmed, case folded), and
+        then as written differently (punctuation, spaces, a registry prefix), which meets
+        the comparison with a note saying what was ignored."""
         a, b, k = self.fact(first), self.fact(other), self.new()
         self.shows_values = True
         note = self.constant(self._sentence(first, words, other))
         fact = self.case_format.facts.get(first)
         test = f"{a} {compare} {b}"
+        otherwise = f"(_N, (), ({note} % ({a}, {b}),))"
         if fact is not None and fact.type == "identifier" and compare == "==":
             test = f"({test} or _same_id({a}) == _same_id({b}))"  # the usual case: equal as given
+            otherwise = f"_loose_id({a}, {b}, {note})"  # written differently, or not the same
         self.line(
             f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
             f"({self.missing(other)} if {b} is None else ()), ()) "
-            f"if {a} is None or {b} is None else ((_M, (), ()) if {test} "
-            f"else (_N, (), ({note} % ({a}, {b}),)))"
+            f"if {a} is None or {b} is None else ((_M, (), ()) if {test} else {otherwise})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

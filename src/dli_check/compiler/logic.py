@@ -27,7 +27,7 @@ from itertools import chain
 from typing import Any
 
 from dli_check.results import Status
-from dli_check.values.case import Case, Line
+from dli_check.values.case import Case, Line, loosely_same
 from dli_check.values.codes import ASK, LISTED, IcdCodeSet
 from dli_check.values.icd10cm import CodeIndex
 
@@ -133,3 +133,13 @@ def same_identifier(text: str) -> str:
 def concat(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
     """Join tuples (the notes of a wide junction)."""
     return tuple(chain.from_iterable(parts))
+
+
+def identifiers_differ(first: str, other: str, failed: str) -> Answer:
+    """Two identifiers that are not the same as people read them: met, with a note, when
+    they differ only in writing (`loosely_same`); else not met, with `failed` showing both
+    (``failed % (first, other)``)."""
+    why = loosely_same(first, other)
+    if why is None:
+        return ("not_met", (), (failed % (first, other),))
+    return ("met", (), (why,))

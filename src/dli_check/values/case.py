@@ -97,6 +97,51 @@ def identifier_key(value: str) -> str:
     return "".join(c for c in text if c.isalnum() and c not in _IGNORABLE_LETTERS)
 
 
+_REGISTRY_PREFIX = re.compile(r"\s*([A-Za-z]{2,12})\s*:\s*")
+"""A donor registry's prefix written before an id: ``NMDP:``, ``BMDW: ``."""
+
+
+def loosely_same(first: str, other: str) -> str | None:
+    """Whether two identifiers differ only in writing: the same letters and digits once
+    punctuation, white space and a leading registry prefix (``NAME:``) are left out, and
+    the prefix, if both have one, the same. Returns the note that says what was ignored,
+    or None when they are different identifiers.
+
+    >>> loosely_same("1234-5678-9", "123456789")
+    '1234-5678-9 and 123456789 match once hyphens are ignored'
+    >>> loosely_same("NMDP:1234 5678", "12345678")
+    'NMDP:1234 5678 and 12345678 match once the registry prefix NMDP: and spaces are ignored'
+    >>> print(loosely_same("NMDP:1234", "BMDW:1234"), loosely_same("D-1", "D-2"))
+    None None
+    """
+    matches = [_REGISTRY_PREFIX.match(text) for text in (first, other)]
+    prefixes = {m.group(1).casefold() for m in matches if m}
+    if len(prefixes) > 1:
+        return None  # two registries' numbers
+    rests = [
+        text[m.end() :] if m else text for text, m in zip((first, other), matches, strict=True)
+    ]
+    key = identifier_key(rests[0])
+    if not key or key != identifier_key(rests[1]):
+        return None
+    removed = {c for rest in rests for c in unicodedata.normalize("NFKC", rest) if not c.isalnum()}
+    named = next((m.group(1) for m in matches if m), None)
+    ignored = [] if named is None else [f"the registry prefix {named}:"]
+    kinds = (("hyphens", {"-", "\u2010", "\u2011", "\u2012", "\u2013"}), ("spaces", None))
+    for word, chars in kinds:
+        found = {c for c in removed if c.isspace()} if chars is None else removed & chars
+        if found:
+            ignored.append(word)
+            removed -= found
+    if removed:
+        ignored.append("other punctuation")
+    if not ignored:
+        return None  # they differ in letter case or width only: the same as people read them
+    said = ignored[0] if len(ignored) == 1 else ", ".join(ignored[:-1]) + " and " + ignored[-1]
+    verb = "is" if len(ignored) == 1 and ignored[0] not in ("hyphens", "spaces") else "are"
+    return f"{first} and {other} match once {said} {verb} ignored"
+
+
 def is_placeholder(value: str) -> bool:
     """Whether an identifier stands for none: it has no letter or digit (``--``, ``??``),
     or it is a placeholder word (``N/A``, `` unknown ``, ``n / a``)."""
