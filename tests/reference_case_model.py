@@ -99,11 +99,15 @@ class _Strict(BaseModel):
     model_config = STRICT
 
 
+# A code as billed: trimmed, any letter case, up to four two-character modifiers.
+_BILLED = r"^[ \t]*(?:[0-9]{4}[0-9FTft]|[A-Va-v][0-9]{4})(?:[- \t]+[0-9A-Za-z]{2}){0,4}[ \t]*$"
+_MODIFIER = Annotated[str, StringConstraints(pattern=r"^[ \t]*[0-9A-Za-z]{2}[ \t]*$")]
+
+
 class _LineBase(_Strict):
     service: Identifier | None = None
-    code: (
-        Annotated[str, StringConstraints(pattern=r"^(?:[0-9]{4}[0-9FT]|[A-V][0-9]{4})$")] | None
-    ) = None
+    code: Annotated[str, StringConstraints(pattern=_BILLED)] | None = None
+    modifiers: Annotated[list[_MODIFIER], Field(max_length=4)] | None = None
 
 
 def reference_model(declaration: CaseDeclaration) -> type[BaseModel]:

@@ -343,6 +343,7 @@ def test_case_schema_comes_from_the_rule_files_declarations() -> None:
         "date",
         "genetically_modified",
         "lymphocyte_donor_id",
+        "modifiers",
         "service",
     ]
     transplant = document["properties"]["transplants"]["anyOf"][0]["items"]

@@ -273,12 +273,13 @@ CASES = sorted((ROOT / "examples" / "cases").glob("*.json"))
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_round_trip_through_fhir(path: Path) -> None:
     """A case written as a Bundle (Conditions, Procedures, draft orders and answers) reads
-    back as the same case, and gets the same decision, criterion by criterion."""
+    back as the same case, and gets the same decision, criterion by criterion. A draft
+    order (ServiceRequest) has no element for a code's modifiers: they are not sent."""
     rules = load_rules()
     case = read_case(path, rules)
     bundle = bundle_from_case(case, rules)
     back = case_from_data(case_from_fhir(bundle, rules).data, rules, read_from_fhir=True)
-    assert back == case
+    assert back == case._replace(services=tuple(s._replace(modifiers=()) for s in case.services))
 
     def outcome(result: Any) -> list[Any]:
         return [

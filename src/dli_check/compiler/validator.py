@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 ENGINE_FIELDS = ("case_id", "services")
 """What every case has, whatever the rule file declares."""
-LINE_FIELDS = ("service", "code")
-"""What every service line has: the service it names, its procedure code."""
+LINE_FIELDS = ("service", "code", "modifiers")
+"""What every service line has: the service it names, its procedure code (as billed, with
+modifiers: ``38242-59``), and its modifiers apart."""
 RETIRED_LINE_FIELDS = {"cpt": "code"}
 """Line keys of earlier versions, refused with a message naming the key that replaced them."""
 
@@ -52,6 +53,31 @@ def check(
         return checker(value)
     except ValueProblem as exc:
         return problem(problems, path, str(exc))
+
+
+def billed(
+    line: Mapping[str, Any], path: PathKey, problems: Problems
+) -> tuple[Any, tuple[str, ...]]:
+    """A line's procedure code and modifiers: those written with the code (``38242-59``)
+    and those in ``modifiers``, in that order, each once. The code is None when absent and
+    BAD when it breaks its type."""
+    code: Any = line.get("code")
+    modifiers: tuple[str, ...] = ()
+    if code is not None:
+        try:
+            code, modifiers = values.billed_code(code)
+        except ValueProblem as exc:
+            code = problem(problems, (*path, "code"), str(exc))
+    given = line.get("modifiers")
+    if given is not None and is_list(given, (*path, "modifiers"), values.MAX_MODIFIERS, problems):
+        items: list[object] = given
+        for i, item in enumerate(items):
+            try:
+                modifiers = (*modifiers, values.modifier(item))
+            except ValueProblem as exc:
+                problem(problems, (*path, "modifiers", i), str(exc))
+        modifiers = tuple(dict.fromkeys(modifiers))
+    return code, modifiers
 
 
 def is_object(value: object, path: PathKey, problems: Problems) -> bool:
@@ -141,7 +167,7 @@ class _ValidatorWriter:
             "_unknown": unknown_keys,
             "_codes": codes,
             "_identifier": values.identifier,
-            "_line_code": values.procedure_code,
+            "_billed": billed,
             "_Case": Case,
             "_Line": Line,
         }
@@ -265,17 +291,16 @@ class _ValidatorWriter:
             "if service is not None: "
             "service = _check(_identifier, service, p + ('service',), problems)",
         )
-        self.emit(3, "code = x.get('code')")
-        self.emit(
-            3, "if code is not None: code = _check(_line_code, code, p + ('code',), problems)"
-        )
+        self.emit(3, "code, modifiers = _billed(x, p, problems)")
         self.emit(
             3,
             "if service is None and code is None: "
             "_problem(problems, p, 'needs a service or a code (or both)')",
         )
         self.emit(
-            3, f"lines.append(_Line(service, code, {self.record_dict(line_facts, 'x', 'p', 3)}))"
+            3,
+            f"lines.append(_Line(service, code, {self.record_dict(line_facts, 'x', 'p', 3)}, "
+            "modifiers))",
         )
         self.emit(3, f"if not x.keys() <= {allowed_line}: _unknown(x, {allowed_line}, p, {unknown}")
         allowed_top = self.allowed(top)

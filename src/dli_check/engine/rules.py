@@ -338,19 +338,24 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
             (start is not None and day < start) or (end is not None and day > end)
         ):
             return out_of_period(rules, day)
+    notes: tuple[str, ...] = ()
+    if line.modifiers:
+        plural = "s" if len(line.modifiers) > 1 else ""
+        said = f"{line.code} was billed with modifier{plural} {', '.join(line.modifiers)}"
+        notes = (f"{said}; a modifier does not change how {rules.guideline_id} reads the line",)
     if line.service is None:
         service = rules.service_for_code(line.code or "")
         if service is None:
             return rules.not_governed(line.code)
-        return service.decide(case, line, number)
+        return service.decide(case, line, number, notes)
     service = rules.services[line.service]
     if line.code is not None and service.codes is None:
         note = (
             f"{rules.guideline_id} lists no procedure code for this service, so "
             f"{line.code} is not checked against one"
         )
-        return service.decide(case, line, number, (note,))
-    return service.decide(case, line, number)
+        return service.decide(case, line, number, (note, *notes))
+    return service.decide(case, line, number, notes)
 
 
 def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:

@@ -19,7 +19,7 @@ from dli_check.results import (
     Provenance,
     ServiceResult,
 )
-from dli_check.values.case import MAX_ITEMS, MAX_TEXT
+from dli_check.values.case import MAX_ITEMS, MAX_MODIFIERS, MAX_TEXT
 
 ErrorKind = Literal[
     "invalid_json",
@@ -162,7 +162,19 @@ def case_json_schema(rules: Decider) -> dict[str, Any]:
     )
     line["properties"] = {
         "service": {"enum": list(rules.services)},
-        "code": {"type": "string", "pattern": "^([0-9]{4}[0-9FT]|[A-V][0-9]{4})$"},
+        "code": {
+            "type": "string",
+            "description": "A CPT or HCPCS code, as billed: modifiers may follow it "
+            "(38242-59, 38242 59).",
+            "pattern": "^[ \\t]*([0-9]{4}[0-9FTft]|[A-Va-v][0-9]{4})"
+            "([- \\t]+[0-9A-Za-z]{2}){0,4}[ \\t]*$",
+        },
+        "modifiers": {
+            "type": "array",
+            "description": "The code's modifiers (two letters or digits each).",
+            "maxItems": MAX_MODIFIERS,
+            "items": {"type": "string", "pattern": "^[ \\t]*[0-9A-Za-z]{2}[ \\t]*$"},
+        },
         **line["properties"],
     }
     line["anyOf"] = [{"required": ["service"]}, {"required": ["code"]}]

@@ -39,11 +39,13 @@ ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
 
 class Line(NamedTuple):
     """One requested service line: the service it names and its procedure code (either may
-    be absent, not both), and the facts the rule file declares for a line."""
+    be absent, not both), the facts the rule file declares for a line, and the code's
+    modifiers as billed (``38242-59``: ``("59",)``)."""
 
     service: str | None
     code: str | None
     facts: Mapping[str, Any]
+    modifiers: tuple[str, ...] = ()
 
 
 class Case(NamedTuple):
@@ -98,7 +100,7 @@ def identifier_key(value: str) -> str:
 
 
 _REGISTRY_PREFIX = re.compile(r"\s*([A-Za-z]{2,12})\s*:\s*")
-"""A donor registry's prefix written before an id: ``NMDP:``, ``BMDW: ``."""
+"""A registry's prefix written before an id: ``NMDP:``, ``BMDW: ``."""
 
 
 def loosely_same(first: str, other: str) -> str | None:
@@ -207,6 +209,51 @@ def procedure_code(value: object, system: str | None = None) -> str:
         wanted = system or "CPT or HCPCS"
         raise ValueProblem(f"not a {wanted} procedure code (e.g. {example})")
     return value
+
+
+MAX_MODIFIERS = 4
+"""Modifiers a claim line may carry (X12 837: SV101-3 to SV101-6)."""
+_MODIFIER = re.compile(r"[0-9A-Z]{2}")
+_BILLED_PARTS = re.compile(r"[- \t]+")
+
+
+def modifier(value: object) -> str:
+    """A procedure code modifier: two letters or digits, upper-cased (``59``, ``XS``)."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    text = value.strip(" \t").upper()
+    if not (text.isascii() and _MODIFIER.fullmatch(text)):
+        raise ValueProblem("a modifier must be two letters or digits (e.g. 59)")
+    return text
+
+
+def billed_code(value: object) -> tuple[str, tuple[str, ...]]:
+    """A procedure code as billed: trimmed, upper-cased, and its modifiers split off.
+
+    >>> billed_code(" 38242-59 ")
+    ('38242', ('59',))
+    >>> billed_code("j9999 xs 59")
+    ('J9999', ('XS', '59'))
+    >>> billed_code("38242-5")
+    Traceback (most recent call last):
+    ...
+    dli_check.values.case.ValueProblem: its modifier 1 must be two letters or digits (e.g. 38242-59)
+    """
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    if procedure_system(value) is not None:  # the usual case: a code alone, as it should be
+        return value, ()
+    text = value.strip(" \t").upper()
+    if not text.isascii():
+        raise ValueProblem("not a CPT or HCPCS procedure code (e.g. 38242 or E0601)")
+    code, *rest = _BILLED_PARTS.split(text)
+    code = procedure_code(code)
+    if len(rest) > MAX_MODIFIERS:
+        raise ValueProblem(f"has more than {MAX_MODIFIERS} modifiers")
+    for i, part in enumerate(rest, start=1):
+        if not _MODIFIER.fullmatch(part):
+            raise ValueProblem(f"its modifier {i} must be two letters or digits (e.g. 38242-59)")
+    return code, tuple(rest)
 
 
 def number(value: object, minimum: float | None, maximum: float | None) -> float | int:
