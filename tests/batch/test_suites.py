@@ -25,12 +25,12 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_the_bundled_suite_passes_with_full_coverage() -> None:
     report = run_suite(ROOT / "rules" / "cg-trans-03.tests.yaml")
     assert report.failures == []
-    assert report.passed == 26
+    assert report.passed == 27
     assert report.coverage.gaps() == []
     assert report.coverage.percent == 100.0
     code, out, _ = run("rules", "test", str(ROOT / "rules"), "--min-coverage", "100")
     assert code == 0
-    assert out.endswith("26 tests, 26 passed, 0 failed; coverage 100.0% of " + str(RULES) + "\n")
+    assert out.endswith("27 tests, 27 passed, 0 failed; coverage 100.0% of " + str(RULES) + "\n")
 
 
 def _suite(tmp_path: Path, text: str) -> Path:
@@ -46,7 +46,8 @@ def test_failures_are_exact_differences_and_gaps_are_named(tmp_path: Path) -> No
         "tests:\n"
         f"  - name: relapsed AML\n    case: {json.dumps(str(AML))}\n"
         "    expect:\n      decision: not_medically_necessary\n"
-        "      lines: [{decision: medically_necessary, criteria: {same-donor: not_met}, missing: [x]}]\n"
+        "      lines: [{service: lymphocyte_collection_cryopreservation, decision: medically_necessary,"
+        " criteria: {same-donor: not_met}, missing: [x]}]\n"
         "  - name: no services\n    case: {case_id: X}\n"
         '    expect: {error: "services: is required but missing"}\n',
     )
@@ -57,8 +58,10 @@ def test_failures_are_exact_differences_and_gaps_are_named(tmp_path: Path) -> No
         lines[0]
         == f"{path}: 2 tests, 1 passed, 1 failed; coverage 19.1% of {tmp_path / 'cg-trans-03.yaml'}"
     )
-    assert lines[1:4] == [
+    assert lines[1:5] == [
         "  FAIL relapsed AML: decision: expected not_medically_necessary, got medically_necessary",
+        "  FAIL relapsed AML: services[0].service: expected lymphocyte_collection_cryopreservation,"
+        " got donor_lymphocyte_infusion",
         "  FAIL relapsed AML: services[0].same-donor: expected not_met, got met",
         '  FAIL relapsed AML: services[0].missing: expected ["x"], got []',
     ]

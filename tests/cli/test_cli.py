@@ -260,7 +260,7 @@ def test_rules_validate() -> None:
     code, out, _ = run("rules", "validate", str(ROOT / "rules" / "cg-trans-03.yaml"))
     assert code == 0
     assert out.endswith(
-        ": OK (CG-TRANS-03: 3 services, 14 criteria, 5 code sets; in effect 2023-06-28 to ...)\n"
+        ": OK (CG-TRANS-03: 3 services, 14 criteria, 6 code sets; in effect 2023-06-28 to ...)\n"
     )
 
 

@@ -119,8 +119,8 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
         "lymphocyte_collection_cryopreservation, genetic_modification_of_donor_lymphocytes)",
     ),
     (
-        "code of another service",
-        {"services": [{"service": "donor_lymphocyte_infusion", "code": "86999"}]},
+        "code of no service, on a line naming a service that lists codes",
+        {"services": [{"service": "donor_lymphocyte_infusion", "code": "38241"}]},
         "services[0].code: not a code CG-TRANS-03 lists for donor_lymphocyte_infusion (listed: 38242)",
     ),
     (

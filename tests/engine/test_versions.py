@@ -151,9 +151,9 @@ def test_a_batch_and_the_cli_take_a_directory(two_versions: Path, tmp_path: Path
     result = runner.invoke(app, ["rules", "validate", str(two_versions)])
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        f"{two_versions / '2021.yaml'}: OK (CG-TRANS-03: 3 services, 14 criteria, 5 code sets; "
+        f"{two_versions / '2021.yaml'}: OK (CG-TRANS-03: 3 services, 14 criteria, 6 code sets; "
         "in effect 2021-07-01 to 2023-06-27)",
-        f"{two_versions / '2023.yaml'}: OK (CG-TRANS-03: 3 services, 14 criteria, 5 code sets; "
+        f"{two_versions / '2023.yaml'}: OK (CG-TRANS-03: 3 services, 14 criteria, 6 code sets; "
         "in effect 2023-06-28 to ...)",
     ]
     cases = tmp_path / "cases"

@@ -581,10 +581,47 @@ def test_compared_values_are_shown_when_not_met() -> None:
             },
             "lymphocyte_collection_cryopreservation",
             MN,
+            (),
+        ),
+        (
+            {
+                "service": "lymphocyte_collection_cryopreservation",
+                "code": "99215",
+                "lymphocyte_donor_id": "D-1",
+            },
+            "lymphocyte_collection_cryopreservation",
+            MN,
             (
-                "CG-TRANS-03 lists no procedure code for this service, so 38207 is not checked against one",
+                "99215 is not a code the collection is expected to carry (CG-TRANS-03 prints no "
+                "code for collection and cryopreservation; a collection line usually carries one "
+                "of: 36511, 38205, 38207-38215)",
             ),
         ),
+        (
+            {
+                "service": "lymphocyte_collection_cryopreservation",
+                "code": "38242",
+                "lymphocyte_donor_id": "D-1",
+            },
+            "donor_lymphocyte_infusion",
+            MN,
+            (
+                "the line names collection and cryopreservation of donor lymphocytes, but 38242 is "
+                "the code of donor lymphocyte infusion: it is decided as the infusion",
+            ),
+        ),
+        (
+            {"service": "donor_lymphocyte_infusion", "code": "86999"},
+            "genetic_modification_of_donor_lymphocytes",
+            NMN,
+            (
+                "the line names donor lymphocyte infusion, but 86999 is the code of genetic "
+                "modification of donor lymphocytes: it is decided as the genetic modification",
+            ),
+        ),
+        # Collection's codes route nothing: 38207 also stores a transplant's own cells.
+        ({"code": "38207"}, None, "not_applicable", ()),
+        ({"code": "36511"}, None, "not_applicable", ()),
     ],
 )
 def test_lines_are_routed_by_code(

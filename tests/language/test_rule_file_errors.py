@@ -50,6 +50,28 @@ ROWS = [
         "29:15: services[0].code_set: no CPT or HCPCS code set named 'booster_diagnoses' (defined: booster_procedures)",
     ),
     (
+        "a routing code set without a citation",
+        '    citation: {section: Coding, quote: "CPT"}\n',
+        "",
+        "28:15: services[0].code_set: routes lines, so its code set quotes where the guideline "
+        "prints it (citation)",
+    ),
+    (
+        "expected codes beside routing codes",
+        "    code_set: booster_procedures\n",
+        "    code_set: booster_procedures\n    expected_codes: {code_set: booster_procedures, "
+        "note: usual codes}\n",
+        "30:21: services[0].expected_codes: is for a service the guideline lists no code for "
+        "(code_set: null)",
+    ),
+    (
+        "expected codes of no code set",
+        "    code_set: booster_procedures\n",
+        "    code_set: null\n    expected_codes: {code_set: booster_codes, note: usual codes}\n",
+        "30:32: services[0].expected_codes.code_set: no CPT or HCPCS code set named "
+        "'booster_codes' (defined: booster_procedures)",
+    ),
+    (
         "malformed code range",
         "C90.00-C90.02",
         "C90.00-C90.0Q",

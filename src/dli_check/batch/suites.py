@@ -32,6 +32,9 @@ class ExpectedLine(BaseModel):
     """What one service line should come out as; criteria not named are not checked."""
 
     model_config = STRICT
+    service: str | None = Field(
+        default=None, description="The service the line is decided as; not checked when absent."
+    )
     decision: Decision
     criteria: dict[str, Status] = {}
     missing: list[str] | None = Field(
@@ -218,6 +221,8 @@ def _differences(expect: Expected, result: CaseResult) -> list[str]:
         found.append(f"lines: expected {len(expect.lines)}, got {len(result.services)}")
     for i, (wanted, line) in enumerate(zip(expect.lines, result.services, strict=False)):
         where = f"services[{i}]"
+        if wanted.service is not None and wanted.service != line.service:
+            found.append(f"{where}.service: expected {wanted.service}, got {line.service}")
         if wanted.decision != line.decision:
             found.append(f"{where}.decision: expected {wanted.decision}, got {line.decision}")
         statuses = {r.criterion: r.status for r in line.reasons}

@@ -110,6 +110,10 @@ class CompiledService:
     title: str
     label: str
     codes: ProcedureCodeSet | None
+    """The codes that route a line to this service (None: a line names it)."""
+    expected: tuple[ProcedureCodeSet, str] | None
+    """For a service with no routing codes: the codes a line naming it is expected to carry,
+    and why these (the rule file's note)."""
     criteria: tuple[CompiledCriterion, ...]
     when_met: CompiledOutcome
     otherwise: CompiledOutcome
@@ -266,6 +270,9 @@ def compile_services(
         codes = None
         if service.code_set is not None:
             codes = procedure_sets.get(service.code_set)
+            if codes is not None and model.code_sets[service.code_set].citation is None:
+                message = "routes lines, so its code set quotes where the guideline prints it"
+                problems.append(Problem((*path, "code_set"), f"{message} (citation)"))
             if codes is None:
                 problems.append(
                     Problem(
@@ -274,6 +281,7 @@ def compile_services(
                         + known_names(procedure_sets),
                     )
                 )
+        expected = _expected_codes(service, procedure_sets, path, problems)
         label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
         builder = Builder(case_format, icd_sets, index, problems, label, budget)
         criteria = []
@@ -316,6 +324,7 @@ def compile_services(
             service.title,
             label,
             codes,
+            expected,
             tuple(criteria),
             _outcome(service.when_met),
             _outcome(service.otherwise),
@@ -350,6 +359,28 @@ def _check_routing(
                                 f"codes {first} also route to service {other.id!r}",
                             )
                         )
+
+
+def _expected_codes(
+    service: rm.Service,
+    procedure_sets: dict[str, ProcedureCodeSet],
+    path: PathKey,
+    problems: list[Problem],
+) -> tuple[ProcedureCodeSet, str] | None:
+    expected = service.expected_codes
+    if expected is None:
+        return None
+    where = (*path, "expected_codes", "code_set")
+    if service.code_set is not None:
+        message = "is for a service the guideline lists no code for (code_set: null)"
+        problems.append(Problem((*path, "expected_codes"), message))
+        return None
+    code_set = procedure_sets.get(expected.code_set)
+    if code_set is None:
+        message = f"no CPT or HCPCS code set named {expected.code_set!r}"
+        problems.append(Problem(where, message + known_names(procedure_sets)))
+        return None
+    return code_set, " ".join(expected.note.split())
 
 
 def _outcome(outcome: rm.Outcome) -> CompiledOutcome:

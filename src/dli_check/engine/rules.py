@@ -306,6 +306,7 @@ def _route_problems(case: Case, rules: CaseRules) -> list[CaseProblem]:
             line.code is not None
             and service.codes is not None
             and not service.codes.contains(line.code)
+            and not _listed_elsewhere(line.code, rules)  # then decided as the code's service
         ):
             problems.append(
                 CaseProblem(
@@ -349,13 +350,34 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
             return rules.not_governed(line.code)
         return service.decide(case, line, number, notes)
     service = rules.services[line.service]
-    if line.code is not None and service.codes is None:
+    if line.code is None or (service.codes is not None and service.codes.contains(line.code)):
+        return service.decide(case, line, number, notes)
+    other = rules.service_for_code(line.code)
+    if other is not None:  # a code says what a line is more surely than a name does
+        note = (
+            f"the line names {_title(service)}, but {line.code} is the code of {_title(other)}: "
+            f"it is decided as {other.label}"
+        )
+        return other.decide(case, line, number, (note, *notes))
+    if service.expected is None:
         note = (
             f"{rules.guideline_id} lists no procedure code for this service, so "
             f"{line.code} is not checked against one"
         )
         return service.decide(case, line, number, (note, *notes))
+    expected, why = service.expected
+    if not expected.contains(line.code):
+        note = f"{line.code} is not a code {service.label} is expected to carry ({why}: {expected})"
+        return service.decide(case, line, number, (note, *notes))
     return service.decide(case, line, number, notes)
+
+
+def _listed_elsewhere(code: str, rules: CaseRules) -> bool:
+    return any(s.codes is not None and s.codes.contains(code) for s in rules.services.values())
+
+
+def _title(service: CompiledService) -> str:
+    return service.title[:1].lower() + service.title[1:]
 
 
 def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:

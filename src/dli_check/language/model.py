@@ -307,7 +307,11 @@ class ProcedureCodeSet(BaseModel):
     model_config = STRICT
     system: Literal["CPT", "HCPCS"]
     title: Text
-    citation: Citation
+    citation: Citation | None = Field(
+        default=None,
+        description="Where the guideline prints these codes. Required for a set that routes "
+        "lines (a service's code_set); a service's expected_codes may have none.",
+    )
     codes: list[ProcedureEntry] = Field(min_length=1)
 
 
@@ -369,6 +373,15 @@ class LineNote(BaseModel):
     note: Text
 
 
+class ExpectedCodes(BaseModel):
+    """The procedure codes a line naming a service is expected to carry, where the guideline
+    prints none: a code set of the rule file, and why these codes."""
+
+    model_config = STRICT
+    code_set: Name
+    note: Text = Field(description='Why these codes: "the guideline prints no code for ..."')
+
+
 class Service(BaseModel):
     """A service the guideline governs."""
 
@@ -382,6 +395,12 @@ class Service(BaseModel):
         default=None,
         description="The procedure codes that route a line to this service; none if the "
         "guideline lists none (a line then names the service).",
+    )
+    expected_codes: ExpectedCodes | None = Field(
+        default=None,
+        description="For a service the guideline lists no code for (code_set: null): the "
+        "codes a line naming it is expected to carry. They route nothing; a line with another "
+        "code is still judged as this service, with a note naming the code.",
     )
     criteria: list[Criterion] = Field(min_length=1)
     when_met: Outcome
