@@ -17,7 +17,11 @@ from typing import Any, Literal, TypeVar
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal[
-    "medically_necessary", "not_medically_necessary", "insufficient_information", "not_applicable"
+    "medically_necessary",
+    "not_medically_necessary",
+    "insufficient_information",
+    "no_version_in_effect",
+    "not_applicable",
 ]
 Action = Literal["approve", "request_information", "refer_to_clinical_reviewer", "none"]
 Detail = Literal["full", "decisions"]
@@ -30,6 +34,8 @@ ACTIONS: dict[str, Action] = {
     "insufficient_information": "request_information",
     # An adverse medical-necessity determination is a clinician's: the engine recommends it.
     "not_medically_necessary": "refer_to_clinical_reviewer",
+    # A line dated where no loaded version of the guideline was in effect: a person decides.
+    "no_version_in_effect": "refer_to_clinical_reviewer",
     # A line the guideline does not govern: nothing for this guideline to do.
     "not_applicable": "none",
 }
@@ -442,11 +448,24 @@ def _indented(data: Any, indent: int, depth: int) -> str:
     return text.replace("\n", "\n" + " " * (indent * depth)) if depth else text
 
 
+_CASE_ORDER: tuple[Decision, ...] = (
+    "not_medically_necessary",
+    "insufficient_information",
+    "no_version_in_effect",
+    "medically_necessary",
+)
+
+
 def case_decision(decisions: list[Decision] | tuple[Decision, ...]) -> Decision:
     """Any line not medically necessary decides the case; else any insufficient line; else
-    any medically necessary one. Lines the guideline does not govern do not count: a case
-    of such lines only is not applicable."""
-    for decision in ("not_medically_necessary", "insufficient_information", "medically_necessary"):
+    any line no loaded version of the guideline was in effect for (a case is never
+    medically necessary while one is); else any medically necessary one. Lines the
+    guideline does not govern do not count: a case of such lines only is not applicable.
+
+    >>> case_decision(["medically_necessary", "no_version_in_effect", "not_applicable"])
+    'no_version_in_effect'
+    """
+    for decision in _CASE_ORDER:
         if decision in decisions:
             return decision
     return "not_applicable"

@@ -38,7 +38,11 @@ def test_check_prints_the_decision_for_a_person() -> None:
         "1. donor_lymphocyte_infusion (38242): MEETS CG-TRANS-03 -> approve (medical necessity "
         "only: the member's benefits decide coverage)"
     )
-    assert lines[3].startswith(
+    assert lines[3] == (
+        "   CG-TRANS-03 was last reviewed on 2023-05-11, more than 12 months before this date of "
+        "service: it may have been revised since; check that this version is the one in effect"
+    )
+    assert lines[4].startswith(
         "   met     transplant-allogeneic (judged on transplants[0]): The transplant was allogeneic"
     )
     assert "✓" not in out  # plain text when not a terminal

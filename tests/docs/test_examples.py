@@ -22,6 +22,7 @@ def test_there_are_examples_of_every_outcome() -> None:
         "medically_necessary",
         "not_medically_necessary",
         "insufficient_information",
+        "no_version_in_effect",
     }
     assert len(CASES) >= 10
 

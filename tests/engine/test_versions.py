@@ -86,14 +86,67 @@ def test_a_line_without_a_date_asks_for_it_when_versions_differ(two_versions: Pa
     assert (line.decision, line.missing) == ("insufficient_information", ("services[0].date",))
 
 
-def test_a_line_before_every_version_is_not_applicable(two_versions: Path) -> None:
+NO_VERSION = (
+    "No version of CG-TRANS-03 loaded here was in effect on 2020-03-01, the date of service: "
+    "the versions loaded are in effect {periods}. To decide this line, load the version in "
+    "effect then: a rule file with its own effective period, in one directory with the loaded "
+    "ones (--rules DIR)."
+)
+
+
+def test_a_line_before_every_version_is_referred_with_its_service(two_versions: Path) -> None:
     case = mutate({"transplants.0.date": "2019-01-01", "services.0.date": "2020-03-01"})
-    line = evaluate(case, load_rules(two_versions)).services[0]
-    assert (line.decision, line.action) == ("not_applicable", "none")
-    assert line.reasons[0].explanation == (
-        "No version of CG-TRANS-03 is in effect on 2020-03-01; the nearest is the one in "
-        "effect 2021-07-01 to 2023-06-27 (2021.yaml)."
+    result = evaluate(case, load_rules(two_versions))
+    (line,) = result.services
+    assert (line.service, line.code, line.decision, line.action, line.version) == (
+        "donor_lymphocyte_infusion",
+        "38242",
+        "no_version_in_effect",
+        "refer_to_clinical_reviewer",
+        None,
     )
+    assert result.decision == "no_version_in_effect"
+    periods = "2021-07-01 to 2023-06-27; 2023-06-28 to now"
+    assert line.reasons[0].explanation == NO_VERSION.format(periods=periods)
+
+
+@pytest.mark.parametrize(
+    ("lines", "case_decision", "decisions"),
+    [
+        (  # scope comes before dates: an office visit is not applicable whatever its date
+            [{"code": "99215", "date": "2020-03-01"}],
+            "not_applicable",
+            ["not_applicable"],
+        ),
+        (  # a collection line names its service, which some version governs
+            [{"service": "lymphocyte_collection_cryopreservation", "date": "2020-03-01"}],
+            "no_version_in_effect",
+            ["no_version_in_effect"],
+        ),
+        (  # never medically necessary while a line is out of every period
+            [
+                {"code": "38242", "date": "2025-09-02", "lymphocyte_donor_id": "D-1"},
+                {"code": "38242", "date": "2020-03-01", "lymphocyte_donor_id": "D-1"},
+            ],
+            "no_version_in_effect",
+            ["medically_necessary", "no_version_in_effect"],
+        ),
+        (  # a line not medically necessary still decides the case
+            [
+                {"code": "38242", "date": "2025-09-02", "lymphocyte_donor_id": "D-9"},
+                {"code": "38242", "date": "2020-03-01", "lymphocyte_donor_id": "D-1"},
+            ],
+            "not_medically_necessary",
+            ["not_medically_necessary", "no_version_in_effect"],
+        ),
+    ],
+)
+def test_lines_out_of_every_period_among_others(
+    two_versions: Path, lines: list[dict[str, Any]], case_decision: str, decisions: list[str]
+) -> None:
+    case = mutate({"transplants.0.date": "2019-01-01", "services": lines})
+    result = evaluate(case, load_rules(two_versions))
+    assert (result.decision, [s.decision for s in result.services]) == (case_decision, decisions)
 
 
 def test_the_received_date_picks_the_version_of_an_undated_line(tmp_path: Path) -> None:
@@ -141,9 +194,10 @@ def test_a_single_rule_file_keeps_to_its_period() -> None:
     case = mutate({"transplants.0.date": "2021-01-01", "services.0.date": "2022-01-01"})
     line = evaluate(case).services[0]
     assert (line.decision, line.reasons[0].criterion) == (
-        "not_applicable",
+        "no_version_in_effect",
         "in-effect-on-the-date-of-service",
     )
+    assert "the versions loaded are in effect 2023-06-28 to now." in (line.reasons[0].explanation)
 
 
 def test_a_batch_and_the_cli_take_a_directory(two_versions: Path, tmp_path: Path) -> None:

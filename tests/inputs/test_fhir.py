@@ -160,6 +160,8 @@ def test_places_that_disagree_leave_the_fact_unknown_and_say_so() -> None:
     result = evaluate(FHIR / "order-sign-dli-conflicting-indication.json")
     (line,) = result.services
     assert line.notes == (
+        "CG-TRANS-03 was last reviewed on 2023-05-11, more than 12 months before this date of "
+        "service: it may have been revised since; check that this version is the one in effect",
         "transplants[0].indication is taken as unknown: Procedure/hct-1.reasonCode.coding and "
         "QuestionnaireResponse/qr-1 item transplants[0].indication disagree",
     )

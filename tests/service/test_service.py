@@ -52,6 +52,13 @@ def with_answers(request: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def before_the_first_version(request: dict[str, Any]) -> dict[str, Any]:
+    request = with_answers(request)
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["occurrenceDateTime"] = "2023-06-27"
+    return request
+
+
 def autologous(request: dict[str, Any]) -> dict[str, Any]:
     request = with_answers(request)
     procedure = request["prefetch"]["transplants"]["entry"][0]["resource"]
@@ -184,6 +191,25 @@ CRD_ROWS: list[tuple[str, Any, Policy, list[dict[str, Any]], int]] = [
             }
         ],
         1,
+    ),
+    (
+        "dated before the first version: a physician reviews, even where the plan auto-approves",
+        before_the_first_version,
+        Policy(auto_approve=True),
+        [
+            {
+                "coverage": None,
+                "covered": "covered",
+                "pa-needed": "auth-needed",
+                "doc-needed": "clinical",
+                "doc-purpose": "withpa",
+                "billingCode": None,
+                "reason": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        0,
     ),
     (
         "a conditional benefit answer comes with info-needed",
@@ -396,6 +422,20 @@ def test_pas_not_medically_necessary_is_pended_never_a3(log: DecisionLog) -> Non
         "Pended for physician review: the CG-TRANS-03 pre-screen did not find these criteria met: transplant-allogeneic"
     )
     assert note.endswith("This is not a determination.")
+
+
+def test_pas_before_the_first_version_is_pended_for_review(log: DecisionLog) -> None:
+    bundle = pas_bundle(True)
+    claim = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Claim")
+    for item in claim["item"]:
+        item["servicedDate"] = "2023-06-27"
+    body = client(log, policy=Policy(auto_approve=True)).post("/Claim/$submit", json=bundle).json()
+    assert review_actions(body) == ["A4", "A4"]
+    notes = [n["text"] for n in body["entry"][0]["resource"]["processNote"]]
+    assert notes[0] == (
+        "Pended for physician review: no version of CG-TRANS-03 in effect on this item's date of "
+        "service is loaded. This is not a determination."
+    )
 
 
 def test_pas_items_have_the_shape_of_the_reference_examples(log: DecisionLog) -> None:

@@ -22,6 +22,8 @@ def summary_tables(summary: Summary, seconds: float) -> list[Table]:
     decisions.add_column("cases", justify="right")
     decisions.add_column("service lines", justify="right")
     for decision in LABELS:
+        if decision == "no_version_in_effect" and not summary.lines[decision]:
+            continue  # a row only where a batch has such lines
         decisions.add_row(decision, str(summary.cases[decision]), str(summary.lines[decision]))
     for kind, count in sorted(summary.errors.items()):
         decisions.add_row(f"error: {kind}", str(count), "")

@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dli_check._version import __version__
@@ -338,8 +337,8 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
         if day is not None and (
             (start is not None and day < start) or (end is not None and day > end)
         ):
-            return out_of_period(rules, day)
-    notes: tuple[str, ...] = ()
+            return no_version_in_effect((rules,), line, day)
+    notes: tuple[str, ...] = _review_note(rules, line.facts.get("date"))
     if line.modifiers:
         plural = "s" if len(line.modifiers) > 1 else ""
         said = f"{line.code} was billed with modifier{plural} {', '.join(line.modifiers)}"
@@ -380,14 +379,71 @@ def _title(service: CompiledService) -> str:
     return service.title[:1].lower() + service.title[1:]
 
 
-def out_of_period(nearest: Rules, day: dt.date) -> ServiceResult:
-    """The result of a line dated outside every version's period."""
-    start, end = nearest.period
-    described = (
-        f"the one in effect {start or 'before'} to {end or 'now'} ({Path(nearest.source).name})"
+def no_version_in_effect(versions: tuple[Rules, ...], line: Line, day: dt.date) -> ServiceResult:
+    """The result of a line dated outside the period of every loaded version: referred to
+    a person, keeping the service and code some version would judge it by. A line no
+    version governs is not applicable, whatever its date (scope comes before dates)."""
+    latest = versions[-1]
+    service = None
+    for version in reversed(versions):
+        if line.service is not None:
+            service = version.services.get(line.service)
+        elif line.code is not None:
+            service = version.service_for_code(line.code)
+        if service is not None:
+            break
+    if service is None:
+        return latest.not_governed(line.code)
+    periods = "; ".join(_period(v) for v in versions)
+    reason = Reason(
+        criterion="in-effect-on-the-date-of-service",
+        status="not_met",
+        explanation=(
+            f"No version of {latest.guideline_id} loaded here was in effect on {day}, the "
+            f"date of service: the versions loaded are in effect {periods}. To decide this "
+            "line, load the version in effect then: a rule file with its own effective "
+            "period, in one directory with the loaded ones (--rules DIR)."
+        ),
+        citation=latest.scope,
+        also_cites=(),
+        record=None,
+        notes=(),
+        missing=(),
     )
-    return nearest.guideline_result(
-        "in-effect-on-the-date-of-service",
-        "not_met",
-        f"No version of {nearest.guideline_id} is in effect on {day}; the nearest is {described}.",
+    return ServiceResult(
+        service=service.id,
+        code=line.code,
+        decision="no_version_in_effect",
+        action=ACTIONS["no_version_in_effect"],
+        outcome=None,
+        reasons=(reason,),
+        missing=(),
+        notes=(),
+        version=None,
+    )
+
+
+def _period(version: Rules) -> str:
+    # Dates only, no file names: the same rule files decide alike wherever they are.
+    start, end = version.period
+    return f"{start or 'before'} to {end or 'now'}"
+
+
+def _review_note(rules: Rules, day: dt.date | None) -> tuple[str, ...]:
+    """A note for a date of service more than 12 months after the guideline's last review:
+    it may have been revised since."""
+    reviewed = rules.provenance.guideline.last_review_date
+    if day is None:
+        return ()
+    try:
+        year_after = reviewed.replace(year=reviewed.year + 1)
+    except ValueError:  # reviewed on 29 February
+        year_after = reviewed.replace(year=reviewed.year + 1, day=28)
+    if day <= year_after:
+        return ()
+    # The same words for every such date: lines that come out alike still share a result.
+    return (
+        f"{rules.guideline_id} was last reviewed on {reviewed}, more than 12 months before "
+        "this date of service: it may have been revised since; check that this version is "
+        "the one in effect",
     )

@@ -7,7 +7,9 @@ whose periods may not overlap, nor leave a gap inside the span they cover unless
 version declares it (``gap_before: true``). A line is judged by the version in effect on its
 ``date``; without a date, by the case's received date if the case format declares one
 (``case.received``); else, when more than one version could apply, the date is asked for.
-A line dated outside every period is not applicable, naming the nearest version.
+A line dated outside every period is `no_version_in_effect`, referred to a person, with a
+reason naming the loaded periods and how to load the version that was in effect; a line no
+version governs is not applicable, whatever its date.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dli_check.engine.rules import (
     Rules,
     case_from_data,
     decide_lines,
-    out_of_period,
+    no_version_in_effect,
     rules_from_bytes,
 )
 from dli_check.errors import CaseError, Problem, RuleFileError
@@ -88,19 +90,6 @@ class RuleSet:
                 return version
         return None
 
-    def nearest(self, day: dt.date) -> Rules:
-        """The version whose period is nearest a date outside every period."""
-
-        def distance(version: Rules) -> int:
-            start, end = version.period
-            if start is not None and day < start:
-                return (start - day).days
-            if end is not None and day > end:
-                return (day - end).days
-            return 0
-
-        return min(self.versions, key=distance)
-
     def decide_data(self, data: Any, source: str, *, read_from_fhir: bool = False) -> CaseResult:
         """Decide decoded case data, each line by the version in effect on its date."""
         if not isinstance(data, Mapping):
@@ -108,7 +97,7 @@ class RuleSet:
         lines = data.get("services")
         count = len(lines) if isinstance(lines, list) else 0
         received = _received(data, self.latest)
-        chosen: list[Rules | ServiceResult] = []
+        chosen: list[Rules | ServiceResult | dt.date] = []
         for number in range(count):
             day = _line_date(lines[number])  # type: ignore[index]
             chosen.append(self._choose(day or received, number))
@@ -117,8 +106,11 @@ class RuleSet:
         ]
         provenance = None
         used = {id(c): c for c in chosen if isinstance(c, Rules)}  # Rules are not hashable
-        if not used:  # no line for any version: the latest still checks the case
-            case_from_data(data, self.latest, source=source, read_from_fhir=read_from_fhir)
+        outside = [(i, c) for i, c in enumerate(chosen) if isinstance(c, dt.date)]
+        if outside or not used:  # the latest version checks the case, and routes such lines
+            case = case_from_data(data, self.latest, source=source, read_from_fhir=read_from_fhir)
+            for number, day in outside:
+                results[number] = no_version_in_effect(self.versions, case.services[number], day)
         for version in used.values():
             case = case_from_data(data, version, source=source, read_from_fhir=read_from_fhir)
             numbers = [i for i, c in enumerate(chosen) if c is version]
@@ -134,15 +126,14 @@ class RuleSet:
             provenance=provenance or self.latest.provenance,
         )
 
-    def _choose(self, day: dt.date | None, number: int) -> Rules | ServiceResult:
+    def _choose(self, day: dt.date | None, number: int) -> Rules | ServiceResult | dt.date:
+        """The version that decides a line; or its result, when its date is needed; or
+        its date, when no version was in effect on it."""
         if day is None:
             if len(self.versions) == 1:
                 return self.versions[0]
             return _date_needed(self.latest, number)
-        version = self.version_on(day)
-        if version is not None:
-            return version
-        return out_of_period(self.nearest(day), day)
+        return self.version_on(day) or day
 
 
 def _line_date(line: object) -> dt.date | None:

@@ -304,6 +304,11 @@ def _reason(line: ServiceResult, guideline: str) -> str:
         return f"All {guideline} criteria for this service are met"
     if line.decision == "insufficient_information":
         return f"Needed to apply {guideline}: " + ", ".join(line.missing)
+    if line.decision == "no_version_in_effect":
+        return (
+            f"Prior authorization required: no version of {guideline} in effect on the date of "
+            "service is loaded; a physician will review the request"
+        )
     unmet = [r.criterion for r in line.reasons if r.status == "not_met"]
     return (
         f"Prior authorization required: the {guideline} pre-screen did not find "

@@ -132,6 +132,11 @@ def _note(
 ) -> dict[str, Any]:
     if line is None or line.decision == "not_applicable":
         text = f"Pended: {guideline} does not govern this item's code; it is reviewed apart."
+    elif line.decision == "no_version_in_effect":
+        text = (
+            f"Pended for physician review: no version of {guideline} in effect on this item's "
+            "date of service is loaded. This is not a determination."
+        )
     elif line.decision == "insufficient_information":
         text = f"Pended for information: {guideline} needs {', '.join(line.missing)}" + (
             f"; questionnaire {questionnaire_url}" if questionnaire_url else ""

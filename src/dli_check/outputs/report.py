@@ -26,6 +26,7 @@ LABELS = {
     "medically_necessary": "MEDICALLY NECESSARY",
     "not_medically_necessary": "NOT MEDICALLY NECESSARY",
     "insufficient_information": "INSUFFICIENT INFORMATION",
+    "no_version_in_effect": "NO VERSION IN EFFECT",
     "not_applicable": "NOT APPLICABLE",
 }
 """Decisions in capitals, as tables show them."""
@@ -33,6 +34,7 @@ COLOURS = {
     "medically_necessary": "green",
     "not_medically_necessary": "red",
     "insufficient_information": "yellow",
+    "no_version_in_effect": "magenta",
     "not_applicable": "blue",
     "met": "green",
     "not_met": "red",
@@ -45,6 +47,7 @@ _HEADLINES = {
     "medically_necessary": "MEETS {g}",
     "not_medically_necessary": "DOES NOT MEET {g}",
     "insufficient_information": "MORE INFORMATION NEEDED",
+    "no_version_in_effect": "NO VERSION OF {g} IN EFFECT HERE",
     "not_applicable": "NOT GOVERNED BY {g}",
 }
 """Decisions in a reviewer's words: the engine recommends; only a clinician denies."""
