@@ -565,12 +565,17 @@ def test_compared_values_are_shown_when_not_met() -> None:
 
 # Lines routed by their procedure code.
 
+BARE_86999 = (
+    "86999 is read as genetic modification of donor lymphocytes; if it is another procedure, "
+    "say so (genetically_modified: false)"
+)
+
 
 @pytest.mark.parametrize(
     ("line", "service", "decision", "notes"),
     [
         ({"code": "38242", "lymphocyte_donor_id": "D-1"}, "donor_lymphocyte_infusion", MN, ()),
-        ({"code": "86999"}, "genetic_modification_of_donor_lymphocytes", NMN, ()),
+        ({"code": "86999"}, "genetic_modification_of_donor_lymphocytes", NMN, (BARE_86999,)),
         ({"code": "99213"}, None, "not_applicable", ()),
         ({"code": "J1100"}, None, "not_applicable", ()),
         (
@@ -617,6 +622,7 @@ def test_compared_values_are_shown_when_not_met() -> None:
             (
                 "the line names donor lymphocyte infusion, but 86999 is the code of genetic "
                 "modification of donor lymphocytes: it is decided as the genetic modification",
+                BARE_86999,
             ),
         ),
         # Collection's codes route nothing: 38207 also stores a transplant's own cells.
@@ -842,3 +848,33 @@ def test_donor_ids_that_differ_only_in_writing(
     )
     (reason,) = [r for r in evaluate(case).services[0].reasons if r.criterion == "same-donor"]
     assert (reason.status, reason.notes) == (status, notes)
+
+
+# (what the 86999 line says, decision, action, the criterion that decided, line notes)
+GENETIC_MODIFICATION_ROWS: list[tuple[dict[str, Any], str, str, str, tuple[str, ...]]] = [
+    ({}, NMN, "refer_to_clinical_reviewer", "genetic-modification-never-medically-necessary", (BARE_86999,)),
+    ({"genetically_modified": None}, NMN, "refer_to_clinical_reviewer", "genetic-modification-never-medically-necessary", (BARE_86999,)),
+    ({"genetically_modified": True}, NMN, "refer_to_clinical_reviewer", "genetic-modification-never-medically-necessary", ()),
+    ({"genetically_modified": False}, "not_applicable", "none", "governed-by-the-guideline", ()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("said", "decision", "action", "criterion", "notes"), GENETIC_MODIFICATION_ROWS
+)
+def test_86999_is_governed_only_as_genetic_modification(
+    said: dict[str, Any], decision: str, action: str, criterion: str, notes: tuple[str, ...]
+) -> None:
+    line = evaluate(mutate({"services": [{"code": "86999", **said}]})).services[0]
+    assert (line.decision, line.action, [r.criterion for r in line.reasons], line.notes) == (
+        decision,
+        action,
+        [criterion],
+        notes,
+    )
+    if decision == "not_applicable":
+        assert line.service is None
+        assert line.reasons[0].citation.quote == (
+            "86999 Unlisted transfusion medicine procedure [when specified as genetic "
+            "modification of donor lymphocytes]"
+        )

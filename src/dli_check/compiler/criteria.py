@@ -121,6 +121,9 @@ class CompiledService:
     """The declared list whose records the service is judged on, if any."""
     line_notes: tuple[str, ...]
     """Notes a line gets when their conditions hold; their answers follow the criteria's."""
+    not_governed: tuple[Reason, ...]
+    """The reasons a line is not governed after all, when their conditions hold; their
+    answers follow the line notes'."""
     version: VersionInfo
     """The guideline version this service belongs to."""
     source: str
@@ -190,7 +193,21 @@ class CompiledService:
         record: str | None,
         notes: tuple[str, ...],
     ) -> ServiceResult:
-        judged, noted = answers[: len(self.criteria)], answers[len(self.criteria) :]
+        count, notes_end = len(self.criteria), len(self.criteria) + len(self.line_notes)
+        judged, noted = answers[:count], answers[count:notes_end]
+        for reason, answer in zip(self.not_governed, answers[notes_end:], strict=True):
+            if answer[0] == "met":  # not what the guideline governs, after all
+                return ServiceResult(
+                    service=None,
+                    code=code,
+                    decision="not_applicable",
+                    action=ACTIONS["not_applicable"],
+                    outcome=None,
+                    reasons=(reason,),
+                    missing=(),
+                    notes=notes,
+                    version=self.version,
+                )
         reasons = tuple(
             c.reason(a, record if c.bound else None)
             for c, a in zip(self.criteria, judged, strict=True)
@@ -314,6 +331,9 @@ def compile_services(
             )
         for j, line_note in enumerate(service.line_notes):
             builder.criterion(f"line note {j}", line_note.when, (*path, "line_notes", j, "when"))
+        for j, excluded in enumerate(service.not_governed_when):
+            excluded_at: PathKey = (*path, "not_governed_when", j, "when")
+            builder.criterion(f"not governed {j}", excluded.when, excluded_at)
         try:
             source, run = builder.function(service.id)
         except (RecursionError, MemoryError, SyntaxError):
@@ -330,6 +350,7 @@ def compile_services(
             _outcome(service.otherwise),
             builder.bound_list,
             tuple(" ".join(n.note.split()) for n in service.line_notes),
+            tuple(_not_governed(e) for e in service.not_governed_when),
             version,
             source,
             run,
@@ -381,6 +402,21 @@ def _expected_codes(
         problems.append(Problem(where, message + known_names(procedure_sets)))
         return None
     return code_set, " ".join(expected.note.split())
+
+
+def _not_governed(excluded: rm.NotGoverned) -> Reason:
+    return share(
+        Reason(
+            criterion="governed-by-the-guideline",
+            status="not_met",
+            explanation=" ".join(excluded.explanation.split()),
+            citation=_citation(excluded.citation),
+            also_cites=(),
+            record=None,
+            notes=(),
+            missing=(),
+        )
+    )
 
 
 def _outcome(outcome: rm.Outcome) -> CompiledOutcome:

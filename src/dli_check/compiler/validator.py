@@ -179,8 +179,17 @@ class _ValidatorWriter:
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
 
-    def fact_value(self, fact: Fact, source: str, path: str, depth: int, target: str) -> None:
-        """Emit ``target = <the checked value of fact.field in source>``."""
+    def fact_value(
+        self,
+        fact: Fact,
+        source: str,
+        path: str,
+        depth: int,
+        target: str,
+        defaulted: str | None = None,
+    ) -> None:
+        """Emit ``target = <the checked value of fact.field in source>``; with `defaulted`,
+        the tuple it names also gets the field when the declared default applies."""
         d = fact.declaration
         get = f"{source}.get({fact.field!r})"
         where = f"({path} + ({fact.field!r},))"
@@ -220,14 +229,17 @@ class _ValidatorWriter:
             )
         if d.default is not None and (d.default_for_fhir or not self.read_from_fhir):
             default = self.constant(values.iso_date(d.default) if d.type == "date" else d.default)
-            self.emit(depth, f"if {target} is None: {target} = {default}")
+            said = "" if defaulted is None else f"; {defaulted} += ({fact.field!r},)"
+            self.emit(depth, f"if {target} is None: {target} = {default}{said}")
 
-    def record_dict(self, facts: list[Fact], source: str, path: str, depth: int) -> str:
+    def record_dict(
+        self, facts: list[Fact], source: str, path: str, depth: int, defaulted: str | None = None
+    ) -> str:
         """Emit the checks of a record's facts; the expression of the record as a dict."""
         parts = []
         for k, fact in enumerate(facts):
             target = f"v{depth}_{k}"
-            self.fact_value(fact, source, path, depth, target)
+            self.fact_value(fact, source, path, depth, target, defaulted)
             parts.append(f"{fact.field!r}: {target}")
         return "{" + ", ".join(parts) + "}"
 
@@ -297,11 +309,9 @@ class _ValidatorWriter:
             "if service is None and code is None: "
             "_problem(problems, p, 'needs a service or a code (or both)')",
         )
-        self.emit(
-            3,
-            f"lines.append(_Line(service, code, {self.record_dict(line_facts, 'x', 'p', 3)}, "
-            "modifiers))",
-        )
+        self.emit(3, "defaulted = ()")
+        line_dict = self.record_dict(line_facts, "x", "p", 3, "defaulted")
+        self.emit(3, f"lines.append(_Line(service, code, {line_dict}, modifiers, defaulted))")
         self.emit(3, f"if not x.keys() <= {allowed_line}: _unknown(x, {allowed_line}, p, {unknown}")
         allowed_top = self.allowed(top)
         self.emit(1, f"if not data.keys() <= {allowed_top}:")

@@ -36,6 +36,11 @@ class Fact:
         return case.service.facts[self.field]
 
     @property
+    def has_default(self) -> bool:
+        """Whether the fact declares a default."""
+        return self.declaration.default is not None
+
+    @property
     def type(self) -> str:
         """The fact's type: boolean, date, choice, identifier, number, code or codes."""
         return self.declaration.type

@@ -373,6 +373,17 @@ class LineNote(BaseModel):
     note: Text
 
 
+class NotGoverned(BaseModel):
+    """When a line routed to a service is not what the guideline governs after all (86999
+    that the line says is not genetic modification): the line is then not applicable, with
+    this explanation and the guideline's words that bound the service."""
+
+    model_config = STRICT
+    when: Condition
+    explanation: Text
+    citation: Citation
+
+
 class ExpectedCodes(BaseModel):
     """The procedure codes a line naming a service is expected to carry, where the guideline
     prints none: a code set of the rule file, and why these codes."""
@@ -406,6 +417,11 @@ class Service(BaseModel):
     when_met: Outcome
     otherwise: Outcome
     line_notes: list[LineNote] = []
+    not_governed_when: list[NotGoverned] = Field(
+        default=[],
+        description="Conditions under which a line routed to this service is not governed "
+        "by the guideline (not applicable), each with its explanation and citation.",
+    )
 
 
 class Effective(BaseModel):

@@ -11,6 +11,7 @@ A condition is a mapping with exactly one operator::
     one_of: {fact: F, values: [V, ...]}   the fact is one of the values
     is_true: F                            a boolean fact is true
     present: F                            the fact is given (never unknown)
+    stated: F                             the case gives it, not its default (never unknown)
     in_code_set: {fact: F, code_set: S}   the code (for a list, any code) is in the set
     same_as: {fact: F, other: G}          two facts hold the same value
     before / after: {fact: F, other: G}   date F is before / after date G
@@ -54,6 +55,18 @@ class FactInfo(Protocol):
     @property
     def type(self) -> str:
         """The fact's type: boolean, date, choice, identifier, number, code or codes."""
+
+    @property
+    def kind(self) -> str:
+        """``record``, ``list`` or ``service`` (a line's fact)."""
+
+    @property
+    def field(self) -> str:
+        """The fact's key in its record or line."""
+
+    @property
+    def has_default(self) -> bool:
+        """Whether the fact declares a default."""
 
 
 class Builder(Protocol):
@@ -225,6 +238,15 @@ class Present(BaseModel):
 
     model_config = STRICT
     present: FactPath
+
+
+class Stated(BaseModel):
+    """The case itself gives a fact: it is present, and not by its declared default (a
+    line's ``genetically_modified: false`` written out, not left to the default); never
+    unknown. For a fact with no default, the same as `present`."""
+
+    model_config = STRICT
+    stated: FactPath
 
 
 class InCodeSet(BaseModel):
@@ -419,6 +441,23 @@ def _compile_present(b: Builder, cond: Present, path: PathKey) -> Triple:
     return (f"(_M if {b.fact(cond.present)} is not None else _N)", "()", "()")
 
 
+def _compile_stated(b: Builder, cond: Stated, path: PathKey) -> Triple:
+    fact = b.lookup(cond.stated, (*path, "stated"))
+    if fact is None:
+        return b.failed()
+    value = b.fact(cond.stated)
+    if not fact.has_default:
+        return (f"(_M if {value} is not None else _N)", "()", "()")
+    if fact.kind != "service":
+        message = "applies to a fact with a default only on a line (service.*)"
+        return b.fail((*path, "stated"), message)
+    return (
+        f"(_M if {value} is not None and {fact.field!r} not in line.defaulted else _N)",
+        "()",
+        "()",
+    )
+
+
 def _compile_in_code_set(b: Builder, cond: InCodeSet, path: PathKey) -> Triple:
     args, where = cond.in_code_set, (*path, "in_code_set")
     fact = b.typed(args.fact, (*where, "fact"), ("code", "codes"), "in_code_set")
@@ -498,6 +537,12 @@ OPERATORS: dict[str, Operator] = {
         ),
         Operator("is_true", IsTrue, _compile_is_true, lambda c: [f"{c.is_true} is true"]),
         Operator("present", Present, _compile_present, lambda c: [f"{c.present} is given"]),
+        Operator(
+            "stated",
+            Stated,
+            _compile_stated,
+            lambda c: [f"the case itself gives {c.stated} (not by its default)"],
+        ),
         Operator(
             "in_code_set",
             InCodeSet,
@@ -585,6 +630,7 @@ Condition = Annotated[
     | Annotated[OneOf, Tag("one_of")]
     | Annotated[IsTrue, Tag("is_true")]
     | Annotated[Present, Tag("present")]
+    | Annotated[Stated, Tag("stated")]
     | Annotated[InCodeSet, Tag("in_code_set")]
     | Annotated[SameAs, Tag("same_as")]
     | Annotated[Before, Tag("before")]

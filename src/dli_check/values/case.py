@@ -46,6 +46,8 @@ class Line(NamedTuple):
     code: str | None
     facts: Mapping[str, Any]
     modifiers: tuple[str, ...] = ()
+    defaulted: tuple[str, ...] = ()
+    """The facts the line holds by their declared default, not because the case gave them."""
 
 
 class Case(NamedTuple):
