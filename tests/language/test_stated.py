@@ -15,7 +15,9 @@ VALID = (DATA / "made-up-guideline.yaml").read_text(encoding="utf-8")
 CONDITION = "condition: {present: transplant.indication}"
 FACTS = """      date: {type: date, description: The date., question: When is the booster?}
 """
-WITH_DEFAULT = FACTS + """      urgent:
+WITH_DEFAULT = (
+    FACTS
+    + """      urgent:
         type: boolean
         description: Whether the booster is urgent.
         question: Is the booster urgent?
@@ -23,6 +25,7 @@ WITH_DEFAULT = FACTS + """      urgent:
         default_reason: an order says when it is urgent
       note: {type: identifier, description: A note id., question: Which note?}
 """
+)
 
 
 def _rules(tmp_path: Path, condition: str) -> Any:
