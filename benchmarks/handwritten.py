@@ -117,28 +117,51 @@ def _collection_transplant(t: dict[str, Any], line: dict[str, Any]) -> dict[str,
     }
 
 
-def _judged(case: dict[str, Any], line: dict[str, Any], judge: Any) -> dict[str, str]:
-    """The transplant criteria on the first transplant that meets them all, or the one
-    that comes closest."""
+def _judged(
+    case: dict[str, Any], line: dict[str, Any], judge: Any, graft: bool = False
+) -> dict[str, str]:
+    """The transplant criteria on one transplant: for an infusion (`graft`), the graft in
+    place (the latest allogeneic transplant completed before it); else, or when there is
+    none, the first that meets them all, or the closest (the lymphocyte donor's first)."""
     transplants = case.get("transplants") or []
     if not transplants:
         return {c: "unknown" for c in judge({}, {"lymphocyte_donor_id": "x"})}
-    best: tuple[tuple[int, int, int], dict[str, str]] | None = None
-    for index, t in enumerate(transplants):
-        statuses = judge(t, line)
-        values = list(statuses.values())
-        score = (values.count("not_met"), values.count("unknown"), index)
-        if score[:2] == (0, 0):
-            return statuses
-        if best is None or score < best[0]:
-            best = (score, statuses)
-    assert best is not None
-    return best[1]
+    if len(transplants) == 1:
+        return judge(transplants[0], line)  # type: ignore[no-any-return]
+    runs = [judge(t, line) for t in transplants]
+    day = line.get("date")
+    if graft:
+        admitted = [
+            i
+            for i, t in enumerate(transplants)
+            if t.get("type") == "allogeneic"
+            and t.get("status") == "completed"
+            and (not day or not t.get("date") or day > t["date"])
+        ]
+        dated = [i for i in admitted if transplants[i].get("date")]
+        possible = [max(dated, key=lambda i: (transplants[i]["date"], i))] if dated else []
+        possible += [i for i in admitted if not transplants[i].get("date")]
+        if possible:
+            first = runs[possible[0]]
+            return {
+                c: s if all(runs[i][c] == s for i in possible) else "unknown"
+                for c, s in first.items()
+            }
+
+    def rank(i: int) -> tuple[int, int, int, int]:
+        values = list(runs[i].values())
+        not_met, unknown = values.count("not_met"), values.count("unknown")
+        if not not_met and not unknown:
+            return (0, 0, 0, i)
+        preferred = _same_donor(transplants[i], line) == "met"
+        return (1, 0 if preferred else 1, not_met * 1000 + unknown, i)
+
+    return runs[min(range(len(runs)), key=rank)]  # type: ignore[no-any-return]
 
 
 def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
     diagnoses = (case.get("patient") or {}).get("diagnoses") or None
-    transplant = _judged(case, line, _dli_transplant)
+    transplant = _judged(case, line, _dli_transplant, graft=True)
     statuses = {c: transplant[c] for c in _TRANSPLANT_CRITERIA[:5]}
     statuses["diagnosis-listed"] = _three(
         diagnoses, bool(diagnoses) and any(_listed(c) for c in diagnoses)

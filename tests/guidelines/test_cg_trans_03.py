@@ -485,11 +485,11 @@ TANDEM_ROWS: list[tuple[str, list[dict[str, Any]], str, str, dict[str, str]]] = 
     ("tandem: autologous, then allogeneic", [AUTOLOGOUS, {}], MN, "transplants[1]", {}),
     ("allogeneic first, then autologous", [{}, AUTOLOGOUS], MN, "transplants[0]", {}),
     (
-        "a second allogeneic transplant from a new donor",
+        "a second allogeneic transplant from a new donor supersedes the first",
         [{}, {"donor_id": "D-9", "date": "2025-06-01"}],
-        MN,
-        "transplants[0]",
-        {},
+        NMN,
+        "transplants[1]",
+        {"same-donor": "not_met"},
     ),
     (
         "the lymphocytes are from the second donor",
@@ -878,3 +878,174 @@ def test_86999_is_governed_only_as_genetic_modification(
             "86999 Unlisted transfusion medicine procedure [when specified as genetic "
             "modification of donor lymphocytes]"
         )
+
+
+# The graft in place decides the donor (and every transplant criterion of an infusion).
+def _transplant(kind: str, status: str, date: str | None, donor: str) -> dict[str, Any]:
+    found = {"type": kind, "status": status, "medically_necessary": True}
+    return found | {"indication": "C92.00", "donor_id": donor} | ({"date": date} if date else {})
+
+
+ALLO_A = _transplant("allogeneic", "completed", "2023-01-05", "D-A1")
+ALLO_B = _transplant("allogeneic", "completed", "2024-10-02", "D-B2")
+IN_PLACE = "is the graft in place: the latest allogeneic transplant completed before the infusion"
+
+# (name, transplants, lymphocyte donor, decision, record judged, {criterion: (status, notes)})
+GRAFT_ROWS: list[tuple[str, list[dict[str, Any]], str, str, str, dict[str, Any]]] = [
+    ("the later allograft's donor", [ALLO_A, ALLO_B], "D-B2", MN, "transplants[1]", {}),
+    (
+        "a superseded donor",
+        [ALLO_A, ALLO_B],
+        "D-A1",
+        NMN,
+        "transplants[1]",
+        {
+            "same-donor": (
+                "not_met",
+                (
+                    "the lymphocyte donor (D-A1) is not the transplant's donor (D-B2)",
+                    f"transplants[0] meets it, but transplants[1] (2024-10-02) {IN_PLACE}",
+                ),
+            )
+        },
+    ),
+    (
+        "listed in the other order, the same",
+        [ALLO_B, ALLO_A],
+        "D-A1",
+        NMN,
+        "transplants[0]",
+        {
+            "same-donor": (
+                "not_met",
+                (
+                    "the lymphocyte donor (D-A1) is not the transplant's donor (D-B2)",
+                    f"transplants[1] meets it, but transplants[0] (2024-10-02) {IN_PLACE}",
+                ),
+            )
+        },
+    ),
+    (
+        "a donor of neither, whatever the order",
+        [ALLO_A, {**ALLO_B, "date": None}],
+        "D-X",
+        NMN,
+        "transplants[0]",
+        {
+            "same-donor": (
+                "not_met",
+                ("the lymphocyte donor (D-X) is not the transplant's donor (D-A1)",),
+            )
+        },
+    ),
+    (
+        "the order cannot be told and the donors differ: the date is asked for",
+        [ALLO_A, {k: v for k, v in ALLO_B.items() if k != "date"}],
+        "D-A1",
+        INS,
+        "transplants[0]",
+        {
+            "same-donor": (
+                "unknown",
+                ("which of transplants is the graft in place depends on transplants[1].date",),
+            )
+        },
+    ),
+    (
+        "an autologous transplant neither counts nor displaces",
+        [ALLO_A, _transplant("autologous", "completed", "2024-10-02", "SELF")],
+        "D-A1",
+        MN,
+        "transplants[0]",
+        {},
+    ),
+    (
+        "a planned second allograft is not yet in place",
+        [ALLO_A, _transplant("allogeneic", "planned", "2025-06-01", "D-B2")],
+        "D-B2",
+        NMN,
+        "transplants[0]",
+        {
+            "same-donor": (
+                "not_met",
+                (
+                    "the lymphocyte donor (D-B2) is not the transplant's donor (D-A1)",
+                    f"transplants[1] meets it, but transplants[0] (2023-01-05) {IN_PLACE}",
+                ),
+            )
+        },
+    ),
+    (
+        "an allograft after the infusion is not in place",
+        [ALLO_A, _transplant("allogeneic", "completed", "2025-06-01", "D-B2")],
+        "D-A1",
+        MN,
+        "transplants[0]",
+        {},
+    ),
+    (
+        "the graft in place fails: an earlier allograft does not rescue the line",
+        [ALLO_A, {**ALLO_B, "medically_necessary": False}],
+        "D-B2",
+        NMN,
+        "transplants[1]",
+        {
+            "transplant-medically-necessary": (
+                "not_met",
+                ("the transplant was medically necessary: no",),
+            )
+        },
+    ),
+    (
+        "no graft in place: the lymphocyte donor's transplant is judged, not the first",
+        [
+            _transplant("autologous", "completed", "2023-01-05", "SELF"),
+            _transplant("allogeneic", "planned", "2025-06-01", "D-B2"),
+        ],
+        "D-B2",
+        NMN,
+        "transplants[1]",
+        {
+            "transplant-completed": (
+                "not_met",
+                (
+                    "the transplant's status is planned, not completed",
+                    "the infusion (2025-03-03) is not after the transplant (2025-06-01)",
+                ),
+            )
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("transplants", "donor", "decision", "record", "failing"),
+    [r[1:] for r in GRAFT_ROWS],
+    ids=[r[0] for r in GRAFT_ROWS],
+)
+def test_the_graft_in_place_decides(
+    transplants: list[dict[str, Any]],
+    donor: str,
+    decision: str,
+    record: str,
+    failing: dict[str, Any],
+) -> None:
+    changes: dict[str, Any] = {
+        "transplants": [{k: v for k, v in t.items() if v is not None} for t in transplants]
+    }
+    changes |= {"services.0.lymphocyte_donor_id": donor, "services.0.date": "2025-03-03"}
+    line = evaluate(mutate(changes)).services[0]
+    assert line.decision == decision
+    bound = {r.criterion: r for r in line.reasons if r.record is not None}
+    assert {r.record for r in bound.values()} == {record}
+    assert {c: (r.status, r.notes) for c, r in bound.items() if r.status != "met"} == failing
+
+
+def test_collection_keeps_any_allograft_planned_or_done() -> None:
+    planned = _transplant("allogeneic", "planned", "2025-06-01", "D-B2")
+    case = mutate(
+        {"transplants": [ALLO_A, planned], "services.0.lymphocyte_donor_id": "D-B2"},
+        mutate(COLLECTION),
+    )
+    line = evaluate(case).services[0]
+    assert (line.decision, {r.record for r in line.reasons}) == (MN, {"transplants[1]"})

@@ -140,8 +140,8 @@ def test_conditions_nested_too_deep(tmp_path: Path) -> None:
 def test_a_flat_all_of_three_thousand_conditions_compiles(tmp_path: Path) -> None:
     condition = "{in_code_set: {fact: transplant.indication, code_set: dli_malignancy_diagnoses}}"
     text = RULES.read_text().replace(
-        "equals: {fact: transplant.type, value: allogeneic}",
-        "all: [" + ", ".join([condition] * 3000) + "]",
+        "condition:\n          equals: {fact: transplant.type, value: allogeneic}",
+        "condition:\n          all: [" + ", ".join([condition] * 3000) + "]",
         1,
     )
     path = tmp_path / "wide.yaml"

@@ -72,6 +72,20 @@ ROWS = [
         "'booster_codes' (defined: booster_procedures)",
     ),
     (
+        "a record choice without its order",
+        "    code_set: booster_procedures\n",
+        "    code_set: booster_procedures\n    record_choice: {name: the one, explanation: it, "
+        "among: {present: transplant.date}}\n",
+        "30:20: services[0].record_choice: among and latest_by go together",
+    ),
+    (
+        "a record choice ordered by a fact that is not a date of the list",
+        "    code_set: booster_procedures\n",
+        "    code_set: booster_procedures\n    record_choice: {name: the one, explanation: it, "
+        "among: {present: transplant.date}, latest_by: transplant.type}\n",
+        "30:99: services[0].record_choice.latest_by: must be a date fact of the list's records",
+    ),
+    (
         "malformed code range",
         "C90.00-C90.02",
         "C90.00-C90.0Q",

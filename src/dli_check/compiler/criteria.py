@@ -11,8 +11,9 @@ the first). Its reasons name the record. The three-valued logic is in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.builder import MAX_CONDITIONS, Builder, TooManyConditions, known_names
 from dli_check.compiler.case_format import CaseFormat
@@ -103,6 +104,19 @@ class CompiledOutcome:
 
 
 @dataclass(frozen=True)
+class CompiledChoice:
+    """How a service chooses the record it is judged on (`rm.RecordChoice`), compiled: the
+    positions of its conditions' answers in the service function's answers."""
+
+    name: str
+    explanation: str
+    among: int | None
+    latest_by: str | None
+    """The field of the date that orders the records `among` admits."""
+    prefer: int | None
+
+
+@dataclass(frozen=True)
 class CompiledService:
     """A service ready to run: its procedure codes, criteria, outcomes and generated code."""
 
@@ -124,6 +138,9 @@ class CompiledService:
     not_governed: tuple[Reason, ...]
     """The reasons a line is not governed after all, when their conditions hold; their
     answers follow the line notes'."""
+    choice: CompiledChoice | None
+    """How the record the service is judged on is chosen; None for the first that meets
+    every criterion, else the closest."""
     version: VersionInfo
     """The guideline version this service belongs to."""
     source: str
@@ -166,25 +183,100 @@ class CompiledService:
             return self.run(case, line, number, None, -1), None
         if len(records) == 1:  # the usual case: the one record, whatever it meets
             return self.run(case, line, number, records[0], 0), self._record_names[0]
-        bound, names = self._bound, self._record_names
+        if self.choice is not None:
+            runs = [self.run(case, line, number, r, i) for i, r in enumerate(records)]
+            chosen = self._chosen(runs, records) if self.choice.among is not None else None
+            return chosen or self._closest(runs)
+        names = self._record_names
         best: tuple[int, int, int] | None = None
         best_answers: tuple[Answer, ...] = ()
         for index, record in enumerate(records):
             answers = self.run(case, line, number, record, index)
-            not_met = unknown = 0
-            for i in bound:
-                status = answers[i][0]
-                if status != "met":
-                    if status == "not_met":
-                        not_met += 1
-                    else:
-                        unknown += 1
-            if not not_met and not unknown:
+            score = self._score(answers)
+            if not score[0] and not score[1]:
                 return answers, names[index]
-            if best is None or (not_met, unknown, index) < best:
-                best, best_answers = (not_met, unknown, index), answers
+            if best is None or (*score, index) < best:
+                best, best_answers = (*score, index), answers
         assert best is not None
         return best_answers, names[best[2]]
+
+    def _score(self, answers: tuple[Answer, ...]) -> tuple[int, int]:
+        """Criteria of the record not met, and unknown."""
+        not_met = unknown = 0
+        for i in self._bound:
+            status = answers[i][0]
+            if status != "met":
+                if status == "not_met":
+                    not_met += 1
+                else:
+                    unknown += 1
+        return not_met, unknown
+
+    def _closest(self, runs: list[tuple[Answer, ...]]) -> tuple[tuple[Answer, ...], str]:
+        """The first record that meets every criterion, else the closest: preferred records
+        first (`CompiledChoice.prefer`), then fewest not met, fewest unknown, first."""
+        prefer = self.choice.prefer if self.choice is not None else None
+
+        def rank(index: int) -> tuple[int, int, int, int]:
+            answers = runs[index]
+            preferred = prefer is not None and answers[prefer][0] == "met"
+            not_met, unknown = self._score(answers)
+            if not not_met and not unknown:
+                return (0, 0, 0, index)
+            return (1, 0 if preferred else 1, not_met * 1000 + unknown, index)
+
+        best = min(range(len(runs)), key=rank)
+        return runs[best], self._record_names[best]
+
+    def _chosen(
+        self, runs: list[tuple[Answer, ...]], records: tuple[Mapping[str, Any], ...]
+    ) -> tuple[tuple[Answer, ...], str] | None:
+        """The answers on the chosen record (the latest that `among` admits), with notes
+        naming preferred records that meet what it does not; None when no record can be
+        chosen. When missing dates leave several possible, a criterion on which they
+        disagree is unknown and asks for those dates."""
+        choice = self.choice
+        assert choice is not None and choice.among is not None and choice.latest_by is not None
+        among, field_ = choice.among, choice.latest_by
+        admitted = [i for i, answers in enumerate(runs) if answers[among][0] == "met"]
+        if not admitted:
+            return None
+        dated = [i for i in admitted if records[i].get(field_) is not None]
+        undated = [i for i in admitted if records[i].get(field_) is None]
+        latest = max(dated, key=lambda i: (records[i][field_], i)) if dated else None
+        possible = ([] if latest is None else [latest]) + undated
+        names = self._record_names
+        if len(possible) > 1:
+            missing = tuple(f"{names[i]}.{field_}" for i in undated)
+            said = (f"which of {self.judged_on} is {choice.name} depends on {', '.join(missing)}",)
+            first = runs[possible[0]]
+            answers = tuple(
+                answer
+                if all(runs[i][k][0] == answer[0] for i in possible)
+                else ("unknown", missing, said)
+                for k, answer in enumerate(first)
+            )
+            return answers, names[possible[0]]
+        chosen = possible[0]
+        answers = runs[chosen]
+        if choice.prefer is None:
+            return answers, names[chosen]
+        others = [i for i, a in enumerate(runs) if i != chosen and a[choice.prefer][0] == "met"]
+        when = records[chosen].get(field_)
+        where = f"{names[chosen]} ({when})"
+        noted = list(answers)
+        for k in self._bound:
+            if answers[k][0] == "met":
+                continue
+            meeting = [names[i] for i in others if runs[i][k][0] == "met"]
+            if meeting:
+                note = (
+                    f"{', '.join(meeting)} {'meets' if len(meeting) == 1 else 'meet'} it, but "
+                    f"{where} is {choice.name}: {choice.explanation}"
+                )
+                status, missing, notes = answers[k]
+                noted[k] = (status, missing, (*notes, note))
+        return tuple(noted), names[chosen]
 
     def _build(
         self,
@@ -195,7 +287,8 @@ class CompiledService:
     ) -> ServiceResult:
         count, notes_end = len(self.criteria), len(self.criteria) + len(self.line_notes)
         judged, noted = answers[:count], answers[count:notes_end]
-        for reason, answer in zip(self.not_governed, answers[notes_end:], strict=True):
+        excluded = answers[notes_end : notes_end + len(self.not_governed)]
+        for reason, answer in zip(self.not_governed, excluded, strict=True):
             if answer[0] == "met":  # not what the guideline governs, after all
                 return ServiceResult(
                     service=None,
@@ -334,6 +427,7 @@ def compile_services(
         for j, excluded in enumerate(service.not_governed_when):
             excluded_at: PathKey = (*path, "not_governed_when", j, "when")
             builder.criterion(f"not governed {j}", excluded.when, excluded_at)
+        choice = _choice(service, builder, len(criteria), path, problems)
         try:
             source, run = builder.function(service.id)
         except (RecursionError, MemoryError, SyntaxError):
@@ -351,6 +445,7 @@ def compile_services(
             builder.bound_list,
             tuple(" ".join(n.note.split()) for n in service.line_notes),
             tuple(_not_governed(e) for e in service.not_governed_when),
+            choice,
             version,
             source,
             run,
@@ -402,6 +497,41 @@ def _expected_codes(
         problems.append(Problem(where, message + known_names(procedure_sets)))
         return None
     return code_set, " ".join(expected.note.split())
+
+
+def _choice(
+    service: rm.Service, builder: Builder, criteria: int, path: PathKey, problems: list[Problem]
+) -> CompiledChoice | None:
+    """Compile a service's record choice: its conditions' answers follow the others'."""
+    choice = service.record_choice
+    if choice is None:
+        return None
+    where: PathKey = (*path, "record_choice")
+    position = criteria + len(service.line_notes) + len(service.not_governed_when)
+    among = prefer = None
+    if choice.among is not None:
+        builder.criterion("record choice: among", choice.among, (*where, "among"))
+        among, position = position, position + 1
+    if choice.prefer is not None:
+        builder.criterion("record choice: prefer", choice.prefer, (*where, "prefer"))
+        prefer = position
+    latest_by = None
+    if (choice.among is None) != (choice.latest_by is None):
+        problems.append(Problem(where, "among and latest_by go together"))
+    elif choice.latest_by is not None:
+        fact = builder.case_format.facts.get(choice.latest_by)
+        if fact is None or fact.kind != "list" or fact.type != "date":
+            message = "must be a date fact of the list's records"
+            problems.append(Problem((*where, "latest_by"), message))
+        elif builder.bound_list != fact.owner:
+            message = f"must be a fact of {builder.bound_list or 'the list the criteria judge'}"
+            problems.append(Problem((*where, "latest_by"), message))
+        else:
+            latest_by = fact.field
+    if builder.bound_list is None:
+        problems.append(Problem(where, "the criteria judge no list's records: nothing to choose"))
+    name, explanation = (" ".join(t.split()) for t in (choice.name, choice.explanation))
+    return CompiledChoice(name, explanation, among, latest_by, prefer)
 
 
 def _not_governed(excluded: rm.NotGoverned) -> Reason:

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from dli_check.language.operators import STRICT, Condition, Name
+from dli_check.language.operators import STRICT, Condition, FactPath, Name
 from dli_check.values.codes import IcdRange, ProcedureRange
 
 Decision = Literal["medically_necessary", "not_medically_necessary"]
@@ -374,14 +374,43 @@ class LineNote(BaseModel):
 
 
 class NotGoverned(BaseModel):
-    """When a line routed to a service is not what the guideline governs after all (86999
-    that the line says is not genetic modification): the line is then not applicable, with
-    this explanation and the guideline's words that bound the service."""
+    """When a line routed to a service is not what the guideline governs after all (an
+    unlisted-procedure code the line says is another procedure): the line is then not
+    applicable, with this explanation and the guideline's words that bound the service."""
 
     model_config = STRICT
     when: Condition
     explanation: Text
     citation: Citation
+
+
+class RecordChoice(BaseModel):
+    """Which record of its list a service is judged on, when the list holds several. By
+    default, the first record that meets every criterion, else the one that comes closest.
+    With `among` and `latest_by`, the latest record that meets `among` is the one, whatever
+    the criteria say of it or of the others; `prefer` picks among records that come
+    equally close (when no record is the chosen one), and names the records that would have
+    met a criterion the chosen one does not."""
+
+    model_config = STRICT
+    name: Text = Field(description='What the chosen record is called: "the current plan".')
+    explanation: Text = Field(
+        description='What makes it the one: "the latest plan signed before the service".'
+    )
+    among: Condition | None = Field(
+        default=None, description="The records that can be the chosen one (met, not unknown)."
+    )
+    latest_by: FactPath | None = Field(
+        default=None,
+        description="A date fact of the list's item: of the records `among` admits, the latest "
+        "is chosen. When a missing date decides which, criteria that depend on it are unknown "
+        "and ask for it.",
+    )
+    prefer: Condition | None = Field(
+        default=None,
+        description="Records to judge on first when none is chosen and none meets every "
+        "criterion (the record that names the line's own provider, say).",
+    )
 
 
 class ExpectedCodes(BaseModel):
@@ -417,6 +446,9 @@ class Service(BaseModel):
     when_met: Outcome
     otherwise: Outcome
     line_notes: list[LineNote] = []
+    record_choice: RecordChoice | None = Field(
+        default=None, description="How the record of a list the service is judged on is chosen."
+    )
     not_governed_when: list[NotGoverned] = Field(
         default=[],
         description="Conditions under which a line routed to this service is not governed "
