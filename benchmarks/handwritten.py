@@ -167,8 +167,34 @@ def _dli(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
         diagnoses, bool(diagnoses) and any(_listed(c) for c in diagnoses)
     )
     statuses["same-donor"] = transplant["same-donor"]
-    statuses["not-genetically-modified"] = "not_met" if line.get("genetically_modified") else "met"
+    statuses["not-genetically-modified"] = _not_modified(case, line)
     return statuses
+
+
+def _not_modified(case: dict[str, Any], line: dict[str, Any]) -> str:
+    """Not modified: the line does not say so, and no other genetic-modification line (one
+    not stated false) is for the same lymphocyte donor."""
+    if line.get("genetically_modified"):
+        return "not_met"
+    status = "met"
+    for other in case["services"]:
+        if other is line or not _is_modification(other):
+            continue
+        if other.get("genetically_modified") is False:
+            continue
+        donor = other.get("lymphocyte_donor_id")
+        if donor is None or line.get("lymphocyte_donor_id") is None:
+            status = "unknown"
+        elif _same(donor, line["lymphocyte_donor_id"]):
+            return "not_met"
+    return status
+
+
+def _is_modification(line: dict[str, Any]) -> bool:
+    code = line.get("code")
+    if code is not None:
+        return bool(code.split("-")[0].strip() == "86999")
+    return bool(line.get("service") == "genetic_modification_of_donor_lymphocytes")
 
 
 def _collection(case: dict[str, Any], line: dict[str, Any]) -> dict[str, str]:
@@ -190,6 +216,9 @@ def decide(case: dict[str, Any]) -> list[tuple[str, list[str]]]:
             lines.append(("not_applicable", ["governed-by-the-guideline"]))
             continue
         if service == "genetic_modification_of_donor_lymphocytes":
+            if line.get("genetically_modified") is False:  # another procedure
+                lines.append(("not_applicable", ["governed-by-the-guideline"]))
+                continue
             statuses = {"genetic-modification-never-medically-necessary": "not_met"}
         elif service == "donor_lymphocyte_infusion":
             statuses = _dli(case, line)

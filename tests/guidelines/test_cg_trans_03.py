@@ -461,7 +461,8 @@ def test_case_decision_combines_lines(decisions: list[str], case_decision: str) 
     lines = {
         MN: {"service": "donor_lymphocyte_infusion", "lymphocyte_donor_id": "D-1"},
         INS: {"service": "donor_lymphocyte_infusion"},
-        NMN: {"service": "genetic_modification_of_donor_lymphocytes"},
+        # Another donor's lymphocytes: not the infusion's (see the rows beside 86999).
+        NMN: {"service": "genetic_modification_of_donor_lymphocytes", "lymphocyte_donor_id": "D-9"},
     }
     result = evaluate(mutate({"services": [lines[d] for d in decisions]}))
     assert [s.decision for s in result.services] == decisions
@@ -1049,3 +1050,37 @@ def test_collection_keeps_any_allograft_planned_or_done() -> None:
     )
     line = evaluate(case).services[0]
     assert (line.decision, {r.record for r in line.reasons}) == (MN, {"transplants[1]"})
+
+
+# An infusion beside a genetic-modification line (86999) for the same lymphocyte donor.
+BESIDE = "the claim also carries genetic modification of these lymphocytes: services[1] (86999)"
+INFUSION = {"code": "38242", "date": "2025-09-02", "lymphocyte_donor_id": "D-1"}
+
+# (name, the infusion's changes, the other line, status, missing, notes)
+BESIDE_ROWS: list[tuple[str, dict[str, Any], dict[str, Any], str, tuple[str, ...], tuple[str, ...]]] = [
+    ("the same donor: the default does not apply", {}, {"code": "86999", "lymphocyte_donor_id": "D-1"}, "not_met", (), (BESIDE,)),
+    ("the same donor, written differently", {}, {"code": "86999-59", "lymphocyte_donor_id": "d-1"}, "not_met", (), (BESIDE,)),
+    ("an explicit false beside it is a conflict", {"genetically_modified": False}, {"code": "86999", "lymphocyte_donor_id": "D-1"}, "not_met", (), (BESIDE,)),
+    ("the line names the service", {}, {"service": "genetic_modification_of_donor_lymphocytes", "lymphocyte_donor_id": "D-1"}, "not_met", (), ("the claim also carries genetic modification of these lymphocytes: services[1] (genetic_modification_of_donor_lymphocytes)",)),
+    ("another donor's lymphocytes", {}, {"code": "86999", "lymphocyte_donor_id": "D-7"}, "met", (), ()),
+    ("an 86999 line that says it is not genetic modification", {}, {"code": "86999", "lymphocyte_donor_id": "D-1", "genetically_modified": False}, "met", (), ()),
+    ("no donor on the other line: asked for", {}, {"code": "86999"}, "unknown", ("services[1].lymphocyte_donor_id",), ()),
+    ("another kind of line", {}, {"code": "99215", "lymphocyte_donor_id": "D-1"}, "met", (), ()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("infusion", "other", "status", "missing", "notes"),
+    [r[1:] for r in BESIDE_ROWS],
+    ids=[r[0] for r in BESIDE_ROWS],
+)
+def test_an_infusion_beside_genetic_modification(
+    infusion: dict[str, Any],
+    other: dict[str, Any],
+    status: str,
+    missing: tuple[str, ...],
+    notes: tuple[str, ...],
+) -> None:
+    line = evaluate(mutate({"services": [INFUSION | infusion, other]})).services[0]
+    (reason,) = [r for r in line.reasons if r.criterion == "not-genetically-modified"]
+    assert (reason.status, reason.missing, reason.notes) == (status, missing, notes)

@@ -23,13 +23,13 @@ ROWS = [
         "unknown operator",
         "{before: {fact: transplant.date",
         "{earlier: {fact: transplant.date",
-        "38:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, one_of, is_true, present, stated, in_code_set, same_as, before, after, at_least, at_most, greater_than, less_than, between, some, constant",
+        "38:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, one_of, is_true, present, stated, in_code_set, same_as, before, after, at_least, at_most, greater_than, less_than, between, some, other_line, constant",
     ),
     (
         "two operators in one condition",
         "condition: {present: transplant.indication}",
         "condition: {present: transplant.indication, constant: true}",
-        "46:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, one_of, is_true, present, stated, in_code_set, same_as, before, after, at_least, at_most, greater_than, less_than, between, some, constant)",
+        "46:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, one_of, is_true, present, stated, in_code_set, same_as, before, after, at_least, at_most, greater_than, less_than, between, some, other_line, constant)",
     ),
     (
         "unknown fact",
@@ -84,6 +84,28 @@ ROWS = [
         "    code_set: booster_procedures\n    record_choice: {name: the one, explanation: it, "
         "among: {present: transplant.date}, latest_by: transplant.type}\n",
         "30:99: services[0].record_choice.latest_by: must be a date fact of the list's records",
+    ),
+    (
+        "other_line naming no service",
+        "condition: {present: transplant.indication}",
+        "condition: {other_line: {service: boost, where: {present: other.date}, note: n}}",
+        "46:43: services[0].criteria[3].condition.other_line.service: no service named 'boost' "
+        "(services: booster_infusion)",
+    ),
+    (
+        "another line's fact outside other_line",
+        "condition: {present: transplant.indication}",
+        "condition: {present: other.date}",
+        "46:30: services[0].criteria[3].condition.present: 'other.date': other.* facts are "
+        "another line's, in an other_line condition",
+    ),
+    (
+        "a list's fact in other_line",
+        "condition: {present: transplant.indication}",
+        "condition: {other_line: {service: booster_infusion, where: {present: transplant.date}, "
+        "note: n}}",
+        "46:78: services[0].criteria[3].condition.other_line.where.present: 'transplant.date': "
+        "an other_line condition reads lines, not transplants's records",
     ),
     (
         "malformed code range",

@@ -23,13 +23,14 @@ from dli_check.compiler.logic import (
     concat,
     identifiers_differ,
     match_codes,
+    other_lines,
     same_identifier,
     some,
 )
 from dli_check.errors import PathKey, Problem
 from dli_check.language.facts import Fact
 from dli_check.results import Status
-from dli_check.values.codes import IcdCodeSet
+from dli_check.values.codes import IcdCodeSet, ProcedureCodeSet
 from dli_check.values.icd10cm import CodeIndex
 
 if TYPE_CHECKING:
@@ -80,8 +81,12 @@ class Builder:
         problems: list[Problem],
         service_label: str,
         budget: list[int] | None = None,
+        service_codes: Mapping[str, ProcedureCodeSet | None] | None = None,
     ) -> None:
         self.case_format, self.icd_sets, self.index = case_format, icd_sets, index
+        self.service_codes = service_codes or {}
+        """Each service of the rule file and the codes that route a line to it, for
+        `other_line`."""
         self.problems, self.service_label = problems, service_label
         self.budget = budget if budget is not None else [MAX_CONDITIONS]
         """Conditions the rule file may still have, counted as compiled (an alias counts
@@ -97,6 +102,7 @@ class Builder:
             "_cat": concat,
             "_same_id": same_identifier,
             "_loose_id": identifiers_differ,
+            "_other": other_lines,
             "_index": index,
         }
         self.constants = Constants("_c", self.names)
@@ -148,10 +154,18 @@ class Builder:
     def lookup(self, path: str, where: PathKey) -> Fact | None:
         """The declared fact a path names, checking where it may be used; None (with a
         problem recorded) when it cannot."""
-        fact = self.case_format.facts.get(path)
+        fact = self._resolve(path)
         if fact is None:
+            if path.startswith("other.") and not self._scope.other:
+                message = f"{path!r}: other.* facts are another line's, in an other_line condition"
+                self.problems.append(Problem(where, message))
+                return None
             known = ", ".join(sorted(self.case_format.facts))
             self.problems.append(Problem(where, f"unknown fact {path!r}; facts are: {known}"))
+            return None
+        if fact.kind == "list" and self._scope.other:
+            message = f"{path!r}: an other_line condition reads lines, not {fact.owner}'s records"
+            self.problems.append(Problem(where, message))
             return None
         if fact.kind == "list":
             if self._scope.list_name is not None:
@@ -176,6 +190,21 @@ class Builder:
                 self._uses_bound = True
         return fact
 
+    def _resolve(self, path: str) -> Fact | None:
+        """The declared fact a path names; in an `other_line` condition, ``other.<field>``
+        is the other line's fact of that field."""
+        if path.startswith("other.") and self._scope.other:
+            base = self.case_format.facts.get(f"service.{path[6:]}")
+            if base is None:
+                return None
+            return Fact(path, base.owner, "other", base.field, base.rule_model)
+        return self.case_format.facts.get(path)
+
+    def holder(self, path: str) -> str:
+        """The local that holds the line a line fact is read from: the other line of an
+        `other_line` condition (``rec``), or this one."""
+        return "rec" if path.startswith("other.") and self._scope.other else "line"
+
     def fact(self, path: str) -> str:
         """The local that holds a fact's value (None when absent). Operators check the
         fact first (`lookup`, `typed`), where its problems can be located."""
@@ -186,7 +215,7 @@ class Builder:
             if scope.list_name is None and fact is not None and fact.kind == "list":
                 self._uses_bound = True
             return local
-        fact = self.case_format.facts.get(path)
+        fact = self._resolve(path)
         local = identifier(path.replace(".", "_"))
         scope.locals[path] = local
         if fact is None:
@@ -202,6 +231,8 @@ class Builder:
             )
         elif fact.kind == "list":
             scope.head.append(f"    {local} = rec[{fact.field!r}] if rec is not None else None")
+        elif fact.kind == "other":
+            scope.head.append(f"    {local} = rec.facts.get({fact.field!r})")
         else:
             scope.head.append(f"    {local} = line.facts[{fact.field!r}]")
         scope.facts[path] = fact
@@ -217,6 +248,8 @@ class Builder:
         tail = f"].{fact.field}"
         if fact.kind == "service":
             return f"('services[' + str(number) + {tail!r},)"
+        if fact.kind == "other":
+            return f"('services[' + str(index) + {tail!r},)"
         return (
             f"(({fact.owner + '['!r} + str(index) + {tail!r}) if rec is not None "
             f"else {fact.owner!r},)"
@@ -298,7 +331,7 @@ class Builder:
         a, b, k = self.fact(first), self.fact(other), self.new()
         self.shows_values = True
         note = self.constant(self._sentence(first, words, other))
-        fact = self.case_format.facts.get(first)
+        fact = self._resolve(first)
         test = f"{a} {compare} {b}"
         otherwise = f"(_N, (), ({note} % ({a}, {b}),))"
         if fact is not None and fact.type == "identifier" and compare == "==":
@@ -387,8 +420,8 @@ class Builder:
         if list_name not in self.case_format.declaration.lists:
             declared = ", ".join(sorted(self.case_format.declaration.lists)) or "none"
             return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
-        if self._scope.list_name is not None:
-            return self.fail(path, "some cannot be nested in another some")
+        if self._scope.list_name is not None or self._scope.other:
+            return self.fail(path, "some cannot be nested in another some or an other_line")
         outer, self._scope = self._scope, _Scope(list_name)
         try:
             status, missing, notes = self.build(where_cond, (*path, "where"))
@@ -404,12 +437,40 @@ class Builder:
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 
+    def other_line(self, service: str, where_cond: Any, note: str, path: PathKey) -> Triple:
+        """Some other line of the case, decided as `service`, meets a condition: compiled as
+        a function of its own, called on each such line (as ``rec``, its number as
+        ``index``)."""
+        if service not in self.service_codes:
+            known = ", ".join(self.service_codes) or "none"
+            return self.fail(
+                (*path, "service"), f"no service named {service!r} (services: {known})"
+            )
+        if self._scope.list_name is not None or self._scope.other:
+            return self.fail(path, "other_line cannot be nested in some or another other_line")
+        outer, self._scope = self._scope, _Scope(None, other=True)
+        try:
+            status, missing, notes = self.build(where_cond, (*path, "where"))
+        finally:
+            inner, self._scope = self._scope, outer
+        inner.answers.append(f"({status}, {missing}, {notes})")
+        name = identifier(f"other_line_{len(self.functions) + 1}_{service}")
+        self.functions.append(inner.source(name, criteria=False))
+        codes, said, k = self.constant(self.service_codes[service]), self.constant(note), self.new()
+        self.line(
+            f"s{k}, m{k}, n{k} = _other(case, line, number, {name}, {service!r}, {codes}, {said})"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
 
 @dataclass
 class _Scope:
-    """The function being written: the top level, or the condition of a `some`."""
+    """The function being written: the top level, or the condition of a `some` or an
+    `other_line`."""
 
     list_name: str | None
+    other: bool = False
+    """Whether this is an `other_line` condition: ``rec`` is another line of the case."""
     head: list[str] = field(default_factory=list)
     head_names: set[str] = field(default_factory=set)
     body: list[str] = field(default_factory=list)

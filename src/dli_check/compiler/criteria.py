@@ -373,6 +373,10 @@ def compile_services(
                 problems.append(Problem(where, f"{entry} is not a {code_set.system} code"))
     services: dict[str, CompiledService] = {}
     budget = [MAX_CONDITIONS]
+    routes = {
+        s.id: procedure_sets.get(s.code_set) if s.code_set is not None else None
+        for s in model.services
+    }
     for i, service in enumerate(model.services):
         path: PathKey = ("services", i)
         if service.id in services:
@@ -393,7 +397,7 @@ def compile_services(
                 )
         expected = _expected_codes(service, procedure_sets, path, problems)
         label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
-        builder = Builder(case_format, icd_sets, index, problems, label, budget)
+        builder = Builder(case_format, icd_sets, index, problems, label, budget, routes)
         criteria = []
         seen: set[str] = set()
         for j, criterion in enumerate(service.criteria):

@@ -28,7 +28,7 @@ from typing import Any
 
 from dli_check.results import Status
 from dli_check.values.case import Case, Line, loosely_same
-from dli_check.values.codes import ASK, LISTED, IcdCodeSet
+from dli_check.values.codes import ASK, LISTED, IcdCodeSet, ProcedureCodeSet
 from dli_check.values.icd10cm import CodeIndex
 
 MAX_NOTES = 5
@@ -143,3 +143,35 @@ def identifiers_differ(first: str, other: str, failed: str) -> Answer:
     if why is None:
         return ("not_met", (), (failed % (first, other),))
     return ("met", (), (why,))
+
+
+def other_lines(
+    case: Case,
+    line: Line,
+    number: int,
+    where: Callable[..., Answer],
+    service: str,
+    codes: ProcedureCodeSet | None,
+    note: str,
+) -> Answer:
+    """Whether some other line of the case, decided as `service` (its code is one of the
+    service's `codes`, or it names the service and has no code), meets a condition: met if
+    one does, with `note` and the line; not met if none can, or there is none; else
+    unknown."""
+    answers = []
+    for index, other in enumerate(case.services):
+        if index == number:
+            continue
+        if other.code is not None:
+            if codes is None or not codes.contains(other.code):
+                continue
+        elif other.service != service:
+            continue
+        answer = where(case, line, number, other, index)
+        if answer[0] == "met":
+            said = other.code or other.service
+            return ("met", (), (*answer[2], f"{note}: services[{index}] ({said})"))
+        answers.append(answer)
+    if not answers:
+        return ("not_met", (), ())
+    return combine(answers, "met", "not_met")

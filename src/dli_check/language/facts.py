@@ -21,7 +21,8 @@ class Fact:
     owner: str
     """Where a case holds it: the record's or the list's key, or ``services``."""
     kind: str
-    """``record``, ``list`` or ``service``."""
+    """``record``, ``list``, ``service`` (this line's), or ``other`` (another line's, in an
+    ``other_line`` condition: ``other.<field>``)."""
     field: str
     rule_model: RuleModel = dataclasses.field(repr=False, compare=False)
 
@@ -33,7 +34,7 @@ class Fact:
             return case.records[self.owner].facts[self.field]
         if self.kind == "list":
             return case.lists[self.owner].facts[self.field]
-        return case.service.facts[self.field]
+        return case.service.facts[self.field]  # a line's, this one's or another's
 
     @property
     def has_default(self) -> bool:
@@ -54,4 +55,6 @@ class Fact:
     def label(self, service_label: str) -> str:
         """The fact in a sentence ("the visit's date")."""
         label = self.declaration.label or self.path
+        if self.kind == "other":
+            return f"{label.replace('{service}', 'the line')} on the other line"
         return label.replace("{service}", service_label)

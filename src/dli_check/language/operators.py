@@ -18,6 +18,9 @@ A condition is a mapping with exactly one operator::
     at_least / at_most / greater_than / less_than: {fact: F, value: N | other: G}
     between: {fact: F, min: N, max: N}    min <= F <= max
     some: {of: LIST, where: COND}         some record of a declared list meets COND
+    other_line: {service: S, where: COND, note: TEXT}
+                                          some other line of the case, decided as S, meets
+                                          COND (on its facts, other.F, and this line's)
     constant: true | false                a fixed answer ("never medically necessary")
 
 Compiled, each condition is three expressions: its status (``met``, ``not_met`` or
@@ -123,6 +126,13 @@ class Builder(Protocol):
 
     def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
         """Some record of a declared list meets a condition."""
+
+    def other_line(self, service: str, where_cond: Any, note: str, path: PathKey) -> Triple:
+        """Some other line of the case, decided as `service`, meets a condition."""
+
+    def holder(self, path: str) -> str:
+        """The local that holds the line a line fact is read from (this line, or the other
+        line of an `other_line`)."""
 
 
 class FactAndValue(BaseModel):
@@ -320,6 +330,26 @@ class Quantifier(BaseModel):
     where: Condition
 
 
+class OtherLines(BaseModel):
+    """Arguments of `other_line`: the service the other line is decided as, the condition
+    it meets (its facts are ``other.<field>``; ``service.<field>`` is still this line's),
+    and the note said when one does (the engine adds which line)."""
+
+    model_config = STRICT
+    service: Name
+    where: Condition
+    note: Annotated[str, Field(min_length=1)]
+
+
+class OtherLine(BaseModel):
+    """Some other line of the case, decided as the named service, meets the condition: met
+    if one does (a note names it), not met if none can or there is none (a case holds all
+    its lines), else unknown."""
+
+    model_config = STRICT
+    other_line: OtherLines
+
+
 class Some(BaseModel):
     """Some record of a declared list meets the condition."""
 
@@ -448,14 +478,11 @@ def _compile_stated(b: Builder, cond: Stated, path: PathKey) -> Triple:
     value = b.fact(cond.stated)
     if not fact.has_default:
         return (f"(_M if {value} is not None else _N)", "()", "()")
-    if fact.kind != "service":
+    if fact.kind not in ("service", "other"):
         message = "applies to a fact with a default only on a line (service.*)"
         return b.fail((*path, "stated"), message)
-    return (
-        f"(_M if {value} is not None and {fact.field!r} not in line.defaulted else _N)",
-        "()",
-        "()",
-    )
+    held = f"{fact.field!r} not in {b.holder(cond.stated)}.defaulted"
+    return (f"(_M if {value} is not None and {held} else _N)", "()", "()")
 
 
 def _compile_in_code_set(b: Builder, cond: InCodeSet, path: PathKey) -> Triple:
@@ -506,6 +533,19 @@ def _compile_between(b: Builder, cond: Between, path: PathKey) -> Triple:
 
 def _compile_some(b: Builder, cond: Some, path: PathKey) -> Triple:
     return b.some(cond.some.of, cond.some.where, (*path, "some"))
+
+
+def _compile_other_line(b: Builder, cond: OtherLine, path: PathKey) -> Triple:
+    args = cond.other_line
+    return b.other_line(
+        args.service, args.where, " ".join(args.note.split()), (*path, "other_line")
+    )
+
+
+def _other_line_text(cond: OtherLine) -> list[str]:
+    inner = condition_text(cond.other_line.where)
+    head = f"some other line, decided as {cond.other_line.service}, has:"
+    return [head, *(f"  {x}" for x in inner)]
 
 
 def _compile_constant(b: Builder, cond: Constant, path: PathKey) -> Triple:
@@ -600,6 +640,7 @@ OPERATORS: dict[str, Operator] = {
             lambda c: [f"{c.between.fact} is between {c.between.min} and {c.between.max}"],
         ),
         Operator("some", Some, _compile_some, _some_text),
+        Operator("other_line", OtherLine, _compile_other_line, _other_line_text),
         Operator(
             "constant",
             Constant,
@@ -641,6 +682,7 @@ Condition = Annotated[
     | Annotated[LessThan, Tag("less_than")]
     | Annotated[Between, Tag("between")]
     | Annotated[Some, Tag("some")]
+    | Annotated[OtherLine, Tag("other_line")]
     | Annotated[Constant, Tag("constant")],
     Discriminator(
         operator_of,
@@ -649,5 +691,5 @@ Condition = Annotated[
     ),
 ]
 
-for _model in (All, Any_, Not, Quantifier, Some):
+for _model in (All, Any_, Not, Quantifier, Some, OtherLines, OtherLine):
     _model.model_rebuild()
