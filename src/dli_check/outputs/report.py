@@ -65,12 +65,35 @@ _SGR = {
     "green": "32",
     "yellow": "33",
     "blue": "34",
+    "magenta": "35",
 }
 """ANSI Select Graphic Rendition codes of the styles."""
 
 
 def _headline(decision: str, guideline: str) -> Segment:
     return (_HEADLINES[decision].format(g=guideline), f"bold {COLOURS[decision]}")
+
+
+def _case_headline(result: CaseResult, guideline: str) -> Segment:
+    """The case's recommendation; for lines that differ, how many meet the guideline and
+    where the others go ("2 of 3 lines meet CG-TRANS-03; 1 to a physician reviewer"). It
+    never says the case meets the guideline while a line went elsewhere or is not governed.
+    """
+    lines = result.services
+    if len({s.decision for s in lines}) <= 1:
+        return _headline(result.decision, guideline)
+    meeting = sum(s.decision == "medically_necessary" for s in lines)
+    verb = "meets" if meeting == 1 else "meet"
+    parts = [f"{meeting} of {len(lines)} lines {verb} {guideline}"]
+    for action, words in (
+        ("refer_to_clinical_reviewer", "to a physician reviewer"),
+        ("request_information", "waiting for information"),
+        ("none", f"not governed by {guideline}"),
+    ):
+        count = sum(s.action == action for s in lines)
+        if count:
+            parts.append(f"{count} {words}")
+    return ("; ".join(parts), f"bold {COLOURS[result.decision]}")
 
 
 def result_lines(
@@ -85,7 +108,7 @@ def result_lines(
         [
             (f"Case {terminal(result.case_id)}", "bold"),
             (": ", ""),
-            _headline(result.decision, g),
+            _case_headline(result, g),
             ("  ", ""),
             (f"({g}, last reviewed {guideline.last_review_date})", "dim"),
         ]
@@ -102,7 +125,15 @@ def result_lines(
                 (f" -> {_ACTIONS[line.action].format(g=g)}", ""),
             ]
         )
-        lines.extend([(f"   {terminal(note)}", "")] for note in line.notes)
+        service = rules.services.get(line.service or "") if rules else None
+        # A basis stands in for a sentence the guideline does not state: it comes after the
+        # criteria it sums up, where the outcome's quote would.
+        bases = (
+            {o.basis for o in (service.when_met, service.otherwise) if o.basis}
+            if service
+            else set()
+        )
+        lines.extend([(f"   {terminal(note)}", "")] for note in line.notes if note not in bases)
         for reason in line.reasons:
             mark = _SYMBOLS[reason.status] if symbols else _WORDS[reason.status]
             judged: Line = [(" ", ""), (f"(judged on {reason.record})", "dim")]
@@ -137,9 +168,11 @@ def result_lines(
                     (f"({line.outcome.section})", "dim"),
                 ]
             )
+        for note in line.notes:
+            if note in bases:
+                lines.append([("   Decided by: ", ""), (terminal(note), "")])
         if line.missing:
             lines.append([("   ", ""), ("Information needed:", "yellow")])
-            service = rules.services.get(line.service or "") if rules else None
             label = service.label if service else "the service"
             for path in line.missing:
                 question = rules.case_format.question(path, label) if rules else None
