@@ -457,8 +457,9 @@ class Builder:
         name = identifier(f"other_line_{len(self.functions) + 1}_{service}")
         self.functions.append(inner.source(name, criteria=False))
         codes, said, k = self.constant(self.service_codes[service]), self.constant(note), self.new()
-        self.line(
-            f"s{k}, m{k}, n{k} = _other(case, line, number, {name}, {service!r}, {codes}, {said})"
+        self.line(  # a case of one line has no other line to look at
+            f"s{k}, m{k}, n{k} = (_N, (), ()) if len(case.services) < 2 else "
+            f"_other(case, line, number, {name}, {service!r}, {codes}, {said})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

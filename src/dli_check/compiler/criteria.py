@@ -105,8 +105,8 @@ class CompiledOutcome:
 
 @dataclass(frozen=True)
 class CompiledChoice:
-    """How a service chooses the record it is judged on (`rm.RecordChoice`), compiled: the
-    positions of its conditions' answers in the service function's answers."""
+    """How a service chooses the record it is judged on (`rm.RecordChoice`), compiled: a
+    function of its conditions, and the positions of their answers."""
 
     name: str
     explanation: str
@@ -114,6 +114,8 @@ class CompiledChoice:
     latest_by: str | None
     """The field of the date that orders the records `among` admits."""
     prefer: int | None
+    run: Run = field(repr=False)
+    """The conditions' answers on one record (run only when a list has several)."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,9 @@ class CompiledService:
             return self.run(case, line, number, records[0], 0), self._record_names[0]
         if self.choice is not None:
             runs = [self.run(case, line, number, r, i) for i, r in enumerate(records)]
-            chosen = self._chosen(runs, records) if self.choice.among is not None else None
-            return chosen or self._closest(runs)
+            picks = [self.choice.run(case, line, number, r, i) for i, r in enumerate(records)]
+            chosen = self._chosen(runs, picks, records) if self.choice.among is not None else None
+            return chosen or self._closest(runs, picks)
         names = self._record_names
         best: tuple[int, int, int] | None = None
         best_answers: tuple[Answer, ...] = ()
@@ -212,14 +215,16 @@ class CompiledService:
                     unknown += 1
         return not_met, unknown
 
-    def _closest(self, runs: list[tuple[Answer, ...]]) -> tuple[tuple[Answer, ...], str]:
+    def _closest(
+        self, runs: list[tuple[Answer, ...]], picks: list[tuple[Answer, ...]]
+    ) -> tuple[tuple[Answer, ...], str]:
         """The first record that meets every criterion, else the closest: preferred records
         first (`CompiledChoice.prefer`), then fewest not met, fewest unknown, first."""
         prefer = self.choice.prefer if self.choice is not None else None
 
         def rank(index: int) -> tuple[int, int, int, int]:
             answers = runs[index]
-            preferred = prefer is not None and answers[prefer][0] == "met"
+            preferred = prefer is not None and picks[index][prefer][0] == "met"
             not_met, unknown = self._score(answers)
             if not not_met and not unknown:
                 return (0, 0, 0, index)
@@ -229,7 +234,10 @@ class CompiledService:
         return runs[best], self._record_names[best]
 
     def _chosen(
-        self, runs: list[tuple[Answer, ...]], records: tuple[Mapping[str, Any], ...]
+        self,
+        runs: list[tuple[Answer, ...]],
+        picks: list[tuple[Answer, ...]],
+        records: tuple[Mapping[str, Any], ...],
     ) -> tuple[tuple[Answer, ...], str] | None:
         """The answers on the chosen record (the latest that `among` admits), with notes
         naming preferred records that meet what it does not; None when no record can be
@@ -238,7 +246,7 @@ class CompiledService:
         choice = self.choice
         assert choice is not None and choice.among is not None and choice.latest_by is not None
         among, field_ = choice.among, choice.latest_by
-        admitted = [i for i, answers in enumerate(runs) if answers[among][0] == "met"]
+        admitted = [i for i, answers in enumerate(picks) if answers[among][0] == "met"]
         if not admitted:
             return None
         dated = [i for i in admitted if records[i].get(field_) is not None]
@@ -261,7 +269,7 @@ class CompiledService:
         answers = runs[chosen]
         if choice.prefer is None:
             return answers, names[chosen]
-        others = [i for i, a in enumerate(runs) if i != chosen and a[choice.prefer][0] == "met"]
+        others = [i for i, a in enumerate(picks) if i != chosen and a[choice.prefer][0] == "met"]
         when = records[chosen].get(field_)
         where = f"{names[chosen]} ({when})"
         noted = list(answers)
@@ -431,9 +439,15 @@ def compile_services(
         for j, excluded in enumerate(service.not_governed_when):
             excluded_at: PathKey = (*path, "not_governed_when", j, "when")
             builder.criterion(f"not governed {j}", excluded.when, excluded_at)
-        choice = _choice(service, builder, len(criteria), path, problems)
+        chooser = Builder(case_format, icd_sets, index, problems, label, budget, routes)
+        chosen = _choice(service, builder, chooser, path, problems)
+        choice = None
         try:
             source, run = builder.function(service.id)
+            if chosen is not None:
+                choice_source, choose = chooser.function(f"{service.id} record choice")
+                source += "\n" + choice_source
+                choice = CompiledChoice(*chosen, choose)
         except (RecursionError, MemoryError, SyntaxError):
             problems.append(Problem(path, "criteria too large to compile"))
             continue
@@ -504,20 +518,22 @@ def _expected_codes(
 
 
 def _choice(
-    service: rm.Service, builder: Builder, criteria: int, path: PathKey, problems: list[Problem]
-) -> CompiledChoice | None:
-    """Compile a service's record choice: its conditions' answers follow the others'."""
+    service: rm.Service, builder: Builder, chooser: Builder, path: PathKey, problems: list[Problem]
+) -> tuple[str, str, int | None, str | None, int | None] | None:
+    """Compile a service's record choice into `chooser`, a function of its own run only on
+    lists of several records: (name, explanation, among's answer, the field of the date,
+    prefer's answer)."""
     choice = service.record_choice
     if choice is None:
         return None
     where: PathKey = (*path, "record_choice")
-    position = criteria + len(service.line_notes) + len(service.not_governed_when)
+    position = 0
     among = prefer = None
     if choice.among is not None:
-        builder.criterion("record choice: among", choice.among, (*where, "among"))
+        chooser.criterion("record choice: among", choice.among, (*where, "among"))
         among, position = position, position + 1
     if choice.prefer is not None:
-        builder.criterion("record choice: prefer", choice.prefer, (*where, "prefer"))
+        chooser.criterion("record choice: prefer", choice.prefer, (*where, "prefer"))
         prefer = position
     latest_by = None
     if (choice.among is None) != (choice.latest_by is None):
@@ -534,8 +550,11 @@ def _choice(
             latest_by = fact.field
     if builder.bound_list is None:
         problems.append(Problem(where, "the criteria judge no list's records: nothing to choose"))
+    elif chooser.bound_list not in (None, builder.bound_list):
+        message = f"its conditions must read {builder.bound_list}, the list the criteria judge"
+        problems.append(Problem(where, message))
     name, explanation = (" ".join(t.split()) for t in (choice.name, choice.explanation))
-    return CompiledChoice(name, explanation, among, latest_by, prefer)
+    return name, explanation, among, latest_by, prefer
 
 
 def _not_governed(excluded: rm.NotGoverned) -> Reason:

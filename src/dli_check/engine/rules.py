@@ -342,7 +342,7 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
     if line.modifiers:
         plural = "s" if len(line.modifiers) > 1 else ""
         said = f"{line.code} was billed with modifier{plural} {', '.join(line.modifiers)}"
-        notes = (f"{said}; a modifier does not change how {rules.guideline_id} reads the line",)
+        notes += (f"{said}; a modifier does not change how {rules.guideline_id} reads the line",)
     if line.service is None:
         service = rules.service_for_code(line.code or "")
         if service is None:
@@ -432,18 +432,23 @@ def _period(version: Rules) -> str:
 def _review_note(rules: Rules, day: dt.date | None) -> tuple[str, ...]:
     """A note for a date of service more than 12 months after the guideline's last review:
     it may have been revised since."""
-    reviewed = rules.provenance.guideline.last_review_date
     if day is None:
         return ()
+    after, note = _review(rules.guideline_id, rules.provenance.guideline.last_review_date)
+    return note if day > after else ()
+
+
+@cache
+def _review(guideline: str, reviewed: dt.date) -> tuple[dt.date, tuple[str, ...]]:
+    """The last date of service within 12 months of a review, and the note after it (the
+    same words for every such date: lines that come out alike still share a result)."""
     try:
         year_after = reviewed.replace(year=reviewed.year + 1)
     except ValueError:  # reviewed on 29 February
         year_after = reviewed.replace(year=reviewed.year + 1, day=28)
-    if day <= year_after:
-        return ()
-    # The same words for every such date: lines that come out alike still share a result.
-    return (
-        f"{rules.guideline_id} was last reviewed on {reviewed}, more than 12 months before "
-        "this date of service: it may have been revised since; check that this version is "
-        "the one in effect",
+    note = (
+        f"{guideline} was last reviewed on {reviewed}, more than 12 months before this date "
+        "of service: it may have been revised since; check that this version is the one in "
+        "effect"
     )
+    return year_after, (note,)
