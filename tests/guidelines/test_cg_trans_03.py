@@ -740,7 +740,7 @@ READING_ROWS = [
         "D-1",
         INS,
         ("patient.diagnoses",),
-        "C92.0 is not a billable code (it has more specific codes)",
+        "C92.0 is not a billable code (C92.0 → C92.00-C92.02)",
     ),
     (
         "C92.0",

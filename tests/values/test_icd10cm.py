@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dli_check.values.icd10cm import code_index, dotted, undotted
+from dli_check.values.icd10cm import billable_choices, code_index, dotted, undotted
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -58,3 +58,20 @@ def test_undotted(text: str, key: str | None) -> None:
 )
 def test_dotted(key: str, printed: str) -> None:
     assert dotted(key) == printed
+
+
+@pytest.mark.parametrize(
+    ("heading", "choices"),
+    [
+        ("C819", "C81.90-C81.99 or C81.9A"),
+        ("C920", "C92.00-C92.02"),
+        ("Z948", "Z94.81-Z94.84 or Z94.89"),
+        ("C81", "one of its 77 billable codes, C81.00 to C81.9A"),
+        ("C8490", "C84.90"),  # a billable code is its own choice
+    ],
+)
+def test_the_billable_choices_under_a_heading(heading: str, choices: str) -> None:
+    index = code_index()
+    position = index.find(heading)
+    assert position is not None
+    assert billable_choices(index, position) == choices

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dli_check.values.icd10cm import CodeIndex, code_index, dotted, undotted
+from dli_check.values.icd10cm import CodeIndex, billable_choices, code_index, dotted, undotted
 
 _CPT = re.compile(r"[0-9]{4}[0-9FT]")
 _HCPCS = re.compile(r"[A-V][0-9]{4}")
@@ -196,7 +196,8 @@ class IcdCodeSet:
             return (NOT_LISTED, "")
         heading = index.is_heading(position)
         if heading and billable_only:
-            return (ASK, f"{code} is not a billable code (it has more specific codes)")
+            choices = billable_choices(index, position)
+            return (ASK, f"{code} is not a billable code ({code} → {choices})")
         for entry in self.entries:
             if entry.codes.contains_position(position, index):
                 return (LISTED, f"{code} is listed: {entry.codes} {entry.description}")

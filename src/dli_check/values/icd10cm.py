@@ -122,6 +122,53 @@ class CodeIndex:
         return last
 
 
+_MAX_CHOICES = 6
+"""Billable choices named one by one at most; more are summed up."""
+
+
+def billable_choices(index: CodeIndex, position: int) -> str:
+    """The billable codes under a heading, in tabular order, with runs that differ only in
+    their last digit written as ranges: ``C81.90-C81.99 or C81.9A``.
+
+    >>> index = build_index(["C81", "C819", *[f"C819{d}" for d in range(10)], "C819A"], "t", "t")
+    >>> billable_choices(index, index.find("C819"))
+    'C81.90-C81.99 or C81.9A'
+    >>> billable_choices(index, index.find("C81"))
+    'C81.90-C81.99 or C81.9A'
+    """
+    leaves = [
+        code
+        for i, code in enumerate(index.lines[position + 1 : index.last_descendant(position) + 1])
+        if index.last_descendant(position + 1 + i) == position + 1 + i
+    ]
+    runs: list[list[str]] = []
+    for code in leaves:
+        last = runs[-1][-1] if runs else ""
+        follows = (
+            code[:-1] == last[:-1]
+            and code[-1].isdigit()
+            and last[-1:].isdigit()
+            and int(code[-1]) == int(last[-1]) + 1
+        )
+        if follows:
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    said = [
+        item
+        for run in runs
+        for item in (
+            [f"{dotted(run[0])}-{dotted(run[-1])}"] if len(run) > 2 else [dotted(c) for c in run]
+        )
+    ]
+    if not said:  # a billable code itself
+        return dotted(index.lines[position])
+    if len(said) > _MAX_CHOICES:
+        first, last = dotted(leaves[0]), dotted(leaves[-1])
+        return f"one of its {len(leaves)} billable codes, {first} to {last}"
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " or " + said[-1]
+
+
 def undotted(code: str) -> str | None:
     """``"c92.00"`` -> ``"C9200"``: the code's key in the index, or None if it is not
     shaped like an ICD-10-CM code (ASCII only, with ASCII spaces around it at most).
