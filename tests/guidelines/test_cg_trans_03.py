@@ -1055,6 +1055,10 @@ def test_collection_keeps_any_allograft_planned_or_done() -> None:
 # An infusion beside a genetic-modification line (86999) for the same lymphocyte donor.
 BESIDE = "the claim also carries genetic modification of these lymphocytes: services[1] (86999)"
 INFUSION = {"code": "38242", "date": "2025-09-02", "lymphocyte_donor_id": "D-1"}
+BY_DEFAULT = (
+    "met by default: genetic modification is billed on its own line (CPT 86999), and the claim "
+    "has none for these lymphocytes"
+)
 
 # (name, the infusion's changes, the other line, status, missing, notes)
 BESIDE_ROWS: list[tuple[str, dict[str, Any], dict[str, Any], str, tuple[str, ...], tuple[str, ...]]] = [
@@ -1062,10 +1066,11 @@ BESIDE_ROWS: list[tuple[str, dict[str, Any], dict[str, Any], str, tuple[str, ...
     ("the same donor, written differently", {}, {"code": "86999-59", "lymphocyte_donor_id": "d-1"}, "not_met", (), (BESIDE,)),
     ("an explicit false beside it is a conflict", {"genetically_modified": False}, {"code": "86999", "lymphocyte_donor_id": "D-1"}, "not_met", (), (BESIDE,)),
     ("the line names the service", {}, {"service": "genetic_modification_of_donor_lymphocytes", "lymphocyte_donor_id": "D-1"}, "not_met", (), ("the claim also carries genetic modification of these lymphocytes: services[1] (genetic_modification_of_donor_lymphocytes)",)),
-    ("another donor's lymphocytes", {}, {"code": "86999", "lymphocyte_donor_id": "D-7"}, "met", (), ()),
-    ("an 86999 line that says it is not genetic modification", {}, {"code": "86999", "lymphocyte_donor_id": "D-1", "genetically_modified": False}, "met", (), ()),
+    ("another donor's lymphocytes", {}, {"code": "86999", "lymphocyte_donor_id": "D-7"}, "met", (), (BY_DEFAULT,)),
+    ("an 86999 line that says it is not genetic modification", {}, {"code": "86999", "lymphocyte_donor_id": "D-1", "genetically_modified": False}, "met", (), (BY_DEFAULT,)),
+    ("said not modified, and nothing else says so: not by default", {"genetically_modified": False}, {"code": "99215"}, "met", (), ()),
     ("no donor on the other line: asked for", {}, {"code": "86999"}, "unknown", ("services[1].lymphocyte_donor_id",), ()),
-    ("another kind of line", {}, {"code": "99215", "lymphocyte_donor_id": "D-1"}, "met", (), ()),
+    ("another kind of line", {}, {"code": "99215", "lymphocyte_donor_id": "D-1"}, "met", (), (BY_DEFAULT,)),
 ]  # fmt: skip
 
 

@@ -78,3 +78,20 @@ def test_stated_on_a_record_fact_with_a_default_is_refused(tmp_path: Path) -> No
         f"{path}:46:29: services[0].criteria[3].condition.stated: applies to a fact with a "
         "default only on a line (service.*)"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "notes"),
+    [
+        ({}, ("met by default: an order says when it is urgent",)),
+        ({"urgent": False}, ()),  # said, not defaulted
+    ],
+)
+def test_a_criterion_met_through_a_default_says_so(
+    tmp_path: Path, line: dict[str, Any], notes: tuple[str, ...]
+) -> None:
+    rules = _rules(tmp_path, "{not: {is_true: service.urgent}}")
+    case = {**CASE, "services": [{**CASE["services"][0], **line}]}
+    (result,) = evaluate(case, rules).services
+    (reason,) = [r for r in result.reasons if r.criterion == "indication-recorded"]
+    assert (reason.status, reason.notes) == ("met", notes)

@@ -112,6 +112,8 @@ class Builder:
         self._uses_bound = False
         self.shows_values = False
         """Whether the criterion being written compares values it shows in its notes."""
+        self.line_reads: set[str] = set()
+        """The fields of this line the criterion being written reads."""
 
     # The generated function.
 
@@ -119,6 +121,7 @@ class Builder:
         """Add one criterion's code; whether it is judged on the service's list record."""
         self._uses_bound = False
         self.shows_values = False
+        self.line_reads = set()
         self._scope.body.append("    " + self.constants.comment(f"criterion {criterion_id!r}"))
         status, missing, notes = self.build(cond, path)
         self._scope.answers.append(f"({status}, {missing}, {notes})")
@@ -209,6 +212,8 @@ class Builder:
         """The local that holds a fact's value (None when absent). Operators check the
         fact first (`lookup`, `typed`), where its problems can be located."""
         scope = self._scope
+        if path.startswith("service."):
+            self.line_reads.add(path[8:])
         local = scope.locals.get(path)
         fact = scope.facts.get(path)
         if local is not None:

@@ -64,6 +64,8 @@ class CompiledCriterion:
     """Whether it is judged on the record of a list that the service is judged on."""
     shows_values: bool
     """Whether its notes, when not met, show a case's values: such reasons are not kept."""
+    defaults: tuple[tuple[str, str], ...] = ()
+    """The line's facts it reads that have a default: (field, the default's reason)."""
     _reasons: dict[tuple[object, ...], Reason] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -166,6 +168,8 @@ class CompiledService:
         """The result for service line `number` of a case: decision, action, reasons and
         missing facts. Lines that come out the same share one result object."""
         answers, record = self._judge(case, line, number)
+        if line.defaulted:
+            answers = self._by_default(answers, line.defaulted)
         key = (line.code, answers, record, notes)
         result = self._results.get(key)
         if result is None:
@@ -202,6 +206,20 @@ class CompiledService:
                 best, best_answers = (*score, index), answers
         assert best is not None
         return best_answers, names[best[2]]
+
+    def _by_default(
+        self, answers: tuple[Answer, ...], defaulted: tuple[str, ...]
+    ) -> tuple[Answer, ...]:
+        """Say so on a criterion met through a fact the line holds by its default."""
+        noted = list(answers)
+        for k, criterion in enumerate(self.criteria):
+            if answers[k][0] != "met":
+                continue
+            for name, why in criterion.defaults:
+                if name in defaulted:
+                    status, missing, notes = noted[k]
+                    noted[k] = (status, missing, (*notes, f"met by default: {why}"))
+        return tuple(noted)
 
     def _score(self, answers: tuple[Answer, ...]) -> tuple[int, int]:
         """Criteria of the record not met, and unknown."""
@@ -424,6 +442,12 @@ def compile_services(
                 problems.append(Problem(exc.path, str(exc)))
                 return services, problems
             shows_values = builder.shows_values
+            defaults = tuple(
+                (name, " ".join(d.default_reason.split()))
+                for name in sorted(builder.line_reads)
+                if (d := case_format.facts[f"service.{name}"].declaration).default is not None
+                and d.default_reason
+            )
             criteria.append(
                 CompiledCriterion(
                     criterion.id,
@@ -432,6 +456,7 @@ def compile_services(
                     tuple(_citation(c) for c in criterion.also_cites),
                     bound,
                     shows_values,
+                    defaults,
                 )
             )
         for j, line_note in enumerate(service.line_notes):
