@@ -35,6 +35,21 @@ def rules_lines(rules: Rules) -> list[str]:
     for service in rules.model.services:
         codes = _codes(rules, service.id)
         lines += ["", f"[bold]{shown(service.title)}[/] ({shown(service.id)}; {shown(codes)})"]
+        if service.expected_codes is not None:
+            expected = service.expected_codes
+            lines.append(f"  expected codes: {shown(expected.code_set)} ({shown(expected.note)})")
+        choice = service.record_choice
+        if choice is not None:
+            lines.append(f"  judged on {shown(choice.name)}: {shown(choice.explanation)}")
+            for word, part in (("among", choice.among), ("prefer", choice.prefer)):
+                if part is not None:
+                    lines.append(f"      {word}:")
+                    lines += [f"        {shown(x)}" for x in condition_text(part)]
+            if choice.latest_by is not None:
+                lines.append(f"      the latest by {shown(choice.latest_by)}")
+        for excluded in service.not_governed_when:
+            lines.append(f"  not governed when: {shown(excluded.explanation)}")
+            lines += [f"      {shown(x)}" for x in condition_text(excluded.when)]
         for criterion in service.criteria:
             lines.append(f"  [bold]{shown(criterion.id)}[/]: {shown(criterion.explanation)}")
             lines += [f"      {shown(x)}" for x in condition_text(criterion.condition)]
