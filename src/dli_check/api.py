@@ -79,12 +79,20 @@ def evaluate(
     return decide_data(data, rules, source, raw)
 
 
-def decide_data(data: Any, rules: Decider, source: str, raw: bytes | None = None) -> CaseResult:
+def decide_data(
+    data: Any,
+    rules: Decider,
+    source: str,
+    raw: bytes | None = None,
+    *,
+    allow_no_lines: bool = False,
+) -> CaseResult:
     """Decide decoded JSON: a FHIR Bundle is read through the rule file's bindings, case
     JSON is validated as it is; `raw`, the JSON text it came from, gives a case's problems
-    their line and column."""
+    their line and column. `allow_no_lines`: a Bundle none of whose orders the rules govern
+    gives a result with no lines, not an error."""
     if is_bundle(data):
-        return decide_bundle(data, rules, source=source)
+        return decide_bundle(data, rules, source=source, allow_no_lines=allow_no_lines)
     try:
         return rules.decide_data(data, source)
     except CaseError as exc:

@@ -587,3 +587,33 @@ def test_a_resource_twice_with_other_content_is_refused_and_the_same_content_rea
         f"<case>: Bundle.entry[{n}].resource.id: ServiceRequest/dli-order-1 appears twice, "
         "with different content"
     )
+
+
+def test_an_order_no_service_routes_is_no_line() -> None:
+    bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    lab = {
+        "resourceType": "ServiceRequest",
+        "id": "cbc-1",
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+        "subject": {"reference": "Patient/pat-1"},
+    }
+    bundle["entry"].insert(1, {"resource": lab})
+    result = evaluate(bundle)
+    assert [(s.service, s.decision) for s in result.services] == [
+        ("donor_lymphocyte_infusion", "medically_necessary")
+    ]
+
+
+def test_a_bundle_of_orders_no_service_routes_is_an_error_or_no_lines() -> None:
+    from dli_check.api import decide_data
+
+    bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "ServiceRequest":
+            entry["resource"]["code"] = {"coding": [{"system": "http://loinc.org", "code": "1-8"}]}
+    with pytest.raises(CaseError):
+        evaluate(bundle)  # a reader asked for a decision: say there is nothing to decide
+    result = decide_data(bundle, load_rules(), "request", allow_no_lines=True)
+    assert (result.decision, result.services) == ("not_applicable", ())

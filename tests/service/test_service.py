@@ -726,3 +726,34 @@ def test_a_real_server(tmp_path: Path) -> None:
         "Claim/$submit",
         "evaluate",
     ]
+
+
+LAB_ORDER: dict[str, Any] = {
+    "resourceType": "ServiceRequest",
+    "id": "cbc-1",
+    "status": "draft",
+    "intent": "order",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+    "subject": {"reference": "Patient/pat-1"},
+}
+
+
+@pytest.mark.parametrize(
+    ("orders", "actions"),
+    [
+        ("beside", ["dli-order-1"]),  # the lab order beside the DLI order gets no action
+        ("alone", []),  # nothing the guideline governs: no action, no error
+    ],
+)
+def test_an_order_no_service_routes_never_breaks_a_request(
+    log: DecisionLog, orders: str, actions: list[str]
+) -> None:
+    request = with_answers(order_sign_request())
+    entries = request["context"]["draftOrders"]["entry"]
+    lab = {"resource": copy.deepcopy(LAB_ORDER)}
+    request["context"]["draftOrders"]["entry"] = [*entries, lab] if orders == "beside" else [lab]
+    response = client(log).post(HOOK, json=request)
+    assert response.status_code == 200
+    body = response.json()
+    assert_valid_crd(body)
+    assert [a["resource"]["id"] for a in body.get("systemActions", [])] == actions

@@ -122,12 +122,24 @@ def case_from_fhir(
 
 
 def decide_bundle(
-    bundle: Mapping[str, Any], rules: Decider, *, source: str = "<bundle>"
+    bundle: Mapping[str, Any],
+    rules: Decider,
+    *,
+    source: str = "<bundle>",
+    allow_no_lines: bool = False,
 ) -> CaseResult:
     """Read a case from a Bundle (by the latest version's bindings, for a rule set) and
     decide it; the result names where each fact came from, and a line left unknown by
-    sources that disagree says which."""
+    sources that disagree says which. A Bundle whose orders no service routes is a
+    `CaseError`, or, with `allow_no_lines` (a service answering for the orders it
+    governs), a result with no lines."""
     read = case_from_fhir(bundle, rules.latest, source=source)
+    if allow_no_lines and not read.data.get("services"):
+        from dli_check.results import CaseResult
+
+        case_id = read.data.get("case_id")
+        case_id = case_id if isinstance(case_id, str) else ""
+        return CaseResult(case_id, "not_applicable", (), rules.latest.provenance)
     try:
         result = rules.decide_data(read.data, source, read_from_fhir=True)
     except CaseError as exc:
@@ -486,11 +498,13 @@ class _Reader:
         identities = self.identities.setdefault("services", [])
         for source_name, source in sources.items():
             for node in self.nodes(source):
-                identities.append(node.identity)
                 prefix = f"services[{len(lines)}]"
                 for name, binding in (("code", source.code), ("service", source.service)):
                     if binding is not None:
                         self.read(f"{prefix}.{name}", "code", binding, node)
+                if f"{prefix}.code" not in self.found and f"{prefix}.service" not in self.found:
+                    continue  # an order no service can route (a lab test): not a line here
+                identities.append(node.identity)
                 self.read_facts(prefix, "service", fields, source_name, node)
                 lines.append({})
         return lines

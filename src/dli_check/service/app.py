@@ -406,7 +406,7 @@ def _decide(
     first_error: CaseError | None = None
     for rules in guidelines:
         try:
-            result = decide_data(bundle, rules, "request")
+            result = decide_data(bundle, rules, "request", allow_no_lines=True)
         except CaseError as exc:
             first_error = first_error or exc
             continue
