@@ -617,3 +617,28 @@ def test_a_bundle_of_orders_no_service_routes_is_an_error_or_no_lines() -> None:
         evaluate(bundle)  # a reader asked for a decision: say there is nothing to decide
     result = decide_data(bundle, load_rules(), "request", allow_no_lines=True)
     assert (result.decision, result.services) == ("not_applicable", ())
+
+
+BILLING_OPTIONS = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options"
+
+
+def test_an_order_coded_only_in_ext_billing_options_is_routed() -> None:
+    """The CRD guide's own pattern: a SNOMED CT order code, the CPT code in the
+    ext-billing-options extension on it."""
+    bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    for entry in bundle["entry"]:
+        order = entry["resource"]
+        if order["resourceType"] == "ServiceRequest":
+            order["code"] = {
+                "extension": [
+                    {
+                        "url": BILLING_OPTIONS,
+                        "valueCodeableConcept": {"coding": order["code"]["coding"]},
+                    }
+                ],
+                "coding": [{"system": "http://snomed.info/sct", "code": "180325003"}],
+            }
+    result = evaluate(bundle)
+    assert [(s.service, s.code, s.decision) for s in result.services] == [
+        ("donor_lymphocyte_infusion", "38242", "medically_necessary")
+    ]
