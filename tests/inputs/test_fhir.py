@@ -314,7 +314,7 @@ def set_key(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _active_order_and_no_last_entry(bundle: dict[str, Any]) -> None:
-    set_key(resource(bundle, "ServiceRequest"), "status", "active")
+    set_key(resource(bundle, "ServiceRequest"), "status", "completed")
     bundle["entry"].pop()
 
 
@@ -404,7 +404,9 @@ def test_a_rule_file_binding_must_name_a_source_of_its_entity(tmp_path: Path) ->
 def test_a_fhirpath_that_does_not_compile_is_the_rule_file_s_fault(tmp_path: Path) -> None:
     text = (ROOT / "rules" / "cg-trans-03.yaml").read_text()
     path = tmp_path / "rules.yaml"
-    path.write_text(text.replace("where: status = 'draft'", "where: status = ("))
+    broken = "where: (status = 'draft' or status = 'active') and doNotPerform.where($this = true).empty()"
+    assert broken in text
+    path.write_text(text.replace(broken, "where: status = ("))
     with pytest.raises(DliCheckError) as caught:
         evaluate(FHIR / "order-sign-dli.json", load_rules(path))
     assert str(caught.value) == "the rule file's FHIRPath 'status = (' does not compile (KeyError)"
@@ -642,3 +644,22 @@ def test_an_order_coded_only_in_ext_billing_options_is_routed() -> None:
     assert [(s.service, s.code, s.decision) for s in result.services] == [
         ("donor_lymphocyte_infusion", "38242", "medically_necessary")
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "lines"),
+    [
+        ({"status": "draft"}, 1),
+        ({"status": "active"}, 1),  # signed already: still an order to pre-screen
+        ({"status": "completed"}, 0),
+        ({"doNotPerform": True}, 0),  # an order not to be done is no line
+        ({"doNotPerform": False}, 1),
+    ],
+)
+def test_which_orders_are_lines(changes: dict[str, Any], lines: int) -> None:
+    from dli_check.api import decide_data
+
+    bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
+    resource(bundle, "ServiceRequest").update(changes)
+    result = decide_data(bundle, load_rules(), "request", allow_no_lines=True)
+    assert len(result.services) == lines
