@@ -757,3 +757,13 @@ def test_an_order_no_service_routes_never_breaks_a_request(
     body = response.json()
     assert_valid_crd(body)
     assert [a["resource"]["id"] for a in body.get("systemActions", [])] == actions
+
+
+def test_the_crd_guides_own_request_gets_no_action_not_an_error(log: DecisionLog) -> None:
+    """The CRD guide's unchanged CRDServiceRequest example: a mammography order, which
+    CG-TRANS-03 does not govern, with three billing options: answered, with no action."""
+    request = json.loads(
+        (ROOT / "tests" / "data" / "interop" / "crd-CRDServiceRequest.json").read_text()
+    )
+    response = client(log).post(HOOK, json=request)
+    assert (response.status_code, response.json()) == (200, {"cards": []})

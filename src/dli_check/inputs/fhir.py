@@ -502,12 +502,20 @@ class _Reader:
                 for name, binding in (("code", source.code), ("service", source.service)):
                     if binding is not None:
                         self.read(f"{prefix}.{name}", "code", binding, node)
-                if f"{prefix}.code" not in self.found and f"{prefix}.service" not in self.found:
-                    continue  # an order no service can route (a lab test): not a line here
+                if not (self._one(f"{prefix}.code") or self._one(f"{prefix}.service")):
+                    # An order no service can route (a lab test, or billing options that
+                    # disagree): not a line here, and no action for it.
+                    self.found.pop(f"{prefix}.code", None)
+                    self.found.pop(f"{prefix}.service", None)
+                    continue
                 identities.append(node.identity)
                 self.read_facts(prefix, "service", fields, source_name, node)
                 lines.append({})
         return lines
+
+    def _one(self, path: str) -> bool:
+        """Whether the places read for `path` give it one value."""
+        return len({repr(value) for value, _ in self.found.get(path, ())}) == 1
 
     def answers(self, data: dict[str, Any], source: str) -> None:
         """Read the answers of every QuestionnaireResponse in the Bundle."""
