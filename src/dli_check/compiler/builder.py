@@ -427,20 +427,26 @@ class Builder:
             return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
         if self._scope.list_name is not None or self._scope.other:
             return self.fail(path, "some cannot be nested in another some or an other_line")
-        outer, self._scope = self._scope, _Scope(list_name)
-        try:
-            status, missing, notes = self.build(where_cond, (*path, "where"))
-        finally:
-            inner, self._scope = self._scope, outer
-        inner.answers.append(f"({status}, {missing}, {notes})")
-        name = identifier(f"some_{len(self.functions) + 1}_{list_name}")
-        self.functions.append(inner.source(name, criteria=False))
+        name = self._nested(_Scope(list_name), where_cond, path, f"some_{{}}_{list_name}")
         k = self.new()
         self.line(
             f"s{k}, m{k}, n{k} = _some(case.lists[{list_name!r}], {name}, {list_name!r}, "
             "case, line, number)"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
+
+    def _nested(self, scope: _Scope, where_cond: Any, path: PathKey, name: str) -> str:
+        """Write a quantifier's condition as a function of its own, in `scope`; its name
+        (`name` with its number)."""
+        outer, self._scope = self._scope, scope
+        try:
+            status, missing, notes = self.build(where_cond, (*path, "where"))
+        finally:
+            self._scope = outer
+        scope.answers.append(f"({status}, {missing}, {notes})")
+        function = identifier(name.format(len(self.functions) + 1))
+        self.functions.append(scope.source(function, criteria=False))
+        return function
 
     def other_line(self, service: str, where_cond: Any, note: str, path: PathKey) -> Triple:
         """Some other line of the case, decided as `service`, meets a condition: compiled as
@@ -453,14 +459,8 @@ class Builder:
             )
         if self._scope.list_name is not None or self._scope.other:
             return self.fail(path, "other_line cannot be nested in some or another other_line")
-        outer, self._scope = self._scope, _Scope(None, other=True)
-        try:
-            status, missing, notes = self.build(where_cond, (*path, "where"))
-        finally:
-            inner, self._scope = self._scope, outer
-        inner.answers.append(f"({status}, {missing}, {notes})")
-        name = identifier(f"other_line_{len(self.functions) + 1}_{service}")
-        self.functions.append(inner.source(name, criteria=False))
+        scope = _Scope(None, other=True)
+        name = self._nested(scope, where_cond, path, f"other_line_{{}}_{service}")
         codes, said, k = self.constant(self.service_codes[service]), self.constant(note), self.new()
         self.line(  # a case of one line has no other line to look at
             f"s{k}, m{k}, n{k} = (_N, (), ()) if len(case.services) < 2 else "
