@@ -1089,3 +1089,60 @@ def test_an_infusion_beside_genetic_modification(
     line = evaluate(mutate({"services": [INFUSION | infusion, other]})).services[0]
     (reason,) = [r for r in line.reasons if r.criterion == "not-genetically-modified"]
     assert (reason.status, reason.missing, reason.notes) == (status, missing, notes)
+
+
+_GAP_2024 = "ICD-10-CM FY2024 is not shipped here"
+_NO_DATE = (
+    "the line has no date of service, so its codes are read in FY2026 (April 1, 2026 update), "
+    "the latest release here"
+)
+RELEASE_ROWS = [
+    # (date of service, claim codes, status of diagnosis-listed, its notes)
+    (
+        "2024-06-03",
+        ["C88.0"],
+        "met",
+        [
+            "C88.0 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other "
+            "B-cell lymphoma; C88.0 is billable in FY2021 (January 1, 2021 update) but not in "
+            f"FY2025 (April 1, 2025 update): {_GAP_2024}, so either is accepted"
+        ],
+    ),
+    ("2025-06-03", ["C88.0"], "unknown", ["C88.0 is not a billable code (C88.0 → C88.00 or C88.01)"]),
+    ("2026-06-03", ["C88.00"], "met", ["C88.00 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other B-cell lymphoma"]),
+    (
+        "2024-11-03",
+        ["C81.9A"],
+        "met",
+        [
+            'C81.9A is counted: an "in remission" code that ICD-10-CM added in FY2025, after the '
+            "guideline's last review (2023-05-11); it refines a category that the printed range "
+            "covers from its first to its last code, so it is counted with that range; C81.9A is "
+            "billable in FY2025 (April 1, 2025 update) but not in FY2021 (January 1, 2021 update): "
+            "ICD-10-CM FY2025 is not shipped here, so either is accepted"
+        ],
+    ),
+    ("2026-11-03", ["C92.02"], "met", ["C92.02 is listed: C92.00-C92.92 Myeloid leukemia"]),
+    (None, ["C92.02"], "met", ["C92.02 is listed: C92.00-C92.92 Myeloid leukemia", _NO_DATE]),
+    (None, ["C88.0"], "unknown", ["C88.0 is not a billable code (C88.0 → C88.00 or C88.01)", _NO_DATE]),
+]
+
+
+@pytest.mark.parametrize(("day", "codes", "status", "notes"), RELEASE_ROWS)
+def test_claim_codes_are_read_in_the_release_of_the_date_of_service(
+    day: str | None, codes: list[str], status: str, notes: list[str]
+) -> None:
+    case = mutate({"patient.diagnoses": codes, "services.0.date": day or DELETE})
+    line = evaluate(case).services[0]
+    reason = next(r for r in line.reasons if r.criterion == "diagnosis-listed")
+    assert (reason.status, reason.notes) == (status, tuple(notes))
+
+
+def test_an_indication_of_any_release_counts() -> None:
+    # C88.0 was billable in FY2021; as clinical history it counts whatever the line's date.
+    line = evaluate(mutate({"transplants.0.indication": "C88.0"})).services[0]
+    reason = next(r for r in line.reasons if r.criterion == "transplant-treated-hematologic-malignancy")
+    assert (reason.status, reason.notes) == (
+        "met",
+        ("C88.0 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other B-cell lymphoma",),
+    )

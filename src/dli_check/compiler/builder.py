@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.case_format import CaseFormat
@@ -22,6 +23,7 @@ from dli_check.compiler.logic import (
     combine,
     concat,
     identifiers_differ,
+    line_releases,
     match_codes,
     other_lines,
     same_identifier,
@@ -104,6 +106,7 @@ class Builder:
             "_loose_id": identifiers_differ,
             "_other": other_lines,
             "_index": index,
+            "_on": partial(line_releases, received=case_format.received),
         }
         self.constants = Constants("_c", self.names)
         self.functions: list[str] = []
@@ -383,11 +386,13 @@ class Builder:
             )
         v, k, name = self.fact(path), self.new(), self.constant(code_set)
         codes = v if fact is not None and fact.type == "codes" else f"({v},)"
-        billable = bool(fact and fact.declaration.billable_only)
+        # A billed code is judged by the releases of the line's date of service; clinical
+        # history by any release.
+        on = "_on(case, line)" if fact and fact.declaration.billable_only else "None"
         missing = self.missing(path)
         self.line(
             f"s{k}, m{k}, n{k} = (_U, {missing}, ()) if {v} is None "
-            f"else _match({name}, {codes}, _index, {billable}, {missing})"
+            f"else _match({name}, {codes}, _index, {on}, {missing})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

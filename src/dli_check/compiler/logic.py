@@ -29,7 +29,7 @@ from typing import Any
 from dli_check.results import Status
 from dli_check.values.case import Case, Line, loosely_same
 from dli_check.values.codes import ASK, LISTED, IcdCodeSet, ProcedureCodeSet
-from dli_check.values.icd10cm import CodeIndex
+from dli_check.values.icd10cm import CodeIndex, ReleaseChoice, releases_on
 
 MAX_NOTES = 5
 """Notes kept per reason: a claim of 1,000 codes must not give 1,000 notes on each of its
@@ -89,14 +89,16 @@ def match_codes(
     code_set: IcdCodeSet,
     codes: list[str] | tuple[str, ...],
     index: CodeIndex,
-    billable_only: bool,
+    on: ReleaseChoice | None,
     missing: tuple[str, ...],
 ) -> Answer:
     """Whether any of the codes is in the set, with a note for each code: met if one is
     listed; unknown (asking for `missing`) if none is but one asks for another code (a
-    heading, a history code where the disease is needed); else not met. Remembered per
-    codes asked about."""
-    key = (tuple(codes), billable_only, missing)
+    heading, a code not valid on the date of service, a history code where the disease is
+    needed); else not met. `on` is the releases of the line's date of service for billed
+    codes (see `IcdCodeSet.describe`), None for clinical history. Remembered per codes
+    asked about."""
+    key = (tuple(codes), on, missing)
     known = code_set.matches.get(key)
     if known is not None:
         return known  # type: ignore[return-value]
@@ -104,16 +106,18 @@ def match_codes(
     ask: list[str] = []
     unlisted: list[str] = []
     for code in codes:
-        kind, note = code_set.describe(code, index, billable_only)
+        kind, note = code_set.describe(code, index, on)
         (listed if kind == LISTED else ask if kind == ASK else unlisted).append(note)
+    # Which release a line with no date was read in: said once.
+    said = (on.why,) if on is not None and not on.dated else ()
     answer: Answer
     if listed:
-        answer = ("met", (), tuple(listed))
+        answer = ("met", (), (*listed, *said))
     elif ask:
-        answer = ("unknown", missing, tuple(ask) + tuple(n for n in unlisted if n))
+        answer = ("unknown", missing, (*ask, *(n for n in unlisted if n), *said))
     else:
         notes = tuple(n for n in unlisted if n) or (f"no code is listed in {code_set.title}",)
-        answer = ("not_met", (), notes)
+        answer = ("not_met", (), (*notes, *said))
     if len(code_set.matches) < _MATCH_CACHE:
         code_set.matches[key] = answer
     return answer
@@ -121,6 +125,17 @@ def match_codes(
 
 _MATCH_CACHE = 4096
 """Answers kept per code set."""
+
+
+def line_releases(case: Case, line: Line, received: str | None) -> ReleaseChoice:
+    """The ICD-10-CM releases a line's billed codes are judged by: those of its date of
+    service, else of the case's `received` date (``record.field``), else the latest."""
+    day = line.facts.get("date")
+    if day is None and received is not None:
+        record, _, name = received.partition(".")
+        holder = case.records.get(record)
+        day = holder.get(name) if holder is not None else None
+    return releases_on(day)
 
 
 @lru_cache(maxsize=4096)

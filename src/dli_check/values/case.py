@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from dli_check.values.codes import procedure_system
-from dli_check.values.icd10cm import code_index, dotted, undotted
+from dli_check.values.icd10cm import dotted, in_any_release, releases, undotted
 
 MAX_ITEMS = 1000
 """At most this many codes in a list, or service lines, in a case (claims carry far fewer)."""
@@ -181,9 +181,9 @@ def _icd10cm(value: str) -> str:
     key = undotted(value)
     if key is None:
         raise ValueProblem("not shaped like an ICD-10-CM code (e.g. C92.00)")
-    index = code_index()
-    if key not in index:
-        raise ValueProblem(f"not a code in ICD-10-CM {index.release}")
+    if not in_any_release(key):
+        said = ", ".join(r.name.split(" ")[0] for r in releases())
+        raise ValueProblem(f"not a code in any ICD-10-CM release here ({said})")
     return dotted(key)
 
 

@@ -18,7 +18,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dli_check.values.icd10cm import CodeIndex, billable_choices, code_index, dotted, undotted
+from dli_check.values.icd10cm import (
+    CodeIndex,
+    ReleaseChoice,
+    billable_choices,
+    code_index,
+    dotted,
+    undotted,
+)
 
 _CPT = re.compile(r"[0-9]{4}[0-9FT]")
 _HCPCS = re.compile(r"[A-V][0-9]{4}")
@@ -170,7 +177,7 @@ class IcdCodeSet:
     caveats: tuple[Caveat, ...]
     also_includes: tuple[CodeGroup, ...] = ()
     ask_instead: tuple[CodeGroup, ...] = ()
-    _memo: dict[tuple[str, bool], tuple[str, str]] = field(
+    _memo: dict[tuple[str, ReleaseChoice | None], tuple[str, str]] = field(
         default_factory=dict, compare=False, repr=False
     )
     matches: dict[tuple[object, ...], object] = field(
@@ -178,26 +185,54 @@ class IcdCodeSet:
     )
     """What `compiler.match_codes` answered, per codes asked about: a claim's codes recur."""
 
-    def describe(self, code: str, index: CodeIndex, billable_only: bool = False) -> tuple[str, str]:
+    def describe(
+        self, code: str, index: CodeIndex, on: ReleaseChoice | None = None
+    ) -> tuple[str, str]:
         """How the set takes a code — `LISTED`, `ASK` (another code decides) or
         `NOT_LISTED` — and a note saying why (empty when there is nothing to say).
-        With `billable_only`, a heading code (one with more specific codes) is not billable
-        and asks for the billable code. Remembered per code: sets are fixed, codes recur."""
-        found = self._memo.get((code, billable_only))
+
+        With `on` (the releases of a claim line's date of service), the code must be valid
+        and billable in one of them: a code none of them has asks for a code valid on that
+        date, and a heading code (one with more specific codes) asks for the billable code.
+        Without it (clinical history), a code of any release counts. Where the code is in
+        the set is judged in `index`'s tabular order, a code it no longer has by its
+        nearest ancestor. Remembered per code: sets are fixed, codes recur."""
+        found = self._memo.get((code, on))
         if found is None:
-            found = self._describe(code, index, billable_only)
+            found = self._describe(code, index, on)
             if len(self._memo) < _MEMO_LIMIT:
-                self._memo[(code, billable_only)] = found
+                self._memo[(code, on)] = found
         return found
 
-    def _describe(self, code: str, index: CodeIndex, billable_only: bool) -> tuple[str, str]:
-        position = index.find(undotted(code) or "")
+    def _describe(self, code: str, index: CodeIndex, on: ReleaseChoice | None) -> tuple[str, str]:
+        key = undotted(code) or ""
+        position = index.place(key)
         if position is None:
             return (NOT_LISTED, "")
         heading = index.is_heading(position)
-        if heading and billable_only:
-            choices = billable_choices(index, position)
-            return (ASK, f"{code} is not a billable code ({code} → {choices})")
+        said = ""
+        if on is not None:
+            valid = [
+                (r, i, at)
+                for r in on.releases
+                if (at := (i := r.index()).find(key)) is not None
+            ]
+            if not valid:
+                return (ASK, f"{code} is not a code in ICD-10-CM {on.name}" + _why(on, "; "))
+            billable = [r for r, i, at in valid if not i.is_heading(at)]
+            if not billable:
+                _, latest, at = valid[-1]
+                choices = billable_choices(latest, at)
+                return (ASK, f"{code} is not a billable code ({code} → {choices})" + _why(on, "; "))
+            heading = False
+            if len(billable) < len(on.releases):  # the releases disagree: say which
+                others = " or ".join(r.name for r in on.releases if r not in billable)
+                said = f"{code} is billable in {billable[0].name} but not in {others}: "
+                said += f"{on.gap}, so either is accepted"
+        kind, note = self._in_set(code, position, index, heading)
+        return (kind, f"{note}; {said}" if note and said else note or said)
+
+    def _in_set(self, code: str, position: int, index: CodeIndex, heading: bool) -> tuple[str, str]:
         for entry in self.entries:
             if entry.codes.contains_position(position, index):
                 return (LISTED, f"{code} is listed: {entry.codes} {entry.description}")
@@ -224,6 +259,11 @@ class IcdCodeSet:
             if any(r.contains_position(position, index) for r in caveat.codes):
                 return caveat
         return None
+
+
+def _why(on: ReleaseChoice, joint: str) -> str:
+    # A line with no date says which release it read once, not per code (`match_codes`).
+    return f"{joint}{on.why}" if on.dated and on.why else ""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""The official ICD-10-CM code set, as a compact index in tabular order.
+"""The official ICD-10-CM code set, as a compact index in tabular order, release by release.
 
-The codes come from the release that the `simple-icd-10-cm` package ships. Importing that
+The latest codes come from the release that the `simple-icd-10-cm` package ships; earlier
+releases are shipped here as data files (``icd10cm_releases/``, see its SOURCE.md), so that
+a claim's codes are judged by the release in effect on the date of service
+(`releases_on`). Importing that
 package costs about 1.5 s and 190 MiB because it builds a tree of every code; this module
 instead reads the package's own list of codes (the same codes, in the same tabular order,
 as its ``get_all_codes()``; a test checks that) without importing the package, in about
@@ -11,9 +14,11 @@ first asked) the position of its last descendant.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import re
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 
 PACKAGE = "simple_icd_10_cm"
@@ -97,6 +102,16 @@ class CodeIndex:
 
     def __contains__(self, undotted: object) -> bool:
         return isinstance(undotted, str) and self.find(undotted) is not None
+
+    def place(self, undotted: str) -> int | None:
+        """The position of a code; for a code this release does not have (one deleted
+        since), the position of its nearest ancestor that it has, which stands for it:
+        ``C88.0`` of FY2021 would be placed at ``C88``. None when no ancestor is here."""
+        for end in range(len(undotted), 2, -1):
+            found = self.find(undotted[:end])
+            if found is not None:
+                return found
+        return None
 
     def is_heading(self, position: int) -> bool:
         """Whether the code at `position` has more specific codes (it is not billable)."""
@@ -197,14 +212,17 @@ def _data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _release_name(list_file: Path) -> str:
+def _release_of(list_file: Path) -> tuple[str, dt.date, dt.date]:
+    """A code list's release name, the first day it is in effect, and the last day of its
+    fiscal year (the US federal fiscal year starts on October 1; an October release is
+    next year's)."""
     match = _LIST_NAME.fullmatch(list_file.name)
     if not match or match.group(1) not in _MONTHS:
-        return list_file.stem
-    month, year = match.group(1), int(match.group(2))
-    # The US federal fiscal year starts on October 1: an October release is next year's.
-    fiscal = year + 1 if _MONTHS.index(month) >= 9 else year
-    return f"FY{fiscal} ({month} 1, {year} update)"
+        return list_file.stem, dt.date.min, dt.date.max
+    month, year = _MONTHS.index(match.group(1)) + 1, int(match.group(2))
+    fiscal = year + 1 if month >= 10 else year
+    name = f"FY{fiscal} ({_MONTHS[month - 1]} 1, {year} update)"
+    return name, dt.date(year, month, 1), dt.date(fiscal, 9, 30)
 
 
 def build_index(lines: list[str], release: str, source: str) -> CodeIndex:
@@ -233,13 +251,122 @@ def release() -> tuple[str, str]:
     """Which release is installed and where it comes from, without reading it."""
     code_list = _code_list()
     version = _package_version(code_list.parent.parent)
-    return _release_name(code_list), f"simple-icd-10-cm {version}"
+    return _release_of(code_list)[0], f"simple-icd-10-cm {version}"
 
 
 @cache
 def code_index() -> CodeIndex:
     """The index of the installed ICD-10-CM release, built once per process."""
-    # The list is ASCII with CRLF line ends; bytes split faster than text read in
+    return _read_index(_code_list(), *release())
+
+
+def _read_index(code_list: Path, name: str, source: str) -> CodeIndex:
+    # The lists are ASCII, some with CRLF line ends; bytes split faster than text read in
     # universal-newline mode.
-    lines = _code_list().read_bytes().decode("ascii").splitlines()
-    return build_index(lines, *release())
+    return build_index(code_list.read_bytes().decode("ascii").splitlines(), name, source)
+
+
+_SHIPPED = Path(__file__).with_name("icd10cm_releases")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One ICD-10-CM release: its name, where it comes from, and its dates of service (from
+    its first day to the end of its fiscal year). Its codes are read when first asked."""
+
+    name: str
+    source: str
+    start: dt.date
+    end: dt.date
+    path: Path
+
+    def index(self) -> CodeIndex:
+        """The release's codes (read once per process)."""
+        return _index_of(self)
+
+
+@cache
+def _index_of(release_: Release) -> CodeIndex:
+    if release_.name == release()[0]:
+        return code_index()
+    return _read_index(release_.path, release_.name, release_.source)
+
+
+@cache
+def releases() -> tuple[Release, ...]:
+    """Every release here, in date order: those shipped as data files, and the installed
+    one (which stands for a shipped one of the same name)."""
+    installed = _code_list()
+    found = {}
+    for path in sorted(_SHIPPED.glob("code-list-*.txt")):
+        name, start, end = _release_of(path)
+        found[name] = Release(name, "dli-check (from simple-icd-10-cm, see SOURCE.md)", start, end, path)
+    name, start, end = _release_of(installed)
+    found[name] = Release(name, release()[1], start, end, installed)
+    return tuple(sorted(found.values(), key=lambda r: r.start))
+
+
+def in_any_release(undotted_code: str) -> bool:
+    """Whether some release here has the code: the installed one is asked first."""
+    if undotted_code in code_index():
+        return True
+    return any(undotted_code in r.index() for r in releases())
+
+
+@dataclass(frozen=True, eq=False)  # interned by `releases_on`: one object per choice
+class ReleaseChoice:
+    """The releases a line's codes are judged by: the one in effect on its date of service,
+    or, when that one is not here, those just before and after it (a code valid, or
+    billable, in either is); with no date, the latest."""
+
+    releases: tuple[Release, ...]
+    gap: str = ""
+    """Which release of the date of service is not here (``FY2024``); empty when it is."""
+    dated: bool = True
+    """False for a line with no date of service."""
+
+    @property
+    def name(self) -> str:
+        """``FY2025 (April 1, 2025 update)``, or two releases joined by "or"."""
+        return " or ".join(r.name for r in self.releases)
+
+    @property
+    def why(self) -> str:
+        """Why these releases, when they are not simply the one in effect on the date."""
+        if not self.dated:
+            return (
+                f"the line has no date of service, so its codes are read in {self.name}, "
+                "the latest release here"
+            )
+        if not self.gap:
+            return ""
+        either = "either " if len(self.releases) > 1 else ""
+        return f"{self.gap}, so a code valid in {either}{self.name} is accepted"
+
+
+@lru_cache(maxsize=4096)
+def releases_on(day: dt.date | None) -> ReleaseChoice:
+    """The releases a code billed on a date of service is judged by: the release in effect
+    then, when it is here; else the releases here just before and just after it; with no
+    date, the latest release here.
+
+    >>> releases_on(dt.date(2025, 6, 3)).name
+    'FY2025 (April 1, 2025 update)'
+    >>> releases_on(dt.date(2024, 6, 3)).why
+    'ICD-10-CM FY2024 is not shipped here, so a code valid in either FY2021 (January 1, 2021 update) or FY2025 (April 1, 2025 update) is accepted'
+    """
+    every = releases()
+    if day is None:
+        return _choice(every[-1:], "", dated=False)
+    for candidate in every:
+        if candidate.start <= day <= candidate.end:
+            return _choice((candidate,), "", dated=True)
+    before = [r for r in every if r.end < day][-1:]
+    after = [r for r in every if r.start > day][:1]
+    fiscal = day.year + 1 if day.month >= 10 else day.year
+    return _choice((*before, *after), f"ICD-10-CM FY{fiscal} is not shipped here", dated=True)
+
+
+@cache
+def _choice(chosen: tuple[Release, ...], gap: str, dated: bool) -> ReleaseChoice:
+    return ReleaseChoice(chosen, gap, dated)
