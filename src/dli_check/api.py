@@ -92,13 +92,15 @@ def decide_data(
     their line and column. `allow_no_lines`: a Bundle none of whose orders the rules govern
     gives a result with no lines, not an error."""
     if is_bundle(data):
-        return decide_bundle(data, rules, source=source, allow_no_lines=allow_no_lines)
+        result = decide_bundle(data, rules, source=source, allow_no_lines=allow_no_lines)
+        return result.given(raw if raw is not None else data)
     try:
-        return rules.decide_data(data, source)
+        result = rules.decide_data(data, source)
     except CaseError as exc:
         if raw is None or not isinstance(data, Mapping):  # not a case: nothing to point at
             raise
         raise located(exc, raw) from None
+    return result.given(raw if raw is not None else data)
 
 
 def _rules(rules: Decider | None) -> Decider:

@@ -10,8 +10,10 @@ Every result part is a frozen dataclass: `dataclasses.asdict` gives its data,
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -69,6 +71,13 @@ class Reason:
     """What the engine saw: e.g. which listed range a code fell in, or why it fell in none."""
     missing: tuple[str, ...]
     """Fact paths that were absent, when the status is unknown."""
+    by_default: bool = False
+    """Met only through a fact's declared default, or because a fact was not given; the
+    note that starts with `BY_DEFAULT` says which and why."""
+
+
+BY_DEFAULT = "met by default: "
+"""How a note starts that says a criterion was met through a default or an absent fact."""
 
 
 @dataclass(frozen=True)
@@ -145,16 +154,97 @@ class FactSource:
     """False when the places give different values: the fact was left unknown."""
 
 
+@dataclass(frozen=True)
+class FactRead:
+    """A fact a criterion read, where the case holds it, and its value (None: absent)."""
+
+    fact: str
+    """``services[0].provider_id``, ``visits[1].date``, ``patient.diagnoses``."""
+    value: Any
+    """As JSON has it: dates as ISO text, code lists as lists."""
+
+
+@dataclass(frozen=True)
+class CriterionRead:
+    """The facts one criterion read for one line (their values are the case's, in
+    `CaseAudit.values`), in the order it reads them."""
+
+    criterion: str
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LineAudit:
+    """What an auditor needs to follow one line's decision: where the line stands in the
+    case, its date of service, the ICD-10-CM release its codes were read in, and the facts
+    each criterion read."""
+
+    position: int
+    """The line's index in the case's ``services`` (from 0)."""
+    date_of_service: dt.date | None
+    code_set_release: str
+    """``FY2025 (April 1, 2025 update)``; two releases joined by "or" when the release of
+    the date is not shipped (see `dli_check.values.icd10cm.releases_on`)."""
+    read: tuple[CriterionRead, ...]
+
+
+@dataclass(frozen=True)
+class CaseAudit:
+    """Per line, its `LineAudit`; and, once for the case, the value of every fact a
+    criterion read (a claim's codes, read by every line, are not repeated)."""
+
+    lines: tuple[LineAudit, ...]
+    values: tuple[FactRead, ...]
+    """In the order first read."""
+
+
+AuditSource = Callable[[tuple[ServiceResult, ...]], CaseAudit]
+"""Makes a case's audit from its line results, when it is first asked for."""
+
+_DECISIONS = uuid.UUID("8ad5c98e-2ca3-4588-9530-84947e983a13")
+"""The namespace of `CaseResult.decision_id` (a fixed, random UUID)."""
+
+
+def _sha256(given: bytes | Mapping[str, Any] | None) -> str | None:
+    if given is None:
+        return None
+    if not isinstance(given, bytes):
+        text = json.dumps(
+            given, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+        given = text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(given).hexdigest()
+
+
 @dataclass(frozen=True, init=False)
 class CaseResult:
-    """The decision for a whole case, line by line, in input order."""
+    """The decision for a whole case, line by line, in input order.
+
+    `decision_id`, `case_sha256` and `audit` are made when first asked for (deciding a
+    case costs microseconds, and most callers of `evaluate` never ask): they are fields,
+    and JSON holds them, like any other.
+    """
 
     case_id: str
     decision: Decision
+    decision_id: str | None
+    """A UUID naming this decision, made (UUID version 5) from the case's sha256, the
+    sha256 of each rule file that decided a line, and the engine version: the same case
+    decided by the same rules and engine always has the same id, and any change of them
+    gives another. None when `case_sha256` is."""
+    case_sha256: str | None
+    """The sha256 of the case's bytes as given (the file, the request body, the JSON Lines
+    line); for a case given as a dict, of its canonical JSON (keys sorted, no spaces,
+    UTF-8). None when the engine was called directly, with no input to hash."""
     services: tuple[ServiceResult, ...]
     provenance: Provenance
-    sources: tuple[FactSource, ...] = ()
+    sources: tuple[FactSource, ...]
     """For a case read from FHIR: where each fact came from (empty for case JSON)."""
+    audit: CaseAudit | None
+    """Per service line, in the same order: its position, date of service, ICD-10-CM
+    release and the facts each criterion read, with their values (line results are shared
+    between cases that come out alike, so what is the case's own is kept here). None when
+    the engine made no record of them."""
 
     def __init__(
         self,
@@ -163,6 +253,9 @@ class CaseResult:
         services: tuple[ServiceResult, ...],
         provenance: Provenance,
         sources: tuple[FactSource, ...] = (),
+        *,
+        given: bytes | Mapping[str, Any] | None = None,
+        audit_from: AuditSource | None = None,
     ) -> None:
         # One is made per case: filled in directly, it costs a third of what a frozen
         # dataclass's own __init__ (a setattr per field) does.
@@ -172,6 +265,58 @@ class CaseResult:
             services=services,
             provenance=provenance,
             sources=sources,
+            _given=given,
+            _audit_from=audit_from,
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for what __init__ leaves out: the fields made when first asked for.
+        if name == "case_sha256":
+            value: Any = _sha256(self.__dict__["_given"])
+        elif name == "decision_id":
+            value = self._decision_id()
+        elif name == "audit":
+            made = self.__dict__["_audit_from"]
+            value = made(self.services) if made is not None else None
+        else:
+            raise AttributeError(name)
+        self.__dict__[name] = value
+        return value
+
+    def _decision_id(self) -> str | None:
+        digest = self.case_sha256
+        if digest is None:
+            return None
+        rules = {self.provenance.rules_sha256}
+        rules.update(line.version.rules_sha256 for line in self.services if line.version)
+        name = "\n".join((digest, *sorted(rules), self.provenance.engine_version))
+        return str(uuid.uuid5(_DECISIONS, name))
+
+    def given(self, case: bytes | Mapping[str, Any]) -> CaseResult:
+        """This result, for a case given as `case` (its bytes, or the dict): what
+        `case_sha256` and `decision_id` are made from."""
+        return CaseResult(
+            self.case_id,
+            self.decision,
+            self.services,
+            self.provenance,
+            self.sources,
+            given=case,
+            audit_from=self.__dict__["_audit_from"],
+        )
+
+    def with_lines(
+        self, services: tuple[ServiceResult, ...], sources: tuple[FactSource, ...]
+    ) -> CaseResult:
+        """This result with other line results (as many, in the same order) and sources."""
+        return CaseResult(
+            self.case_id,
+            self.decision,
+            services,
+            self.provenance,
+            sources,
+            given=self.__dict__["_given"],
+            audit_from=self.__dict__["_audit_from"],
         )
 
     def to_json(self, *, indent: int | None = 2, detail: Detail = "full") -> str:
@@ -193,12 +338,16 @@ class CaseResult:
                 _text(self.case_id),
                 ',"decision":"',
                 self.decision,
-                '","services":[',
+                '",',
+                _ids(self),
+                ',"services":[',
                 ",".join(_line_json(line) for line in self.services),
                 '],"provenance":',
                 _fragment(self.provenance),
                 ',"sources":',
                 _text(plain(self.sources)) if self.sources else "[]",
+                ',"audit":',
+                _text(plain(self.audit)),
                 "}",
             )
         )
@@ -244,15 +393,30 @@ def _text(value: Any) -> str:
     return _encode(value)
 
 
+def _ids(result: CaseResult) -> str:
+    """``"decision_id":…,"case_sha256":…``"""
+    return f'"decision_id":{_text(result.decision_id)},"case_sha256":{_text(result.case_sha256)}'
+
+
 def _decisions_json(result: CaseResult) -> str:
+    audit = result.audit
+    if audit is not None:  # the release is the case's own: added to the shared line's JSON
+        lines = (
+            f'{_decision_line_json(line)[:-1]},"code_set_release":{_text(a.code_set_release)}}}'
+            for line, a in zip(result.services, audit.lines, strict=True)
+        )
+    else:
+        lines = (_decision_line_json(line) for line in result.services)
     return "".join(
         (
             '{"case_id":',
             _text(result.case_id),
             ',"decision":"',
             result.decision,
-            '","services":[',
-            ",".join(_decision_line_json(line) for line in result.services),
+            '",',
+            _ids(result),
+            ',"services":[',
+            ",".join(lines),
             '],"rules_sha256":"',
             result.provenance.rules_sha256,
             '","engine_version":',
@@ -374,6 +538,14 @@ def _pretty_case(result: CaseResult, indent: int) -> str:
             _text(result.decision),
             ",\n",
             pad,
+            '"decision_id": ',
+            _text(result.decision_id),
+            ",\n",
+            pad,
+            '"case_sha256": ',
+            _text(result.case_sha256),
+            ",\n",
+            pad,
             '"services": ',
             services,
             ",\n",
@@ -384,6 +556,10 @@ def _pretty_case(result: CaseResult, indent: int) -> str:
             pad,
             '"sources": ',
             sources,
+            ",\n",
+            pad,
+            '"audit": ',
+            _indented(plain(result.audit), indent, 1),
             "\n}",
         )
     )

@@ -1108,8 +1108,20 @@ RELEASE_ROWS = [
             f"FY2025 (April 1, 2025 update): {_GAP_2024}, so either is accepted"
         ],
     ),
-    ("2025-06-03", ["C88.0"], "unknown", ["C88.0 is not a billable code (C88.0 → C88.00 or C88.01)"]),
-    ("2026-06-03", ["C88.00"], "met", ["C88.00 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other B-cell lymphoma"]),
+    (
+        "2025-06-03",
+        ["C88.0"],
+        "unknown",
+        ["C88.0 is not a billable code (C88.0 → C88.00 or C88.01)"],
+    ),
+    (
+        "2026-06-03",
+        ["C88.00"],
+        "met",
+        [
+            "C88.00 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other B-cell lymphoma"
+        ],
+    ),
     (
         "2024-11-03",
         ["C81.9A"],
@@ -1124,7 +1136,12 @@ RELEASE_ROWS = [
     ),
     ("2026-11-03", ["C92.02"], "met", ["C92.02 is listed: C92.00-C92.92 Myeloid leukemia"]),
     (None, ["C92.02"], "met", ["C92.02 is listed: C92.00-C92.92 Myeloid leukemia", _NO_DATE]),
-    (None, ["C88.0"], "unknown", ["C88.0 is not a billable code (C88.0 → C88.00 or C88.01)", _NO_DATE]),
+    (
+        None,
+        ["C88.0"],
+        "unknown",
+        ["C88.0 is not a billable code (C88.0 → C88.00 or C88.01)", _NO_DATE],
+    ),
 ]
 
 
@@ -1141,8 +1158,12 @@ def test_claim_codes_are_read_in_the_release_of_the_date_of_service(
 def test_an_indication_of_any_release_counts() -> None:
     # C88.0 was billable in FY2021; as clinical history it counts whatever the line's date.
     line = evaluate(mutate({"transplants.0.indication": "C88.0"})).services[0]
-    reason = next(r for r in line.reasons if r.criterion == "transplant-treated-hematologic-malignancy")
+    reason = next(
+        r for r in line.reasons if r.criterion == "transplant-treated-hematologic-malignancy"
+    )
     assert (reason.status, reason.notes) == (
         "met",
-        ("C88.0 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other B-cell lymphoma",),
+        (
+            "C88.0 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other B-cell lymphoma",
+        ),
     )

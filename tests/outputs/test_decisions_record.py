@@ -33,7 +33,7 @@ def run(*args: str) -> tuple[int, str, str]:
 def expected(full: dict[str, Any]) -> dict[str, Any]:
     """The decisions record, derived by hand from the full one."""
 
-    def line(service: dict[str, Any]) -> dict[str, Any]:
+    def line(service: dict[str, Any], audit: dict[str, Any]) -> dict[str, Any]:
         statuses = [(r["criterion"], r["status"]) for r in service["reasons"]]
         return {
             "service": service["service"],
@@ -44,12 +44,17 @@ def expected(full: dict[str, Any]) -> dict[str, Any]:
             "unknown": [c for c, s in statuses if s == "unknown"],
             "missing": service["missing"],
             "rules_sha256": service["version"] and service["version"]["rules_sha256"],
+            "code_set_release": audit["code_set_release"],
         }
 
     return {
         "case_id": full["case_id"],
         "decision": full["decision"],
-        "services": [line(s) for s in full["services"]],
+        "decision_id": full["decision_id"],
+        "case_sha256": full["case_sha256"],
+        "services": [
+            line(s, a) for s, a in zip(full["services"], full["audit"]["lines"], strict=True)
+        ],
         "rules_sha256": full["provenance"]["rules_sha256"],
         "engine_version": full["provenance"]["engine_version"],
     }

@@ -161,7 +161,12 @@ HODGKIN = IcdCodeSet(
     ("code", "day", "kind", "note"),
     [
         ("C81.90", "2021-06-03", LISTED, "C81.90 is listed: C81.00-C81.99 Hodgkin lymphoma"),
-        ("C81.9A", "2021-06-03", ASK, "C81.9A is not a code in ICD-10-CM FY2021 (January 1, 2021 update)"),
+        (
+            "C81.9A",
+            "2021-06-03",
+            ASK,
+            "C81.9A is not a code in ICD-10-CM FY2021 (January 1, 2021 update)",
+        ),
         ("C81.9A", "2025-06-03", LISTED, "C81.9A is counted: an in-remission code"),
         (
             "C81.9A",

@@ -115,8 +115,10 @@ class Builder:
         self._uses_bound = False
         self.shows_values = False
         """Whether the criterion being written compares values it shows in its notes."""
-        self.line_reads: set[str] = set()
-        """The fields of this line the criterion being written reads."""
+        self.reads: dict[str, Fact] = {}
+        """The facts the criterion being written reads of this line, of the case's records
+        and of the record it is judged on, in the order it reads them (not those of records
+        or lines it quantifies over)."""
 
     # The generated function.
 
@@ -124,7 +126,7 @@ class Builder:
         """Add one criterion's code; whether it is judged on the service's list record."""
         self._uses_bound = False
         self.shows_values = False
-        self.line_reads = set()
+        self.reads = {}
         self._scope.body.append("    " + self.constants.comment(f"criterion {criterion_id!r}"))
         status, missing, notes = self.build(cond, path)
         self._scope.answers.append(f"({status}, {missing}, {notes})")
@@ -215,8 +217,10 @@ class Builder:
         """The local that holds a fact's value (None when absent). Operators check the
         fact first (`lookup`, `typed`), where its problems can be located."""
         scope = self._scope
-        if path.startswith("service."):
-            self.line_reads.add(path[8:])
+        if scope.list_name is None and not scope.other and path not in self.reads:
+            declared = self.case_format.facts.get(path)
+            if declared is not None:
+                self.reads[path] = declared
         local = scope.locals.get(path)
         fact = scope.facts.get(path)
         if local is not None:
@@ -321,7 +325,7 @@ class Builder:
                 f"else ((_M if {expression.format(v=v)} else _N), ())"
             )
             return (f"s{k}", f"m{k}", "()")
-        label = self._label(path).replace("%", "%%")
+        label = self.label(path).replace("%", "%%")
         text = failed.replace("%", "%%").format(label=label, value="%s")
         note = self.constant(text)
         said = f"({note} % ({v},),)" if "%s" in text else f"({note},)"
@@ -357,7 +361,7 @@ class Builder:
         a, k = self.fact(first), self.new()
         self.shows_values = True
         bound = self.constant(value)
-        label = self._label(first).replace("%", "%%")
+        label = self.label(first).replace("%", "%%")
         note = self.constant(f"{label} (%s) is not {words} {value}")
         self.line(
             f"s{k}, m{k}, n{k} = (_U, {self.missing(first)}, ()) if {a} is None "
@@ -365,13 +369,26 @@ class Builder:
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 
-    def _label(self, path: str) -> str:
+    def label(self, path: str) -> str:
+        """A fact in words ("the visit's date"), or its path if it has no label."""
         fact = self.case_format.facts.get(path)
         return fact.label(self.service_label) if fact else path
 
+    def not_given(self, path: str) -> str:
+        """That a fact was not given, in words: a date's label names what it dates ("the
+        visit"), a boolean's states it ("the visit was billed")."""
+        fact = self.case_format.facts.get(path)
+        words = self.label(path)
+        if fact is not None and fact.declaration.label:
+            if fact.type == "date":
+                words = f"{words}'s date"
+            elif fact.type == "boolean":
+                words = f"whether {words}"
+        return f"{words} was not given"
+
     def _sentence(self, first: str, words: str, other: str) -> str:
-        a = self._label(first).replace("%", "%%")
-        b = self._label(other).replace("%", "%%")
+        a = self.label(first).replace("%", "%%")
+        b = self.label(other).replace("%", "%%")
         return f"{a} (%s) is not {words + ' ' if words else ''}{b} (%s)"
 
     def in_code_set(

@@ -21,6 +21,7 @@ from dli_check.compiler.logic import Answer, Run, cap_notes
 from dli_check.errors import PathKey, Problem
 from dli_check.results import (
     ACTIONS,
+    BY_DEFAULT,
     Citation,
     Reason,
     ServiceResult,
@@ -66,6 +67,9 @@ class CompiledCriterion:
     """Whether its notes, when not met, show a case's values: such reasons are not kept."""
     defaults: tuple[tuple[str, str], ...] = ()
     """The line's facts it reads that have a default: (field, the default's reason)."""
+    reads: tuple[tuple[str, str, str], ...] = ()
+    """The facts it reads, as (kind, owner, field) of `dli_check.language.facts.Fact`:
+    of the line, of the case's records, of the record it is judged on."""
     _reasons: dict[tuple[object, ...], Reason] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -76,6 +80,12 @@ class CompiledCriterion:
         reason = self._reasons.get(key)
         if reason is None:
             status, missing, notes = answer
+            by_default = False
+            if any(n.startswith(BY_DEFAULT) for n in notes):
+                # A branch met by a default or an absent fact decides only a met criterion.
+                by_default = status == "met"
+                if not by_default:
+                    notes = tuple(n for n in notes if not n.startswith(BY_DEFAULT))
             notes = cap_notes(notes)
             reason = Reason(
                 criterion=self.id,
@@ -86,6 +96,7 @@ class CompiledCriterion:
                 record=record,
                 notes=notes,
                 missing=missing,
+                by_default=by_default,
             )
             # A reason that shows a case's values is that case's alone: not worth keeping.
             if len(self._reasons) < _REASON_CACHE and not (
@@ -218,7 +229,7 @@ class CompiledService:
             for name, why in criterion.defaults:
                 if name in defaulted:
                     status, missing, notes = noted[k]
-                    noted[k] = (status, missing, (*notes, f"met by default: {why}"))
+                    noted[k] = (status, missing, (*notes, f"{BY_DEFAULT}{why}"))
         return tuple(noted)
 
     def _score(self, answers: tuple[Answer, ...]) -> tuple[int, int]:
@@ -442,12 +453,14 @@ def compile_services(
                 problems.append(Problem(exc.path, str(exc)))
                 return services, problems
             shows_values = builder.shows_values
+            line_reads = sorted(f.field for f in builder.reads.values() if f.kind == "service")
             defaults = tuple(
                 (name, " ".join(d.default_reason.split()))
-                for name in sorted(builder.line_reads)
+                for name in line_reads
                 if (d := case_format.facts[f"service.{name}"].declaration).default is not None
                 and d.default_reason
             )
+            reads = tuple((f.kind, f.owner, f.field) for f in builder.reads.values())
             criteria.append(
                 CompiledCriterion(
                     criterion.id,
@@ -457,6 +470,7 @@ def compile_services(
                     bound,
                     shows_values,
                     defaults,
+                    reads,
                 )
             )
         for j, line_note in enumerate(service.line_notes):

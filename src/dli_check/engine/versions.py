@@ -18,12 +18,14 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.criteria import CompiledService
+from dli_check.engine.audit import line_audits
 from dli_check.engine.rules import (
     Rules,
     case_from_data,
@@ -38,7 +40,7 @@ from dli_check.results import (
     ServiceResult,
     case_decision,
 )
-from dli_check.values.case import ValueProblem, iso_date
+from dli_check.values.case import Case, ValueProblem, iso_date
 
 SUITE_SUFFIX = ".tests.yaml"
 """Test suites of rule files end so, and are no versions of a rule file."""
@@ -107,8 +109,11 @@ class RuleSet:
         provenance = None
         used = {id(c): c for c in chosen if isinstance(c, Rules)}  # Rules are not hashable
         outside = [(i, c) for i, c in enumerate(chosen) if isinstance(c, dt.date)]
+        # Each line's validated case and the version that read it, for the audit.
+        read_by: list[tuple[Case, Rules] | None] = [None] * count
         if outside or not used:  # the latest version checks the case, and routes such lines
             case = case_from_data(data, self.latest, source=source, read_from_fhir=read_from_fhir)
+            read_by = [(case, self.latest)] * count
             for number, day in outside:
                 results[number] = no_version_in_effect(self.versions, case.services[number], day)
         for version in used.values():
@@ -116,14 +121,17 @@ class RuleSet:
             numbers = [i for i, c in enumerate(chosen) if c is version]
             for number, result in zip(numbers, decide_lines(case, version, numbers), strict=True):
                 results[number] = result
+                read_by[number] = (case, version)
             provenance = provenance or version.provenance
         decided = tuple(r for r in results if r is not None)
         case_id = data.get("case_id")
+        audit = partial(line_audits, tuple(read_by))
         return CaseResult(
-            case_id=case_id if isinstance(case_id, str) else "",
-            decision=case_decision(tuple(r.decision for r in decided)),
-            services=decided,
-            provenance=provenance or self.latest.provenance,
+            case_id if isinstance(case_id, str) else "",
+            case_decision(tuple(r.decision for r in decided)),
+            decided,
+            provenance or self.latest.provenance,
+            audit_from=audit,
         )
 
     def _choose(self, day: dt.date | None, number: int) -> Rules | ServiceResult | dt.date:

@@ -179,7 +179,7 @@ def _with_sources(result: CaseResult, read: FhirCase) -> CaseResult:
     ]
     sources.sort(key=lambda s: _path_order(s.fact))
     lines = tuple(_conflict_notes(line, read.conflicts) for line in result.services)
-    return replace(result, services=lines, sources=tuple(sources))
+    return result.with_lines(lines, tuple(sources))
 
 
 def _conflict_notes(line: ServiceResult, conflicts: Mapping[str, tuple[str, ...]]) -> ServiceResult:

@@ -36,6 +36,7 @@ from typing import Annotated, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from dli_check.errors import PathKey
+from dli_check.results import BY_DEFAULT
 
 STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 """The configuration of every model of a rule file or suite: no coercion, no unknown keys."""
@@ -96,6 +97,9 @@ class Builder(Protocol):
 
     def constant(self, value: object) -> str:
         """A name for a value of the rule file."""
+
+    def not_given(self, path: str) -> str:
+        """That a fact was not given, in words."""
 
     def new(self) -> int:
         """A fresh number for a statement's locals."""
@@ -422,8 +426,12 @@ def _compile_junction(b: Builder, cond: All | Any_, path: PathKey) -> Triple:
 
 def _compile_not(b: Builder, cond: Not, path: PathKey) -> Triple:
     if isinstance(cond.not_, Present):
-        b.lookup(cond.not_.present, (*path, "not", "present"))
-        return (f"(_N if {b.fact(cond.not_.present)} is not None else _M)", "()", "()")
+        # Met by absence: the note says so, and is kept only if the criterion is met.
+        fact = cond.not_.present
+        b.lookup(fact, (*path, "not", "present"))
+        v = b.fact(fact)
+        note = b.constant(BY_DEFAULT + b.not_given(fact))
+        return (f"(_N if {v} is not None else _M)", "()", f"(() if {v} is not None else ({note},))")
     status, missing, notes = b.build(cond.not_, (*path, "not"))
     k = b.new()  # a statement, not a nested expression: nesting has a limit
     b.line(f"s{k} = _NEG[{status}]")

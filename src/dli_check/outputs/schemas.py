@@ -13,6 +13,7 @@ from dli_check.language.facts import Fact
 from dli_check.language.model import RuleFile
 from dli_check.results import (
     Action,
+    CaseAudit,
     CaseResult,
     Decision,
     FactSource,
@@ -31,6 +32,10 @@ ErrorKind = Literal[
     "internal_error",
     "unsupported",
 ]
+
+
+_DECISION_ID = "A UUID (version 5) of the case's sha256, the rule files' and the engine version."
+_CASE_SHA256 = "The sha256 of the case's bytes as read (a dict's: of its canonical JSON)."
 
 
 class RecordProblem(BaseModel):
@@ -65,9 +70,12 @@ class ResultRecord(BaseModel):
     source: str = Field(description="The file, or path:line of a JSON Lines input.")
     case_id: str
     decision: Decision
+    decision_id: str | None = Field(description=_DECISION_ID)
+    case_sha256: str | None = Field(description=_CASE_SHA256)
     services: tuple[ServiceResult, ...]
     provenance: Provenance
     sources: tuple[FactSource, ...] = ()
+    audit: CaseAudit | None
 
 
 class DecisionsLine(BaseModel):
@@ -84,6 +92,9 @@ class DecisionsLine(BaseModel):
     unknown: list[str]
     missing: list[str] = Field(description="Fact paths that were absent.")
     rules_sha256: str | None = Field(description="The rule file that decided the line.")
+    code_set_release: str | None = Field(
+        default=None, description="The ICD-10-CM release the line's codes were read in."
+    )
 
 
 class DecisionsRecord(BaseModel):
@@ -93,6 +104,8 @@ class DecisionsRecord(BaseModel):
     source: str = Field(description="The file, or path:line of a JSON Lines input.")
     case_id: str
     decision: Decision
+    decision_id: str | None = Field(description=_DECISION_ID)
+    case_sha256: str | None = Field(description=_CASE_SHA256)
     services: list[DecisionsLine]
     rules_sha256: str
     engine_version: str

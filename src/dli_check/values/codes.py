@@ -213,9 +213,7 @@ class IcdCodeSet:
         said = ""
         if on is not None:
             valid = [
-                (r, i, at)
-                for r in on.releases
-                if (at := (i := r.index()).find(key)) is not None
+                (r, i, at) for r in on.releases if (at := (i := r.index()).find(key)) is not None
             ]
             if not valid:
                 return (ASK, f"{code} is not a code in ICD-10-CM {on.name}" + _why(on, "; "))
