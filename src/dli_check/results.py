@@ -293,17 +293,13 @@ class CaseResult:
         return str(uuid.uuid5(_DECISIONS, name))
 
     def given(self, case: bytes | Mapping[str, Any]) -> CaseResult:
-        """This result, for a case given as `case` (its bytes, or the dict): what
-        `case_sha256` and `decision_id` are made from."""
-        return CaseResult(
-            self.case_id,
-            self.decision,
-            self.services,
-            self.provenance,
-            self.sources,
-            given=case,
-            audit_from=self.__dict__["_audit_from"],
-        )
+        """Record what was decided (the case's bytes, or the dict), which `case_sha256` and
+        `decision_id` are made from; for the front door, on a result it has just made and
+        before anyone has asked for either. Returns the result."""
+        if "case_sha256" in self.__dict__:
+            raise ValueError("this result's case_sha256 has been made already")
+        self.__dict__["_given"] = case
+        return self
 
     def with_lines(
         self, services: tuple[ServiceResult, ...], sources: tuple[FactSource, ...]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.case_format import CaseFormat
@@ -23,7 +22,6 @@ from dli_check.compiler.logic import (
     combine,
     concat,
     identifiers_differ,
-    line_releases,
     match_codes,
     other_lines,
     same_identifier,
@@ -33,7 +31,7 @@ from dli_check.errors import PathKey, Problem
 from dli_check.language.facts import Fact
 from dli_check.results import Status
 from dli_check.values.codes import IcdCodeSet, ProcedureCodeSet
-from dli_check.values.icd10cm import CodeIndex
+from dli_check.values.icd10cm import CodeIndex, releases_on
 
 if TYPE_CHECKING:
     from dli_check.language.operators import Triple
@@ -106,7 +104,7 @@ class Builder:
             "_loose_id": identifiers_differ,
             "_other": other_lines,
             "_index": index,
-            "_on": partial(line_releases, received=case_format.received),
+            "_releases_on": releases_on,
         }
         self.constants = Constants("_c", self.names)
         self.functions: list[str] = []
@@ -405,7 +403,15 @@ class Builder:
         codes = v if fact is not None and fact.type == "codes" else f"({v},)"
         # A billed code is judged by the releases of the line's date of service; clinical
         # history by any release.
-        on = "_on(case, line)" if fact and fact.declaration.billable_only else "None"
+        on = "None"
+        if fact and fact.declaration.billable_only:
+            on, scope = "_releases", self._scope
+            if on not in scope.head_names:  # once per function: every billed check shares it
+                scope.head_names.add(on)
+                day = "line.facts.get('date')"
+                if self.case_format.received is not None:  # a line with no date: the case's
+                    day = f"({day} or {self.fact(self.case_format.received)})"
+                scope.head.append(f"    {on} = _releases_on({day})")
         missing = self.missing(path)
         self.line(
             f"s{k}, m{k}, n{k} = (_U, {missing}, ()) if {v} is None "
