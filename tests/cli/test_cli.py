@@ -35,7 +35,7 @@ def test_check_prints_the_decision_for_a_person() -> None:
     lines = out.splitlines()
     assert lines[0] == "Case EX-001: MEETS CG-TRANS-03  (CG-TRANS-03, last reviewed 2023-05-11)"
     assert lines[2] == (
-        "1. donor_lymphocyte_infusion (38242): MEETS CG-TRANS-03 -> approve (medical necessity "
+        "1. 2025-09-02 donor_lymphocyte_infusion (38242): MEETS CG-TRANS-03 -> approve (medical necessity "
         "only: the member's benefits decide coverage)"
     )
     assert lines[3] == (
@@ -43,7 +43,8 @@ def test_check_prints_the_decision_for_a_person() -> None:
         "service: it may have been revised since; check that this version is the one in effect"
     )
     assert lines[4].startswith(
-        "   met     transplant-allogeneic (judged on transplants[0]): The transplant was allogeneic"
+        "   yes     transplant allogeneic (transplant-allogeneic, judged on transplants[0]): The "
+        "transplant was allogeneic"
     )
     assert "✓" not in out  # plain text when not a terminal
 
@@ -52,8 +53,8 @@ def test_check_shows_unmet_and_unknown_criteria() -> None:
     code, out, _ = run(str(EXAMPLES / "dli-missing-information.json"))
     assert code == 0
     assert (
-        "   unknown transplant-medically-necessary (judged on transplants[0]): The transplant "
-        "itself was medically necessary." in out
+        "   unknown transplant medically necessary (transplant-medically-necessary, judged on "
+        "transplants[0]): The transplant itself was medically necessary." in out
     )
     assert "           missing: transplants[0].medically_necessary" in out
     # Information needed: each missing fact by its question, with its path.
@@ -65,7 +66,9 @@ def test_check_shows_unmet_and_unknown_criteria() -> None:
         "   - Who donated the cells for the transplant (donor id)? [transplants[0].donor_id]",
     ]
     code, out, _ = run(str(AUTOLOGOUS))
-    assert "   not met transplant-allogeneic (judged on transplants[0]):" in out
+    assert (
+        "   no      transplant allogeneic (transplant-allogeneic, judged on transplants[0]):" in out
+    )
     assert (
         ": DOES NOT MEET CG-TRANS-03 -> refer to a physician reviewer (a recommendation, "
         "not a denial)" in out

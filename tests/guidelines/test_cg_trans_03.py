@@ -326,7 +326,10 @@ def test_missing_facts_are_named_as_case_paths() -> None:
         (
             {"transplants.0.indication": "D61.09"},
             "transplant-treated-hematologic-malignancy",
-            ["no code is listed in Hematologic malignancies (ICD-10-CM block C81-C96)"],
+            [
+                "D61.09 (Other constitutional aplastic anemia) is not in Hematologic "
+                "malignancies (ICD-10-CM block C81-C96)"
+            ],
         ),
         (
             {"patient.diagnoses": ["C93.10"]},
@@ -335,8 +338,9 @@ def test_missing_facts_are_named_as_case_paths() -> None:
                 "C93.10 is not listed: a hematologic malignancy in a category the Coding section does "
                 'not print (C93-C96), and the guideline treats "all other diagnoses not listed" as not '
                 "medically necessary",
-                "no code is listed in Personal history and transplant status diagnoses listed for "
-                "donor lymphocyte infusion",
+                "C93.10 (Chronic myelomonocytic leukemia not having achieved remission) is not "
+                "in Personal history and transplant status diagnoses listed for donor lymphocyte "
+                "infusion",
             ],
         ),
     ],

@@ -44,7 +44,7 @@ def test_the_reviewer_sees_it_in_words() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Case EX-020: NO VERSION OF CG-TRANS-03 IN EFFECT HERE")
     assert lines[2] == (
-        "1. donor_lymphocyte_infusion (38242): NO VERSION OF CG-TRANS-03 IN EFFECT HERE -> refer "
+        "1. 2023-06-27 donor_lymphocyte_infusion (38242): NO VERSION OF CG-TRANS-03 IN EFFECT HERE -> refer "
         "to a physician reviewer (a recommendation, not a denial)"
     )
 

@@ -39,7 +39,7 @@ def test_a_basis_follows_the_criteria_it_sums_up() -> None:
         "meet its criteria: the line does not meet the criteria quoted above."
     )
     assert text[-1] == basis
-    assert text.index(basis) > max(i for i, t in enumerate(text) if t.startswith("   met"))
+    assert text.index(basis) > max(i for i, t in enumerate(text) if t.startswith("   yes"))
 
 
 def test_every_decision_has_a_label_and_a_colour_a_terminal_shows() -> None:

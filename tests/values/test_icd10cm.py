@@ -182,7 +182,13 @@ HODGKIN = IcdCodeSet(
             ASK,
             "C81.9 is not a billable code (C81.9 → C81.90-C81.99 or C81.9A)",
         ),
-        ("C92.00", "2021-06-03", NOT_LISTED, ""),
+        (
+            "C92.00",
+            "2021-06-03",
+            NOT_LISTED,
+            "C92.00 (Acute myeloblastic leukemia, not having achieved remission) is not in "
+            "Hodgkin lymphoma",
+        ),
     ],
 )
 def test_a_billed_code_is_judged_by_the_release_of_its_date(

@@ -70,6 +70,10 @@ class CompiledCriterion:
     reads: tuple[tuple[str, str, str], ...] = ()
     """The facts it reads, as (kind, owner, field) of `dli_check.language.facts.Fact`:
     of the line, of the case's records, of the record it is judged on."""
+    label: str | None = None
+    """The criterion as a statement true when it is met (`rm.Criterion.label`)."""
+    aside: str | None = None
+    """A remark added to the explanation only when the criterion is met."""
     _reasons: dict[tuple[object, ...], Reason] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -87,10 +91,13 @@ class CompiledCriterion:
                 if not by_default:
                     notes = tuple(n for n in notes if not n.startswith(BY_DEFAULT))
             notes = cap_notes(notes)
+            explanation = self.explanation
+            if self.aside and status == "met":
+                explanation = f"{explanation} {self.aside}"
             reason = Reason(
                 criterion=self.id,
                 status=status,
-                explanation=self.explanation,
+                explanation=explanation,
                 citation=self.citation,
                 also_cites=self.also_cites,
                 record=record,
@@ -471,6 +478,8 @@ def compile_services(
                     shows_values,
                     defaults,
                     reads,
+                    criterion.label and " ".join(criterion.label.split()),
+                    criterion.aside and " ".join(criterion.aside.split()),
                 )
             )
         for j, line_note in enumerate(service.line_notes):

@@ -337,7 +337,18 @@ class Criterion(BaseModel):
 
     model_config = STRICT
     id: Name
+    label: Text | None = Field(
+        default=None,
+        description="The criterion as a short statement that is true when it is met "
+        "(`visit not billed twice`): a report shows it with yes, no or unknown, "
+        "never a double negative such as 'not met: not-genetically-modified'.",
+    )
     explanation: Text
+    aside: Text | None = Field(
+        default=None,
+        description="A remark that only bears on a criterion that is met (what else counts): "
+        "added to the explanation when it is met, left out when it is not.",
+    )
     citation: Citation
     also_cites: list[Citation] = Field(
         default=[], description="Further passages, e.g. definitions, that shape the reading."

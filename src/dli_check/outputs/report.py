@@ -43,6 +43,8 @@ COLOURS = {
 """The colour of each decision and each criterion's status."""
 _SYMBOLS = {"met": "✓", "not_met": "✗", "unknown": "?"}
 _WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
+_ANSWERS = {"met": "yes", "not_met": "no", "unknown": "unknown"}
+"""The statuses of a criterion with a label, which states what is met."""
 _HEADLINES = {
     "medically_necessary": "MEETS {g}",
     "not_medically_necessary": "DOES NOT MEET {g}",
@@ -113,12 +115,14 @@ def result_lines(
             (f"({g}, last reviewed {guideline.last_review_date})", "dim"),
         ]
     ]
+    audit = result.audit.lines if result.audit is not None else ()
     for number, line in enumerate(result.services, start=1):
         code = f" ({terminal(line.code)})" if line.code else ""
+        day = audit[number - 1].date_of_service if audit else None
         lines.append([])
         lines.append(
             [
-                (f"{number}. ", ""),
+                (f"{number}. {day} " if day else f"{number}. ", ""),
                 (line.service or "service line", "bold"),
                 (f"{code}: ", ""),
                 _headline(line.decision, g),
@@ -126,6 +130,7 @@ def result_lines(
             ]
         )
         service = rules.services.get(line.service or "") if rules else None
+        labels = {c.id: c.label for c in service.criteria if c.label} if service else {}
         # A basis stands in for a sentence the guideline does not state: it comes after the
         # criteria it sums up, where the outcome's quote would.
         bases = (
@@ -135,15 +140,22 @@ def result_lines(
         )
         lines.extend([(f"   {terminal(note)}", "")] for note in line.notes if note not in bases)
         for reason in line.reasons:
-            mark = _SYMBOLS[reason.status] if symbols else _WORDS[reason.status]
-            judged: Line = [(" ", ""), (f"(judged on {reason.record})", "dim")]
+            label = labels.get(reason.criterion)
+            words = _ANSWERS if label else _WORDS
+            mark = _SYMBOLS[reason.status] if symbols else words[reason.status]
+            # A labelled criterion reads as a statement with yes or no ("no  visit not billed
+            # twice"), its id beside it; never a double negative ("not met not-billed-twice").
+            said = ", ".join(
+                ([reason.criterion] if label else [])
+                + ([f"judged on {reason.record}"] if reason.record else [])
+            )
             lines.append(
                 [
                     ("   ", ""),
                     (f"{mark:<7}", COLOURS[reason.status]),
                     (" ", ""),
-                    (reason.criterion, "bold"),
-                    *(judged if reason.record else []),
+                    (label or reason.criterion, "bold"),
+                    *([(" ", ""), (f"({said})", "dim")] if said else []),
                     (f": {reason.explanation}", ""),
                 ]
             )

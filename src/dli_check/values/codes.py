@@ -23,6 +23,7 @@ from dli_check.values.icd10cm import (
     ReleaseChoice,
     billable_choices,
     code_index,
+    description,
     dotted,
     undotted,
 )
@@ -249,7 +250,11 @@ class IcdCodeSet:
             if group.contains_position(position, index):
                 return (ASK, f"{code}: {group.reason}")
         caveat = self.caveat_for(position, index)
-        return (NOT_LISTED, f"{code} is not listed: {caveat.note}" if caveat else "")
+        if caveat is not None:
+            return (NOT_LISTED, f"{code} is not listed: {caveat.note}")
+        words = description(undotted(code) or "")
+        named = f"{code} ({words})" if words else code
+        return (NOT_LISTED, f"{named} is not in {self.title}")
 
     def caveat_for(self, position: int, index: CodeIndex) -> Caveat | None:
         """The caveat that names the code at `position`, which the set does not list."""

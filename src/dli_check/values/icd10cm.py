@@ -15,10 +15,11 @@ first asked) the position of its last descendant.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import importlib.util
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 PACKAGE = "simple_icd_10_cm"
@@ -237,6 +238,54 @@ def _package_version(package_dir: Path) -> str:
     import importlib.metadata  # slow to import: only where the package has no dist-info
 
     return importlib.metadata.version(PACKAGE.replace("_", "-"))  # pragma: no cover
+
+
+_NAMED = re.compile(rb"<name>([^<]*)</name>\s*<desc>([^<]*)</desc>")
+_LOOKUPS_BEFORE_TABLE = 16
+"""Descriptions found by searching the tabular's text before all of them are read."""
+
+
+class _Descriptions:
+    """The installed release's tabular descriptions, read when first asked for: a search of
+    the text per code for the first few, then a table of all of them (a batch asks for
+    many; one case for a few, and the table costs a tenth of a second)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, str | None] = {}
+        self.table: dict[str, str] | None = None
+
+    @cached_property
+    def text(self) -> bytes:
+        tabular = sorted(_data_dir().glob("icd10c*-tabular-*.xml"))
+        return tabular[0].read_bytes() if tabular else b""
+
+    def of(self, code: str) -> str | None:
+        if self.table is None and len(self.found) >= _LOOKUPS_BEFORE_TABLE:
+            self.table = {
+                name.decode("ascii", "replace"): html.unescape(desc.decode("utf-8", "replace"))
+                for name, desc in _NAMED.findall(self.text)
+            }
+        if self.table is not None:
+            return self.table.get(code)
+        if code not in self.found:
+            at = self.text.find(b"<name>" + code.encode("ascii") + b"</name>")
+            match = _NAMED.match(self.text, at) if at >= 0 else None
+            self.found[code] = html.unescape(match.group(2).decode()) if match else None
+        return self.found[code]
+
+
+_DESCRIPTIONS = _Descriptions()
+
+
+def description(undotted_code: str) -> str | None:
+    """A code's words in the installed release's tabular list (``D613``: ``Idiopathic
+    aplastic anemia``); None for a code it does not describe (a 7th-character extension,
+    a code retired since).
+
+    >>> description("D613")
+    'Idiopathic aplastic anemia'
+    """
+    return _DESCRIPTIONS.of(dotted(undotted_code))
 
 
 def _code_list() -> Path:
