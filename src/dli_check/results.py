@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal[
@@ -161,7 +161,8 @@ class FactRead:
     fact: str
     """``services[0].provider_id``, ``visits[1].date``, ``patient.diagnoses``."""
     value: Any
-    """As JSON has it: dates as ISO text, code lists as lists."""
+    """As the validated case holds it (a date, a tuple of codes); JSON has dates as ISO
+    text and tuples as lists."""
 
 
 @dataclass(frozen=True)
@@ -198,11 +199,38 @@ class CaseAudit:
     """In the order first read."""
 
 
-AuditSource = Callable[[tuple[ServiceResult, ...]], CaseAudit]
-"""Makes a case's audit from its line results, when it is first asked for."""
+class AuditSource(Protocol):
+    """Makes a case's audit from its line results, when it is first asked for."""
+
+    def __call__(self, services: tuple[ServiceResult, ...]) -> CaseAudit:
+        """The case's audit."""
+
+    def releases(self) -> tuple[str, ...]:
+        """Each line's `LineAudit.code_set_release` alone (for the compact record)."""
+
+
+def made(cls: type[P], **fields: Any) -> P:
+    """A result part made without the per-field cost of a frozen dataclass's __init__:
+    for parts made per case, many at a time (`CaseAudit`)."""
+    part = object.__new__(cls)
+    part.__dict__.update(fields)
+    return part
+
 
 _DECISIONS = uuid.UUID("8ad5c98e-2ca3-4588-9530-84947e983a13")
 """The namespace of `CaseResult.decision_id` (a fixed, random UUID)."""
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_DECISIONS, name))``, without making UUID objects (a test holds it
+    to the standard library's)."""
+    digest = bytearray(
+        hashlib.sha1(_DECISIONS.bytes + name.encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _sha256(given: bytes | Mapping[str, Any] | None) -> str | None:
@@ -287,10 +315,19 @@ class CaseResult:
         digest = self.case_sha256
         if digest is None:
             return None
-        rules = {self.provenance.rules_sha256}
-        rules.update(line.version.rules_sha256 for line in self.services if line.version)
-        name = "\n".join((digest, *sorted(rules), self.provenance.engine_version))
-        return str(uuid.uuid5(_DECISIONS, name))
+        first = self.provenance.rules_sha256
+        shas = [line.version.rules_sha256 for line in self.services if line.version]
+        rules = (first,) if all(sha == first for sha in shas) else sorted({first, *shas})
+        return _uuid5("\n".join((digest, *rules, self.provenance.engine_version)))
+
+    def code_set_releases(self) -> tuple[str, ...] | None:
+        """Each line's ICD-10-CM release (as `audit` has it), without the rest of the audit;
+        None when the engine made no record."""
+        audit = self.__dict__.get("audit")
+        if audit is not None:
+            return tuple(line.code_set_release for line in audit.lines)
+        source = self.__dict__["_audit_from"]
+        return source.releases() if source is not None else None
 
     def given(self, case: bytes | Mapping[str, Any]) -> CaseResult:
         """Record what was decided (the case's bytes, or the dict), which `case_sha256` and
@@ -343,7 +380,7 @@ class CaseResult:
                 ',"sources":',
                 _text(plain(self.sources)) if self.sources else "[]",
                 ',"audit":',
-                _text(plain(self.audit)),
+                _audit_json(self.audit),
                 "}",
             )
         )
@@ -389,17 +426,42 @@ def _text(value: Any) -> str:
     return _encode(value)
 
 
+def _audit_json(audit: CaseAudit | None) -> str:
+    """``_text(plain(audit))``, made of each criterion's reads' kept JSON (they are shared
+    by the cases whose lines came out alike)."""
+    if audit is None:
+        return "null"
+    lines = ",".join(
+        "".join(
+            (
+                '{"position":',
+                str(line.position),
+                ',"date_of_service":',
+                "null" if line.date_of_service is None else f'"{line.date_of_service}"',
+                ',"code_set_release":',
+                _text(line.code_set_release),
+                ',"read":[',
+                ",".join(_fragment(read) for read in line.read),
+                "]}",
+            )
+        )
+        for line in audit.lines
+    )
+    values = ",".join(map(_fragment, audit.values))
+    return f'{{"lines":[{lines}],"values":[{values}]}}'
+
+
 def _ids(result: CaseResult) -> str:
     """``"decision_id":…,"case_sha256":…``"""
     return f'"decision_id":{_text(result.decision_id)},"case_sha256":{_text(result.case_sha256)}'
 
 
 def _decisions_json(result: CaseResult) -> str:
-    audit = result.audit
-    if audit is not None:  # the release is the case's own: added to the shared line's JSON
+    releases = result.code_set_releases()
+    if releases is not None:  # the release is the case's own: added to the shared line's JSON
         lines = (
-            f'{_decision_line_json(line)[:-1]},"code_set_release":{_text(a.code_set_release)}}}'
-            for line, a in zip(result.services, audit.lines, strict=True)
+            f'{_decision_line_json(line)[:-1]},"code_set_release":{_text(release)}}}'
+            for line, release in zip(result.services, releases, strict=True)
         )
     else:
         lines = (_decision_line_json(line) for line in result.services)

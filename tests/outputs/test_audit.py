@@ -75,7 +75,7 @@ def test_each_line_says_where_it_stands_and_what_was_read() -> None:
     )
     values = dict((v.fact, v.value) for v in audit.values)
     assert values["transplants[0].conditioning"] is None
-    assert values["transplants[0].date"] == "2025-03-14"
+    assert values["transplants[0].date"] == dt.date(2025, 3, 14)
     assert values["patient.diagnoses"] == ("C92.02", "Z94.84")
     assert values["services[1].lymphocyte_donor_id"] is None
     assert len(audit.values) == len(set(values))  # each value once

@@ -1,9 +1,11 @@
 """What a case's own lines hold for an auditor, beside their shared results: each line's
 position, date of service and ICD-10-CM release, and the facts each criterion read, with
-their values (`dli_check.results.LineAudit`).
+their values (`dli_check.results.CaseAudit`).
 
 Line results are shared between cases that come out alike, so none of this is in them;
-`CaseResult.audit` makes it from the validated case when first asked for.
+`CaseResult.audit` makes it from the validated case when first asked for. What a line's
+criteria read depends only on its result and position, so it is worked out once per
+result and position, and only the values are looked up per case.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Any, Protocol
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.criteria import CompiledService
 from dli_check.compiler.logic import line_releases
-from dli_check.results import CaseAudit, CriterionRead, FactRead, LineAudit, ServiceResult
+from dli_check.results import (
+    CaseAudit,
+    CriterionRead,
+    FactRead,
+    LineAudit,
+    ServiceResult,
+    made,
+    share,
+)
 from dli_check.values.case import Case
 from dli_check.values.icd10cm import releases_on
 
@@ -32,63 +42,126 @@ class CaseRules(Protocol):
         """The services, by id."""
 
 
-def line_audits(
-    decided_by: Sequence[tuple[Case, CaseRules] | None], results: tuple[ServiceResult, ...]
-) -> CaseAudit:
-    """The case's audit: `decided_by[n]` is the validated case and the rules line `n` was
-    decided by (versions of a guideline may read a case differently); None for a line
-    that could not be given to a version, having no date, which then read nothing."""
-    lines = []
-    values: dict[str, Any] = {}
-    for number, (read_by, result) in enumerate(zip(decided_by, results, strict=True)):
-        if read_by is None:
-            lines.append(LineAudit(number, None, releases_on(None).name, ()))
-            continue
-        case, rules = read_by
-        line = case.services[number]
-        release = line_releases(case, line, rules.case_format.received).name
-        read = _read(case, number, rules, result, values)
-        lines.append(LineAudit(number, line.facts.get("date"), release, read))
-    return CaseAudit(tuple(lines), tuple(FactRead(k, v) for k, v in values.items()))
+_Getter = tuple[str, str, str, str, int]
+"""Where a value is: (its path, the fact's kind, owner, field, the record's index)."""
 
 
-def _read(
-    case: Case, number: int, rules: CaseRules, result: ServiceResult, values: dict[str, Any]
-) -> tuple[CriterionRead, ...]:
-    """What each criterion of the line's service read; the values go into `values`."""
-    service = rules.services.get(result.service or "") if result.version is not None else None
-    if service is None:  # not governed, or no version in effect: no criterion read a fact
-        return ()
-    line = case.services[number]
+class Audit:
+    """A case's `dli_check.results.AuditSource`: `decided_by[n]` is the validated case and
+    the rules line `n` was decided by (versions of a guideline may read a case differently);
+    None for a line that could not be given to a version, having no date, which then read
+    nothing."""
+
+    __slots__ = ("decided_by",)
+
+    def __init__(self, decided_by: Sequence[tuple[Case, CaseRules] | None]) -> None:
+        self.decided_by = decided_by
+
+    def releases(self) -> tuple[str, ...]:
+        """Each line's ICD-10-CM release."""
+        return tuple(
+            releases_on(None).name
+            if read_by is None
+            else line_releases(
+                read_by[0], read_by[0].services[n], read_by[1].case_format.received
+            ).name
+            for n, read_by in enumerate(self.decided_by)
+        )
+
+    def __call__(self, services: tuple[ServiceResult, ...]) -> CaseAudit:
+        """The case's audit."""
+        lines = []
+        values: dict[str, Any] = {}
+        names = self.releases()
+        for number, (read_by, result) in enumerate(zip(self.decided_by, services, strict=True)):
+            if read_by is None:
+                lines.append(_line(number, None, names[number], ()))
+                continue
+            case, rules = read_by
+            line = case.services[number]
+            reads, getters = _reads(rules, result, number)
+            for path, kind, owner, name, at in getters:
+                if path in values:
+                    continue
+                if kind == "service":
+                    value = line.facts.get(name)
+                elif kind == "record":
+                    holder = case.records.get(owner)
+                    value = holder.get(name) if holder is not None else None
+                else:
+                    value = case.lists[owner][at].get(name)
+                values[path] = value
+            lines.append(_line(number, line.facts.get("date"), names[number], reads))
+        return made(CaseAudit, lines=tuple(lines), values=tuple(map(_fact, values.items())))
+
+
+_FACTS: dict[tuple[str, Any], FactRead] = {}
+"""Facts read, by path and value: most values recur (a visit's kind, a claim's codes),
+and a shared part's JSON is made once."""
+_FACTS_LIMIT = 65536
+
+
+def _fact(item: tuple[str, Any]) -> FactRead:
+    try:
+        found = _FACTS.get(item)
+    except TypeError:  # a value that cannot be a key (none of a validated case's are)
+        return FactRead(*item)
+    if found is None:
+        found = share(FactRead(*item))
+        if len(_FACTS) < _FACTS_LIMIT:
+            _FACTS[item] = found
+    return found
+
+
+def _line(
+    number: int, day: dt.date | None, release: str, read: tuple[CriterionRead, ...]
+) -> LineAudit:
+    return made(
+        LineAudit, position=number, date_of_service=day, code_set_release=release, read=read
+    )
+
+
+_READS: dict[tuple[object, ...], tuple[tuple[CriterionRead, ...], tuple[_Getter, ...]]] = {}
+"""What lines read, by rule file, service, position and the records their criteria were
+judged on: the same for every case whose line came out so (their JSON is kept on them)."""
+_READS_LIMIT = 4096
+
+
+def _reads(
+    rules: CaseRules, result: ServiceResult, number: int
+) -> tuple[tuple[CriterionRead, ...], tuple[_Getter, ...]]:
+    """What each criterion of line `number`'s service read, and where their values are."""
+    version = result.version
+    service = rules.services.get(result.service or "") if version is not None else None
+    if service is None or version is None:  # not governed, or no version in effect
+        return (), ()
+    key = (version.rules_sha256, service.id, number, *(r.record for r in result.reasons))
+    found = _READS.get(key)
+    if found is not None:
+        return found
+    reads: list[CriterionRead] = []
+    getters: list[_Getter] = []
     criteria = {c.id: c for c in service.criteria}
-    read = []
     for reason in result.reasons:
         criterion = criteria.get(reason.criterion)
         if criterion is None:
             continue
         paths = []
         for kind, owner, name in criterion.reads:
+            at = -1
             if kind == "service":
-                path, value = f"services[{number}].{name}", line.facts.get(name)
+                path = f"services[{number}].{name}"
             elif kind == "record":
-                holder = case.records.get(owner)
-                path, value = f"{owner}.{name}", holder.get(name) if holder is not None else None
+                path = f"{owner}.{name}"
             elif reason.record is not None:  # the record of a list it was judged on
                 at = int(reason.record[len(owner) + 1 : -1])
-                path, value = f"{reason.record}.{name}", case.lists[owner][at].get(name)
+                path = f"{reason.record}.{name}"
             else:  # judged on no record: the list was empty
                 continue
             paths.append(path)
-            if path not in values:
-                values[path] = _json(value)
-        read.append(CriterionRead(reason.criterion, tuple(paths)))
-    return tuple(read)
-
-
-def _json(value: Any) -> Any:
-    """A case value as JSON has it: dates as ISO text, lists as tuples (of such values)."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return tuple(_json(v) for v in value)
-    return value
+            getters.append((path, kind, owner, name, at))
+        reads.append(share(CriterionRead(reason.criterion, tuple(paths))))
+    found = (tuple(reads), tuple(getters))
+    if len(_READS) < _READS_LIMIT:
+        _READS[key] = found
+    return found

@@ -6,14 +6,14 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dli_check._version import __version__
 from dli_check.compiler.case_format import CaseFormat, build_case_format
 from dli_check.compiler.criteria import CompiledService, compile_services
 from dli_check.engine.about import bundled_rules_path
-from dli_check.engine.audit import line_audits
+from dli_check.engine.audit import Audit
 from dli_check.errors import CaseError, CaseProblem, RuleFileError, RuleProblems
 from dli_check.files import read_rule_file
 from dli_check.language.read import RuleModel, located_problem, read_model
@@ -323,7 +323,7 @@ def decide(parsed: Case, rules: Rules) -> CaseResult:
     lines = tuple([_decide_line(parsed, line, n, rules) for n, line in enumerate(parsed.services)])
     # One line decides the case as it decides itself (see `case_decision`).
     decision = lines[0].decision if len(lines) == 1 else case_decision([s.decision for s in lines])
-    audit = partial(line_audits, ((parsed, rules),) * len(lines))
+    audit = Audit(((parsed, rules),) * len(lines))
     return CaseResult(parsed.case_id, decision, lines, rules.provenance, audit_from=audit)
 
 

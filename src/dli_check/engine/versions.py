@@ -18,14 +18,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.criteria import CompiledService
-from dli_check.engine.audit import line_audits
+from dli_check.engine.audit import Audit
 from dli_check.engine.rules import (
     Rules,
     case_from_data,
@@ -125,7 +124,7 @@ class RuleSet:
             provenance = provenance or version.provenance
         decided = tuple(r for r in results if r is not None)
         case_id = data.get("case_id")
-        audit = partial(line_audits, tuple(read_by))
+        audit = Audit(read_by)
         return CaseResult(
             case_id if isinstance(case_id, str) else "",
             case_decision(tuple(r.decision for r in decided)),

@@ -376,7 +376,7 @@ class ReleaseChoice:
     dated: bool = True
     """False for a line with no date of service."""
 
-    @property
+    @cached_property
     def name(self) -> str:
         """``FY2025 (April 1, 2025 update)``, or two releases joined by "or"."""
         return " or ".join(r.name for r in self.releases)
