@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dli_check._version import __version__
-from dli_check.values.icd10cm import release
+from dli_check.values.icd10cm import release, releases
 
 BUNDLED_RULES = "cg-trans-03.yaml"
 
@@ -19,14 +19,16 @@ def bundled_rules_path() -> Path:
 
 
 def version_text(rules_path: Path) -> str:
-    """The engine version, the bundled guideline's id and dates, and the ICD-10-CM release."""
+    """The engine version, the bundled guideline's id and dates, and the ICD-10-CM releases
+    (the installed one, and the earlier ones shipped as data)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     guideline = yaml.load(rules_path.read_text(encoding="utf-8"), Loader=loader)["guideline"]
     name, source = release()
+    earlier = ", ".join(r.name for r in releases() if r.name != name)
     return (
         f"dli-check {__version__}\n{guideline['id']} (published {guideline['publish_date']}, "
         f"last reviewed {guideline['last_review_date']})\n"
-        f"ICD-10-CM {name} from {source}"
+        f"ICD-10-CM {name} from {source}" + (f"; earlier: {earlier}" if earlier else "")
     )
