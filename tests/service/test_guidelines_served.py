@@ -108,8 +108,9 @@ def test_a_claim_is_decided_by_the_guideline_that_governs_its_items(
 ) -> None:
     bundle = json.loads((FHIR / "pas-claim-dli-answered.json").read_text())
     body = _client(rules_dir, tmp_path).post("/Claim/$submit", json=bundle).json()
-    note = body["entry"][0]["resource"]["processNote"][0]["text"]
-    assert note.startswith("Pended: CG-TRANS-03 does not govern this item's code")
+    notes = [n["text"] for n in body["entry"][0]["resource"]["processNote"]]
+    assert notes[0].startswith("Pended for certification: the CG-TRANS-03 pre-screen found")
+    assert notes[1].startswith("Pended: CG-TRANS-03 does not govern this item's code")
 
 
 EVALUATE: list[tuple[str, int, Any]] = [

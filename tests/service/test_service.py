@@ -25,6 +25,7 @@ from service_support import (
     HOOK,
     INTEROP,
     ISSUER,
+    NOW,
     client,
     jwks_file,
     order_sign_request,
@@ -379,23 +380,35 @@ def review_actions(response: dict[str, Any]) -> list[str]:
     ]
 
 
+NOT_GOVERNED = "Pended: CG-TRANS-03 does not govern this item's code; it is reviewed apart."
+MET_PENDED = (
+    "Pended for certification: the CG-TRANS-03 pre-screen found its criteria met; the plan "
+    "certifies it (this service certifies on its own only when the plan says so)."
+)
+
+
 @pytest.mark.parametrize(
-    ("answered", "actions", "note"),
+    ("answered", "auto_approve", "actions", "notes"),
     [
         (
             False,
+            False,
             ["A4", "A4"],
-            "Pended for information: CG-TRANS-03 needs transplants[0].medically_necessary",
+            [
+                "Pended for information: CG-TRANS-03 needs transplants[0].medically_necessary",
+                NOT_GOVERNED,
+            ],
         ),
-        (
-            True,
-            ["A1", "A4"],
-            "Pended: CG-TRANS-03 does not govern this item's code; it is reviewed apart.",
-        ),
+        # A1 only when the plan certifies on the pre-screen, as CRD's `satisfied`.
+        (True, False, ["A4", "A4"], [MET_PENDED, NOT_GOVERNED]),
+        (True, True, ["A1", "A4"], [NOT_GOVERNED]),
     ],
 )
-def test_pas_submit(log: DecisionLog, answered: bool, actions: list[str], note: str) -> None:
-    response = client(log).post("/Claim/$submit", json=pas_bundle(answered))
+def test_pas_submit(
+    log: DecisionLog, answered: bool, auto_approve: bool, actions: list[str], notes: list[str]
+) -> None:
+    service = client(log, policy=Policy(auto_approve=auto_approve))
+    response = service.post("/Claim/$submit", json=pas_bundle(answered))
     assert (
         response.status_code == 200 and response.headers["content-type"] == "application/fhir+json"
     )
@@ -403,9 +416,91 @@ def test_pas_submit(log: DecisionLog, answered: bool, actions: list[str], note: 
     Bundle.model_validate(body)
     assert review_actions(body) == actions
     claim_response = body["entry"][0]["resource"]
-    assert claim_response["processNote"][0]["text"].startswith(note)
+    said = [n["text"] for n in claim_response["processNote"]]
+    assert [t[: len(n)] for t, n in zip(said, notes, strict=True)] == notes
     assert claim_response["request"] == {"reference": "Claim/pa-request-1"}
     assert [i["itemSequence"] for i in claim_response["item"]] == [1, 2]
+
+
+def _entries(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e["fullUrl"], e["resource"]["resourceType"]) for e in body["entry"]]
+
+
+def test_the_pas_response_bundle_is_complete(log: DecisionLog) -> None:
+    bundle = pas_bundle(True)
+    claim = bundle["entry"][0]["resource"]
+    trace = {
+        "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemTraceNumber",
+        "valueIdentifier": {"system": "urn:trnorg:1234567890", "value": "item-trace-1"},
+    }
+    claim["item"][0]["extension"] = [trace]
+    body = client(log, policy=Policy(auto_approve=True)).post("/Claim/$submit", json=bundle).json()
+    assert body["identifier"] == {
+        "system": "https://ehr.example.org/pas-transaction",
+        "value": "txn-2",
+    }
+    assert body["timestamp"] == NOW.isoformat(timespec="seconds")
+    decision = body["entry"][0]["resource"]["id"]
+    assert _entries(body) == [
+        (f"urn:uuid:{decision}", "ClaimResponse"),
+        ("https://ehr.example.org/fhir/Patient/pat-1", "Patient"),
+        ("https://ehr.example.org/fhir/Organization/payer-1", "Organization"),
+        ("https://ehr.example.org/fhir/Organization/transplant-center-1", "Organization"),
+    ]
+    response = body["entry"][0]["resource"]
+    assert response["identifier"][0]["system"].startswith("urn:trnorg:")
+    first = response["item"][0]["extension"]
+    assert first == [
+        trace,
+        {
+            "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemPreAuthIssueDate",
+            "valueDate": NOW.date().isoformat(),
+        },
+        {
+            "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemPreAuthPeriod",
+            "valuePeriod": {"start": NOW.date().isoformat()},
+        },
+    ]
+
+
+def test_a_claim_addressed_by_urn_uuid_is_answered_alike(log: DecisionLog) -> None:
+    # Every entry addressed by urn:uuid, every reference by it, and no resource with an id.
+    text = json.dumps(pas_bundle(True))
+    for entry in pas_bundle(True)["entry"]:
+        resource = entry["resource"]
+        local = f"{resource['resourceType']}/{resource['id']}"
+        address = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, local)}"
+        text = text.replace(f'"{entry["fullUrl"]}"', f'"{address}"')
+        text = text.replace(local, address)  # references, and the answers' linkIds
+    bundle = json.loads(text)
+    for entry in bundle["entry"]:
+        del entry["resource"]["id"]
+    body = client(log, policy=Policy(auto_approve=True)).post("/Claim/$submit", json=bundle).json()
+    assert review_actions(body) == ["A1", "A4"]
+    response = body["entry"][0]["resource"]
+    assert response["request"] == {"reference": bundle["entry"][0]["fullUrl"]}
+    assert [url for url, _ in _entries(body)[1:]] == [
+        e["fullUrl"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] in ("Patient", "Organization")
+    ]
+
+
+def test_a_long_note_is_split_at_the_x12_limit(log: DecisionLog) -> None:
+    bundle = pas_bundle(True)
+    procedure = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure"
+    )
+    procedure["code"]["coding"][0]["code"] = "38241"  # autologous: several criteria not met
+    body = client(log).post("/Claim/$submit", json=bundle).json()
+    response = body["entry"][0]["resource"]
+    texts = [n["text"] for n in response["processNote"]]
+    assert all(len(t) <= 264 for t in texts) and len(texts) > 2
+    first_item = response["item"][0]["noteNumber"]
+    assert first_item == list(range(1, len(first_item) + 1)) and len(first_item) > 1
+    joined = " ".join(texts[i - 1] for i in first_item)
+    assert joined.startswith("Pended for physician review: the CG-TRANS-03 pre-screen")
+    assert joined.endswith("This is not a determination.")
 
 
 def test_pas_not_medically_necessary_is_pended_never_a3(log: DecisionLog) -> None:
@@ -417,7 +512,9 @@ def test_pas_not_medically_necessary_is_pended_never_a3(log: DecisionLog) -> Non
     body = client(log).post("/Claim/$submit", json=bundle).json()
     assert review_actions(body) == ["A4", "A4"]
     assert '"A3"' not in json.dumps(body)
-    note = body["entry"][0]["resource"]["processNote"][0]["text"]
+    response = body["entry"][0]["resource"]
+    numbers = response["item"][0]["noteNumber"]
+    note = " ".join(response["processNote"][n - 1]["text"] for n in numbers)
     assert note.startswith(
         "Pended for physician review: the CG-TRANS-03 pre-screen did not find these criteria met: transplant-allogeneic"
     )
@@ -443,7 +540,8 @@ def test_pas_items_have_the_shape_of_the_reference_examples(log: DecisionLog) ->
     if not path.is_file():
         pytest.skip("the interop reference is not beside the checkout")
     example = json.loads(path.read_text())["item"][0]["adjudication"][0]
-    body = client(log).post("/Claim/$submit", json=pas_bundle(True)).json()
+    service = client(log, policy=Policy(auto_approve=True))
+    body = service.post("/Claim/$submit", json=pas_bundle(True)).json()
     ours = body["entry"][0]["resource"]["item"][0]["adjudication"][0]
     assert ours["category"] == example["category"]
     assert [e["url"] for e in ours["extension"]] == [e["url"] for e in example["extension"]]
@@ -509,9 +607,29 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
     (
         "a PAS request without its Claim",
         "/Claim/$submit",
-        {"resourceType": "Bundle", "type": "collection", "entry": []},
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "identifier": {"system": "urn:x", "value": "t-1"},
+            "timestamp": "2026-06-01T09:30:00-05:00",
+            "entry": [],
+        },
         400,
         "Bundle.entry[0]: a PAS request Bundle starts with its Claim",
+    ),
+    (
+        "a PAS request without its identifier",
+        "/Claim/$submit",
+        {k: v for k, v in pas_bundle(True).items() if k != "identifier"},
+        400,
+        "Bundle.identifier: a PAS request Bundle needs one",
+    ),
+    (
+        "a PAS request without its timestamp",
+        "/Claim/$submit",
+        {k: v for k, v in pas_bundle(True).items() if k != "timestamp"},
+        400,
+        "Bundle.timestamp: a PAS request Bundle needs one",
     ),
 ]
 

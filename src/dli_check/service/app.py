@@ -226,7 +226,7 @@ def create_app(settings: Settings) -> FastAPI:
         authorize(request)
         raw = await _body(request)
         bundle = _json(raw)
-        claim = claim_of(bundle)
+        claim_of(bundle)  # a request PAS does not accept is refused before it is decided
         response = await run_in_threadpool(
             _serve,
             settings,
@@ -237,12 +237,13 @@ def create_app(settings: Settings) -> FastAPI:
             "Claim/$submit",
             None,
             lambda rules, result, decision_id, form_url: claim_response(
-                claim,
+                bundle,
                 result,
                 rules,
                 decision_id=decision_id,
                 now=settings.clock(),
                 questionnaire_url=form_url,
+                auto_approve=settings.policy.auto_approve,
             ),
         )
         return JSONResponse(response, media_type=FHIR_JSON)
