@@ -101,6 +101,7 @@ def bundle_from_case(case: Case, rules: Decider) -> dict[str, Any]:
             {
                 "resourceType": "QuestionnaireResponse",
                 "id": "qr-1",
+                "questionnaire": f"urn:dli-check:{rules.latest.model.guideline.id.lower()}",
                 "status": "completed",
                 "item": answers,
             }

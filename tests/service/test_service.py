@@ -67,6 +67,15 @@ def autologous(request: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def someone_elses_transplant(request: dict[str, Any]) -> dict[str, Any]:
+    """The answered request, but its transplant is about another person than the context
+    patient (a donor's record, say): it is not read."""
+    request = with_answers(request)
+    procedure = request["prefetch"]["transplants"]["entry"][0]["resource"]
+    procedure["subject"] = {"reference": "Patient/donor-9"}
+    return request
+
+
 @pytest.fixture
 def log(tmp_path: Path) -> DecisionLog:
     return DecisionLog(tmp_path / "decisions.sqlite3")
@@ -206,6 +215,26 @@ CRD_ROWS: list[tuple[str, Any, Policy, list[dict[str, Any]], int]] = [
                 "doc-purpose": "withpa",
                 "billingCode": None,
                 "reason": None,
+                "date": None,
+                "coverage-assertion-id": None,
+            }
+        ],
+        0,
+    ),
+    (
+        "a transplant of another person than context.patientId is not read: documentation",
+        someone_elses_transplant,
+        Policy(auto_approve=True),
+        [
+            {
+                "coverage": None,
+                "covered": "covered",
+                "pa-needed": "auth-needed",
+                "doc-needed": "clinical",
+                "doc-purpose": "withpa",
+                "billingCode": None,
+                "reason": None,
+                "questionnaire": None,
                 "date": None,
                 "coverage-assertion-id": None,
             }

@@ -86,6 +86,10 @@ class FhirCase:
     """Fact path -> the places that disagree about it (the fact is left out)."""
     locations: dict[PathKey, str] = field(default_factory=dict, repr=False)
     """Case path -> a FHIR place, for naming a bad value by where it is in the Bundle."""
+    unused: tuple[str, ...] = ()
+    """Resources seen and not used, and why (``Condition/c-2 was not used: its
+    verificationStatus is provisional``): another person's, a diagnosis not confirmed or
+    no longer active, a QuestionnaireResponse not completed or not of this service."""
 
 
 def is_bundle(data: object) -> bool:
@@ -94,17 +98,34 @@ def is_bundle(data: object) -> bool:
 
 
 def case_from_fhir(
-    bundle: Mapping[str, Any], rules: Decider | None = None, *, source: str = "<bundle>"
+    bundle: Mapping[str, Any],
+    rules: Decider | None = None,
+    *,
+    source: str = "<bundle>",
+    patient: str | None = None,
 ) -> FhirCase:
     """Read a case from a FHIR R4 Bundle through the rule file's bindings (the bundled
     CG-TRANS-03 by default); raises `CaseError` for a Bundle that breaks FHIR R4, naming
-    the element, never its value. The case is not validated yet: `evaluate` does that."""
+    the element, never its value. The case is not validated yet: `evaluate` does that.
+
+    Only the patient's own, confirmed data is read (`usable`): `patient` is the context
+    patient (``Patient/123``: CDS Hooks' ``context.patientId``); without it, the Claim's
+    patient when the Bundle has a Claim."""
     if rules is None:
         from dli_check.engine.rules import bundled_rules
 
         rules = bundled_rules()
     _check_bundle(bundle, source)
-    resources = _unique(_resources(bundle), source)
+    every = _unique(_resources(bundle), source)
+    patient = patient or _claim_patient(every)
+    name = rules.latest.model.guideline.id.lower()
+    resources, unused = [], []
+    for resource in every:
+        why = usable(resource.data, patient, name)
+        if why is None:
+            resources.append(resource)
+        else:
+            unused.append(f"{resource.label} was not used: {why}")
     reader = _Reader(rules, resources)
     declaration = rules.case_format.declaration
     data: dict[str, Any] = {"case_id": _case_id(bundle, resources, source)}
@@ -118,7 +139,93 @@ def case_from_fhir(
             data[name] = records
     data["services"] = reader.lines(declaration.service.fhir, list(declaration.service.facts))
     reader.answers(data, source)
-    return reader.finish(data)
+    return replace(reader.finish(data), unused=tuple(unused))
+
+
+_CONFIRMED = frozenset({"confirmed"})
+_CURRENT = frozenset({"active", "recurrence", "relapse", "remission"})
+_DONE = frozenset({"completed", "amended"})
+_SUBJECTS = ("subject", "patient", "beneficiary")
+"""The elements that say whom a resource is about (Coverage: its beneficiary)."""
+
+
+def usable(resource: Mapping[str, Any], patient: str | None, questionnaire: str) -> str | None:
+    """Why a resource may not decide a case, or None when it may: one about another person
+    than `patient`; a Condition whose verificationStatus is given and not confirmed
+    (refuted, provisional, differential, unconfirmed, entered-in-error) or whose
+    clinicalStatus is given and not current (resolved, inactive); a QuestionnaireResponse
+    not completed or amended, or not answering this service's `questionnaire` (the
+    guideline id in lower case). Remission counts as current: a malignancy in remission is
+    still the disease its code names.
+
+    >>> usable({"resourceType": "Condition", "verificationStatus": {"coding": [
+    ...     {"code": "provisional"}]}}, None, "x")
+    'its verificationStatus is provisional'
+    """
+    kind = resource.get("resourceType")
+    if patient is not None:
+        if kind == "Patient" and isinstance(resource.get("id"), str):
+            own = f"Patient/{resource['id']}"
+            if not _same_reference(own, patient):
+                return f"it is another person than the patient ({own}, not {patient})"
+        for name in _SUBJECTS:
+            reference = resource.get(name)
+            said = reference.get("reference") if isinstance(reference, Mapping) else None
+            if isinstance(said, str) and not _same_reference(said, patient):
+                return f"it is about another person than the patient ({said}, not {patient})"
+    if kind == "Condition":
+        for element, allowed in (("verificationStatus", _CONFIRMED), ("clinicalStatus", _CURRENT)):
+            codes = _codes(resource.get(element))
+            if codes and not codes & allowed:
+                return f"its {element} is {', '.join(sorted(codes))}"
+    if kind == "QuestionnaireResponse":
+        status = resource.get("status")
+        if status not in _DONE:
+            return f"its status is {status}, not completed or amended"
+        canonical = resource.get("questionnaire")
+        if not isinstance(canonical, str) or not _ours(canonical, questionnaire):
+            return "it does not answer a questionnaire of this service"
+    return None
+
+
+def _codes(concept: Any) -> set[str]:
+    codings = concept.get("coding") if isinstance(concept, Mapping) else None
+    return {
+        c["code"]
+        for c in codings or []
+        if isinstance(c, Mapping) and isinstance(c.get("code"), str)
+    }
+
+
+def _same_reference(reference: str, patient: str) -> bool:
+    """``Patient/1``, ``https://ehr/fhir/Patient/1`` and ``urn:uuid:…`` as the same
+    reference when one is the other, or ends with ``/`` and the other."""
+    return (
+        reference == patient
+        or reference.endswith("/" + patient)
+        or patient.endswith("/" + reference)
+    )
+
+
+def _ours(canonical: str, name: str) -> bool:
+    """Whether a questionnaire canonical is one `dli_check.interop.questionnaires` makes
+    for the guideline `name` (``urn:dli-check:cg-trans-03-…``, ``…/Questionnaire/…``)."""
+    url = canonical.partition("|")[0]
+    last = (
+        url.rpartition("/")[2] if "/Questionnaire/" in url else url.removeprefix("urn:dli-check:")
+    )
+    if last == url and not url.startswith("urn:dli-check:"):
+        return False
+    return last == name or last.startswith(name + "-")
+
+
+def _claim_patient(resources: list[_Resource]) -> str | None:
+    for resource in resources:
+        if resource.type == "Claim":
+            patient = resource.data.get("patient")
+            said = patient.get("reference") if isinstance(patient, Mapping) else None
+            return said if isinstance(said, str) else None
+    return None
 
 
 def decide_bundle(
@@ -127,13 +234,14 @@ def decide_bundle(
     *,
     source: str = "<bundle>",
     allow_no_lines: bool = False,
+    patient: str | None = None,
 ) -> CaseResult:
     """Read a case from a Bundle (by the latest version's bindings, for a rule set) and
     decide it; the result names where each fact came from, and a line left unknown by
     sources that disagree says which. A Bundle whose orders no service routes is a
     `CaseError`, or, with `allow_no_lines` (a service answering for the orders it
     governs), a result with no lines."""
-    read = case_from_fhir(bundle, rules.latest, source=source)
+    read = case_from_fhir(bundle, rules.latest, source=source, patient=patient)
     if allow_no_lines and not read.data.get("services"):
         from dli_check.results import CaseResult
 
@@ -179,6 +287,8 @@ def _with_sources(result: CaseResult, read: FhirCase) -> CaseResult:
     ]
     sources.sort(key=lambda s: _path_order(s.fact))
     lines = tuple(_conflict_notes(line, read.conflicts) for line in result.services)
+    if read.unused:  # what was seen and left out bears on every line
+        lines = tuple(replace(line, notes=line.notes + read.unused) for line in lines)
     return result.with_lines(lines, tuple(sources))
 
 

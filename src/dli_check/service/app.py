@@ -183,6 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
             base_url(request),
             f"cds-services/{service}",
             data["hookInstance"],
+            f"Patient/{data['context']['patientId']}",
             lambda rules, result, decision_id, form_url: coverage_response(
                 data,
                 coverage,
@@ -236,6 +237,7 @@ def create_app(settings: Settings) -> FastAPI:
             base_url(request),
             "Claim/$submit",
             None,
+            None,  # the Claim's patient
             lambda rules, result, decision_id, form_url: claim_response(
                 bundle,
                 result,
@@ -360,13 +362,14 @@ def _serve(
     base: str,
     endpoint: str,
     hook_instance: str | None,
+    patient: str | None,
     respond: Callable[[Decider, CaseResult, str, str | None], dict[str, Any]],
 ) -> dict[str, Any]:
     """Decide a Bundle by the first of `guidelines` that governs one of its lines (the
     first, when none does), answer it with `respond(rules, result, decision id,
-    questionnaire URL)`, and log the decision before the answer goes out. Runs off the
-    event loop."""
-    rules, result = _decide(settings, guidelines, bundle)
+    questionnaire URL)`, and log the decision before the answer goes out; only `patient`'s
+    resources are read (None: the Claim's patient). Runs off the event loop."""
+    rules, result = _decide(settings, guidelines, bundle, patient)
     decision_id = uuid.uuid4().hex
     form_url = _questionnaire_url(base, decision_id, result)
     response = respond(rules, result, decision_id, form_url)
@@ -401,13 +404,13 @@ def _check_size(data: Any, max_lines: int, lines: int | None = None) -> None:
 
 
 def _decide(
-    settings: Settings, guidelines: list[Decider], bundle: Any
+    settings: Settings, guidelines: list[Decider], bundle: Any, patient: str | None
 ) -> tuple[Decider, CaseResult]:
     decided: list[tuple[Decider, CaseResult]] = []
     first_error: CaseError | None = None
     for rules in guidelines:
         try:
-            result = decide_data(bundle, rules, "request", allow_no_lines=True)
+            result = decide_data(bundle, rules, "request", allow_no_lines=True, patient=patient)
         except CaseError as exc:
             first_error = first_error or exc
             continue
