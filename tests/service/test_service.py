@@ -337,6 +337,86 @@ def test_order_select_asks_for_no_documentation(log: DecisionLog) -> None:
     assert "doc-needed" not in info and "questionnaire" not in info
 
 
+def test_order_select_answers_only_for_the_selected_orders(log: DecisionLog) -> None:
+    request = with_answers(order_sign_request()) | {"hook": "order-select"}
+    second = copy.deepcopy(request["context"]["draftOrders"]["entry"][0])
+    second["resource"]["id"] = "dli-order-2"
+    request["context"]["draftOrders"]["entry"].append(second)
+    request["context"]["selections"] = ["ServiceRequest/dli-order-2"]
+    service = client(log, policy=Policy(auto_approve=True))
+    body = service.post("/cds-services/cg-trans-03-order-select", json=request).json()
+    assert [a["resource"]["id"] for a in body["systemActions"]] == ["dli-order-2"]
+    (info,) = coverage_information(body)
+    assert info["pa-needed"] == "auth-needed" and "satisfied-pa-id" not in info  # never at select
+    del request["context"]["selections"]
+    response = service.post("/cds-services/cg-trans-03-order-select", json=request)
+    assert (response.status_code, response.json()["issue"][0]["diagnostics"]) == (
+        400,
+        "context.selections: required by order-select, a list",
+    )
+
+
+CONFIGURATION_ROWS: list[tuple[dict[str, Any], int, int]] = [
+    # (davinci-crd.configuration, systemActions, cards) for a not medically necessary order
+    ({}, 1, 1),
+    ({"coverage-info": False}, 0, 1),
+    ({"off-guideline": False}, 1, 0),
+    ({"max-cards": 0}, 1, 0),
+    ({"cost": False, "claim": False, "max-cards": 5}, 1, 1),  # options not offered: ignored
+]
+
+
+@pytest.mark.parametrize(("configuration", "actions", "cards"), CONFIGURATION_ROWS)
+def test_the_clients_configuration_is_honoured(
+    log: DecisionLog, configuration: dict[str, Any], actions: int, cards: int
+) -> None:
+    request = autologous(order_sign_request())
+    request["extension"] = {"davinci-crd.configuration": configuration}
+    body = client(log).post(HOOK, json=request).json()
+    assert (len(body.get("systemActions", [])), len(body["cards"])) == (actions, cards)
+
+
+@pytest.mark.parametrize(
+    ("configuration", "message"),
+    [
+        (
+            {"coverage-info": "no"},
+            "extension.davinci-crd.configuration.coverage-info: must be true or false",
+        ),
+        (
+            {"max-cards": -1},
+            "extension.davinci-crd.configuration.max-cards: must be a whole number, 0 or more",
+        ),
+        ([], "extension.davinci-crd.configuration: must be an object"),
+    ],
+)
+def test_a_malformed_configuration_is_400(
+    log: DecisionLog, configuration: Any, message: str
+) -> None:
+    request = order_sign_request()
+    request["extension"] = {"davinci-crd.configuration": configuration}
+    response = client(log).post(HOOK, json=request)
+    assert (response.status_code, response.json()["issue"][0]["diagnostics"]) == (400, message)
+
+
+def test_re_invocation_replaces_coverage_information_and_never_stacks(log: DecisionLog) -> None:
+    service = client(log, policy=Policy(auto_approve=True))
+    first = service.post(HOOK, json=order_sign_request()).json()  # documentation needed
+    updated = first["systemActions"][0]["resource"]
+    # The EHR applied the update, then the clinician answered and signed again.
+    request = with_answers(order_sign_request())
+    request["context"]["draftOrders"]["entry"][0]["resource"] = updated
+    second = service.post(HOOK, json=request).json()
+    order = second["systemActions"][0]["resource"]
+    infos = [e for e in order["extension"] if e["url"] == COVERAGE_INFORMATION]
+    assert len(infos) == 1
+    assert {p["url"]: p.get("valueCode") for p in infos[0]["extension"]}["pa-needed"] == "satisfied"
+    # Signed once more, nothing changed: no action, and nothing stacked.
+    request["context"]["draftOrders"]["entry"][0]["resource"] = order
+    third = service.post(HOOK, json=request).json()
+    assert third == {"cards": []}
+
+
 def test_orders_the_guideline_does_not_govern_get_no_action(log: DecisionLog) -> None:
     request = with_answers(order_sign_request())
     visit = copy.deepcopy(request["context"]["draftOrders"]["entry"][0])
@@ -361,7 +441,15 @@ def test_discovery(log: DecisionLog) -> None:
         "condition": "Condition?patient={{context.patientId}}",
         "procedure": "Procedure?patient={{context.patientId}}",
     }
-    assert services[0]["extension"] == {"davinci-crd.version": ["2.2"]}
+    extension = services[0]["extension"]
+    assert extension["davinci-crd.version"] == ["2.2"]
+    assert [
+        (o["code"], o["type"], o["default"]) for o in extension["davinci-crd.configuration-options"]
+    ] == [
+        ("coverage-info", "boolean", True),
+        ("off-guideline", "boolean", True),
+        ("max-cards", "integer", 10),
+    ]
 
 
 def test_feedback_and_docs(log: DecisionLog) -> None:

@@ -21,7 +21,7 @@ import copy
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from dli_check.interop.request import InteropError
@@ -37,6 +37,36 @@ CARD_TYPES = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 DETAIL_CODES = "http://terminology.hl7.org/CodeSystem/crd-coverage-detail"
 CPT = "http://www.ama-assn.org/go/cpt"
 HOOKS = ("order-sign", "order-select")
+CONFIGURATION_OPTIONS: tuple[dict[str, Any], ...] = (
+    {
+        "code": "coverage-info",
+        "type": "boolean",
+        "name": "Coverage Information",
+        "description": "Whether each governed order needs prior authorization, is approved, "
+        "or needs documentation, recorded on the order",
+        "default": True,
+    },
+    {
+        "code": "off-guideline",
+        "type": "boolean",
+        "name": "Off Guideline",
+        "description": "A card for an order the guideline's pre-screen did not find medically "
+        "necessary, quoting the criteria not met (a pre-screen, not a determination)",
+        "default": True,
+    },
+    {
+        "code": "max-cards",
+        "type": "integer",
+        "name": "Maximum cards",
+        "description": "The most cards returned, in the order of the draft orders",
+        "default": 10,
+    },
+)
+"""What a client may switch (CRD ``davinci-crd.configuration-options``); other options a
+client sends are ignored, as this service offers none of them."""
+_OPTION_TYPES = {o["code"]: o["type"] for o in CONFIGURATION_OPTIONS}
+_VOLATILE = frozenset({"date", "coverage-assertion-id", "satisfied-pa-id", "questionnaire"})
+"""Coverage-information parts that differ between two answers that say the same."""
 """The hooks each rule file is served on: order-sign (primary), order-select (secondary)."""
 _NOT_QUERIED = ("ServiceRequest", "Claim", "QuestionnaireResponse")
 """Resource types a binding may read that come with the request, not from a query."""
@@ -79,7 +109,10 @@ def discovery(guidelines: list[Decider]) -> dict[str, Any]:
                     f"{title}: a pre-screen of the orders' medical necessity",
                     "id": service_id(rules, hook),
                     "prefetch": prefetch_templates(rules),
-                    "extension": {"davinci-crd.version": ["2.2"]},
+                    "extension": {
+                        "davinci-crd.version": ["2.2"],
+                        "davinci-crd.configuration-options": list(CONFIGURATION_OPTIONS),
+                    },
                 }
             )
     return {"services": services}
@@ -123,6 +156,11 @@ def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any
     for name in ("userId", "patientId"):
         if not isinstance(context.get(name), str):
             raise InteropError("invalid", f"context.{name}: required by {hook}")
+    if hook == "order-select":
+        selections = context.get("selections")
+        if not isinstance(selections, list) or not all(isinstance(x, str) for x in selections):
+            raise InteropError("invalid", "context.selections: required by order-select, a list")
+    configuration(request)  # a malformed configuration is refused before anything is read
     prefetch = request.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, Mapping):
         raise InteropError("invalid", "prefetch: must be an object")
@@ -186,6 +224,60 @@ def order_of_line(result: CaseResult, number: int) -> str | None:
     return place.split(".", 1)[0] if place else None
 
 
+def configuration(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The client's choices among `CONFIGURATION_OPTIONS` (CRD's
+    ``extension.davinci-crd.configuration``), each option at its default when not sent;
+    raises `InteropError` for an option of the wrong type.
+
+    >>> configuration({"extension": {"davinci-crd.configuration": {"max-cards": 2}}})
+    {'coverage-info': True, 'off-guideline': True, 'max-cards': 2}
+    """
+    chosen: dict[str, Any] = {str(o["code"]): o["default"] for o in CONFIGURATION_OPTIONS}
+    extension = request.get("extension")
+    sent = extension.get("davinci-crd.configuration") if isinstance(extension, Mapping) else None
+    if sent is None:
+        return chosen
+    if not isinstance(sent, Mapping):
+        raise InteropError("invalid", "extension.davinci-crd.configuration: must be an object")
+    for code, value in sent.items():
+        kind = _OPTION_TYPES.get(code)
+        if kind is None:
+            continue
+        if kind == "boolean" and type(value) is not bool:
+            raise InteropError(
+                "invalid", f"extension.davinci-crd.configuration.{code}: must be true or false"
+            )
+        if kind == "integer" and (type(value) is not int or value < 0):
+            raise InteropError(
+                "invalid",
+                f"extension.davinci-crd.configuration.{code}: must be a whole number, 0 or more",
+            )
+        chosen[code] = value
+    return chosen
+
+
+def _for_coverage(extension: Any, coverage: str) -> bool:
+    """Whether an order's extension is coverage-information about `coverage`."""
+    if not isinstance(extension, Mapping) or extension.get("url") != COVERAGE_INFORMATION:
+        return False
+    return any(
+        isinstance(part, Mapping)
+        and part.get("url") == "coverage"
+        and isinstance(part.get("valueReference"), Mapping)
+        and str(part["valueReference"].get("reference", "")).endswith(coverage)
+        for part in extension.get("extension") or []
+    )
+
+
+def _substance(information: Mapping[str, Any]) -> list[Any]:
+    """What a coverage-information says, leaving out what changes with every answer."""
+    return [
+        part
+        for part in information.get("extension") or []
+        if not (isinstance(part, Mapping) and part.get("url") in _VOLATILE)
+    ]
+
+
 def coverage_response(
     request: Mapping[str, Any],
     coverage: Mapping[str, Any],
@@ -199,8 +291,15 @@ def coverage_response(
 ) -> dict[str, Any]:
     """The CDS Hooks response: a ``systemActions`` update per governed draft order with its
     coverage-information, and a card per order the pre-screen did not find medically
-    necessary. A secondary hook (order-select) asks for no documentation (CRD hook-19)."""
+    necessary, as the client's configuration allows (`configuration`).
+
+    A secondary hook (order-select) answers for the selected orders only, asks for no
+    documentation (CRD hook-19) and never says ``satisfied``. An order that already carries
+    coverage-information for this coverage has it replaced, never stacked; when it already
+    says the same, the order gets no action and no card (CRD resp-35)."""
     primary = request["hook"] == "order-sign"
+    chosen = configuration(request)
+    selected = None if primary else set(request["context"].get("selections") or [])
     orders = {
         f"ServiceRequest/{r['id']}": r
         for e in request["context"]["draftOrders"].get("entry") or []
@@ -208,34 +307,43 @@ def coverage_response(
         and r.get("resourceType") == "ServiceRequest"
         and isinstance(r.get("id"), str)
     }
+    coverage_reference = f"Coverage/{coverage['id']}"
     actions, cards = [], []
     for number, line in enumerate(result.services):
-        order = orders.get(order_of_line(result, number) or "")
+        name = order_of_line(result, number) or ""
+        order = orders.get(name)
         if order is None or line.decision == "not_applicable":
+            continue
+        if selected is not None and name not in selected:
             continue
         info = coverage_information(
             line,
             rules,
-            policy,
+            policy if primary else replace(policy, auto_approve=False),
             coverage_id=str(coverage["id"]),
             assertion_id=f"{decision_id}.{number + 1}",
             today=today,
             questionnaire_url=questionnaire_url if primary else None,
             ask_for_documents=primary,
         )
-        updated = copy.deepcopy(dict(order))
-        updated["extension"] = [*order.get("extension", []), info]
-        label = _label(rules, line)
-        actions.append(
-            {
-                "type": "update",
-                "description": f"Record coverage information for the {label} order",
-                "resource": updated,
-            }
-        )
-        if line.decision == "not_medically_necessary":
+        kept = [e for e in order.get("extension", []) if not _for_coverage(e, coverage_reference)]
+        earlier = [e for e in order.get("extension", []) if _for_coverage(e, coverage_reference)]
+        if earlier and all(_substance(e) == _substance(info) for e in earlier):
+            continue  # re-invoked, and nothing changed: nothing to do
+        if chosen["coverage-info"]:
+            updated = copy.deepcopy(dict(order))
+            updated["extension"] = [*kept, info]
+            label = _label(rules, line)
+            actions.append(
+                {
+                    "type": "update",
+                    "description": f"Record coverage information for the {label} order",
+                    "resource": updated,
+                }
+            )
+        if line.decision == "not_medically_necessary" and chosen["off-guideline"]:
             cards.append(_card(line, rules, policy, order, f"{decision_id}.{number + 1}"))
-    response: dict[str, Any] = {"cards": cards}
+    response: dict[str, Any] = {"cards": cards[: chosen["max-cards"]]}
     if actions:
         response["systemActions"] = actions
     return response
