@@ -300,7 +300,8 @@ def test_the_card_quotes_the_unmet_criterion_and_says_a_physician_decides(log: D
     assert card["detail"].startswith(
         "**This is a pre-screen, not a determination.** A physician reviewer decides."
     )
-    assert "Criterion not met: *transplant-allogeneic*" in card["detail"]
+    assert "Not met: *transplant allogeneic*. The transplant was allogeneic" in card["detail"]
+    assert "transplant-allogeneic" not in card["detail"]  # a label, never a criterion id
     assert (
         '"following a medically necessary allogeneic (myeloablative or non-myeloablative) hematopoietic progenitor cell transplant"'
         in card["detail"]
@@ -415,6 +416,33 @@ def test_re_invocation_replaces_coverage_information_and_never_stacks(log: Decis
     request["context"]["draftOrders"]["entry"][0]["resource"] = order
     third = service.post(HOOK, json=request).json()
     assert third == {"cards": []}
+
+
+def test_the_reason_asks_by_questions_and_names_criteria_by_labels(log: DecisionLog) -> None:
+    asked = client(log).post(HOOK, json=order_sign_request()).json()
+    (info,) = coverage_information(asked)
+    assert info["reason"] is None  # a CodeableConcept: its text is checked below
+    reason = next(
+        p["valueCodeableConcept"]["text"]
+        for p in asked["systemActions"][0]["resource"]["extension"][-1]["extension"]
+        if p["url"] == "reason"
+    )
+    assert reason.startswith(
+        "Needed to apply CG-TRANS-03: Was the transplant itself medically necessary? Who "
+        "donated the lymphocytes for the infusion (donor id)?"
+    )
+    assert "transplants[" not in reason and "services[" not in reason
+    unmet = client(log).post(HOOK, json=autologous(order_sign_request())).json()
+    reason = next(
+        p["valueCodeableConcept"]["text"]
+        for p in unmet["systemActions"][0]["resource"]["extension"][-1]["extension"]
+        if p["url"] == "reason"
+    )
+    assert reason == (
+        "Prior authorization required: under the CG-TRANS-03 pre-screen, not met: transplant "
+        "allogeneic; a physician will review the request"
+    )
+    assert unmet["cards"][0]["source"]["label"] == "CG-TRANS-03 coverage requirements"  # no --payer
 
 
 def test_orders_the_guideline_does_not_govern_get_no_action(log: DecisionLog) -> None:
@@ -698,6 +726,35 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
         order_sign_request() | {"hook": "order-select"},
         400,
         "hook: this service answers order-sign",
+    ),
+    (
+        "a hookInstance that is not a UUID",
+        HOOK,
+        order_sign_request() | {"hookInstance": "not-a-uuid"},
+        400,
+        "hookInstance: must be a UUID (CDS Hooks)",
+    ),
+    (
+        "fhirAuthorization without fhirServer",
+        HOOK,
+        {k: v for k, v in order_sign_request().items() if k != "fhirServer"}
+        | {"fhirAuthorization": {"access_token": "x", "token_type": "Bearer", "expires_in": 30}},
+        400,
+        "fhirServer: required with fhirAuthorization (CDS Hooks)",
+    ),
+    (
+        "feedback without its outcome",
+        f"{HOOK}/feedback",
+        {"feedback": [{"card": "c-1", "outcomeTimestamp": "2026-06-01T10:00:00Z"}]},
+        400,
+        "feedback[0].outcome: accepted or overridden",
+    ),
+    (
+        "feedback without its timestamp",
+        f"{HOOK}/feedback",
+        {"feedback": [{"card": "c-1", "outcome": "accepted"}]},
+        400,
+        "feedback[0].outcomeTimestamp: required, a string",
     ),
     (
         "no coverage prefetch",
@@ -1002,3 +1059,14 @@ def test_the_crd_guides_own_request_gets_no_action_not_an_error(log: DecisionLog
     )
     response = client(log).post(HOOK, json=request)
     assert (response.status_code, response.json()) == (200, {"cards": []})
+
+
+def test_the_billing_code_keeps_the_system_the_order_sent(log: DecisionLog) -> None:
+    hcpcs = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+    request = with_answers(order_sign_request())
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"]["coding"][0]["system"] = hcpcs  # X12 returns CPT as HCPCS
+    body = client(log).post(HOOK, json=request).json()
+    parts = body["systemActions"][0]["resource"]["extension"][-1]["extension"]
+    billing = next(p["valueCoding"] for p in parts if p["url"] == "billingCode")
+    assert billing == {"system": hcpcs, "code": "38242"}

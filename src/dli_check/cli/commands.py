@@ -612,9 +612,13 @@ def serve(
         str | None,
         typer.Option("--public-url", help="The base URL clients call (for aud and links)."),
     ] = None,
-    payer: Annotated[str, typer.Option(help="The insurer's name, shown on cards.")] = (
-        "Health plan"
-    ),
+    payer: Annotated[
+        str | None,
+        typer.Option(
+            help="The insurer's name, shown on cards (default: the service's title, "
+            "'CG-TRANS-03 coverage requirements')."
+        ),
+    ] = None,
     covered: Annotated[
         Covered, typer.Option(help="The plan's benefit answer for the orders (not the engine's).")
     ] = Covered.covered,

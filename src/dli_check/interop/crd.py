@@ -76,8 +76,9 @@ _NOT_QUERIED = ("ServiceRequest", "Claim", "QuestionnaireResponse")
 class Policy:
     """What the plan decides, not the engine: configured when the service starts."""
 
-    payer: str = "Health plan"
-    """The insurer's name on the member's card: the cards' ``source.label``."""
+    payer: str | None = None
+    """The insurer's name on the member's card: the cards' ``source.label``; without it,
+    the service's title (``CG-TRANS-03 coverage requirements``)."""
     covered: Literal["covered", "conditional"] = "covered"
     """The benefit answer; ``covered`` assumes eligibility and benefits were checked
     upstream. ``conditional`` comes with ``info-needed`` (CRD invariant crd-ci-q3)."""
@@ -104,7 +105,7 @@ def discovery(guidelines: list[Decider]) -> dict[str, Any]:
             services.append(
                 {
                     "hook": hook,
-                    "title": f"{guideline.id} coverage requirements",
+                    "title": _title(guideline.id),
                     "description": f"Coverage requirements under guideline {guideline.id}, "
                     f"{title}: a pre-screen of the orders' medical necessity",
                     "id": service_id(rules, hook),
@@ -116,6 +117,29 @@ def discovery(guidelines: list[Decider]) -> dict[str, Any]:
                 }
             )
     return {"services": services}
+
+
+def _system_of(order: Mapping[str, Any], code: str | None) -> str:
+    """The system an order codes `code` in (CPT or an HCPCS URI), from its ``code`` or its
+    billing options; CPT when it is not found there."""
+    concepts = [order.get("code")]
+    concepts += [
+        e.get("valueCodeableConcept")
+        for e in order.get("extension") or []
+        if isinstance(e, Mapping) and isinstance(e.get("valueCodeableConcept"), Mapping)
+    ]
+    for concept in concepts:
+        codings = concept.get("coding") if isinstance(concept, Mapping) else None
+        for coding in codings or []:
+            if isinstance(coding, Mapping) and coding.get("code") == code:
+                system = coding.get("system")
+                if isinstance(system, str):
+                    return system
+    return CPT
+
+
+def _title(guideline: str) -> str:
+    return f"{guideline} coverage requirements"
 
 
 def prefetch_templates(rules: Decider) -> dict[str, str]:
@@ -149,6 +173,12 @@ def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any
             )
     if request["hook"] != hook:
         raise InteropError("invalid", f"hook: this service answers {hook}")
+    try:
+        uuid.UUID(request["hookInstance"])
+    except ValueError:
+        raise InteropError("invalid", "hookInstance: must be a UUID (CDS Hooks)") from None
+    if "fhirAuthorization" in request and not isinstance(request.get("fhirServer"), str):
+        raise InteropError("invalid", "fhirServer: required with fhirAuthorization (CDS Hooks)")
     context = request["context"]
     orders = context.get("draftOrders")
     if not isinstance(orders, Mapping) or orders.get("resourceType") != "Bundle":
@@ -325,6 +355,7 @@ def coverage_response(
             today=today,
             questionnaire_url=questionnaire_url if primary else None,
             ask_for_documents=primary,
+            billing_system=_system_of(order, line.code),
         )
         kept = [e for e in order.get("extension", []) if not _for_coverage(e, coverage_reference)]
         earlier = [e for e in order.get("extension", []) if _for_coverage(e, coverage_reference)]
@@ -359,8 +390,10 @@ def coverage_information(
     today: dt.date,
     questionnaire_url: str | None,
     ask_for_documents: bool = True,
+    billing_system: str = CPT,
 ) -> dict[str, Any]:
-    """One order's ``coverage-information`` extension, as the reference maps it."""
+    """One order's ``coverage-information`` extension, as the reference maps it; its
+    ``billingCode`` in `billing_system`, the system the order coded it in."""
     guideline = rules.guideline_id
     parts: list[dict[str, Any]] = [
         {"url": "coverage", "valueReference": {"reference": f"Coverage/{coverage_id}"}},
@@ -375,8 +408,9 @@ def coverage_information(
     if policy.covered == "conditional":
         parts.append({"url": "info-needed", "valueCode": "OTH"})
     if line.code is not None:
-        parts.append({"url": "billingCode", "valueCoding": {"system": CPT, "code": line.code}})
-    parts.append({"url": "reason", "valueCodeableConcept": {"text": _reason(line, guideline)}})
+        coding = {"system": billing_system, "code": line.code}
+        parts.append({"url": "billingCode", "valueCoding": coding})
+    parts.append({"url": "reason", "valueCodeableConcept": {"text": _reason(line, rules)}})
     if policy.policy_url:
         parts.append(_detail("policy-link", {"valueUrl": policy.policy_url}))
     if needs_documents and line.missing:
@@ -407,21 +441,33 @@ def _detail(code: str, value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _reason(line: ServiceResult, guideline: str) -> str:
+def _reason(line: ServiceResult, rules: Decider) -> str:
+    """The coverage-information's reason in words: the facts needed by their questions,
+    the criteria not met by their labels; no engine paths, no criterion ids."""
+    guideline = rules.guideline_id
     if line.decision == "medically_necessary":
         return f"All {guideline} criteria for this service are met"
     if line.decision == "insufficient_information":
-        return f"Needed to apply {guideline}: " + ", ".join(line.missing)
+        label = _label(rules, line)
+        asked = [rules.case_format.question(path, label) or path for path in line.missing]
+        return f"Needed to apply {guideline}: " + " ".join(asked)
     if line.decision == "no_version_in_effect":
         return (
             f"Prior authorization required: no version of {guideline} in effect on the date of "
             "service is loaded; a physician will review the request"
         )
-    unmet = [r.criterion for r in line.reasons if r.status == "not_met"]
+    unmet = [_criterion(rules, line, r.criterion) for r in line.reasons if r.status == "not_met"]
     return (
-        f"Prior authorization required: the {guideline} pre-screen did not find "
-        f"{', '.join(unmet)} met; a physician will review the request"
+        f"Prior authorization required: under the {guideline} pre-screen, not met: "
+        f"{'; '.join(unmet)}; a physician will review the request"
     )
+
+
+def _criterion(rules: Decider, line: ServiceResult, criterion: str) -> str:
+    """A criterion as a reader knows it: its label, else its id."""
+    service = rules.services.get(line.service or "")
+    found = next((c for c in service.criteria if c.id == criterion), None) if service else None
+    return found.label if found is not None and found.label else criterion
 
 
 def _label(rules: Decider, line: ServiceResult) -> str:
@@ -441,7 +487,8 @@ def _card(
         "",
     ]
     for reason in unmet:
-        detail.append(f"Criterion not met: *{reason.criterion}*: {reason.explanation}")
+        said = _criterion(rules, line, reason.criterion)
+        detail.append(f"Not met: *{said}*. {reason.explanation}")
         detail.append("")
         detail.append(f'> "{reason.citation.quote}" ({guideline}, {reason.citation.section})')
         detail.append("")
@@ -454,7 +501,7 @@ def _card(
         "indicator": "warning",
         "detail": "\n".join(detail),
         "source": {
-            "label": policy.payer,
+            "label": policy.payer or _title(guideline),
             "topic": {"system": CARD_TYPES, "code": "off-guideline", "display": "Off Guideline"},
         },
         "extension": {

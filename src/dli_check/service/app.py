@@ -207,6 +207,14 @@ def create_app(settings: Settings) -> FastAPI:
         if not isinstance(items, list):
             raise RequestError(400, "feedback: required, a list")
         known = ("accepted", "overridden")
+        for i, item in enumerate(items):  # CDS Hooks: card, outcome and outcomeTimestamp
+            if not isinstance(item, dict):
+                raise RequestError(400, f"feedback[{i}]: must be an object")
+            for name in ("card", "outcomeTimestamp"):
+                if not isinstance(item.get(name), str):
+                    raise RequestError(400, f"feedback[{i}].{name}: required, a string")
+            if item.get("outcome") not in known:
+                raise RequestError(400, f"feedback[{i}].outcome: accepted or overridden")
         outcomes = [i.get("outcome") if isinstance(i, dict) else None for i in items]
         counts = {o: outcomes.count(o) for o in known}
         log.info("feedback on %s: %d item(s), %s", service, len(items), counts)
