@@ -1070,3 +1070,47 @@ def test_the_billing_code_keeps_the_system_the_order_sent(log: DecisionLog) -> N
     parts = body["systemActions"][0]["resource"]["extension"][-1]["extension"]
     billing = next(p["valueCoding"] for p in parts if p["url"] == "billingCode")
     assert billing == {"system": hcpcs, "code": "38242"}
+
+
+def test_the_log_keeps_the_configuration_in_force_and_every_refusal(log: DecisionLog) -> None:
+    service = client(log, policy=Policy(payer="Example Health Plan", auto_approve=True))
+    service.post(HOOK, json=with_answers(order_sign_request()))
+    (entry,) = log.entries()
+    assert entry.summary()["configuration"] == {
+        "payer": "Example Health Plan",
+        "covered": "covered",
+        "auto_approve": True,
+        "policy_url": None,
+    }
+    bad = order_sign_request() | {"hookInstance": "not-a-uuid"}
+    service.post(HOOK, json=bad)
+    service.post("/cds-services/nope", json=order_sign_request())
+    refusals = [{k: r[k] for k in ("endpoint", "status", "reason")} for r in log.refusals()]
+    assert refusals == [
+        {"endpoint": HOOK, "status": 400, "reason": "hookInstance: must be a UUID (CDS Hooks)"},
+        {"endpoint": "/cds-services/nope", "status": 404, "reason": "no such CDS service"},
+    ]
+    assert "pat-1" not in json.dumps(log.refusals())  # never the body
+
+
+def test_a_log_made_before_0_4_reads_as_it_was(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    path.touch(mode=0o600)
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE decisions (id TEXT PRIMARY KEY, time TEXT NOT NULL, endpoint TEXT NOT "
+        "NULL, hook_instance TEXT, rules_sha256 TEXT NOT NULL, guideline TEXT NOT NULL, "
+        "guideline_version TEXT NOT NULL, case_sha256 TEXT NOT NULL, decision TEXT NOT NULL, "
+        "lines TEXT NOT NULL, result TEXT NOT NULL, questionnaire TEXT, response BLOB)"
+    )
+    db.execute(
+        "INSERT INTO decisions VALUES ('d1', '2026-06-01T00:00:00', 'evaluate', NULL, 'r', "
+        "'CG-TRANS-03', '2023-05-11', 'c', 'medically_necessary', '[]', '{}', NULL, NULL)"
+    )
+    db.commit()
+    db.close()
+    old = DecisionLog(path, writable=False)
+    (entry,) = old.entries()
+    assert (entry.id, entry.configuration, old.refusals()) == ("d1", None, [])

@@ -720,10 +720,20 @@ def log_list(
     log: LogOption = Path("dli-check-decisions.sqlite3"),
     since: Annotated[str | None, typer.Option(help="From this ISO date or time on (UTC).")] = None,
     decision: Annotated[str | None, typer.Option(help="Only this case decision.")] = None,
+    refused: Annotated[
+        bool, typer.Option("--refused", help="The refused calls instead: status and reason.")
+    ] = False,
 ) -> None:
-    """One line of JSON per decision served: id, time, endpoint, rule version, lines."""
+    """One line of JSON per decision served: id, time, endpoint, rule version, lines and the
+    configuration in force; with --refused, per call refused: time, endpoint, status and
+    reason."""
+    opened = _open_log(log)
     with _writing():
-        for entry in _open_log(log).entries(since=since, decision=decision):
+        if refused:
+            for refusal in opened.refusals(since=since):
+                _print(json.dumps(refusal, separators=(",", ":")))
+            return
+        for entry in opened.entries(since=since, decision=decision):
             _print(json.dumps(entry.summary(), separators=(",", ":")))
 
 

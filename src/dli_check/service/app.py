@@ -15,6 +15,7 @@ log (`dli_check.service.log`) before it is answered.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -98,30 +99,36 @@ def create_app(settings: Settings) -> FastAPI:
         raise ValueError("client tokens need the public URL their aud names (--public-url)")
     hooks = {service_id(r, hook): (r, hook) for r in settings.rules for hook in HOOKS}
 
+    def refused(request: Request, status: int, message: str, code: str = "invalid") -> Response:
+        """The error response, after keeping the refusal in the log (no body)."""
+        when = settings.clock().isoformat(timespec="milliseconds")
+        settings.log.refuse(when, request.url.path, status, message)
+        return _error(request, status, message, code)
+
     @app.exception_handler(InteropError)
     async def _interop_error(request: Request, exc: InteropError) -> Response:
-        return _error(request, _STATUSES[exc.kind], exc.message)
+        return refused(request, _STATUSES[exc.kind], exc.message)
 
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> Response:
-        response = _error(request, exc.status, exc.message, exc.code)
+        response = refused(request, exc.status, exc.message, exc.code)
         if exc.status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER)
         return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _error(request, 400, "the request does not have the expected form")
+        return refused(request, 400, "the request does not have the expected form")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         words = {404: "no such endpoint", 405: "method not allowed"}
-        return _error(request, exc.status_code, words.get(exc.status_code, "request refused"))
+        return refused(request, exc.status_code, words.get(exc.status_code, "request refused"))
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s (%s)", request.url.path, type(exc).__name__)
-        return _error(request, 500, "internal error", "exception")
+        return refused(request, 500, "internal error", "exception")
 
     def base_url(request: Request) -> str:
         return (settings.public_url or str(request.base_url)).rstrip("/")
@@ -478,6 +485,7 @@ def _record(
         result=result.to_json(indent=None, detail="decisions"),
         questionnaire=_form(rules, result, form_url, decision_id) if form_url else None,
         response=sent,
+        configuration=json.dumps(dataclasses.asdict(settings.policy), separators=(",", ":")),
     )
     try:
         settings.log.append(entry)

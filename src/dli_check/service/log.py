@@ -4,8 +4,10 @@ One row per case decided, written in one transaction (a crash leaves no partial 
 WAL mode so that readers never block the service. Each entry holds the decision id, the
 time, the endpoint and hook instance, the rule file's sha256 and the guideline version,
 the case's sha256, each line's decision and action, the compact decisions record of the
-result, the response actually sent (compressed), and the Questionnaire of the missing
-facts, if any. A CRD ``coverage-assertion-id`` or a PAS
+result, the response actually sent (compressed), the plan's configuration in force
+(``--covered``, ``--auto-approve``, ``--payer``, ``--policy-url``), and the Questionnaire
+of the missing facts, if any. Refused calls are kept too, in their own table: the time,
+endpoint, status and reason, never the body. A CRD ``coverage-assertion-id`` or a PAS
 review number is the decision id with the line's number after a dot (``ID.1``), so each
 assertion leads back to its entry.
 
@@ -44,9 +46,16 @@ CREATE TABLE IF NOT EXISTS decisions (
     lines TEXT NOT NULL,
     result TEXT NOT NULL,
     questionnaire TEXT,
-    response BLOB
+    response BLOB,
+    configuration TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);
+CREATE TABLE IF NOT EXISTS refusals (
+    time TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
 """
 
 
@@ -71,6 +80,8 @@ class Entry:
     response: str | None = None
     """The response body sent (coverage information, ClaimResponse, result), as JSON;
     kept compressed."""
+    configuration: str | None = None
+    """The plan's configuration in force when it was served, as JSON."""
 
     def summary(self) -> dict[str, Any]:
         """The entry without the result and the questionnaire."""
@@ -85,6 +96,7 @@ class Entry:
             "case_sha256": self.case_sha256,
             "decision": self.decision,
             "lines": self.lines,
+            "configuration": json.loads(self.configuration) if self.configuration else None,
         }
 
 
@@ -141,6 +153,7 @@ class DecisionLog:
         info = check_log_file(self.path)
         self._identity = (info.st_dev, info.st_ino)
         self._lock = threading.Lock()
+        self._selected: str | None = None
         self.failure: str | None = None
         """Why the last write failed, until one succeeds (for ``/healthz``)."""
         try:
@@ -156,10 +169,21 @@ class DecisionLog:
         except sqlite3.Error as exc:
             raise LogUnavailable(f"{self.path}: cannot use the decision log ({exc})") from None
 
+    def _select(self) -> str:
+        """``SELECT`` of `_COLUMNS` from decisions; a column an older log lacks (one opened
+        read-only is not migrated) reads as NULL."""
+        if self._selected is None:
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
+            names = [c if c in present else f"NULL AS {c}" for c in _COLUMNS]
+            self._selected = f"SELECT {','.join(names)} FROM decisions"
+        return self._selected
+
     def _migrate(self) -> None:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
         if "response" not in columns:  # logs made before responses were kept
             self._db.execute("ALTER TABLE decisions ADD COLUMN response BLOB")
+        if "configuration" not in columns:  # logs made before 0.4.0
+            self._db.execute("ALTER TABLE decisions ADD COLUMN configuration TEXT")
 
     def _file_problem(self) -> str | None:
         try:
@@ -203,25 +227,56 @@ class DecisionLog:
             escape_surrogates(entry.result),
             None if entry.questionnaire is None else escape_surrogates(entry.questionnaire),
             None if entry.response is None else zlib.compress(_utf8(entry.response), 6),
+            entry.configuration,
         )
+        names = ",".join(_COLUMNS)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(f"INSERT INTO decisions VALUES ({','.join('?' * 13)})", row)
+                self._db.execute(
+                    f"INSERT INTO decisions ({names}) VALUES ({','.join('?' * len(row))})", row
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
+    def refuse(self, time: str, endpoint: str, status: int, reason: str) -> None:
+        """Keep a refused call: when, where, its status and the reason given (our words,
+        never the request's). A refusal that cannot be kept is not an error: the caller
+        is answered all the same, and `state` says why the log failed."""
+        if self._file_problem() is not None:
+            return
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO refusals VALUES (?, ?, ?, ?)",
+                    (time, endpoint, status, escape_surrogates(reason)),
+                )
+        except sqlite3.Error as exc:
+            self.failure = f"{self.path}: the last write failed ({type(exc).__name__}: {exc})"
+
+    def refusals(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        """Refused calls in time order, from `since` on."""
+        query, args = "SELECT * FROM refusals", []
+        if since is not None:
+            query, args = query + " WHERE time >= ?", [since]
+        with self._lock:
+            try:
+                rows = self._db.execute(query + " ORDER BY time", args).fetchall()
+            except sqlite3.OperationalError:  # a log from before refusals were kept
+                return []
+        names = ("time", "endpoint", "status", "reason")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
     def get(self, decision_id: str) -> Entry | None:
         """The entry of a decision id, or of an assertion id (``ID.n``)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM decisions WHERE id = ?", (decision_id,)
-            ).fetchone()
+            select = self._select() + " WHERE id = ?"
+            row = self._db.execute(select, (decision_id,)).fetchone()
             if row is None and "." in decision_id:
                 head = decision_id.rsplit(".", 1)[0]
-                row = self._db.execute("SELECT * FROM decisions WHERE id = ?", (head,)).fetchone()
+                row = self._db.execute(select, (head,)).fetchone()
         return _entry(row) if row else None
 
     def questionnaire(self, questionnaire_id: str) -> str | None:
@@ -231,7 +286,8 @@ class DecisionLog:
 
     def entries(self, *, since: str | None = None, decision: str | None = None) -> Iterator[Entry]:
         """Entries in time order, from `since` (an ISO time or date) on, of one decision."""
-        query, args = "SELECT * FROM decisions WHERE 1 = 1", []
+        with self._lock:
+            query, args = self._select() + " WHERE 1 = 1", []
         if since is not None:
             query += " AND time >= ?"
             args.append(since)
@@ -274,4 +330,5 @@ _COLUMNS = (
     "result",
     "questionnaire",
     "response",
+    "configuration",
 )
