@@ -129,3 +129,15 @@ def test_answers_count_only_from_a_finished_form_of_this_service_about_the_patie
     assert evaluate(bundle).decision == (
         "medically_necessary" if why is None else "insufficient_information"
     )
+
+
+def test_a_contained_condition_is_read_and_named_by_its_container() -> None:
+    bundle = order_bundle()
+    order = bundle["entry"][0]["resource"]
+    aml = resource(bundle, "cond-aml")
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"].get("id") != "cond-aml"]
+    order["contained"] = [aml | {"id": "dx1"}]
+    order["reasonReference"] = [{"reference": "#dx1"}]
+    read = case_from_fhir(bundle, RULES, patient="Patient/pat-1")
+    assert read.data["patient"]["diagnoses"] == ["C92.02", "Z94.84"]
+    assert read.sources["patient.diagnoses"][0] == "ServiceRequest/dli-order-1#dx1.code.coding"

@@ -414,12 +414,18 @@ class _Resource:
     """Its entry's position in the Bundle."""
     data: Mapping[str, Any]
     full_url: str | None = None
+    container: _Resource | None = None
+    """The resource that contains this one (FHIR ``contained``), if any."""
 
     @property
     def identity(self) -> str | None:
         """What names this resource whatever its place: ``Procedure/hct-1``, or its
-        entry's ``fullUrl`` when it has no id; None when neither is there."""
+        entry's ``fullUrl`` when it has no id; a contained one by its container's and its
+        own (``ServiceRequest/o-1#c1``); None when neither is there."""
         rid = self.data.get("id")
+        if self.container is not None:
+            outer = self.container.identity
+            return f"{outer}#{rid}" if outer and isinstance(rid, str) else None
         if isinstance(rid, str):
             return f"{self.type}/{rid}"
         return self.full_url
@@ -430,8 +436,11 @@ class _Resource:
 
     @property
     def label(self) -> str:
-        """``Procedure/hct-1``, or the entry's place when the resource has no id."""
+        """``Procedure/hct-1``, or the entry's place when the resource has no id; a contained
+        one by its container's label and its own id (``ServiceRequest/o-1#c1``)."""
         rid = self.data.get("id")
+        if self.container is not None:
+            return f"{self.container.label}#{rid}"
         return (
             f"{self.type}/{rid}" if isinstance(rid, str) else f"Bundle.entry[{self.index}].resource"
         )
@@ -439,16 +448,29 @@ class _Resource:
 
 def _resources(bundle: Mapping[str, Any]) -> list[_Resource]:
     """Every resource of the Bundle, in entry order; a contained Bundle's too (a CDS Hooks
-    prefetch searchset), after the entry that holds it."""
+    prefetch searchset), after the entry that holds it; and each resource's ``contained``
+    resources (with an id, as FHIR requires), after it."""
     found: list[_Resource] = []
     for index, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             continue
         full_url = entry.get("fullUrl")
-        found.append(_Resource(index, resource, full_url if isinstance(full_url, str) else None))
-        if resource.get("resourceType") == "Bundle":
-            found += [_Resource(index, r.data) for r in _resources(resource)]
+        outer = _Resource(index, resource, full_url if isinstance(full_url, str) else None)
+        found.append(outer)
+        found += [
+            _Resource(index, inner, None, outer)
+            for inner in resource.get("contained") or []
+            if isinstance(inner, Mapping) and isinstance(inner.get("id"), str)
+        ]
+        if resource.get("resourceType") == "Bundle":  # named by the entry that holds it
+            holder = outer
+            for inner in _resources(resource):
+                if inner.container is None:
+                    holder = _Resource(index, inner.data)
+                    found.append(holder)
+                else:  # its container follows it
+                    found.append(_Resource(index, inner.data, None, holder))
     return found
 
 
