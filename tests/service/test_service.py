@@ -1081,6 +1081,7 @@ def test_the_log_keeps_the_configuration_in_force_and_every_refusal(log: Decisio
         "covered": "covered",
         "auto_approve": True,
         "policy_url": None,
+        "payer_ids": [],
     }
     bad = order_sign_request() | {"hookInstance": "not-a-uuid"}
     service.post(HOOK, json=bad)
@@ -1114,3 +1115,39 @@ def test_a_log_made_before_0_4_reads_as_it_was(tmp_path: Path) -> None:
     old = DecisionLog(path, writable=False)
     (entry,) = old.entries()
     assert (entry.id, entry.configuration, old.refusals()) == ("d1", None, [])
+
+
+def _payor(request: dict[str, Any], payor: dict[str, Any]) -> dict[str, Any]:
+    request = with_answers(request)
+    coverage = request["prefetch"]["coverage"]
+    coverage = (
+        coverage["entry"][0]["resource"] if coverage["resourceType"] == "Bundle" else coverage
+    )
+    coverage["payor"] = [payor]
+    return request
+
+
+PAYER_ROWS = [
+    # (the Coverage's payor, an Organization in the prefetch, answered)
+    ({"identifier": {"system": "urn:oid:2.16.840.1.113883.6.300", "value": "60054"}}, None, True),
+    ({"identifier": {"system": "urn:oid:2.16.840.1.113883.6.300", "value": "99999"}}, None, False),
+    (
+        {"reference": "Organization/payer-1"},
+        {"resourceType": "Organization", "id": "payer-1", "identifier": [{"value": "60054"}]},
+        True,
+    ),
+    ({"reference": "Organization/payer-1"}, None, False),  # whose it is cannot be told
+]
+
+
+@pytest.mark.parametrize(("payor", "organization", "answered"), PAYER_ROWS)
+def test_another_payers_coverage_gets_no_action(
+    log: DecisionLog, payor: dict[str, Any], organization: dict[str, Any] | None, answered: bool
+) -> None:
+    request = _payor(order_sign_request(), payor)
+    if organization is not None:
+        request["prefetch"]["payer"] = organization
+    service = client(log, policy=Policy(payer_ids=("60054",)))
+    body = service.post(HOOK, json=request).json()
+    assert ("systemActions" in body) is answered
+    assert len(list(log.entries())) == (1 if answered else 0)  # nothing decided, nothing kept

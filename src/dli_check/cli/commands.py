@@ -631,6 +631,14 @@ def serve(
     policy_url: Annotated[
         str | None, typer.Option("--policy-url", help="Where the guideline is published.")
     ] = None,
+    payer_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--payer-id",
+            help="A payer identifier this service answers for (repeatable); a request whose "
+            "Coverage names another payer gets no action. Default: any payer.",
+        ),
+    ] = None,
     max_connections: Annotated[
         int,
         typer.Option(
@@ -686,7 +694,7 @@ def serve(
         _fail(terminal(str(exc)))
     except OSError as exc:
         _fail(f"{log}: cannot open the decision log: {exc.strerror}")
-    policy = Policy(payer, covered.value, auto_approve, policy_url)
+    policy = Policy(payer, covered.value, auto_approve, policy_url, tuple(payer_id or ()))
     hosts = served_hosts(public_url, host, loopback=host in LOOPBACK)
     settings = Settings(
         guidelines, decisions, policy, tokens, public_url, hosts=hosts, max_lines=max_lines

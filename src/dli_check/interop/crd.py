@@ -87,6 +87,16 @@ class Policy:
     ``auth-needed``."""
     policy_url: str | None = None
     """Where the guideline is published, for a ``policy-link`` detail and card links."""
+    payer_ids: tuple[str, ...] = ()
+    """The payer identifiers this service answers for (``--payer-id``); empty: any payer.
+    A request whose Coverage names none of them gets no action."""
+
+    def serves(self, request: Mapping[str, Any], coverage: Mapping[str, Any]) -> bool:
+        """Whether the Coverage's payor is one this service answers for: by an identifier
+        on the payor reference, or on the Organization it names in the request."""
+        if not self.payer_ids:
+            return True
+        return bool(_payer_identifiers(request, coverage) & set(self.payer_ids))
 
 
 def service_id(rules: Decider, hook: str) -> str:
@@ -216,6 +226,45 @@ def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any
         "entry": [{"resource": r} for r in resources],
     }
     return bundle, coverage
+
+
+def _payer_identifiers(request: Mapping[str, Any], coverage: Mapping[str, Any]) -> set[str]:
+    """The identifier values of a Coverage's payors: on each reference, or on the
+    Organization the reference names among the request's resources."""
+    named: set[str] = set()
+    found: set[str] = set()
+    for payor in coverage.get("payor") or []:
+        if not isinstance(payor, Mapping):
+            continue
+        identifier = payor.get("identifier")
+        if isinstance(identifier, Mapping) and isinstance(identifier.get("value"), str):
+            found.add(identifier["value"])
+        if isinstance(payor.get("reference"), str):
+            named.add(payor["reference"])
+    for resource in _request_resources(request):
+        local = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if local in named or any(n.endswith("/" + local) for n in named):
+            for identifier in resource.get("identifier") or []:
+                if isinstance(identifier, Mapping) and isinstance(identifier.get("value"), str):
+                    found.add(identifier["value"])
+    return found
+
+
+def _request_resources(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every resource a CDS Hooks request carries: its draft orders and its prefetch."""
+    holders = [request.get("context", {}).get("draftOrders")]
+    holders += list((request.get("prefetch") or {}).values())
+    found: list[Mapping[str, Any]] = []
+    for holder in holders:
+        if isinstance(holder, Mapping) and holder.get("resourceType") == "Bundle":
+            found += [
+                e["resource"]
+                for e in holder.get("entry") or []
+                if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+            ]
+        elif isinstance(holder, Mapping):
+            found.append(holder)
+    return found
 
 
 def _coverage(found: Any) -> dict[str, Any]:
