@@ -87,15 +87,22 @@ def decide_data(
     *,
     allow_no_lines: bool = False,
     patient: str | None = None,
+    lenient: bool = False,
 ) -> CaseResult:
     """Decide decoded JSON: a FHIR Bundle is read through the rule file's bindings, case
     JSON is validated as it is; `raw`, the JSON text it came from, gives a case's problems
     their line and column. `allow_no_lines`: a Bundle none of whose orders the rules govern
     gives a result with no lines, not an error. `patient`: whom a Bundle is about
-    (``Patient/123``); only that person's resources are read."""
+    (``Patient/123``); only that person's resources are read. `lenient`: a Bundle's
+    elements FHIR R4 does not define are ignored (logged) rather than refused."""
     if is_bundle(data):
         result = decide_bundle(
-            data, rules, source=source, allow_no_lines=allow_no_lines, patient=patient
+            data,
+            rules,
+            source=source,
+            allow_no_lines=allow_no_lines,
+            patient=patient,
+            lenient=lenient,
         )
         return result.given(raw if raw is not None else data)
     try:

@@ -1151,3 +1151,31 @@ def test_another_payers_coverage_gets_no_action(
     body = service.post(HOOK, json=request).json()
     assert ("systemActions" in body) is answered
     assert len(list(log.entries())) == (1 if answered else 0)  # nothing decided, nothing kept
+
+
+def test_elements_r4_does_not_define_in_prefetched_data_are_ignored(
+    log: DecisionLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = with_answers(order_sign_request())
+    expected = client(log).post(HOOK, json=request).json()
+    procedure = request["prefetch"]["transplants"]["entry"][0]["resource"]
+    procedure["secretR5Element"] = {"x": "y"}  # an R5 element, say
+    with caplog.at_level("WARNING", logger="dli_check.fhir"):
+        body = client(log).post(HOOK, json=request).json()
+
+    def said(response: dict[str, Any]) -> list[dict[str, Any]]:  # leaving the ids aside
+        return [
+            {k: v for k, v in i.items() if k != "coverage-assertion-id"}
+            for i in coverage_information(response)
+        ]
+
+    assert said(body) == said(expected) and said(body)[0]["pa-needed"] == "auth-needed"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dli_check.fhir"]
+    assert len(warnings) == 1
+    assert warnings[0].endswith(": an element FHIR R4 does not define here was ignored")
+    assert "secretR5Element" not in warnings[0]  # its key may be content: never echoed
+    # A PAS Bundle is the client's own: the same element there is refused.
+    bundle = pas_bundle(True)
+    bundle["entry"][3]["resource"]["secretR5Element"] = 1
+    response = client(log).post("/Claim/$submit", json=bundle)
+    assert response.status_code == 400

@@ -21,6 +21,7 @@ This module is imported only when a FHIR input is seen: ``pip install dli-check[
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,7 @@ SERVICE_SYSTEM = "urn:dli-check:service"
 """The code system of a rule file's service ids, for orders of a service that has no
 procedure code (FHIRPath sees it as ``%SERVICE``)."""
 
+_log = logging.getLogger("dli_check.fhir")
 _ENVIRONMENT = {name.replace("-", "_"): list(uris) for name, uris in SYSTEM_URIS.items()}
 _ENVIRONMENT["SERVICE"] = [SERVICE_SYSTEM]
 _LINK_ID = re.compile(
@@ -103,6 +105,7 @@ def case_from_fhir(
     *,
     source: str = "<bundle>",
     patient: str | None = None,
+    lenient: bool = False,
 ) -> FhirCase:
     """Read a case from a FHIR R4 Bundle through the rule file's bindings (the bundled
     CG-TRANS-03 by default); raises `CaseError` for a Bundle that breaks FHIR R4, naming
@@ -110,12 +113,13 @@ def case_from_fhir(
 
     Only the patient's own, confirmed data is read (`usable`): `patient` is the context
     patient (``Patient/123``: CDS Hooks' ``context.patientId``); without it, the Claim's
-    patient when the Bundle has a Claim."""
+    patient when the Bundle has a Claim. `lenient`: elements FHIR R4 does not define are
+    ignored, with a logged warning, rather than refused (data prefetched from an EHR)."""
     if rules is None:
         from dli_check.engine.rules import bundled_rules
 
         rules = bundled_rules()
-    _check_bundle(bundle, source)
+    bundle = _check_bundle(bundle, source, lenient=lenient)
     every = _unique(_resources(bundle), source)
     patient = patient or _claim_patient(every)
     name = rules.latest.model.guideline.id.lower()
@@ -235,13 +239,14 @@ def decide_bundle(
     source: str = "<bundle>",
     allow_no_lines: bool = False,
     patient: str | None = None,
+    lenient: bool = False,
 ) -> CaseResult:
     """Read a case from a Bundle (by the latest version's bindings, for a rule set) and
     decide it; the result names where each fact came from, and a line left unknown by
     sources that disagree says which. A Bundle whose orders no service routes is a
     `CaseError`, or, with `allow_no_lines` (a service answering for the orders it
     governs), a result with no lines."""
-    read = case_from_fhir(bundle, rules.latest, source=source, patient=patient)
+    read = case_from_fhir(bundle, rules.latest, source=source, patient=patient, lenient=lenient)
     if allow_no_lines and not read.data.get("services"):
         from dli_check.results import CaseResult
 
@@ -302,7 +307,14 @@ def _conflict_notes(line: ServiceResult, conflicts: Mapping[str, tuple[str, ...]
     return replace(line, notes=line.notes + notes) if notes else line
 
 
-def _check_bundle(bundle: Mapping[str, Any], source: str) -> None:
+def _check_bundle(
+    bundle: Mapping[str, Any], source: str, *, lenient: bool = False
+) -> Mapping[str, Any]:
+    """The Bundle, checked against the FHIR R4 (R4B) models; raises `CaseError` naming each
+    problem's element. `lenient`: elements R4 does not define are left out (with a logged
+    warning naming their place, never their key, which may be content) rather than refused,
+    as CRD asks of prefetched data (found-33); the Bundle returned is then a copy without
+    them."""
     try:
         from fhir.resources.R4B.bundle import Bundle
         from pydantic import ValidationError
@@ -322,13 +334,32 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> None:
     except RecursionError:  # pragma: no cover - bounded by the depth check above
         raise CaseError.one(source, "nested too deeply", path=("Bundle",)) from None
     except ValidationError as exc:
+        errors = exc.errors()
+        if lenient and all(e["type"] == "extra_forbidden" for e in errors):
+            return _without(bundle, [tuple(e["loc"]) for e in errors])
         problems = [
             CaseProblem(("Bundle", *_element_path(e["loc"], e["type"])), _words(e["type"]))
-            for e in exc.errors()
+            for e in errors
         ]
         raise CaseError(source, problems[:20]) from None
     except (ValueError, TypeError):
         raise CaseError.one(source, "not a FHIR R4 Bundle", path=("Bundle",)) from None
+    return bundle
+
+
+def _without(bundle: Mapping[str, Any], places: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A copy of the Bundle without the elements at `places` (validation locations)."""
+    import copy
+
+    cleaned: dict[str, Any] = copy.deepcopy(dict(bundle))
+    for place in places:
+        holder: Any = cleaned
+        for step in place[:-1]:
+            holder = holder[step]
+        holder.pop(place[-1], None)
+        where = format_path(("Bundle", *_element_path(place, "extra_forbidden")))
+        _log.warning("%s: an element FHIR R4 does not define here was ignored", where)
+    return cleaned
 
 
 MAX_DEPTH = 64

@@ -429,7 +429,16 @@ def _decide(
     first_error: CaseError | None = None
     for rules in guidelines:
         try:
-            result = decide_data(bundle, rules, "request", allow_no_lines=True, patient=patient)
+            # Prefetched data comes from an EHR's FHIR server: elements R4 does not define
+            # there are ignored (CRD found-33); a PAS Bundle is the client's own, and strict.
+            result = decide_data(
+                bundle,
+                rules,
+                "request",
+                allow_no_lines=True,
+                patient=patient,
+                lenient=patient is not None,
+            )
         except CaseError as exc:
             first_error = first_error or exc
             continue
