@@ -1137,19 +1137,26 @@ PAYER_ROWS = [
         True,
     ),
     ({"reference": "Organization/payer-1"}, None, False),  # whose it is cannot be told
+    ({}, None, False),  # no payer at all
 ]
 
 
 @pytest.mark.parametrize(("payor", "organization", "answered"), PAYER_ROWS)
-def test_another_payers_coverage_gets_no_action(
+def test_another_payers_coverage_is_a_400_as_crd_says(
     log: DecisionLog, payor: dict[str, Any], organization: dict[str, Any] | None, answered: bool
 ) -> None:
     request = _payor(order_sign_request(), payor)
     if organization is not None:
         request["prefetch"]["payer"] = organization
     service = client(log, policy=Policy(payer_ids=("60054",)))
-    body = service.post(HOOK, json=request).json()
-    assert ("systemActions" in body) is answered
+    response = service.post(HOOK, json=request)
+    if answered:
+        assert response.status_code == 200 and "systemActions" in response.json()
+    else:  # CRD hook-13: a payer this endpoint does not handle is a 400
+        assert (response.status_code, response.json()["issue"][0]["diagnostics"]) == (
+            400,
+            "prefetch.coverage: its payor is not a payer this service answers for",
+        )
     assert len(list(log.entries())) == (1 if answered else 0)  # nothing decided, nothing kept
 
 

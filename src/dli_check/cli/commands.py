@@ -636,7 +636,7 @@ def serve(
         typer.Option(
             "--payer-id",
             help="A payer identifier this service answers for (repeatable); a request whose "
-            "Coverage names another payer gets no action. Default: any payer.",
+            "Coverage names no such payer is a 400, as CRD says. Default: any payer.",
         ),
     ] = None,
     max_connections: Annotated[

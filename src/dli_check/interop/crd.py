@@ -89,7 +89,7 @@ class Policy:
     """Where the guideline is published, for a ``policy-link`` detail and card links."""
     payer_ids: tuple[str, ...] = ()
     """The payer identifiers this service answers for (``--payer-id``); empty: any payer.
-    A request whose Coverage names none of them gets no action."""
+    A request whose Coverage names none of them is a 400 (CRD hook-13)."""
 
     def serves(self, request: Mapping[str, Any], coverage: Mapping[str, Any]) -> bool:
         """Whether the Coverage's payor is one this service answers for: by an identifier

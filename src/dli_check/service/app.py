@@ -181,10 +181,10 @@ def create_app(settings: Settings) -> FastAPI:
         raw = await _body(request)
         data = _json(raw)
         bundle, coverage = read_request(data, hook)
-        if not settings.policy.serves(data, coverage):
-            # Another payer's member: nothing of theirs is read, and nothing is answered.
-            log.info("%s: the coverage names another payer; no action", service)
-            return {"cards": []}
+        if not settings.policy.serves(data, coverage):  # nothing of it is decided or kept
+            raise RequestError(
+                400, "prefetch.coverage: its payor is not a payer this service answers for"
+            )
         return await run_in_threadpool(
             _serve,
             settings,
