@@ -347,6 +347,9 @@ def test_order_select_answers_only_for_the_selected_orders(log: DecisionLog) -> 
     service = client(log, policy=Policy(auto_approve=True))
     body = service.post("/cds-services/cg-trans-03-order-select", json=request).json()
     assert [a["resource"]["id"] for a in body["systemActions"]] == ["dli-order-2"]
+    assert body["systemActions"][0]["description"] == (
+        "Record coverage information for the infusion order"  # never "the the"
+    )
     (info,) = coverage_information(body)
     assert info["pa-needed"] == "auth-needed" and "satisfied-pa-id" not in info  # never at select
     del request["context"]["selections"]

@@ -417,7 +417,7 @@ def coverage_response(
             actions.append(
                 {
                     "type": "update",
-                    "description": f"Record coverage information for the {label} order",
+                    "description": f"Record coverage information for {label} order",
                     "resource": updated,
                 }
             )
@@ -520,8 +520,9 @@ def _criterion(rules: Decider, line: ServiceResult, criterion: str) -> str:
 
 
 def _label(rules: Decider, line: ServiceResult) -> str:
+    """The line's service as a sentence names it (``the infusion``)."""
     service = rules.services.get(line.service or "")
-    return service.label if service else "service"
+    return service.label if service else "the service"
 
 
 def _card(
