@@ -112,3 +112,14 @@ def bundle_from_case(case: Case, rules: Decider) -> dict[str, Any]:
         "type": "collection",
         "entry": [{"resource": resource} for resource in entries],
     }
+
+
+LAB_ORDER: dict[str, Any] = {
+    "resourceType": "ServiceRequest",
+    "id": "cbc-1",
+    "status": "draft",
+    "intent": "order",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+    "subject": {"reference": "Patient/pat-1"},
+}
+"""A complete blood count ordered beside the DLI order: no service of the rule file routes it."""

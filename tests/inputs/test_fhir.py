@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-from fhir_bundles import bundle_from_case
+from fhir_bundles import LAB_ORDER, bundle_from_case
 from typer.testing import CliRunner
 
 from conftest import DATA, ROOT
@@ -593,15 +593,7 @@ def test_a_resource_twice_with_other_content_is_refused_and_the_same_content_rea
 
 def test_an_order_no_service_routes_is_no_line() -> None:
     bundle = json.loads((FHIR / "order-sign-dli-answered.json").read_text())
-    lab = {
-        "resourceType": "ServiceRequest",
-        "id": "cbc-1",
-        "status": "draft",
-        "intent": "order",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
-        "subject": {"reference": "Patient/pat-1"},
-    }
-    bundle["entry"].insert(1, {"resource": lab})
+    bundle["entry"].insert(1, {"resource": LAB_ORDER})
     result = evaluate(bundle)
     assert [(s.service, s.decision) for s in result.services] == [
         ("donor_lymphocyte_infusion", "medically_necessary")

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir_bundles import LAB_ORDER
 from fhirpathpy import evaluate as fhirpath
 from fhirpathpy.models import models
 from service_support import (
@@ -1021,16 +1022,6 @@ def test_a_real_server(tmp_path: Path) -> None:
         "Claim/$submit",
         "evaluate",
     ]
-
-
-LAB_ORDER: dict[str, Any] = {
-    "resourceType": "ServiceRequest",
-    "id": "cbc-1",
-    "status": "draft",
-    "intent": "order",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
-    "subject": {"reference": "Patient/pat-1"},
-}
 
 
 @pytest.mark.parametrize(

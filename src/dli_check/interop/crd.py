@@ -211,19 +211,11 @@ def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any
             "prefetch.coverage: needed, and this service does not query the FHIR server",
         )
     coverage = _coverage(prefetch["coverage"])
-    resources = [e.get("resource") for e in orders.get("entry") or [] if isinstance(e, Mapping)]
-    for value in prefetch.values():
-        if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
-            resources += [
-                e.get("resource") for e in value.get("entry") or [] if isinstance(e, Mapping)
-            ]
-        elif value is not None:
-            resources.append(value)
     bundle = {
         "resourceType": "Bundle",
         "identifier": {"value": request["hookInstance"]},
         "type": "collection",
-        "entry": [{"resource": r} for r in resources],
+        "entry": [{"resource": r} for r in _request_resources(request)],
     }
     return bundle, coverage
 
@@ -242,6 +234,8 @@ def _payer_identifiers(request: Mapping[str, Any], coverage: Mapping[str, Any]) 
         if isinstance(payor.get("reference"), str):
             named.add(payor["reference"])
     for resource in _request_resources(request):
+        if not isinstance(resource, Mapping):
+            continue
         local = f"{resource.get('resourceType')}/{resource.get('id')}"
         if local in named or any(n.endswith("/" + local) for n in named):
             for identifier in resource.get("identifier") or []:
@@ -250,20 +244,18 @@ def _payer_identifiers(request: Mapping[str, Any], coverage: Mapping[str, Any]) 
     return found
 
 
-def _request_resources(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Every resource a CDS Hooks request carries: its draft orders and its prefetch."""
-    holders = [request.get("context", {}).get("draftOrders")]
-    holders += list((request.get("prefetch") or {}).values())
-    found: list[Mapping[str, Any]] = []
-    for holder in holders:
-        if isinstance(holder, Mapping) and holder.get("resourceType") == "Bundle":
-            found += [
-                e["resource"]
-                for e in holder.get("entry") or []
-                if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
-            ]
-        elif isinstance(holder, Mapping):
-            found.append(holder)
+def _request_resources(request: Mapping[str, Any]) -> list[Any]:
+    """Every resource a CDS Hooks request carries, as sent (the FHIR check names what is
+    wrong with one): its draft orders first, then its prefetch, a searchset's entries in
+    its place."""
+    found: list[Any] = []
+    orders = request["context"]["draftOrders"]
+    found += [e.get("resource") for e in orders.get("entry") or [] if isinstance(e, Mapping)]
+    for value in (request.get("prefetch") or {}).values():
+        if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
+            found += [e.get("resource") for e in value.get("entry") or [] if isinstance(e, Mapping)]
+        elif value is not None:
+            found.append(value)
     return found
 
 
