@@ -387,7 +387,7 @@ def test_bad_bundles_name_the_element_never_the_value(change: Any, message: str)
 def test_a_rule_file_binding_must_name_a_source_of_its_entity(tmp_path: Path) -> None:
     text = (ROOT / "rules" / "cg-trans-03.yaml").read_text()
     broken = text.replace(
-        "procedures: {path: [performedDateTime, performedPeriod.start]}",
+        "transplants: {path: [performedDateTime, performedPeriod.start]}",
         "surgeries: {path: [performedDateTime, performedPeriod.start]}",
     )
     assert broken != text

@@ -36,7 +36,7 @@ def _without_coverage() -> dict[str, Any]:
         (
             lambda: read_request(_without_coverage(), "order-sign"),
             "prefetch-missing",
-            "prefetch.coverage: needed, and this service does not query the FHIR server",
+            "prefetch.coverage: omitted, and the EHR was not queried for it",
         ),
         (lambda: claim_of({"resourceType": "Claim"}), "invalid", "a PAS request must be a Bundle"),
     ],

@@ -467,11 +467,11 @@ def test_discovery(log: DecisionLog) -> None:
         ("cg-trans-03-order-sign", "order-sign"),
         ("cg-trans-03-order-select", "order-select"),
     ]
-    assert services[0]["prefetch"] == {
-        "patient": "Patient/{{context.patientId}}",
+    assert services[0]["prefetch"] == {  # what the bindings read, and nothing else
         "coverage": "Coverage?patient={{context.patientId}}&status=active",
-        "condition": "Condition?patient={{context.patientId}}",
-        "procedure": "Procedure?patient={{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "transplants": "Procedure?patient={{context.patientId}}"
+        "&code=http://www.ama-assn.org/go/cpt|38240,http://www.ama-assn.org/go/cpt|38241",
     }
     extension = services[0]["extension"]
     assert extension["davinci-crd.version"] == ["2.2"]
@@ -544,7 +544,7 @@ MET_PENDED = (
             False,
             ["A4", "A4"],
             [
-                "Pended for information: CG-TRANS-03 needs transplants[0].medically_necessary",
+                "Pended for information: CG-TRANS-03 asks: Was the transplant itself medically necessary?",
                 NOT_GOVERNED,
             ],
         ),
@@ -565,10 +565,80 @@ def test_pas_submit(
     Bundle.model_validate(body)
     assert review_actions(body) == actions
     claim_response = body["entry"][0]["resource"]
-    said = [n["text"] for n in claim_response["processNote"]]
+    text = {n["number"]: n["text"] for n in claim_response["processNote"]}
+    said = [
+        " ".join(text[k] for k in item["noteNumber"])
+        for item in claim_response["item"]
+        if "noteNumber" in item
+    ]
     assert [t[: len(n)] for t, n in zip(said, notes, strict=True)] == notes
+    assert all(len(t) <= 264 for t in text.values())
     assert claim_response["request"] == {"reference": "Claim/pa-request-1"}
     assert [i["itemSequence"] for i in claim_response["item"]] == [1, 2]
+
+
+def _r5_order(r: dict[str, Any]) -> None:
+    r["context"]["draftOrders"]["entry"].append({"resource": {"resourceType": "DeviceUsage"}})
+
+
+def _nameless_condition(r: dict[str, Any]) -> None:
+    r["prefetch"]["conditions"]["entry"].append({"resource": {"resourceType": "Nonsense"}})
+
+
+def _contained(r: dict[str, Any]) -> None:
+    order = r["context"]["draftOrders"]["entry"][0]["resource"]
+    order["contained"] = [{"resourceType": "ActorDefinition", "id": "a"}]
+
+
+def _bad_order_date(r: dict[str, Any]) -> None:
+    r["context"]["draftOrders"]["entry"][0]["resource"]["occurrenceDateTime"] = "2026-13-45"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            _r5_order,
+            "context.draftOrders.entry[1].resource.resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            _nameless_condition,
+            "prefetch.conditions.entry[2].resource.resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            _contained,
+            "ServiceRequest/dli-order-1.contained[0].resourceType: is not a FHIR R4 resource type",
+        ),
+        (
+            _bad_order_date,
+            "ServiceRequest/dli-order-1.occurrenceDateTime: is not a valid value of its FHIR R4 "
+            "type",
+        ),
+    ],
+)
+def test_errors_name_the_clients_own_resource(
+    log: DecisionLog, change: Any, message: str
+) -> None:
+    request = order_sign_request()
+    change(request)
+    response = client(log).post(HOOK, json=request)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["diagnostics"] == f"request: {message}"
+
+
+def test_a_pas_item_coded_with_an_x12_service_type_is_pended_apart(log: DecisionLog) -> None:
+    bundle = pas_bundle(True)
+    claim = bundle["entry"][0]["resource"]
+    claim["item"][1]["productOrService"] = {  # X12 service type 1: medical care
+        "coding": [{"system": "https://codesystem.x12.org/005010/1365", "code": "1"}]
+    }
+    response = client(log, policy=Policy(auto_approve=True)).post("/Claim/$submit", json=bundle)
+    assert response.status_code == 200
+    body = response.json()
+    assert review_actions(body) == ["A1", "A4"]
+    claim_response = body["entry"][0]["resource"]
+    assert [n["text"] for n in claim_response["processNote"]] == [NOT_GOVERNED]
+    assert claim_response["item"][1]["noteNumber"] == [1]
 
 
 def _entries(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -665,7 +735,7 @@ def test_pas_not_medically_necessary_is_pended_never_a3(log: DecisionLog) -> Non
     numbers = response["item"][0]["noteNumber"]
     note = " ".join(response["processNote"][n - 1]["text"] for n in numbers)
     assert note.startswith(
-        "Pended for physician review: the CG-TRANS-03 pre-screen did not find these criteria met: transplant-allogeneic"
+        "Pended for physician review: the CG-TRANS-03 pre-screen did not find these criteria met: transplant allogeneic: "
     )
     assert note.endswith("This is not a determination.")
 
@@ -765,7 +835,8 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
         HOOK,
         {**order_sign_request(), "prefetch": {}},
         412,
-        "prefetch.coverage: needed, and this service does not query the FHIR server",
+        "prefetch.coverage: omitted, and fhirServer is not a server this service may query "
+        "(serve --fhir-server)",
     ),
     (
         "two coverages",
@@ -779,7 +850,8 @@ ERRORS: list[tuple[str, str, Any, int, str]] = [
         HOOK,
         lambda: _bad_date(),
         400,
-        "request: Bundle.entry[0].resource.occurrenceDateTime: is not a valid value of its FHIR R4 type",
+        "request: ServiceRequest/dli-order-1.occurrenceDateTime: is not a valid value of its FHIR "
+        "R4 type",
     ),
     ("an unknown service", "/cds-services/nope", order_sign_request(), 404, "no such CDS service"),
     (
@@ -1076,6 +1148,8 @@ def test_the_log_keeps_the_configuration_in_force_and_every_refusal(log: Decisio
         "auto_approve": True,
         "policy_url": None,
         "payer_ids": [],
+        "other_orders": None,
+        "fhir_servers": [],
     }
     bad = order_sign_request() | {"hookInstance": "not-a-uuid"}
     service.post(HOOK, json=bad)

@@ -581,6 +581,11 @@ class Covered(StrEnum):
     conditional = "conditional"
 
 
+class OtherOrders(StrEnum):
+    no_auth = "no-auth"
+    auth_needed = "auth-needed"
+
+
 LogOption = Annotated[
     Path,
     typer.Option("--log", help="The SQLite decision log (it holds health information)."),
@@ -639,6 +644,23 @@ def serve(
             "Coverage names no such payer is a 400, as CRD says. Default: any payer.",
         ),
     ] = None,
+    other_orders: Annotated[
+        OtherOrders | None,
+        typer.Option(
+            "--coverage-for-other-orders",
+            help="Answer an order no rule file governs with coverage information saying this "
+            "pa-needed (default: no action for it).",
+        ),
+    ] = None,
+    fhir_server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fhir-server",
+            help="An EHR FHIR server (base URL) this service may query, with the request's "
+            "token, for what a CDS Hooks prefetch omits (repeatable). Default: none; an "
+            "omitted key is then a 412.",
+        ),
+    ] = None,
     max_connections: Annotated[
         int,
         typer.Option(
@@ -681,6 +703,7 @@ def serve(
 
         from dli_check.service._protocol import OncePerInterval, guarded_protocol
         from dli_check.service.app import Settings, create_app, served_hosts
+        from dli_check.service.ehr import Ehr
     except ImportError:
         _fail("serve needs the serve extra: pip install 'dli-check[serve]'")
     guidelines = _guidelines(rules_path)
@@ -694,10 +717,24 @@ def serve(
         _fail(terminal(str(exc)))
     except OSError as exc:
         _fail(f"{log}: cannot open the decision log: {exc.strerror}")
-    policy = Policy(payer, covered.value, auto_approve, policy_url, tuple(payer_id or ()))
+    policy = Policy(
+        payer,
+        covered.value,
+        auto_approve,
+        policy_url,
+        tuple(payer_id or ()),
+        other_orders.value if other_orders is not None else None,
+    )
     hosts = served_hosts(public_url, host, loopback=host in LOOPBACK)
     settings = Settings(
-        guidelines, decisions, policy, tokens, public_url, hosts=hosts, max_lines=max_lines
+        guidelines,
+        decisions,
+        policy,
+        tokens,
+        public_url,
+        hosts=hosts,
+        max_lines=max_lines,
+        ehr=Ehr(tuple(fhir_server or ())),
     )
     logging.getLogger("asyncio").addFilter(OncePerInterval())
     uvicorn.run(

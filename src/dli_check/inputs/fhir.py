@@ -391,7 +391,7 @@ def _too_deep(document: Any) -> PathKey | None:
 
 
 @lru_cache(maxsize=256)
-def _is_resource_type(kind: str) -> bool:
+def is_resource_type(kind: str) -> bool:
     """Whether `kind` names a FHIR R4 resource (not a data type, not R5's)."""
     from fhir.resources.R4B import get_fhir_model_class
     from fhir.resources.R4B.resource import Resource
@@ -408,7 +408,7 @@ def _unknown_type(document: Any) -> PathKey | None:
     that is no FHIR R4 resource (R5's, a misspelling), or None."""
     for value, path in _containers(document):
         kind = value.get("resourceType") if isinstance(value, Mapping) else None
-        if kind is not None and not (isinstance(kind, str) and _is_resource_type(kind)):
+        if kind is not None and not (isinstance(kind, str) and is_resource_type(kind)):
             return path
     return None
 

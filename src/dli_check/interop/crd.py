@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from dli_check.errors import PathKey
+from dli_check.inputs.fhir import SYSTEM_URIS, is_resource_type
 from dli_check.interop.request import InteropError
+from dli_check.interop.words import criterion_words, questions, service_label
 
 if TYPE_CHECKING:
     from dli_check.engine.decider import Decider
@@ -36,6 +41,12 @@ COVERAGE_INFORMATION = (
 CARD_TYPES = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 DETAIL_CODES = "http://terminology.hl7.org/CodeSystem/crd-coverage-detail"
 CPT = "http://www.ama-assn.org/go/cpt"
+BILLING_OPTIONS = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options"
+_BILLING_SYSTEMS = frozenset(SYSTEM_URIS["CPT"] + SYSTEM_URIS["HCPCS"])
+_CONDITIONAL = (
+    "Covered only if conditions the plan sets are met; confirm them with the plan "
+    "(the benefit answer, given as configured, not by the guideline's pre-screen)"
+)
 HOOKS = ("order-sign", "order-select")
 CONFIGURATION_OPTIONS: tuple[dict[str, Any], ...] = (
     {
@@ -68,6 +79,7 @@ _OPTION_TYPES = {o["code"]: o["type"] for o in CONFIGURATION_OPTIONS}
 _VOLATILE = frozenset({"date", "coverage-assertion-id", "satisfied-pa-id", "questionnaire"})
 """Coverage-information parts that differ between two answers that say the same."""
 """The hooks each rule file is served on: order-sign (primary), order-select (secondary)."""
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _NOT_QUERIED = ("ServiceRequest", "Claim", "QuestionnaireResponse")
 """Resource types a binding may read that come with the request, not from a query."""
 
@@ -90,6 +102,9 @@ class Policy:
     payer_ids: tuple[str, ...] = ()
     """The payer identifiers this service answers for (``--payer-id``); empty: any payer.
     A request whose Coverage names none of them is a 400 (CRD hook-13)."""
+    other_orders: Literal["no-auth", "auth-needed"] | None = None
+    """What an order no rule file governs is told (``--coverage-for-other-orders``): a
+    coverage-information with this ``pa-needed``; None: no action for it."""
 
     def serves(self, request: Mapping[str, Any], coverage: Mapping[str, Any]) -> bool:
         """Whether the Coverage's payor is one this service answers for: by an identifier
@@ -132,20 +147,29 @@ def discovery(guidelines: list[Decider]) -> dict[str, Any]:
 def _system_of(order: Mapping[str, Any], code: str | None) -> str:
     """The system an order codes `code` in (CPT or an HCPCS URI), from its ``code`` or its
     billing options; CPT when it is not found there."""
-    concepts = [order.get("code")]
-    concepts += [
-        e.get("valueCodeableConcept")
-        for e in order.get("extension") or []
-        if isinstance(e, Mapping) and isinstance(e.get("valueCodeableConcept"), Mapping)
+    return next((c["system"] for c in _codings(order) if c["code"] == code), CPT)
+
+
+def _codings(order: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The codings of an order's ``code``, then of its billing options (CRD
+    ``ext-billing-options`` on ``code``), each with a system and a code."""
+    code = order.get("code")
+    concepts = [code]
+    if isinstance(code, Mapping):
+        concepts += [
+            e.get("valueCodeableConcept")
+            for e in code.get("extension") or []
+            if isinstance(e, Mapping) and e.get("url") == BILLING_OPTIONS
+        ]
+    return [
+        {"system": coding["system"], "code": coding["code"]}
+        for concept in concepts
+        if isinstance(concept, Mapping)
+        for coding in concept.get("coding") or []
+        if isinstance(coding, Mapping)
+        and isinstance(coding.get("system"), str)
+        and isinstance(coding.get("code"), str)
     ]
-    for concept in concepts:
-        codings = concept.get("coding") if isinstance(concept, Mapping) else None
-        for coding in codings or []:
-            if isinstance(coding, Mapping) and coding.get("code") == code:
-                system = coding.get("system")
-                if isinstance(system, str):
-                    return system
-    return CPT
 
 
 def _title(guideline: str) -> str:
@@ -153,27 +177,32 @@ def _title(guideline: str) -> str:
 
 
 def prefetch_templates(rules: Decider) -> dict[str, str]:
-    """The patient, the active coverage, and each resource type the bindings read."""
-    templates = {
-        "patient": "Patient/{{context.patientId}}",
-        "coverage": "Coverage?patient={{context.patientId}}&status=active",
-    }
+    """The active coverage, and a query per FHIR source the bindings read, by the source's
+    name, narrowed by its ``search`` (minimum necessary: nothing the rule file does not
+    read); a query two sources share is asked once.
+
+    >>> from dli_check import load_rules
+    >>> prefetch_templates(load_rules())["conditions"]
+    'Condition?patient={{context.patientId}}'
+    """
+    templates = {"coverage": "Coverage?patient={{context.patientId}}&status=active"}
     d = rules.case_format.declaration
-    kinds = [s.resource for r in d.records.values() for s in r.fhir.values()]
-    kinds += [s.resource for listed in d.lists.values() for s in listed.fhir.values()]
-    for kind in dict.fromkeys(kinds):
-        if kind not in _NOT_QUERIED:
-            templates[kind.lower()] = f"{kind}?patient={{{{context.patientId}}}}"
+    sources = [s for r in d.records.values() for s in r.fhir.items()]
+    sources += [s for listed in d.lists.values() for s in listed.fhir.items()]
+    for name, source in sources:
+        if source.resource in _NOT_QUERIED:
+            continue
+        query = f"{source.resource}?patient={{{{context.patientId}}}}"
+        if source.search is not None:
+            query += f"&{source.search}"
+        if query not in templates.values():
+            templates.setdefault(name, query)
     return templates
 
 
-def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check a CDS Hooks request for `hook` and gather what it carries into one Bundle (the
-    draft orders first, then every prefetched resource); also returns the Coverage.
-
-    Raises `InteropError`: ``invalid`` for a request that breaks CDS Hooks or names no
-    single Coverage, ``prefetch-missing`` when the coverage prefetch is missing (this
-    service does not query)."""
+def check_request(request: Any, hook: str) -> None:
+    """Check a CDS Hooks request for `hook`: its required fields, their forms, and the
+    client's configuration; raises `InteropError` ``invalid`` for what breaks CDS Hooks."""
     if not isinstance(request, Mapping):
         raise InteropError("invalid", "a CDS Hooks request must be a JSON object")
     for name, kind in (("hook", str), ("hookInstance", str), ("context", Mapping)):
@@ -204,11 +233,57 @@ def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any
     prefetch = request.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, Mapping):
         raise InteropError("invalid", "prefetch: must be an object")
-    prefetch = prefetch or {}
+
+
+def orders_asked(request: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The draft orders a checked request asks about, by ``ServiceRequest/id``: on
+    order-select, the selected ones only; never an order not to be done (``doNotPerform``)
+    or one neither draft nor active."""
+    selected = None
+    if request["hook"] != "order-sign":
+        selected = set(request["context"].get("selections") or [])
+    asked = {}
+    for entry in request["context"]["draftOrders"].get("entry") or []:
+        order = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(order, Mapping) or order.get("resourceType") != "ServiceRequest":
+            continue
+        name = f"ServiceRequest/{order.get('id')}"
+        if not isinstance(order.get("id"), str) or (selected is not None and name not in selected):
+            continue
+        if order.get("doNotPerform") is True or order.get("status") not in ("draft", "active"):
+            continue
+        asked[name] = order
+    return asked
+
+
+def skipped_orders(request: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """The draft orders of a checked request that get no action whatever they code, by
+    position, with why: ``doNotPerform``, or a status neither draft nor active."""
+    skipped = []
+    for number, entry in enumerate(request["context"]["draftOrders"].get("entry") or []):
+        order = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(order, Mapping) or order.get("resourceType") != "ServiceRequest":
+            continue
+        if order.get("doNotPerform") is True:
+            skipped.append((number, "doNotPerform is true: an order not to be done"))
+        elif order.get("status") not in ("draft", "active"):
+            skipped.append((number, "its status is neither draft nor active"))
+    return skipped
+
+
+def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check a CDS Hooks request for `hook` (`check_request`) and gather what it carries
+    into one Bundle (the draft orders first, then every prefetched resource); also returns
+    the Coverage.
+
+    Raises `InteropError`: ``invalid`` for a request that breaks CDS Hooks or names no
+    single Coverage, ``prefetch-missing`` when the coverage prefetch is missing (a service
+    queries the EHR for it first: `dli_check.service.ehr`)."""
+    check_request(request, hook)
+    prefetch = request.get("prefetch") or {}
     if "coverage" not in prefetch:
         raise InteropError(
-            "prefetch-missing",
-            "prefetch.coverage: needed, and this service does not query the FHIR server",
+            "prefetch-missing", "prefetch.coverage: omitted, and the EHR was not queried for it"
         )
     coverage = _coverage(prefetch["coverage"])
     bundle = {
@@ -248,14 +323,41 @@ def _request_resources(request: Mapping[str, Any]) -> list[Any]:
     """Every resource a CDS Hooks request carries, as sent (the FHIR check names what is
     wrong with one): its draft orders first, then its prefetch, a searchset's entries in
     its place."""
-    found: list[Any] = []
+    return [resource for _, resource in _placed_resources(request)]
+
+
+def request_places(request: Mapping[str, Any]) -> list[PathKey]:
+    """Where each resource of `read_request`'s Bundle is in the request as its client
+    sent it: ``ServiceRequest/cbc-1`` for a resource with a type and an id, else its path
+    (``prefetch.conditions.entry[1].resource``)."""
+    places: list[PathKey] = []
+    for path, resource in _placed_resources(request):
+        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        name = resource.get("id") if isinstance(resource, Mapping) else None
+        # Named only by what FHIR R4 allows there, never by other words of the request.
+        named = (
+            isinstance(kind, str)
+            and is_resource_type(kind)
+            and isinstance(name, str)
+            and _FHIR_ID.fullmatch(name) is not None
+        )
+        places.append((f"{kind}/{name}",) if named else path)
+    return places
+
+
+def _placed_resources(request: Mapping[str, Any]) -> list[tuple[PathKey, Any]]:
+    found: list[tuple[PathKey, Any]] = []
     orders = request["context"]["draftOrders"]
-    found += [e.get("resource") for e in orders.get("entry") or [] if isinstance(e, Mapping)]
-    for value in (request.get("prefetch") or {}).values():
+    for i, entry in enumerate(orders.get("entry") or []):
+        if isinstance(entry, Mapping):
+            found.append((("context", "draftOrders", "entry", i, "resource"), entry.get("resource")))
+    for key, value in (request.get("prefetch") or {}).items():
         if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
-            found += [e.get("resource") for e in value.get("entry") or [] if isinstance(e, Mapping)]
+            for i, entry in enumerate(value.get("entry") or []):
+                if isinstance(entry, Mapping):
+                    found.append((("prefetch", key, "entry", i, "resource"), entry.get("resource")))
         elif value is not None:
-            found.append(value)
+            found.append((("prefetch", key), value))
     return found
 
 
@@ -364,40 +466,43 @@ def coverage_response(
     coverage-information, and a card per order the pre-screen did not find medically
     necessary, as the client's configuration allows (`configuration`).
 
-    A secondary hook (order-select) answers for the selected orders only, asks for no
+    With `Policy.other_orders`, an order no rule file governs gets the configured
+    coverage-information. A secondary hook (order-select) answers for the selected orders
+    only, asks for no
     documentation (CRD hook-19) and never says ``satisfied``. An order that already carries
     coverage-information for this coverage has it replaced, never stacked; when it already
     says the same, the order gets no action and no card (CRD resp-35)."""
     primary = request["hook"] == "order-sign"
     chosen = configuration(request)
-    selected = None if primary else set(request["context"].get("selections") or [])
-    orders = {
-        f"ServiceRequest/{r['id']}": r
-        for e in request["context"]["draftOrders"].get("entry") or []
-        if isinstance(r := e.get("resource"), Mapping)
-        and r.get("resourceType") == "ServiceRequest"
-        and isinstance(r.get("id"), str)
-    }
+    orders = orders_asked(request)
     coverage_reference = f"Coverage/{coverage['id']}"
-    actions, cards = [], []
+    answered: dict[str, tuple[dict[str, Any], ServiceResult | None]] = {}
     for number, line in enumerate(result.services):
         name = order_of_line(result, number) or ""
-        order = orders.get(name)
-        if order is None or line.decision == "not_applicable":
+        if name not in orders or line.service is None:
             continue
-        if selected is not None and name not in selected:
-            continue
-        info = coverage_information(
+        answered[name] = (
+            coverage_information(
+                line,
+                rules,
+                policy if primary else replace(policy, auto_approve=False),
+                coverage_id=str(coverage["id"]),
+                assertion_id=f"{decision_id}.{number + 1}",
+                today=today,
+                questionnaire_url=questionnaire_url if primary else None,
+                ask_for_documents=primary,
+                billing_system=_system_of(orders[name], line.code),
+            ),
             line,
-            rules,
-            policy if primary else replace(policy, auto_approve=False),
-            coverage_id=str(coverage["id"]),
-            assertion_id=f"{decision_id}.{number + 1}",
-            today=today,
-            questionnaire_url=questionnaire_url if primary else None,
-            ask_for_documents=primary,
-            billing_system=_system_of(order, line.code),
         )
+    if policy.other_orders is not None:
+        for number, (name, order) in enumerate(orders.items()):
+            if name not in answered:
+                info = _other_order(order, rules, policy, str(coverage["id"]), today)
+                answered[name] = (info, None)
+    actions, cards = [], []
+    for name, (info, line) in sorted(answered.items(), key=lambda a: list(orders).index(a[0])):
+        order = orders[name]
         kept = [e for e in order.get("extension", []) if not _for_coverage(e, coverage_reference)]
         earlier = [e for e in order.get("extension", []) if _for_coverage(e, coverage_reference)]
         if earlier and all(_substance(e) == _substance(info) for e in earlier):
@@ -405,7 +510,7 @@ def coverage_response(
         if chosen["coverage-info"]:
             updated = copy.deepcopy(dict(order))
             updated["extension"] = [*kept, info]
-            label = _label(rules, line)
+            label = service_label(rules, line) if line is not None else "this"
             actions.append(
                 {
                     "type": "update",
@@ -413,12 +518,40 @@ def coverage_response(
                     "resource": updated,
                 }
             )
-        if line.decision == "not_medically_necessary" and chosen["off-guideline"]:
-            cards.append(_card(line, rules, policy, order, f"{decision_id}.{number + 1}"))
+        if line is not None and line.decision == "not_medically_necessary":
+            if chosen["off-guideline"]:
+                number = result.services.index(line)
+                cards.append(_card(line, rules, policy, order, f"{decision_id}.{number + 1}"))
     response: dict[str, Any] = {"cards": cards[: chosen["max-cards"]]}
     if actions:
         response["systemActions"] = actions
     return response
+
+
+def _other_order(
+    order: Mapping[str, Any], rules: Decider, policy: Policy, coverage_id: str, today: dt.date
+) -> dict[str, Any]:
+    """The configured coverage-information of an order no rule file governs."""
+    parts: list[dict[str, Any]] = [
+        {"url": "coverage", "valueReference": {"reference": f"Coverage/{coverage_id}"}},
+        {"url": "covered", "valueCode": policy.covered},
+        {"url": "pa-needed", "valueCode": policy.other_orders},
+    ]
+    if policy.covered == "conditional":
+        parts.append({"url": "info-needed", "valueCode": "OTH"})
+        parts.append(_detail("instructions", {"valueString": _CONDITIONAL}))
+    billing = [c for c in _codings(order) if c["system"] in _BILLING_SYSTEMS]
+    if billing:
+        parts.append({"url": "billingCode", "valueCoding": billing[0]})
+    text = (
+        f"Not governed by {rules.guideline_id}: the plan's answer for orders outside the "
+        "guidelines this service applies"
+    )
+    parts.append({"url": "reason", "valueCodeableConcept": {"text": text}})
+    parts.append({"url": "date", "valueDate": today.isoformat()})
+    assertion = uuid.uuid5(uuid.NAMESPACE_URL, "dli-check:other:" + json.dumps(parts, sort_keys=True))
+    parts.append({"url": "coverage-assertion-id", "valueString": assertion.hex})
+    return {"url": COVERAGE_INFORMATION, "extension": parts}
 
 
 def coverage_information(
@@ -448,6 +581,7 @@ def coverage_information(
         parts.append({"url": "doc-purpose", "valueCode": "withpa"})
     if policy.covered == "conditional":
         parts.append({"url": "info-needed", "valueCode": "OTH"})
+        parts.append(_detail("instructions", {"valueString": _CONDITIONAL}))
     if line.code is not None:
         coding = {"system": billing_system, "code": line.code}
         parts.append({"url": "billingCode", "valueCoding": coding})
@@ -455,9 +589,7 @@ def coverage_information(
     if policy.policy_url:
         parts.append(_detail("policy-link", {"valueUrl": policy.policy_url}))
     if needs_documents and line.missing:
-        text = f"Complete the {guideline} questionnaire: " + "; ".join(
-            rules.case_format.question(path, _label(rules, line)) or path for path in line.missing
-        )
+        text = f"Complete the {guideline} questionnaire: " + "; ".join(questions(rules, line))
         parts.append(_detail("instructions", {"valueString": text}))
     if needs_documents and questionnaire_url and line.missing:
         parts.append({"url": "questionnaire", "valueCanonical": questionnaire_url})
@@ -489,32 +621,17 @@ def _reason(line: ServiceResult, rules: Decider) -> str:
     if line.decision == "medically_necessary":
         return f"All {guideline} criteria for this service are met"
     if line.decision == "insufficient_information":
-        label = _label(rules, line)
-        asked = [rules.case_format.question(path, label) or path for path in line.missing]
-        return f"Needed to apply {guideline}: " + " ".join(asked)
+        return f"Needed to apply {guideline}: " + " ".join(questions(rules, line))
     if line.decision == "no_version_in_effect":
         return (
             f"Prior authorization required: no version of {guideline} in effect on the date of "
             "service is loaded; a physician will review the request"
         )
-    unmet = [_criterion(rules, line, r.criterion) for r in line.reasons if r.status == "not_met"]
+    unmet = [criterion_words(rules, line, r.criterion) for r in line.reasons if r.status == "not_met"]
     return (
         f"Prior authorization required: under the {guideline} pre-screen, not met: "
         f"{'; '.join(unmet)}; a physician will review the request"
     )
-
-
-def _criterion(rules: Decider, line: ServiceResult, criterion: str) -> str:
-    """A criterion as a reader knows it: its label, else its id."""
-    service = rules.services.get(line.service or "")
-    found = next((c for c in service.criteria if c.id == criterion), None) if service else None
-    return found.label if found is not None and found.label else criterion
-
-
-def _label(rules: Decider, line: ServiceResult) -> str:
-    """The line's service as a sentence names it (``the infusion``)."""
-    service = rules.services.get(line.service or "")
-    return service.label if service else "the service"
 
 
 def _card(
@@ -529,7 +646,7 @@ def _card(
         "",
     ]
     for reason in unmet:
-        said = _criterion(rules, line, reason.criterion)
+        said = criterion_words(rules, line, reason.criterion)
         detail.append(f"Not met: *{said}*. {reason.explanation}")
         detail.append("")
         detail.append(f'> "{reason.citation.quote}" ({guideline}, {reason.citation.section})')

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dli_check.interop.crd import line_place
 from dli_check.interop.request import InteropError
+from dli_check.interop.words import criterion_words, questions
 
 if TYPE_CHECKING:
     from dli_check.engine.decider import Decider
@@ -112,7 +113,7 @@ def claim_response(
             ]
         else:
             extensions.append({"url": ADMINISTRATION_NUMBER, "valueString": number})
-            text = _note(line, guideline, questionnaire_url)
+            text = _note(line, rules, questionnaire_url)
             first = len(notes) + 1
             for part in _parts(text):
                 notes.append({"number": len(notes) + 1, "type": "display", "text": part})
@@ -258,7 +259,10 @@ def _parts(text: str) -> list[str]:
     return parts
 
 
-def _note(line: ServiceResult | None, guideline: str, questionnaire_url: str | None) -> str:
+def _note(
+    line: ServiceResult | None, rules: Decider, questionnaire_url: str | None
+) -> str:
+    guideline = rules.guideline_id
     if line is None or line.decision == "not_applicable":
         text = f"Pended: {guideline} does not govern this item's code; it is reviewed apart."
     elif line.decision == "medically_necessary":
@@ -273,13 +277,14 @@ def _note(line: ServiceResult | None, guideline: str, questionnaire_url: str | N
             "date of service is loaded. This is not a determination."
         )
     elif line.decision == "insufficient_information":
-        text = f"Pended for information: {guideline} needs {', '.join(line.missing)}" + (
-            f"; questionnaire {questionnaire_url}" if questionnaire_url else ""
+        text = f"Pended for information: {guideline} asks: {' '.join(questions(rules, line))}" + (
+            f" Questionnaire: {questionnaire_url}" if questionnaire_url else ""
         )
     else:
         unmet = [r for r in line.reasons if r.status == "not_met"]
         reasons = "; ".join(
-            f'{r.criterion}: "{r.citation.quote}" ({guideline}, {r.citation.section})'
+            f'{criterion_words(rules, line, r.criterion)}: "{r.citation.quote}" '
+            f"({guideline}, {r.citation.section})"
             for r in unmet
         )
         text = (

@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Discriminator,
@@ -105,6 +106,21 @@ CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
 FhirPathText = Annotated[str, Field(min_length=1, max_length=1000)]
 ResourceType = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z]{1,63}$")]
 ElementName = Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9]{0,63}$")]
+def _narrows_only(text: str) -> str:
+    """Search parameters may narrow a prefetch query, never widen or redirect it."""
+    for part in text.split("&"):
+        name = part.split("=", 1)[0].split(":", 1)[0]
+        if name in ("patient", "subject", "_id") or name in ("_include", "_revinclude", "_has"):
+            raise ValueError(f"{name}: the prefetch query names the patient itself, and a "
+                             "search may only narrow it")
+    return text
+
+
+SearchParameters = Annotated[
+    str,
+    Field(max_length=1000, pattern=r"^[a-z_][a-z0-9_:.-]*=[^&{}\s#]+(&[a-z_][a-z0-9_:.-]*=[^&{}\s#]+)*$"),
+    AfterValidator(_narrows_only),
+]
 
 
 class FhirValue(BaseModel):
@@ -145,6 +161,12 @@ class FhirSource(BaseModel):
     )
     elements: ElementName | None = Field(
         default=None, description="A repeating element of the resource whose each is a record."
+    )
+    search: SearchParameters | None = Field(
+        default=None,
+        description="FHIR search parameters that narrow the prefetch query for the resource "
+        "to what `where` keeps (minimum necessary), e.g. "
+        "'code=http://www.ama-assn.org/go/cpt|38240'. The patient is always searched by.",
     )
     code: FhirValue | None = Field(
         default=None, description="Service lines only: where the line's procedure code is."

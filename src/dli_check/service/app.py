@@ -32,21 +32,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dli_check.api import decide_data
-from dli_check.errors import CaseError, DliCheckError
+from dli_check.errors import CaseError, DliCheckError, PathKey
 from dli_check.inert import escape_surrogates
 from dli_check.inputs.loaders import parse_case_json
 from dli_check.interop.crd import (
     HOOKS,
     Policy,
+    check_request,
     coverage_response,
     discovery,
+    orders_asked,
+    prefetch_templates,
     read_request,
+    request_places,
     service_id,
+    skipped_orders,
 )
 from dli_check.interop.pas import claim_of, claim_response
 from dli_check.interop.questionnaires import questionnaire
 from dli_check.interop.request import InteropError, Kind
 from dli_check.service.auth import AuthError, TokenChecker
+from dli_check.service.ehr import Ehr
 from dli_check.service.log import DecisionLog, Entry, LogUnavailable
 from dli_check.values.case import MAX_ITEMS as MAX_LINES_PER_CASE
 
@@ -78,6 +84,8 @@ class Settings:
     names when bound to loopback); None to accept any (a library user's own choice)."""
     max_lines: int = MAX_LINES_PER_CASE
     """The most service lines one request may hold."""
+    ehr: Ehr = field(default_factory=Ehr)
+    """The FHIR servers this service may query for what a prefetch omits."""
 
 
 def outcome(message: str, code: str = "invalid") -> dict[str, Any]:
@@ -180,6 +188,16 @@ def create_app(settings: Settings) -> FastAPI:
         rules, hook = found
         raw = await _body(request)
         data = _json(raw)
+        check_request(data, hook)
+        for number, why in skipped_orders(data):
+            log.info("%s: draft order %d gets no action: %s", service, number + 1, why)
+        templates = prefetch_templates(rules)
+        if any(key not in (data.get("prefetch") or {}) for key in templates):
+            # Data is looked for only for an order a rule file governs (minimum necessary).
+            if not await run_in_threadpool(_asks_about_governed, settings, rules, data):
+                return {"cards": []}
+            filled = await run_in_threadpool(settings.ehr.fill, data, templates)
+            data = {**data, "prefetch": filled}
         bundle, coverage = read_request(data, hook)
         if not settings.policy.serves(data, coverage):  # nothing of it is decided or kept
             raise RequestError(
@@ -205,6 +223,7 @@ def create_app(settings: Settings) -> FastAPI:
                 today=settings.clock().date(),
                 questionnaire_url=form_url,
             ),
+            request_places(data),
         )
 
     @app.post("/cds-services/{service}/feedback")
@@ -383,18 +402,42 @@ def _serve(
     hook_instance: str | None,
     patient: str | None,
     respond: Callable[[Decider, CaseResult, str, str | None], dict[str, Any]],
+    places: list[PathKey] | None = None,
 ) -> dict[str, Any]:
     """Decide a Bundle by the first of `guidelines` that governs one of its lines (the
     first, when none does), answer it with `respond(rules, result, decision id,
     questionnaire URL)`, and log the decision before the answer goes out; only `patient`'s
-    resources are read (None: the Claim's patient). Runs off the event loop."""
-    rules, result = _decide(settings, guidelines, bundle, patient)
+    resources are read (None: the Claim's patient). An error names a resource by
+    `places`, where the client sent it (`request_places`). Runs off the event loop."""
+    rules, result = _decide(settings, guidelines, bundle, patient, places)
     decision_id = uuid.uuid4().hex
     form_url = _questionnaire_url(base, decision_id, result)
     response = respond(rules, result, decision_id, form_url)
     sent = json.dumps(response, separators=(",", ":"), ensure_ascii=False)
     _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url, sent)
     return response
+
+
+def _asks_about_governed(settings: Settings, rules: Decider, request: dict[str, Any]) -> bool:
+    """Whether a checked CDS Hooks request asks about an order `rules` govern (or, with
+    `Policy.other_orders`, any order at all), read from its draft orders alone."""
+    asked = orders_asked(request)
+    if settings.policy.other_orders is not None:
+        return bool(asked)
+    orders = {
+        "resourceType": "Bundle",
+        "identifier": {"value": request["hookInstance"]},
+        "type": "collection",
+        "entry": [{"resource": order} for order in asked.values()],
+    }
+    patient = f"Patient/{request['context']['patientId']}"
+    try:
+        result = decide_data(
+            orders, rules, "request", allow_no_lines=True, patient=patient, lenient=True
+        )
+    except DliCheckError:
+        return True  # the whole request is read next, and says what is wrong
+    return any(line.service is not None for line in result.services)
 
 
 def _evaluate(settings: Settings, rules: Decider, raw: bytes) -> tuple[str, str]:
@@ -423,7 +466,11 @@ def _check_size(data: Any, max_lines: int, lines: int | None = None) -> None:
 
 
 def _decide(
-    settings: Settings, guidelines: list[Decider], bundle: Any, patient: str | None
+    settings: Settings,
+    guidelines: list[Decider],
+    bundle: Any,
+    patient: str | None,
+    places: list[PathKey] | None = None,
 ) -> tuple[Decider, CaseResult]:
     decided: list[tuple[Decider, CaseResult]] = []
     first_error: CaseError | None = None
@@ -449,8 +496,24 @@ def _decide(
             return rules, result
         decided.append((rules, result))
     if not decided:  # every guideline served found the request invalid
-        raise RequestError(400, str(first_error))
+        assert first_error is not None
+        raise RequestError(400, str(_in_client_terms(first_error, places)))
     return decided[0]
+
+
+def _in_client_terms(error: CaseError, places: list[PathKey] | None) -> CaseError:
+    """A problem in a gathered Bundle, named where the client sent the resource."""
+    if places is None:
+        return error
+    problems = []
+    for problem in error.problems:
+        path = problem.path
+        if path[:2] == ("Bundle", "entry") and len(path) > 3 and path[3] == "resource":
+            index = path[2]
+            if isinstance(index, int) and index < len(places):
+                problem = dataclasses.replace(problem, path=places[index] + path[4:])
+        problems.append(problem)
+    return CaseError(error.source, problems)
 
 
 def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str | None:
@@ -498,7 +561,10 @@ def _record(
         result=result.to_json(indent=None, detail="decisions"),
         questionnaire=_form(rules, result, form_url, decision_id) if form_url else None,
         response=sent,
-        configuration=json.dumps(dataclasses.asdict(settings.policy), separators=(",", ":")),
+        configuration=json.dumps(
+            {**dataclasses.asdict(settings.policy), "fhir_servers": list(settings.ehr.servers)},
+            separators=(",", ":"),
+        ),
     )
     try:
         settings.log.append(entry)
