@@ -33,7 +33,7 @@ class FhirServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 query = unquote(self.path.removeprefix("/fhir/"))
                 owner.queries.append(query)
                 found = owner.answers.get(query, 404)
@@ -114,8 +114,9 @@ def test_what_the_prefetch_omits_is_queried_and_decides_as_if_sent(
     assert ehr.queries == [CONDITIONS, TRANSPLANTS]  # the omitted keys only, narrowed
     queried = response.json()
     sent = client(DecisionLog(tmp_path / "sent.sqlite3")).post(HOOK, json=order_sign_request())
-    assert queried["systemActions"][0]["resource"]["extension"][-1]["extension"][2:6] == (
-        sent.json()["systemActions"][0]["resource"]["extension"][-1]["extension"][2:6]
+    assert (
+        queried["systemActions"][0]["resource"]["extension"][-1]["extension"][2:6]
+        == (sent.json()["systemActions"][0]["resource"]["extension"][-1]["extension"][2:6])
     )
 
 
@@ -212,9 +213,7 @@ def test_other_orders_get_the_configured_coverage_information(log: DecisionLog) 
     visit = copy.deepcopy(LAB_ORDER) | {"id": "visit-1"}
     visit["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99215"}]}
     skipped = copy.deepcopy(visit) | {"id": "skip-1", "doNotPerform": True}
-    request["context"]["draftOrders"]["entry"] += [
-        {"resource": r} for r in (lab, visit, skipped)
-    ]
+    request["context"]["draftOrders"]["entry"] += [{"resource": r} for r in (lab, visit, skipped)]
     policy = Policy(other_orders="no-auth", covered="conditional")
     body = client(log, policy=policy).post(HOOK, json=request).json()
     answered = {a["resource"]["id"]: a["resource"]["extension"][-1] for a in body["systemActions"]}
@@ -228,7 +227,11 @@ def test_other_orders_get_the_configured_coverage_information(log: DecisionLog) 
         }
 
     assert parts("dli-order-1")["pa-needed"] == "auth-needed"
-    assert parts(lab["id"]) == {"covered": "conditional", "pa-needed": "no-auth", "info-needed": "OTH"}
+    assert parts(lab["id"]) == {
+        "covered": "conditional",
+        "pa-needed": "no-auth",
+        "info-needed": "OTH",
+    }
     assert parts("visit-1")["billingCode"] == {
         "system": "http://www.ama-assn.org/go/cpt",
         "code": "99215",

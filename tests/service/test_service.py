@@ -616,9 +616,7 @@ def _bad_order_date(r: dict[str, Any]) -> None:
         ),
     ],
 )
-def test_errors_name_the_clients_own_resource(
-    log: DecisionLog, change: Any, message: str
-) -> None:
+def test_errors_name_the_clients_own_resource(log: DecisionLog, change: Any, message: str) -> None:
     request = order_sign_request()
     change(request)
     response = client(log).post(HOOK, json=request)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -350,7 +349,9 @@ def _placed_resources(request: Mapping[str, Any]) -> list[tuple[PathKey, Any]]:
     orders = request["context"]["draftOrders"]
     for i, entry in enumerate(orders.get("entry") or []):
         if isinstance(entry, Mapping):
-            found.append((("context", "draftOrders", "entry", i, "resource"), entry.get("resource")))
+            found.append(
+                (("context", "draftOrders", "entry", i, "resource"), entry.get("resource"))
+            )
     for key, value in (request.get("prefetch") or {}).items():
         if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
             for i, entry in enumerate(value.get("entry") or []):
@@ -476,33 +477,35 @@ def coverage_response(
     chosen = configuration(request)
     orders = orders_asked(request)
     coverage_reference = f"Coverage/{coverage['id']}"
-    answered: dict[str, tuple[dict[str, Any], ServiceResult | None]] = {}
+    answered: dict[str, tuple[dict[str, Any], ServiceResult | None, str]] = {}
     for number, line in enumerate(result.services):
         name = order_of_line(result, number) or ""
         if name not in orders or line.service is None:
             continue
-        answered[name] = (
-            coverage_information(
-                line,
-                rules,
-                policy if primary else replace(policy, auto_approve=False),
-                coverage_id=str(coverage["id"]),
-                assertion_id=f"{decision_id}.{number + 1}",
-                today=today,
-                questionnaire_url=questionnaire_url if primary else None,
-                ask_for_documents=primary,
-                billing_system=_system_of(orders[name], line.code),
-            ),
+        assertion_id = f"{decision_id}.{number + 1}"
+        info = coverage_information(
             line,
+            rules,
+            policy if primary else replace(policy, auto_approve=False),
+            coverage_id=str(coverage["id"]),
+            assertion_id=assertion_id,
+            today=today,
+            questionnaire_url=questionnaire_url if primary else None,
+            ask_for_documents=primary,
+            billing_system=_system_of(orders[name], line.code),
         )
+        answered[name] = (info, line, assertion_id)
     if policy.other_orders is not None:
         for number, (name, order) in enumerate(orders.items()):
             if name not in answered:
-                info = _other_order(order, rules, policy, str(coverage["id"]), today)
-                answered[name] = (info, None)
+                assertion_id = f"{decision_id}.other.{number + 1}"
+                info = _other_order(order, rules, policy, str(coverage["id"]), today, assertion_id)
+                answered[name] = (info, None, assertion_id)
     actions, cards = [], []
-    for name, (info, line) in sorted(answered.items(), key=lambda a: list(orders).index(a[0])):
-        order = orders[name]
+    for name, order in orders.items():
+        if name not in answered:
+            continue
+        info, answered_line, assertion_id = answered[name]
         kept = [e for e in order.get("extension", []) if not _for_coverage(e, coverage_reference)]
         earlier = [e for e in order.get("extension", []) if _for_coverage(e, coverage_reference)]
         if earlier and all(_substance(e) == _substance(info) for e in earlier):
@@ -510,7 +513,7 @@ def coverage_response(
         if chosen["coverage-info"]:
             updated = copy.deepcopy(dict(order))
             updated["extension"] = [*kept, info]
-            label = service_label(rules, line) if line is not None else "this"
+            label = service_label(rules, answered_line) if answered_line else "this"
             actions.append(
                 {
                     "type": "update",
@@ -518,10 +521,12 @@ def coverage_response(
                     "resource": updated,
                 }
             )
-        if line is not None and line.decision == "not_medically_necessary":
-            if chosen["off-guideline"]:
-                number = result.services.index(line)
-                cards.append(_card(line, rules, policy, order, f"{decision_id}.{number + 1}"))
+        if (
+            answered_line is not None
+            and answered_line.decision == "not_medically_necessary"
+            and chosen["off-guideline"]
+        ):
+            cards.append(_card(answered_line, rules, policy, order, assertion_id))
     response: dict[str, Any] = {"cards": cards[: chosen["max-cards"]]}
     if actions:
         response["systemActions"] = actions
@@ -529,7 +534,12 @@ def coverage_response(
 
 
 def _other_order(
-    order: Mapping[str, Any], rules: Decider, policy: Policy, coverage_id: str, today: dt.date
+    order: Mapping[str, Any],
+    rules: Decider,
+    policy: Policy,
+    coverage_id: str,
+    today: dt.date,
+    assertion_id: str,
 ) -> dict[str, Any]:
     """The configured coverage-information of an order no rule file governs."""
     parts: list[dict[str, Any]] = [
@@ -549,8 +559,7 @@ def _other_order(
     )
     parts.append({"url": "reason", "valueCodeableConcept": {"text": text}})
     parts.append({"url": "date", "valueDate": today.isoformat()})
-    assertion = uuid.uuid5(uuid.NAMESPACE_URL, "dli-check:other:" + json.dumps(parts, sort_keys=True))
-    parts.append({"url": "coverage-assertion-id", "valueString": assertion.hex})
+    parts.append({"url": "coverage-assertion-id", "valueString": assertion_id})
     return {"url": COVERAGE_INFORMATION, "extension": parts}
 
 
@@ -627,7 +636,9 @@ def _reason(line: ServiceResult, rules: Decider) -> str:
             f"Prior authorization required: no version of {guideline} in effect on the date of "
             "service is loaded; a physician will review the request"
         )
-    unmet = [criterion_words(rules, line, r.criterion) for r in line.reasons if r.status == "not_met"]
+    unmet = [
+        criterion_words(rules, line, r.criterion) for r in line.reasons if r.status == "not_met"
+    ]
     return (
         f"Prior authorization required: under the {guideline} pre-screen, not met: "
         f"{'; '.join(unmet)}; a physician will review the request"

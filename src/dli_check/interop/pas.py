@@ -79,7 +79,6 @@ def claim_response(
     """The ClaimResponse Bundle for a request Bundle `claim_of` accepted: one item per Claim
     item, in the Claim's order."""
     claim = claim_of(bundle)
-    guideline = rules.guideline_id
     at = _claim_place(claim)
     lines = {_item_index(result, n, at): line for n, line in enumerate(result.services)}
     items: list[dict[str, Any]] = []
@@ -259,9 +258,7 @@ def _parts(text: str) -> list[str]:
     return parts
 
 
-def _note(
-    line: ServiceResult | None, rules: Decider, questionnaire_url: str | None
-) -> str:
+def _note(line: ServiceResult | None, rules: Decider, questionnaire_url: str | None) -> str:
     guideline = rules.guideline_id
     if line is None or line.decision == "not_applicable":
         text = f"Pended: {guideline} does not govern this item's code; it is reviewed apart."

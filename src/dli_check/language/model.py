@@ -106,19 +106,26 @@ CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
 FhirPathText = Annotated[str, Field(min_length=1, max_length=1000)]
 ResourceType = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z]{1,63}$")]
 ElementName = Annotated[str, Field(pattern=r"^[a-z][A-Za-z0-9]{0,63}$")]
+
+
 def _narrows_only(text: str) -> str:
     """Search parameters may narrow a prefetch query, never widen or redirect it."""
     for part in text.split("&"):
         name = part.split("=", 1)[0].split(":", 1)[0]
         if name in ("patient", "subject", "_id") or name in ("_include", "_revinclude", "_has"):
-            raise ValueError(f"{name}: the prefetch query names the patient itself, and a "
-                             "search may only narrow it")
+            raise ValueError(
+                f"{name}: the prefetch query names the patient itself, and a "
+                "search may only narrow it"
+            )
     return text
 
 
 SearchParameters = Annotated[
     str,
-    Field(max_length=1000, pattern=r"^[a-z_][a-z0-9_:.-]*=[^&{}\s#]+(&[a-z_][a-z0-9_:.-]*=[^&{}\s#]+)*$"),
+    Field(
+        max_length=1000,
+        pattern=r"^[a-z_][a-z0-9_:.-]*=[^&{}\s#]+(&[a-z_][a-z0-9_:.-]*=[^&{}\s#]+)*$",
+    ),
     AfterValidator(_narrows_only),
 ]
 

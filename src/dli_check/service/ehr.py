@@ -11,7 +11,7 @@ be made to reach hosts on its own network. What cannot be queried is a 412 namin
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -65,7 +65,9 @@ class Ehr:
                 prefetch[key] = _get(client, server, query, token, key)
         return prefetch
 
-    def _access(self, request: Mapping[str, Any], key: str) -> tuple[str, str, Any]:
+    def _access(
+        self, request: Mapping[str, Any], key: str
+    ) -> tuple[str, str, Callable[[str], bool]]:
         server = request.get("fhirServer")
         authorization = request.get("fhirAuthorization")
         if not isinstance(server, str) or not isinstance(authorization, Mapping):
@@ -90,7 +92,7 @@ class Ehr:
         return server.rstrip("/"), token, _granted(scope)
 
 
-def _granted(scope: str) -> Any:
+def _granted(scope: str) -> Callable[[str], bool]:
     """Whether the scopes (SMART v1 ``.read``/``.*``, v2 ``.s``/``.rs``/``.cruds``) grant
     searching a resource type."""
     types: set[str] = set()
