@@ -314,14 +314,11 @@ def test_the_card_quotes_the_unmet_criterion_and_says_a_physician_decides(log: D
     }
 
 
-def test_the_questionnaire_a_response_names_is_served(log: DecisionLog) -> None:
-    service = client(log)
-    body = service.post("/cds-services/cg-trans-03-order-sign", json=order_sign_request()).json()
-    ext = body["systemActions"][0]["resource"]["extension"][-1]["extension"]
-    url = next(e["valueCanonical"] for e in ext if e["url"] == "questionnaire")
-    assert url.startswith("http://testserver/questionnaires/")
-    form = service.get(url.removeprefix("http://testserver")).json()
-    assert form["resourceType"] == "Questionnaire" and form["url"] == url
+def test_the_log_keeps_what_a_decision_asked_about_by_record(log: DecisionLog) -> None:
+    client(log).post("/cds-services/cg-trans-03-order-sign", json=order_sign_request())
+    (entry,) = log.entries()
+    form = json.loads(entry.questionnaire or "{}")
+    assert form["resourceType"] == "Questionnaire" and form["id"] == entry.id
     assert [i["linkId"] for i in form["item"]] == [
         "transplants[Procedure/hct-1].medically_necessary",
         "services[ServiceRequest/dli-order-1].lymphocyte_donor_id",

@@ -661,6 +661,14 @@ def serve(
             "omitted key is then a 412.",
         ),
     ] = None,
+    terminology_server: Annotated[
+        str | None,
+        typer.Option(
+            "--terminology-server",
+            help="A FHIR terminology server DTR clients look codes up on; by default the "
+            "questionnaire package carries its value sets, expanded.",
+        ),
+    ] = None,
     max_connections: Annotated[
         int,
         typer.Option(
@@ -735,6 +743,7 @@ def serve(
         hosts=hosts,
         max_lines=max_lines,
         ehr=Ehr(tuple(fhir_server or ())),
+        terminology_server=terminology_server,
     )
     logging.getLogger("asyncio").addFilter(OncePerInterval())
     uvicorn.run(

@@ -824,19 +824,58 @@ def _put(data: dict[str, Any], key: PathKey, value: Any) -> None:
     target[key[-1]] = value
 
 
-def _items(items: Any, where: PathKey) -> Iterator[tuple[str, list[Any], PathKey]]:
-    """(linkId, answers, place) of every answered item, nested ones too."""
+def _items(
+    items: Any, where: PathKey, renames: tuple[tuple[str, str], ...] = ()
+) -> Iterator[tuple[str, list[Any], PathKey]]:
+    """(linkId, answers, place) of every answered item, nested ones too.
+
+    A record's group of the whole form (``visits[0]``) that repeats names its k-th
+    record ``visits[k]``; one whose ``visits[0]:record`` item names a record a
+    resource gave (``Encounter/e-1``) names that record, so its answers are about it."""
+    repeats: dict[str, int] = {}
     for i, item in enumerate(items if isinstance(items, list) else []):
         if not isinstance(item, Mapping):
             continue
         place = (*where, "item", i)
+        link_id, local = item.get("linkId"), renames
+        group = _GROUP.fullmatch(link_id) if isinstance(link_id, str) else None
+        if group is not None and isinstance(item.get("item"), list):
+            k = repeats[group.group(0)] = repeats.get(group.group(0), -1) + 1
+            record = _record_named(item["item"], group.group(0))
+            key = record if record is not None else str(int(group.group(2)) + k)
+            local = (*renames, (group.group(0) + ".", f"{group.group(1)}[{key}]."))
+        if isinstance(link_id, str):
+            for old, new in local:
+                if link_id.startswith(old):
+                    link_id = new + link_id.removeprefix(old)
         answers = item.get("answer")
-        if isinstance(item.get("linkId"), str) and isinstance(answers, list) and answers:
-            yield item["linkId"], answers, place
-        yield from _items(item.get("item"), place)
+        if isinstance(link_id, str) and isinstance(answers, list) and answers:
+            yield link_id, answers, place
+        yield from _items(item.get("item"), place, local)
         for j, answer in enumerate(answers if isinstance(answers, list) else []):
             if isinstance(answer, Mapping):
-                yield from _items(answer.get("item"), (*place, "answer", j))
+                yield from _items(answer.get("item"), (*place, "answer", j), local)
+
+
+_GROUP = re.compile(r"([a-z][a-z0-9_]*)\[([0-9]{1,4})\]")
+_RECORD = re.compile(r"[A-Za-z][A-Za-z0-9+.:/#_-]{0,255}")
+RECORD_ITEM = ":record"
+"""The tail of a group's item that names the record it is about (``visits[0]:record``)."""
+
+
+def _record_named(children: list[Any], group: str) -> str | None:
+    """The record a group's ``:record`` item names, if it names one well formed."""
+    for child in children:
+        if isinstance(child, Mapping) and child.get("linkId") == group + RECORD_ITEM:
+            for answer in child.get("answer") or []:
+                if not isinstance(answer, Mapping):
+                    continue
+                reference = answer.get("valueReference")
+                said = reference.get("reference") if isinstance(reference, Mapping) else None
+                said = answer.get("valueString", said)
+                if isinstance(said, str) and _RECORD.fullmatch(said):
+                    return said
+    return None
 
 
 def _answer_types(kind: str) -> str:

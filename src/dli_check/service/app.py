@@ -2,7 +2,8 @@
 
 * ``GET /cds-services``, ``POST /cds-services/{id}``: CDS Hooks 2.0 with Da Vinci CRD
   (`crd`); ``POST /cds-services/{id}/feedback``;
-* ``GET /questionnaires/{id}``: the Questionnaires responses refer to;
+* ``GET /Questionnaire/{id}``, ``GET /ValueSet/{id}``,
+  ``POST /Questionnaire/$questionnaire-package``: DTR (`questionnaires`);
 * ``POST /Claim/$submit``: Da Vinci PAS (`pas`);
 * ``POST /evaluate``: case JSON (or a FHIR Bundle) in, the result JSON out;
 * ``GET /healthz``; OpenAPI docs at ``/docs``.
@@ -49,7 +50,13 @@ from dli_check.interop.crd import (
     skipped_orders,
 )
 from dli_check.interop.pas import claim_of, claim_response
-from dli_check.interop.questionnaires import questionnaire
+from dli_check.interop.questionnaires import (
+    canonical,
+    form_version,
+    questionnaire,
+    questionnaire_package,
+    value_sets,
+)
 from dli_check.interop.request import InteropError, Kind
 from dli_check.service.auth import AuthError, TokenChecker
 from dli_check.service.ehr import Ehr
@@ -86,6 +93,9 @@ class Settings:
     """The most service lines one request may hold."""
     ehr: Ehr = field(default_factory=Ehr)
     """The FHIR servers this service may query for what a prefetch omits."""
+    terminology_server: str | None = None
+    """A terminology server DTR clients look codes up on (SDC
+    ``preferredTerminologyServer``); None: the package carries the ValueSets."""
 
 
 def outcome(message: str, code: str = "invalid") -> dict[str, Any]:
@@ -250,14 +260,52 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("feedback on %s: %d item(s), %s", service, len(items), counts)
         return {}
 
-    @app.get("/questionnaires/{questionnaire_id}")
-    async def get_questionnaire(questionnaire_id: str, request: Request) -> Response:
-        """A Questionnaire of missing facts that a response referred to."""
+    @app.get("/Questionnaire/{form_id}")
+    async def get_questionnaire(form_id: str, request: Request) -> Response:
+        """A rule file's Questionnaire (DTR), at its canonical URL. It holds the rule file's
+        questions and no one's data, so a DTR app reads it without a client token."""
+        host_served(request)
+        rules = _form_of(settings.rules, form_id)
+        form = questionnaire(
+            rules, base_url=base_url(request), terminology_server=settings.terminology_server
+        )
+        return JSONResponse(form, media_type=FHIR_JSON)
+
+    @app.get("/ValueSet/{set_id}")
+    async def get_value_set(set_id: str, request: Request) -> Response:
+        """A ValueSet a Questionnaire binds, expanded (no one's data: no client token)."""
+        host_served(request)
+        when = settings.clock().isoformat(timespec="seconds")
+        for rules in settings.rules:
+            for found in value_sets(rules, base_url(request), when=when):
+                if found["id"] == set_id:
+                    return JSONResponse(found, media_type=FHIR_JSON)
+        raise RequestError(404, "no such ValueSet", "not-found")
+
+    @app.post("/Questionnaire/$questionnaire-package")
+    async def questionnaire_package_operation(request: Request) -> Response:
+        """DTR ``$questionnaire-package``: a Parameters in, the package Parameters out."""
         authorize(request)
-        text = await run_in_threadpool(settings.log.questionnaire, questionnaire_id)
-        if text is None:
-            raise RequestError(404, "no such Questionnaire", "not-found")
-        return Response(text, media_type=FHIR_JSON)
+        data = _json(await _body(request))
+
+        def asked_in(context: str) -> tuple[str, list[str]] | None:
+            entry = settings.log.get(context.split(".", 1)[0])
+            if entry is None:
+                return None
+            form = json.loads(entry.questionnaire) if entry.questionnaire else {}
+            return entry.guideline, [i["linkId"] for i in form.get("item", [])]
+
+        package = await run_in_threadpool(
+            lambda: questionnaire_package(
+                settings.rules,
+                data,
+                base_url=base_url(request),
+                when=settings.clock().isoformat(timespec="seconds"),
+                terminology_server=settings.terminology_server,
+                asked_in=asked_in,
+            )
+        )
+        return JSONResponse(package, media_type=FHIR_JSON)
 
     @app.post("/Claim/$submit")
     async def claim_submit(request: Request) -> Response:
@@ -411,10 +459,12 @@ def _serve(
     `places`, where the client sent it (`request_places`). Runs off the event loop."""
     rules, result = _decide(settings, guidelines, bundle, patient, places)
     decision_id = uuid.uuid4().hex
-    form_url = _questionnaire_url(base, decision_id, result)
+    form_url = None
+    if any(line.missing for line in result.services):
+        form_url = f"{canonical(rules, base)}|{form_version(rules)}"
     response = respond(rules, result, decision_id, form_url)
     sent = json.dumps(response, separators=(",", ":"), ensure_ascii=False)
-    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, form_url, sent)
+    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, sent)
     return response
 
 
@@ -453,7 +503,7 @@ def _evaluate(settings: Settings, rules: Decider, raw: bytes) -> tuple[str, str]
         raise RequestError(400, str(exc)) from None
     decision_id = uuid.uuid4().hex
     body = escape_surrogates(result.to_json(indent=None))
-    _record(settings, rules, result, raw, decision_id, "evaluate", None, None, body)
+    _record(settings, rules, result, raw, decision_id, "evaluate", None, body)
     return body, decision_id
 
 
@@ -501,6 +551,23 @@ def _decide(
     return decided[0]
 
 
+def _asked(rules: Decider, result: CaseResult, decision_id: str) -> str | None:
+    """The Questionnaire of exactly what a decision lacks, as JSON, or None."""
+    if not any(line.missing for line in result.services):
+        return None
+    form = questionnaire(rules, result)
+    form["id"] = decision_id
+    return json.dumps(form, separators=(",", ":"), ensure_ascii=False)
+
+
+def _form_of(guidelines: list[Decider], form_id: str) -> Decider:
+    """The rule file whose Questionnaire has this id (its guideline id, lower case)."""
+    for rules in guidelines:
+        if rules.guideline_id.lower() == form_id:
+            return rules
+    raise RequestError(404, "no such Questionnaire", "not-found")
+
+
 def _in_client_terms(error: CaseError, places: list[PathKey] | None) -> CaseError:
     """A problem in a gathered Bundle, named where the client sent the resource."""
     if places is None:
@@ -516,20 +583,6 @@ def _in_client_terms(error: CaseError, places: list[PathKey] | None) -> CaseErro
     return CaseError(error.source, problems)
 
 
-def _questionnaire_url(base: str, decision_id: str, result: CaseResult) -> str | None:
-    if not any(line.missing for line in result.services):
-        return None
-    return f"{base}/questionnaires/{decision_id}"
-
-
-def _form(rules: Decider, result: CaseResult, url: str, decision_id: str) -> str:
-    import json
-
-    form = questionnaire(rules, result)
-    form["id"], form["url"] = decision_id, url
-    return json.dumps(form, separators=(",", ":"), ensure_ascii=False)
-
-
 def _record(
     settings: Settings,
     rules: Decider,
@@ -538,11 +591,10 @@ def _record(
     decision_id: str,
     endpoint: str,
     hook_instance: str | None,
-    form_url: str | None,
     sent: str,
 ) -> None:
-    """Append a decision to the log, with the response sent and the Questionnaire it names
-    (if any). A decision that cannot be logged is not answered: 503, to try again."""
+    """Append a decision to the log, with the response sent. A decision that cannot be
+    logged is not answered: 503, to try again."""
     guideline = rules.latest.model.guideline
     entry = Entry(
         id=decision_id,
@@ -559,7 +611,8 @@ def _record(
             for s in result.services
         ],
         result=result.to_json(indent=None, detail="decisions"),
-        questionnaire=_form(rules, result, form_url, decision_id) if form_url else None,
+        # What it asked about, by record: a DTR package for this decision names them.
+        questionnaire=_asked(rules, result, decision_id),
         response=sent,
         configuration=json.dumps(
             {**dataclasses.asdict(settings.policy), "fhir_servers": list(settings.ehr.servers)},
