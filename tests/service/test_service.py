@@ -185,7 +185,7 @@ CRD_ROWS: list[tuple[str, Any, Policy, list[dict[str, Any]], int]] = [
         0,
     ),
     (
-        "not medically necessary: a physician reviews, never not-covered",
+        "not medically necessary: a physician reviews, never not-covered; documentation by form",
         autologous,
         Policy(),
         [
@@ -197,6 +197,7 @@ CRD_ROWS: list[tuple[str, Any, Policy, list[dict[str, Any]], int]] = [
                 "doc-purpose": "withpa",
                 "billingCode": None,
                 "reason": None,
+                "questionnaire": None,
                 "date": None,
                 "coverage-assertion-id": None,
             }
@@ -1133,10 +1134,37 @@ def test_the_billing_code_keeps_the_system_the_order_sent(log: DecisionLog) -> N
     assert billing == {"system": hcpcs, "code": "38242"}
 
 
+@pytest.mark.parametrize(
+    ("origins", "origin", "status", "allowed"),
+    [
+        ((), "https://ehr.example.org", 405, None),  # none by default
+        (("https://ehr.example.org",), "https://ehr.example.org", 200, "https://ehr.example.org"),
+        (("https://ehr.example.org",), "https://evil.example.com", 400, None),
+    ],
+)
+def test_cors_preflight_answers_the_configured_origins_only(
+    log: DecisionLog, origins: tuple[str, ...], origin: str, status: int, allowed: str | None
+) -> None:
+    headers = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    response = client(log, cors_origins=origins).options(HOOK, headers=headers)
+    assert response.status_code == status
+    assert response.headers.get("access-control-allow-origin") == allowed
+    if allowed:
+        assert "POST" in response.headers["access-control-allow-methods"]
+        assert "authorization" in response.headers["access-control-allow-headers"].lower()
+
+
 def test_the_log_keeps_the_configuration_in_force_and_every_refusal(log: DecisionLog) -> None:
     service = client(log, policy=Policy(payer="Example Health Plan", auto_approve=True))
     service.post(HOOK, json=with_answers(order_sign_request()))
     (entry,) = log.entries()
+    decided = json.loads(entry.request or "{}")  # the Bundle decided, never the token
+    assert decided["resourceType"] == "Bundle" and len(decided["entry"]) == 7
+    assert "opaque-token" not in (entry.request or "")
     assert entry.summary()["configuration"] == {
         "payer": "Example Health Plan",
         "covered": "covered",

@@ -661,6 +661,14 @@ def serve(
             "omitted key is then a 412.",
         ),
     ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="A web origin whose pages may call the service (CORS; repeatable). "
+            "Default: none.",
+        ),
+    ] = None,
     terminology_server: Annotated[
         str | None,
         typer.Option(
@@ -744,6 +752,7 @@ def serve(
         max_lines=max_lines,
         ehr=Ehr(tuple(fhir_server or ())),
         terminology_server=terminology_server,
+        cors_origins=tuple(cors_origin or ()),
     )
     logging.getLogger("asyncio").addFilter(OncePerInterval())
     uvicorn.run(
@@ -796,13 +805,15 @@ def log_show(
     decision_id: Annotated[str, typer.Argument(help="A decision or coverage-assertion id.")],
     log: LogOption = Path("dli-check-decisions.sqlite3"),
 ) -> None:
-    """One decision in full: the entry, the result and the questionnaire, as JSON."""
+    """One decision in full: the entry, what was decided, the result, the response sent and
+    what it asked, as JSON."""
     entry = _open_log(log).get(decision_id)
     if entry is None:
         _fail(f"{log}: no decision {terminal(decision_id)!r}")
     document = {
         **entry.summary(),
         "result": json.loads(entry.result),
+        "request": json.loads(entry.request) if entry.request else None,
         "response": json.loads(entry.response) if entry.response else None,
         "questionnaire": json.loads(entry.questionnaire) if entry.questionnaire else None,
     }

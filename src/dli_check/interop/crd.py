@@ -600,7 +600,8 @@ def coverage_information(
     if needs_documents and line.missing:
         text = f"Complete the {guideline} questionnaire: " + "; ".join(questions(rules, line))
         parts.append(_detail("instructions", {"valueString": text}))
-    if needs_documents and questionnaire_url and line.missing:
+    asks = line.decision in ("insufficient_information", "not_medically_necessary")
+    if needs_documents and questionnaire_url and asks:
         parts.append({"url": "questionnaire", "valueCanonical": questionnaire_url})
     if approved:
         parts.append({"url": "satisfied-pa-id", "valueString": assertion_id})

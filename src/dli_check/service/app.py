@@ -96,6 +96,9 @@ class Settings:
     terminology_server: str | None = None
     """A terminology server DTR clients look codes up on (SDC
     ``preferredTerminologyServer``); None: the package carries the ValueSets."""
+    cors_origins: tuple[str, ...] = ()
+    """The web origins whose pages may call the service (CDS Hooks §CORS); none by
+    default, so no page in a browser can read an answer."""
 
 
 def outcome(message: str, code: str = "invalid") -> dict[str, Any]:
@@ -116,6 +119,16 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.tokens is not None and not settings.public_url:
         raise ValueError("client tokens need the public URL their aud names (--public-url)")
     hooks = {service_id(r, hook): (r, hook) for r in settings.rules for hook in HOOKS}
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
 
     def refused(request: Request, status: int, message: str, code: str = "invalid") -> Response:
         """The error response, after keeping the refusal in the log (no body)."""
@@ -459,12 +472,15 @@ def _serve(
     `places`, where the client sent it (`request_places`). Runs off the event loop."""
     rules, result = _decide(settings, guidelines, bundle, patient, places)
     decision_id = uuid.uuid4().hex
-    form_url = None
-    if any(line.missing for line in result.services):
+    form_url = None  # the form documentation is asked with, for a line not found met
+    asks = ("insufficient_information", "not_medically_necessary")
+    if any(line.decision in asks for line in result.services):
         form_url = f"{canonical(rules, base)}|{form_version(rules)}"
     response = respond(rules, result, decision_id, form_url)
     sent = json.dumps(response, separators=(",", ":"), ensure_ascii=False)
-    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, sent)
+    # What was decided: a CDS Hooks call's gathered Bundle (its token left behind).
+    decided = raw if hook_instance is None else json.dumps(bundle, separators=(",", ":")).encode()
+    _record(settings, rules, result, raw, decision_id, endpoint, hook_instance, sent, decided)
     return response
 
 
@@ -503,7 +519,7 @@ def _evaluate(settings: Settings, rules: Decider, raw: bytes) -> tuple[str, str]
         raise RequestError(400, str(exc)) from None
     decision_id = uuid.uuid4().hex
     body = escape_surrogates(result.to_json(indent=None))
-    _record(settings, rules, result, raw, decision_id, "evaluate", None, body)
+    _record(settings, rules, result, raw, decision_id, "evaluate", None, body, raw)
     return body, decision_id
 
 
@@ -592,9 +608,10 @@ def _record(
     endpoint: str,
     hook_instance: str | None,
     sent: str,
+    decided: bytes,
 ) -> None:
-    """Append a decision to the log, with the response sent. A decision that cannot be
-    logged is not answered: 503, to try again."""
+    """Append a decision to the log, with what was decided (`decided`) and the response
+    sent. A decision that cannot be logged is not answered: 503, to try again."""
     guideline = rules.latest.model.guideline
     entry = Entry(
         id=decision_id,
@@ -618,6 +635,7 @@ def _record(
             {**dataclasses.asdict(settings.policy), "fhir_servers": list(settings.ehr.servers)},
             separators=(",", ":"),
         ),
+        request=decided.decode("utf-8", "surrogateescape"),
     )
     try:
         settings.log.append(entry)

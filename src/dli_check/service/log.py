@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     result TEXT NOT NULL,
     questionnaire TEXT,
     response BLOB,
-    configuration TEXT
+    configuration TEXT,
+    request BLOB
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);
 CREATE TABLE IF NOT EXISTS refusals (
@@ -82,6 +83,10 @@ class Entry:
     kept compressed."""
     configuration: str | None = None
     """The plan's configuration in force when it was served, as JSON."""
+    request: str | None = None
+    """What was decided, as JSON: the case or PAS Bundle as sent; for a CDS Hooks call,
+    the Bundle of its orders and prefetched (or queried) resources, without its token;
+    kept compressed."""
 
     def summary(self) -> dict[str, Any]:
         """The entry without the result and the questionnaire."""
@@ -184,6 +189,8 @@ class DecisionLog:
             self._db.execute("ALTER TABLE decisions ADD COLUMN response BLOB")
         if "configuration" not in columns:  # logs made before 0.4.0
             self._db.execute("ALTER TABLE decisions ADD COLUMN configuration TEXT")
+        if "request" not in columns:  # logs made before 0.5.0
+            self._db.execute("ALTER TABLE decisions ADD COLUMN request BLOB")
 
     def _file_problem(self) -> str | None:
         try:
@@ -228,6 +235,7 @@ class DecisionLog:
             None if entry.questionnaire is None else escape_surrogates(entry.questionnaire),
             None if entry.response is None else zlib.compress(_utf8(entry.response), 6),
             entry.configuration,
+            None if entry.request is None else zlib.compress(_utf8(entry.request), 6),
         )
         names = ",".join(_COLUMNS)
         with self._lock:
@@ -311,8 +319,9 @@ def _utf8(json_text: str) -> bytes:
 def _entry(row: tuple[Any, ...]) -> Entry:
     head = dict(zip(_COLUMNS, row, strict=True))
     head["lines"] = json.loads(head["lines"])
-    response = head["response"]
-    head["response"] = None if response is None else zlib.decompress(response).decode()
+    for name in ("response", "request"):
+        packed = head[name]
+        head[name] = None if packed is None else zlib.decompress(packed).decode()
     return Entry(**head)
 
 
@@ -331,4 +340,5 @@ _COLUMNS = (
     "questionnaire",
     "response",
     "configuration",
+    "request",
 )
