@@ -661,3 +661,29 @@ def test_which_orders_are_lines(changes: dict[str, Any], lines: int) -> None:
     resource(bundle, "ServiceRequest").update(changes)
     result = decide_data(bundle, load_rules(), "request", allow_no_lines=True)
     assert len(result.services) == lines
+
+
+PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "decision", "not_met"),
+    [
+        ("http://www.ama-assn.org/go/cpt", "38240", "medically_necessary", []),
+        (PCS, "30233Y2", "medically_necessary", []),  # allogeneic related stem cells
+        (PCS, "30243G3", "medically_necessary", []),  # allogeneic unrelated marrow, central
+        (PCS, "30233Y0", "not_medically_necessary", ["transplant-allogeneic"]),  # autologous
+        (PCS, "30233H1", "insufficient_information", []),  # whole blood: no transplant
+    ],
+)
+def test_a_transplant_coded_in_icd_10_pcs_counts_by_its_qualifier(
+    system: str, code: str, decision: str, not_met: list[str]
+) -> None:
+    def recode(bundle: dict[str, Any]) -> None:
+        resource(bundle, "Procedure")["code"] = {"coding": [{"system": system, "code": code}]}
+
+    (line,) = evaluate(mutated(recode), source="<bundle>").services
+    assert (line.decision, [r.criterion for r in line.reasons if r.status == "not_met"]) == (
+        decision,
+        not_met,
+    )

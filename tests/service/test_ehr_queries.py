@@ -16,7 +16,8 @@ import pytest
 from fhir_bundles import LAB_ORDER
 from service_support import HOOK, client, order_sign_request
 
-from dli_check.interop.crd import Policy
+from dli_check import load_rules
+from dli_check.interop.crd import Policy, prefetch_templates
 from dli_check.service.ehr import Ehr
 from dli_check.service.log import DecisionLog
 
@@ -66,9 +67,8 @@ class FhirServer:
 
 
 CONDITIONS = "Condition?patient=pat-1"
-TRANSPLANTS = (
-    "Procedure?patient=pat-1"
-    "&code=http://www.ama-assn.org/go/cpt|38240,http://www.ama-assn.org/go/cpt|38241"
+TRANSPLANTS = prefetch_templates(load_rules())["transplants"].replace(
+    "{{context.patientId}}", "pat-1"
 )
 
 

@@ -459,6 +459,10 @@ def test_orders_the_guideline_does_not_govern_get_no_action(log: DecisionLog) ->
     assert [a["resource"]["id"] for a in body["systemActions"]] == ["dli-order-1"]
 
 
+PCS_TRANSPLANTS = ("G0", "G2", "G3", "G4", "X0", "X2", "X3", "X4", "Y0", "Y2", "Y3", "Y4")
+PCS_TRANSPLANTS += ("U2", "U3", "U4")
+
+
 def test_discovery(log: DecisionLog) -> None:
     services = client(log).get("/cds-services").json()["services"]
     assert [(s["id"], s["hook"]) for s in services] == [
@@ -469,7 +473,8 @@ def test_discovery(log: DecisionLog) -> None:
         "coverage": "Coverage?patient={{context.patientId}}&status=active",
         "conditions": "Condition?patient={{context.patientId}}",
         "transplants": "Procedure?patient={{context.patientId}}"
-        "&code=http://www.ama-assn.org/go/cpt|38240,http://www.ama-assn.org/go/cpt|38241",
+        "&code=http://www.ama-assn.org/go/cpt|38240,http://www.ama-assn.org/go/cpt|38241,"
+        + ",".join(f"302{b}3{s}" for b in "34" for s in PCS_TRANSPLANTS),
     }
     extension = services[0]["extension"]
     assert extension["davinci-crd.version"] == ["2.2"]
@@ -1113,14 +1118,24 @@ def test_an_order_no_service_routes_never_breaks_a_request(
     assert [a["resource"]["id"] for a in body.get("systemActions", [])] == actions
 
 
-def test_the_crd_guides_own_request_gets_no_action_not_an_error(log: DecisionLog) -> None:
-    """The CRD guide's unchanged CRDServiceRequest example: a mammography order, which
-    CG-TRANS-03 does not govern, with three billing options: answered, with no action."""
-    request = json.loads(
-        (ROOT / "tests" / "data" / "interop" / "crd-CRDServiceRequest.json").read_text()
-    )
+@pytest.mark.parametrize(
+    "example",
+    [
+        # a mammography order CG-TRANS-03 does not govern, with three billing options
+        "crd-CRDServiceRequest.json",
+        # a referral (CommunicationRequest): no ServiceRequest at all
+        "crd-CRDServiceRequest3.json",
+    ],
+)
+def test_the_crd_guides_own_requests_get_no_action_not_an_error(
+    log: DecisionLog, example: str
+) -> None:
+    """The CRD guide's unchanged examples: answered at once, with no action, nothing
+    decided or logged, and no query of the EHR they name."""
+    request = json.loads((ROOT / "tests" / "data" / "interop" / example).read_text())
     response = client(log).post(HOOK, json=request)
     assert (response.status_code, response.json()) == (200, {"cards": []})
+    assert list(log.entries()) == []
 
 
 def test_the_billing_code_keeps_the_system_the_order_sent(log: DecisionLog) -> None:

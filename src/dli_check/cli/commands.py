@@ -665,8 +665,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--cors-origin",
-            help="A web origin whose pages may call the service (CORS; repeatable). "
-            "Default: none.",
+            help="A web origin whose pages may call the service (CORS; repeatable). Default: none.",
         ),
     ] = None,
     terminology_server: Annotated[

@@ -49,6 +49,7 @@ SYSTEM_URIS: dict[str, tuple[str, ...]] = {
         "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
         "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
     ),
+    "ICD-10-PCS": ("http://www.cms.gov/Medicare/Coding/ICD10",),
 }
 """The URIs a code system goes by on the wire; FHIRPath sees each list as ``%CPT`` etc."""
 SERVICE_SYSTEM = "urn:dli-check:service"
