@@ -459,8 +459,7 @@ def test_orders_the_guideline_does_not_govern_get_no_action(log: DecisionLog) ->
     assert [a["resource"]["id"] for a in body["systemActions"]] == ["dli-order-1"]
 
 
-PCS_TRANSPLANTS = ("G0", "G2", "G3", "G4", "X0", "X2", "X3", "X4", "Y0", "Y2", "Y3", "Y4")
-PCS_TRANSPLANTS += ("U2", "U3", "U4")
+PCS_TRANSPLANTS = [s + q for s in "GXY" for q in "0234"] + ["U2", "U3", "U4"]
 
 
 def test_discovery(log: DecisionLog) -> None:
