@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit docs install clean expected bench bench-service bench-anchors
+.PHONY: demo test lint typecheck unit docs install clean expected conformance bench bench-service bench-anchors
 
 install: $(STAMP)
 
@@ -79,6 +79,10 @@ $(VENV)/.bench-installed: $(STAMP)
 	touch $@
 
 # Rewrite examples/expected/ from the current engine: review the diff before committing.
+# The README's conformance table, from the tests marked with a requirement.
+conformance: $(STAMP)
+	$(BIN)/python tests/conformance.py
+
 expected: $(STAMP)
 	for f in examples/cases/*.json; do \
 	  $(BIN)/dli-check "$$f" --format json > "examples/expected/$$(basename "$$f")" || exit 1; \

@@ -28,3 +28,12 @@ def test_readme_library_example() -> None:
         == said[2]
         == "<case>: services[0].genetically_modified: must be a JSON boolean (true or false)"
     )
+
+
+def test_the_readme_conformance_table_is_the_one_the_tests_make() -> None:
+    from conformance import readme_table, rows, table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_table(readme) == table(), "run `make conformance`"
+    requirements = {r for r, _, _ in rows()}
+    assert {"CRD hook-13", "CRD found-5", "DTR oper-16", "PAS spec-33"} <= requirements

@@ -666,6 +666,10 @@ def test_which_orders_are_lines(changes: dict[str, Any], lines: int) -> None:
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 
 
+@pytest.mark.requirement(
+    "FHIR bindings",
+    "A transplant coded in ICD-10-PCS counts by its qualifier (rule-file bindings)",
+)
 @pytest.mark.parametrize(
     ("system", "code", "decision", "not_met"),
     [

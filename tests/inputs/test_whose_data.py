@@ -54,6 +54,10 @@ CONDITION_ROWS = [
 ]
 
 
+@pytest.mark.requirement(
+    "FHIR Condition status",
+    "Only confirmed (or unstated), current Conditions count: rule-out, provisional, differential, refuted, resolved and inactive ones do not, and are named",
+)
 @pytest.mark.parametrize(("element", "code", "used"), CONDITION_ROWS)
 def test_only_confirmed_current_diagnoses_are_read(element: str, code: str, used: bool) -> None:
     bundle = order_bundle()
@@ -65,6 +69,10 @@ def test_only_confirmed_current_diagnoses_are_read(element: str, code: str, used
     assert read.unused == expected
 
 
+@pytest.mark.requirement(
+    "CDS Hooks context.patientId",
+    "A resource about another person than the context patient is not used, with a note",
+)
 def test_a_resource_about_another_person_is_not_used() -> None:
     bundle = order_bundle()
     donor = copy.deepcopy(resource(bundle, "cond-aml"))
@@ -82,6 +90,10 @@ def test_a_resource_about_another_person_is_not_used() -> None:
     assert result.services[0].notes[-1] == read.unused[0]
 
 
+@pytest.mark.requirement(
+    "PAS Claim.patient",
+    "In PAS, the Claim's patient is the patient: another person's resources are not used",
+)
 def test_the_claims_patient_is_the_patient_of_a_pas_bundle() -> None:
     bundle: dict[str, Any] = json.loads((FHIR / "pas-claim-dli-answered.json").read_text())
     resource(bundle, "hct-1")["subject"] = {"reference": "Patient/someone-else"}
@@ -115,6 +127,10 @@ ANSWER_ROWS = [
 ]
 
 
+@pytest.mark.requirement(
+    "DTR QuestionnaireResponse",
+    "Answers count only from a completed or amended response to this service's questionnaire about the patient",
+)
 @pytest.mark.parametrize(("changes", "why"), ANSWER_ROWS)
 def test_answers_count_only_from_a_finished_form_of_this_service_about_the_patient(
     changes: dict[str, Any], why: str | None
@@ -131,6 +147,10 @@ def test_answers_count_only_from_a_finished_form_of_this_service_about_the_patie
     )
 
 
+@pytest.mark.requirement(
+    "FHIR contained",
+    "A contained resource is read and named by its container",
+)
 def test_a_contained_condition_is_read_and_named_by_its_container() -> None:
     bundle = order_bundle()
     order = bundle["entry"][0]["resource"]

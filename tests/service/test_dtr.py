@@ -56,6 +56,10 @@ def _walk(value: Any) -> list[Any]:
     return [value]
 
 
+@pytest.mark.requirement(
+    "DTR oper-16",
+    "The questionnaire a response names is version-specific and stable per rule file, served at its canonical; no placeholders, codings with systems, repeating groups, enableWhen",
+)
 def test_the_form_a_response_names_is_the_rule_files_at_its_canonical(log: DecisionLog) -> None:
     service = client(log)
     info = _info(service.post(HOOK, json=order_sign_request()).json())
@@ -84,6 +88,10 @@ def test_the_form_a_response_names_is_the_rule_files_at_its_canonical(log: Decis
     assert "enableWhen" not in line["services[0].date"]  # every line's date decides its version
 
 
+@pytest.mark.requirement(
+    "DTR oper-14, oper-15",
+    "A coded question binds a ValueSet that resolves, expanded with each code's words",
+)
 def test_a_coded_question_binds_a_value_set_that_resolves_expanded(log: DecisionLog) -> None:
     service = client(log)
     form = service.get("/Questionnaire/cg-trans-03").json()
@@ -113,6 +121,10 @@ def test_a_terminology_server_replaces_the_packaged_value_sets(log: DecisionLog)
     ]
 
 
+@pytest.mark.requirement(
+    "DTR oper-12, oper-18",
+    "`$questionnaire-package` returns the Questionnaire first, a draft QuestionnaireResponse naming the records asked about, and the ValueSets",
+)
 def test_the_package_names_the_records_its_decision_asked_about(log: DecisionLog) -> None:
     service = client(log)
     info = _info(service.post(HOOK, json=order_sign_request()).json())
@@ -155,6 +167,10 @@ def _answered(draft: dict[str, Any]) -> dict[str, Any]:
     return done
 
 
+@pytest.mark.requirement(
+    "DTR oper-19",
+    "The completed draft response, sent back, decides the order",
+)
 def test_the_completed_draft_decides_the_order(log: DecisionLog) -> None:
     service = client(log)
     info = _info(service.post(HOOK, json=order_sign_request()).json())
@@ -197,6 +213,10 @@ def test_a_package_request_the_profile_does_not_allow_is_a_400(
     assert (answer.status_code, answer.json()["issue"][0]["diagnostics"]) == (status, message)
 
 
+@pytest.mark.requirement(
+    "DTR oper-9",
+    "A questionnaire or version not served is a warning in `outcome`",
+)
 def test_an_unknown_form_or_version_is_a_warning_not_a_package(log: DecisionLog) -> None:
     body = _package_input(None, order=False, questionnaire=f"{CANONICAL}|1999-01-01+old")
     answer = client(log).post("/Questionnaire/$questionnaire-package", json=body).json()
@@ -207,6 +227,10 @@ def test_an_unknown_form_or_version_is_a_warning_not_a_package(log: DecisionLog)
     )
 
 
+@pytest.mark.requirement(
+    "DTR",
+    "The form is reachable by a DTR app without a client token; the package needs one",
+)
 def test_the_form_needs_no_client_token_and_the_package_does(
     log: DecisionLog, tmp_path: Path
 ) -> None:

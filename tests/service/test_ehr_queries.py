@@ -104,6 +104,10 @@ def _decision(log: DecisionLog) -> Any:
     return json.loads(entry.result)["services"][0]["decision"]
 
 
+@pytest.mark.requirement(
+    "CRD found-5",
+    "What a prefetch omits is queried on the EHR (`--fhir-server`) with the request's token, for the omitted keys only",
+)
 def test_what_the_prefetch_omits_is_queried_and_decides_as_if_sent(
     ehr: FhirServer, log: DecisionLog, tmp_path: Any
 ) -> None:
@@ -120,6 +124,10 @@ def test_what_the_prefetch_omits_is_queried_and_decides_as_if_sent(
     )
 
 
+@pytest.mark.requirement(
+    "CRD found-5",
+    "A search's pages are followed on the same server; its OperationOutcome entries are not data",
+)
 def test_a_search_is_read_page_by_page(log: DecisionLog) -> None:
     data = _ehr_data()
     first, second = copy.deepcopy(data[CONDITIONS]), copy.deepcopy(data[CONDITIONS])
@@ -141,6 +149,10 @@ def test_a_search_is_read_page_by_page(log: DecisionLog) -> None:
     assert line["not_met"] == []  # the leukemia, on page 2, was read
 
 
+@pytest.mark.requirement(
+    "CDS Hooks \u00a7Prefetch",
+    "A key that cannot be queried (no token, a server not allowed, a scope not granted, a refused query) is a 412 naming it",
+)
 @pytest.mark.parametrize(
     ("change", "allowed", "message"),
     [
@@ -180,6 +192,10 @@ def test_what_cannot_be_queried_is_a_412_naming_the_key(
     assert TOKEN not in response.text and not list(log.entries())
 
 
+@pytest.mark.requirement(
+    "CDS Hooks \u00a7Prefetch",
+    "SMART v1 and v2 scopes grant searching",
+)
 def test_v2_scopes_grant_searching(ehr: FhirServer, log: DecisionLog) -> None:
     request = _omitting(
         "conditions", "transplants", server=ehr.base, scope="patient/Condition.rs patient/*.s"
@@ -188,6 +204,10 @@ def test_v2_scopes_grant_searching(ehr: FhirServer, log: DecisionLog) -> None:
     assert response.status_code == 200 and len(ehr.queries) == 2
 
 
+@pytest.mark.requirement(
+    "CRD found-27",
+    "A request about no governed order is answered at once: no query (minimum necessary)",
+)
 def test_a_request_about_no_governed_order_is_answered_at_once_with_no_query(
     ehr: FhirServer, log: DecisionLog
 ) -> None:
@@ -198,6 +218,10 @@ def test_a_request_about_no_governed_order_is_answered_at_once_with_no_query(
     assert ehr.queries == [] and not list(log.entries())
 
 
+@pytest.mark.requirement(
+    "CRD found-32",
+    "A key sent as `null` is never queried: the questionnaire asks for what it lacks",
+)
 def test_a_key_sent_as_null_is_never_queried(ehr: FhirServer, log: DecisionLog) -> None:
     request = order_sign_request()
     request["prefetch"]["transplants"] = None  # "no data": the questionnaire asks
@@ -207,6 +231,10 @@ def test_a_key_sent_as_null_is_never_queried(ehr: FhirServer, log: DecisionLog) 
     assert _decision(log) == "insufficient_information"
 
 
+@pytest.mark.requirement(
+    "CRD hook-16",
+    "With `--coverage-for-other-orders`, an order no rule file governs gets the configured coverage-information; `doNotPerform` orders none",
+)
 def test_other_orders_get_the_configured_coverage_information(log: DecisionLog) -> None:
     request = order_sign_request()
     lab = copy.deepcopy(LAB_ORDER)

@@ -264,6 +264,10 @@ CRD_ROWS: list[tuple[str, Any, Policy, list[dict[str, Any]], int]] = [
 ]
 
 
+@pytest.mark.requirement(
+    "CRD resp-25, resp-48, crd-ci-q1..q9",
+    "Coverage information is a systemAction update of the whole order, never a card; every response meets the invariants (q4 as corrected); never `not-covered`",
+)
 @pytest.mark.parametrize(
     ("make", "policy", "expected", "cards"), [r[1:] for r in CRD_ROWS], ids=[r[0] for r in CRD_ROWS]
 )
@@ -328,6 +332,10 @@ def test_the_log_keeps_what_a_decision_asked_about_by_record(log: DecisionLog) -
     ]
 
 
+@pytest.mark.requirement(
+    "CRD hook-19",
+    "order-select (a secondary hook) asks for no documentation",
+)
 def test_order_select_asks_for_no_documentation(log: DecisionLog) -> None:
     request = order_sign_request() | {"hook": "order-select"}
     request["context"]["selections"] = ["ServiceRequest/dli-order-1"]
@@ -337,6 +345,10 @@ def test_order_select_asks_for_no_documentation(log: DecisionLog) -> None:
     assert "doc-needed" not in info and "questionnaire" not in info
 
 
+@pytest.mark.requirement(
+    "CDS Hooks order-select",
+    "order-select requires `selections`, answers for the selected orders only, never `satisfied`",
+)
 def test_order_select_answers_only_for_the_selected_orders(log: DecisionLog) -> None:
     request = with_answers(order_sign_request()) | {"hook": "order-select"}
     second = copy.deepcopy(request["context"]["draftOrders"]["entry"][0])
@@ -369,6 +381,10 @@ CONFIGURATION_ROWS: list[tuple[dict[str, Any], int, int]] = [
 ]
 
 
+@pytest.mark.requirement(
+    "CRD configuration-options",
+    "`coverage-info`, `off-guideline` and `max-cards` are offered in discovery and honoured",
+)
 @pytest.mark.parametrize(("configuration", "actions", "cards"), CONFIGURATION_ROWS)
 def test_the_clients_configuration_is_honoured(
     log: DecisionLog, configuration: dict[str, Any], actions: int, cards: int
@@ -402,6 +418,10 @@ def test_a_malformed_configuration_is_400(
     assert (response.status_code, response.json()["issue"][0]["diagnostics"]) == (400, message)
 
 
+@pytest.mark.requirement(
+    "CRD resp-35, resp-32",
+    "Re-invocation replaces the order's coverage-information for the same Coverage; unchanged, no action",
+)
 def test_re_invocation_replaces_coverage_information_and_never_stacks(log: DecisionLog) -> None:
     service = client(log, policy=Policy(auto_approve=True))
     first = service.post(HOOK, json=order_sign_request()).json()  # documentation needed
@@ -462,6 +482,10 @@ def test_orders_the_guideline_does_not_govern_get_no_action(log: DecisionLog) ->
 PCS_TRANSPLANTS = [s + q for s in "GXY" for q in "0234"] + ["U2", "U3", "U4"]
 
 
+@pytest.mark.requirement(
+    "CRD found-27, found-28",
+    "Discovery's prefetch asks for what the bindings read and nothing else, narrowed by their `search`",
+)
 def test_discovery(log: DecisionLog) -> None:
     services = client(log).get("/cds-services").json()["services"]
     assert [(s["id"], s["hook"]) for s in services] == [
@@ -538,6 +562,10 @@ MET_PENDED = (
 )
 
 
+@pytest.mark.requirement(
+    "PAS \u00a73.2",
+    "A1 only under `--auto-approve`; otherwise a met item is A4, pended for the plan's certification",
+)
 @pytest.mark.parametrize(
     ("answered", "auto_approve", "actions", "notes"),
     [
@@ -596,6 +624,10 @@ def _bad_order_date(r: dict[str, Any]) -> None:
     r["context"]["draftOrders"]["entry"][0]["resource"]["occurrenceDateTime"] = "2026-13-45"
 
 
+@pytest.mark.requirement(
+    "CDS Hooks \u00a7Errors",
+    "An error names the client's own resource (`ServiceRequest/x.occurrenceDateTime`, `prefetch.conditions.entry[2]`); an R5 resourceType is a 400, never a 500",
+)
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -626,6 +658,10 @@ def test_errors_name_the_clients_own_resource(log: DecisionLog, change: Any, mes
     assert response.json()["issue"][0]["diagnostics"] == f"request: {message}"
 
 
+@pytest.mark.requirement(
+    "PAS found-34",
+    "An item coded with an X12 service type is pended apart, never a 400",
+)
 def test_a_pas_item_coded_with_an_x12_service_type_is_pended_apart(log: DecisionLog) -> None:
     bundle = pas_bundle(True)
     claim = bundle["entry"][0]["resource"]
@@ -645,6 +681,10 @@ def _entries(body: dict[str, Any]) -> list[tuple[str, str]]:
     return [(e["fullUrl"], e["resource"]["resourceType"]) for e in body["entry"]]
 
 
+@pytest.mark.requirement(
+    "PAS spec-33",
+    "The response Bundle echoes the identifier, carries the referenced Patient, insurer and requestor, a TRN, item trace numbers, preAuthIssueDate and preAuthPeriod",
+)
 def test_the_pas_response_bundle_is_complete(log: DecisionLog) -> None:
     bundle = pas_bundle(True)
     claim = bundle["entry"][0]["resource"]
@@ -682,6 +722,10 @@ def test_the_pas_response_bundle_is_complete(log: DecisionLog) -> None:
     ]
 
 
+@pytest.mark.requirement(
+    "PAS Bundle",
+    "A Claim addressed by `urn:uuid` (with or without an id) is answered as one addressed by `Claim/id`; `request` from its fullUrl",
+)
 def test_a_claim_addressed_by_urn_uuid_is_answered_alike(log: DecisionLog) -> None:
     # Every entry addressed by urn:uuid, every reference by it, and no resource with an id.
     text = json.dumps(pas_bundle(True))
@@ -722,6 +766,10 @@ def test_a_long_note_is_split_at_the_x12_limit(log: DecisionLog) -> None:
     assert joined.endswith("This is not a determination.")
 
 
+@pytest.mark.requirement(
+    "PAS \u00a73.5",
+    "An item not found medically necessary is A4 for physician review, never A3",
+)
 def test_pas_not_medically_necessary_is_pended_never_a3(log: DecisionLog) -> None:
     bundle = pas_bundle(True)
     procedure = next(
@@ -897,6 +945,10 @@ def _bad_date() -> dict[str, Any]:
     return request
 
 
+@pytest.mark.requirement(
+    "CDS Hooks \u00a7Errors",
+    "Errors are OperationOutcomes naming the problem, never a value of the request",
+)
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
 )
@@ -1096,6 +1148,10 @@ def test_a_real_server(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.requirement(
+    "CRD hook-16, found-34",
+    "An order no rule file governs (a LOINC lab order) gets no action and never makes the request fail",
+)
 @pytest.mark.parametrize(
     ("orders", "actions"),
     [
@@ -1117,6 +1173,10 @@ def test_an_order_no_service_routes_never_breaks_a_request(
     assert [a["resource"]["id"] for a in body.get("systemActions", [])] == actions
 
 
+@pytest.mark.requirement(
+    "CRD found-34",
+    "The CRD guide's own requests (a SNOMED-coded order with billing options, a CommunicationRequest) get no action, with no query and nothing logged",
+)
 @pytest.mark.parametrize(
     "example",
     [
@@ -1148,6 +1208,10 @@ def test_the_billing_code_keeps_the_system_the_order_sent(log: DecisionLog) -> N
     assert billing == {"system": hcpcs, "code": "38242"}
 
 
+@pytest.mark.requirement(
+    "CDS Hooks \u00a7CORS",
+    "Preflight is answered for the configured origins (`--cors-origin`) only; none by default",
+)
 @pytest.mark.parametrize(
     ("origins", "origin", "status", "allowed"),
     [
@@ -1172,6 +1236,10 @@ def test_cors_preflight_answers_the_configured_origins_only(
         assert "authorization" in response.headers["access-control-allow-headers"].lower()
 
 
+@pytest.mark.requirement(
+    "CRD found-11, found-37",
+    "The log keeps what was decided (no token), the response sent, the configuration in force, and every refusal without its body",
+)
 def test_the_log_keeps_the_configuration_in_force_and_every_refusal(log: DecisionLog) -> None:
     service = client(log, policy=Policy(payer="Example Health Plan", auto_approve=True))
     service.post(HOOK, json=with_answers(order_sign_request()))
@@ -1246,6 +1314,10 @@ PAYER_ROWS = [
 ]
 
 
+@pytest.mark.requirement(
+    "CRD hook-13",
+    "A Coverage whose payor is not one served (`--payer-id`) is a 400, and nothing of it is decided",
+)
 @pytest.mark.parametrize(("payor", "organization", "answered"), PAYER_ROWS)
 def test_another_payers_coverage_is_a_400_as_crd_says(
     log: DecisionLog, payor: dict[str, Any], organization: dict[str, Any] | None, answered: bool
@@ -1265,6 +1337,10 @@ def test_another_payers_coverage_is_a_400_as_crd_says(
     assert len(list(log.entries())) == (1 if answered else 0)  # nothing decided, nothing kept
 
 
+@pytest.mark.requirement(
+    "CRD found-33",
+    "Elements FHIR R4 does not define in prefetched data are ignored with a logged warning, not a 400",
+)
 def test_elements_r4_does_not_define_in_prefetched_data_are_ignored(
     log: DecisionLog, caplog: pytest.LogCaptureFixture
 ) -> None:
