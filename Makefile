@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit docs install clean expected conformance bench bench-service bench-anchors
+.PHONY: demo test lint typecheck unit docs install clean expected conformance browser bench bench-service bench-anchors
 
 install: $(STAMP)
 
@@ -36,7 +36,27 @@ typecheck: $(STAMP)
 # Branch coverage of every test, and a floor for the core layers (values, language,
 # compiler, engine, the front door, results and errors).
 CORE := */dli_check/values/*,*/dli_check/language/*,*/dli_check/compiler/*,*/dli_check/engine/*,*/dli_check/api.py,*/dli_check/results.py,*/dli_check/errors.py
-unit: $(STAMP)
+# The browser tests' tools: Chromium and its driver (Debian's packages, installed when
+# this runs as root, as CI does), and LHC-Forms, pinned, from the npm registry (its built
+# files only). A machine that cannot have them skips those tests, saying why; CI fails.
+LFORMS_VERSION := 40.1.3
+BROWSER := $(VENV)/.browser-$(LFORMS_VERSION)
+$(BROWSER): $(BIN)/python
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null; \
+	  else echo "note: Chromium is not installed and this user cannot install it"; fi; \
+	fi
+	rm -rf $(VENV)/js && mkdir -p $(VENV)/js
+	-cd $(VENV)/js && npm pack --silent lforms@$(LFORMS_VERSION) >/dev/null \
+	  && tar xzf lforms-$(LFORMS_VERSION).tgz package/LICENSE.md package/dist/lforms/webcomponent package/dist/lforms/fhir/R4 \
+	  && rm lforms-$(LFORMS_VERSION).tgz
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then touch $@; fi
+
+browser: $(BROWSER)
+
+unit: $(STAMP) $(BROWSER)
 	$(BIN)/dli-check rules test rules --min-coverage 100
 	rm -f .coverage .coverage.*
 	$(BIN)/pytest --cov --cov-report=

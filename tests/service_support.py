@@ -20,9 +20,13 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhirpathpy import evaluate as fhirpath
+from fhirpathpy.models import models
 
 from conftest import ROOT
 from dli_check import load_rules
+from dli_check.interop.crd import COVERAGE_INFORMATION
 from dli_check.service.app import Settings, create_app
 from dli_check.service.log import DecisionLog
 
@@ -160,3 +164,36 @@ def running(tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+INVARIANTS = {
+    "q1": "extension.where(url='questionnaire').exists() implies extension.where(url='doc-needed').exists()",
+    "q2": "extension.where(url='covered' and value='not-covered').exists() implies extension.where(url='pa-needed').exists().not()",
+    "q3": "(extension.where(url='covered' and value='conditional').exists() or extension.where(url='pa-needed' and value='conditional').exists() or extension.where(url='doc-needed' and value='conditional').exists()) implies extension.where(url='info-needed').exists()",
+    "q4": "(extension.where(url='pa-needed' and (value='satisfied' or value='no-auth')).exists() and extension.where(url='doc-purpose').exists()) implies extension.where(url='doc-purpose').all(value != 'withpa')",
+    "q5": "extension.where(url='satisfied-pa-id').exists() = extension.where(url='pa-needed' and value='satisfied').exists()",
+    "q6": "extension.where(url='info-needed' and value='OTH').exists() implies extension.where(url='reason').exists()",
+    "q7": "extension.where(url='reason').all(value.text.exists() or value.coding.all(system='http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp'))",
+    "q8": "extension.where(url='doc-purpose' and value != 'conditional').exists() implies extension.where(url='reason').exists()",
+    "q9": "(extension.where(url='covered' and value='indeterminate').exists() or extension.where(url='pa-needed' and value='indeterminate').exists() or extension.where(url='doc-needed' and value='indeterminate').exists()) implies extension.where(url='reason').exists()",
+}
+
+
+def assert_valid_crd(response: dict[str, Any]) -> None:
+    """A CDS Hooks response as CRD requires: updates of whole orders whose every
+    coverage-information meets the invariants (`INVARIANTS`), and well-formed cards."""
+    for action in response.get("systemActions", []):
+        assert action["type"] == "update" and action["description"]
+        order = action["resource"]
+        ServiceRequest.model_validate(order)
+        for name, expression in INVARIANTS.items():
+            got = fhirpath(
+                order,
+                f"extension.where(url='{COVERAGE_INFORMATION}').all({expression})",
+                {},
+                models["r4"],
+            )
+            assert got == [True], name
+    for card in response["cards"]:
+        assert len(card["summary"]) < 140 and card["indicator"] == "warning"
+        assert uuid.UUID(card["uuid"]) and card["source"]["label"]

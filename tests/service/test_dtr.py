@@ -8,6 +8,7 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -238,3 +239,29 @@ def test_the_form_needs_no_client_token_and_the_package_does(
     assert service.get("/Questionnaire/cg-trans-03").status_code == 200
     package = service.post("/Questionnaire/$questionnaire-package", json=_package_input())
     assert package.status_code == 401
+
+
+@pytest.mark.requirement(
+    "DTR oper-15",
+    "`ValueSet/$expand` by canonical (with or without its version) filters by code or words, "
+    "pages with offset and count, as a form renderer asks",
+)
+@pytest.mark.parametrize(
+    ("query", "status", "total", "first"),
+    [
+        ("filter=myeloblastic&count=2", 200, 3, "C92.00"),
+        ("filter=C92.0&offset=1&count=1", 200, 3, "C92.01"),
+        ("filter=no+such+words", 200, 0, None),
+        ("count=0", 400, None, None),
+    ],
+)
+def test_expand_filters_and_pages(
+    log: DecisionLog, query: str, status: int, total: int | None, first: str | None
+) -> None:
+    url = f"{BASE}/ValueSet/cg-trans-03-patient-diagnoses|{form_version(load_rules())}"
+    answer = client(log).get(f"/ValueSet/$expand?url={quote(url)}&{query}")
+    assert answer.status_code == status
+    if status == 200:
+        expansion = answer.json()["expansion"]
+        assert expansion["total"] == total
+        assert [c["code"] for c in expansion["contains"]][:1] == ([first] if first else [])

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 from fhir_bundles import LAB_ORDER
-from service_support import HOOK, client, order_sign_request
+from service_support import HOOK, assert_valid_crd, client, order_sign_request
 
 from dli_check import load_rules
 from dli_check.interop.crd import Policy, prefetch_templates
@@ -117,6 +117,7 @@ def test_what_the_prefetch_omits_is_queried_and_decides_as_if_sent(
     assert response.status_code == 200
     assert ehr.queries == [CONDITIONS, TRANSPLANTS]  # the omitted keys only, narrowed
     queried = response.json()
+    assert_valid_crd(queried)
     sent = client(DecisionLog(tmp_path / "sent.sqlite3")).post(HOOK, json=order_sign_request())
     assert (
         queried["systemActions"][0]["resource"]["extension"][-1]["extension"][2:6]
@@ -244,6 +245,7 @@ def test_other_orders_get_the_configured_coverage_information(log: DecisionLog) 
     request["context"]["draftOrders"]["entry"] += [{"resource": r} for r in (lab, visit, skipped)]
     policy = Policy(other_orders="no-auth", covered="conditional")
     body = client(log, policy=policy).post(HOOK, json=request).json()
+    assert_valid_crd(body)
     answered = {a["resource"]["id"]: a["resource"]["extension"][-1] for a in body["systemActions"]}
     assert list(answered) == ["dli-order-1", lab["id"], "visit-1"]  # never doNotPerform
 

@@ -154,6 +154,8 @@ class _Answers:
             return
         url = _value_set_url(self.rules, fact.path, self.base_url)
         item["answerValueSet"] = f"{url}|{form_version(self.rules)}"
+        # Where a renderer expands it: this service ($expand), as LHC-Forms asks.
+        item["extension"] = [{"url": _TERMINOLOGY_SERVER, "valueUrl": self.base_url}]
 
 
 _TERMINOLOGY_SERVER = (
@@ -216,6 +218,30 @@ def value_sets(rules: Decider, base_url: str, *, when: str) -> list[dict[str, An
             }
         )
     return found
+
+
+def expand(
+    value_set: Mapping[str, Any], *, text: str | None = None, offset: int = 0, count: int = 1000
+) -> dict[str, Any]:
+    """A ``ValueSet/$expand`` answer: `value_set` with only the codes whose code or words
+    hold `text` (any case), from `offset`, `count` at most; ``total`` counts every match."""
+    contains = value_set["expansion"]["contains"]
+    if text:
+        wanted = text.casefold()
+        contains = [
+            c
+            for c in contains
+            if wanted in c["code"].casefold() or wanted in c["display"].casefold()
+        ]
+    expansion = {
+        **value_set["expansion"],
+        "total": len(contains),
+        "offset": offset,
+        "contains": contains[offset : offset + count],
+    }
+    if text:
+        expansion["parameter"] = [*expansion["parameter"], {"name": "filter", "valueString": text}]
+    return {**value_set, "expansion": expansion}
 
 
 def _all_items(rules: Decider, answers: _Answers) -> Iterator[dict[str, Any]]:

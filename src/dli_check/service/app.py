@@ -24,9 +24,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -52,6 +52,7 @@ from dli_check.interop.crd import (
 from dli_check.interop.pas import claim_of, claim_response
 from dli_check.interop.questionnaires import (
     canonical,
+    expand,
     form_version,
     questionnaire,
     questionnaire_package,
@@ -284,16 +285,41 @@ def create_app(settings: Settings) -> FastAPI:
         )
         return JSONResponse(form, media_type=FHIR_JSON)
 
+    def value_set(request: Request, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        when = settings.clock().isoformat(timespec="seconds")
+        for rules in settings.rules:
+            for found in value_sets(rules, base_url(request), when=when):
+                if wanted(found):
+                    return found
+        raise RequestError(404, "no such ValueSet", "not-found")
+
+    @app.get("/ValueSet/$expand")
+    async def expand_value_set(
+        request: Request,
+        url: str,
+        text: Annotated[str | None, Query(alias="filter", max_length=200)] = None,
+        offset: int = 0,
+        count: int = 1000,
+    ) -> Response:
+        """``$expand`` of a ValueSet the Questionnaire binds, by its canonical (with or
+        without ``|version``), filtered by text: what a form renderer asks as you type."""
+        host_served(request)
+        canonical_url, _, version = url.partition("|")
+        found = value_set(
+            request,
+            lambda v: v["url"] == canonical_url and version in ("", v["version"]),
+        )
+        if offset < 0 or not 0 < count <= 1000:
+            raise RequestError(400, "offset: 0 or more; count: 1 to 1000")
+        body = expand(found, text=text, offset=offset, count=count)
+        return JSONResponse(body, media_type=FHIR_JSON)
+
     @app.get("/ValueSet/{set_id}")
     async def get_value_set(set_id: str, request: Request) -> Response:
         """A ValueSet a Questionnaire binds, expanded (no one's data: no client token)."""
         host_served(request)
-        when = settings.clock().isoformat(timespec="seconds")
-        for rules in settings.rules:
-            for found in value_sets(rules, base_url(request), when=when):
-                if found["id"] == set_id:
-                    return JSONResponse(found, media_type=FHIR_JSON)
-        raise RequestError(404, "no such ValueSet", "not-found")
+        found = value_set(request, lambda v: v["id"] == set_id)
+        return JSONResponse(found, media_type=FHIR_JSON)
 
     @app.post("/Questionnaire/$questionnaire-package")
     async def questionnaire_package_operation(request: Request) -> Response:
