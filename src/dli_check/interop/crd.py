@@ -236,38 +236,42 @@ def check_request(request: Any, hook: str) -> None:
 
 def orders_asked(request: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The draft orders a checked request asks about, by ``ServiceRequest/id``: on
-    order-select, the selected ones only; never an order not to be done (``doNotPerform``)
-    or one neither draft nor active."""
+    order-select, the selected ones only; never one `skipped_orders` names."""
     selected = None
     if request["hook"] != "order-sign":
         selected = set(request["context"].get("selections") or [])
     asked = {}
-    for entry in request["context"]["draftOrders"].get("entry") or []:
-        order = entry.get("resource") if isinstance(entry, Mapping) else None
-        if not isinstance(order, Mapping) or order.get("resourceType") != "ServiceRequest":
-            continue
+    for order in _orders(request):
         name = f"ServiceRequest/{order.get('id')}"
         if not isinstance(order.get("id"), str) or (selected is not None and name not in selected):
             continue
-        if order.get("doNotPerform") is True or order.get("status") not in ("draft", "active"):
-            continue
-        asked[name] = order
+        if _skipped(order) is None:
+            asked[name] = order
     return asked
 
 
 def skipped_orders(request: Mapping[str, Any]) -> list[tuple[int, str]]:
     """The draft orders of a checked request that get no action whatever they code, by
-    position, with why: ``doNotPerform``, or a status neither draft nor active."""
-    skipped = []
-    for number, entry in enumerate(request["context"]["draftOrders"].get("entry") or []):
-        order = entry.get("resource") if isinstance(entry, Mapping) else None
-        if not isinstance(order, Mapping) or order.get("resourceType") != "ServiceRequest":
-            continue
-        if order.get("doNotPerform") is True:
-            skipped.append((number, "doNotPerform is true: an order not to be done"))
-        elif order.get("status") not in ("draft", "active"):
-            skipped.append((number, "its status is neither draft nor active"))
-    return skipped
+    position among the orders, with why: ``doNotPerform``, or a status neither draft nor
+    active."""
+    return [(n, why) for n, o in enumerate(_orders(request)) if (why := _skipped(o))]
+
+
+def _orders(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ServiceRequests among a checked request's draft orders."""
+    entries = request["context"]["draftOrders"].get("entry") or []
+    resources = [e.get("resource") for e in entries if isinstance(e, Mapping)]
+    return [
+        r for r in resources if isinstance(r, Mapping) and r.get("resourceType") == "ServiceRequest"
+    ]
+
+
+def _skipped(order: Mapping[str, Any]) -> str | None:
+    if order.get("doNotPerform") is True:
+        return "doNotPerform is true: an order not to be done"
+    if order.get("status") not in ("draft", "active"):
+        return "its status is neither draft nor active"
+    return None
 
 
 def read_request(request: Any, hook: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -469,10 +473,10 @@ def coverage_response(
 
     With `Policy.other_orders`, an order no rule file governs gets the configured
     coverage-information. A secondary hook (order-select) answers for the selected orders
-    only, asks for no
-    documentation (CRD hook-19) and never says ``satisfied``. An order that already carries
-    coverage-information for this coverage has it replaced, never stacked; when it already
-    says the same, the order gets no action and no card (CRD resp-35)."""
+    only, asks for no documentation (CRD hook-19) and never says ``satisfied``. An order
+    that already carries coverage-information for this coverage has it replaced, never
+    stacked; when it already says the same, the order gets no action and no card (CRD
+    resp-35)."""
     primary = request["hook"] == "order-sign"
     chosen = configuration(request)
     orders = orders_asked(request)
