@@ -116,6 +116,16 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def _open(browser: Any, site: str) -> None:
+    """Load the page and wait until LHC-Forms has rendered the form (or failed to)."""
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    browser.get(site)
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return window.rendered"))
+    assert browser.execute_script("return window.rendered") == "ok"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+
 def _texts(browser: Any) -> list[str]:
     found: list[str] = browser.execute_script(
         "return Array.from(document.querySelectorAll('.lhc-de-label, .lf-de-label, label'))"
@@ -130,12 +140,7 @@ def _texts(browser: Any) -> list[str]:
     "a service's questions only once it is chosen",
 )
 def test_the_full_questionnaire_renders_in_lhc_forms(site: str, browser: Any) -> None:
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    browser.get(site)
-    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return window.rendered"))
-    assert browser.execute_script("return window.rendered") == "ok"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _open(browser, site)
     browser.save_screenshot(str(SCREENSHOTS / "dtr-questionnaire.png"))
     shown = " ".join(_texts(browser))
     form = questionnaire(load_rules())
@@ -181,8 +186,7 @@ def test_codes_are_looked_up_and_a_service_shows_its_questions(site: str, browse
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.wait import WebDriverWait
 
-    browser.get(site)
-    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return window.rendered"))
+    _open(browser, site)
     offered = _choose(browser, "patient.diagnoses", "myeloblastic")  # by the service's $expand
     assert "Acute myeloblastic leukemia, not having achieved remission" in offered, offered
     browser.switch_to.active_element.send_keys(Keys.ESCAPE)
