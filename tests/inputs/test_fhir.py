@@ -664,30 +664,35 @@ def test_which_orders_are_lines(changes: dict[str, Any], lines: int) -> None:
 
 
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+SNOMED = "http://snomed.info/sct"
 
 
 @pytest.mark.requirement(
     "FHIR bindings",
-    "A transplant coded in ICD-10-PCS counts by its qualifier (rule-file bindings)",
+    "A transplant coded in ICD-10-PCS counts by its qualifier, one coded in SNOMED CT with its type asked (rule-file bindings)",
 )
 @pytest.mark.parametrize(
-    ("system", "code", "decision", "not_met"),
+    ("system", "code", "decision", "unsettled"),
     [
         ("http://www.ama-assn.org/go/cpt", "38240", "medically_necessary", []),
         (PCS, "30233Y2", "medically_necessary", []),  # allogeneic related stem cells
         (PCS, "30243G3", "medically_necessary", []),  # allogeneic unrelated marrow, central
         (PCS, "30233Y0", "not_medically_necessary", ["transplant-allogeneic"]),  # autologous
-        (PCS, "30233H1", "insufficient_information", []),  # whole blood: no transplant
+        (PCS, "30233H1", "insufficient_information", ["transplants"]),  # whole blood: none
+        # SNOMED CT's hemopoietic stem cell transplant: a transplant whose type is asked
+        (SNOMED, "234336002", "insufficient_information", ["transplants[0].type"]),
     ],
 )
-def test_a_transplant_coded_in_icd_10_pcs_counts_by_its_qualifier(
-    system: str, code: str, decision: str, not_met: list[str]
+def test_a_transplant_coded_in_icd_10_pcs_or_snomed_ct_is_read(
+    system: str, code: str, decision: str, unsettled: list[str]
 ) -> None:
+    """What is not met, or, when the line is unknown, whether the transplant or its type
+    is what is missing."""
+
     def recode(bundle: dict[str, Any]) -> None:
         resource(bundle, "Procedure")["code"] = {"coding": [{"system": system, "code": code}]}
 
     (line,) = evaluate(mutated(recode), source="<bundle>").services
-    assert (line.decision, [r.criterion for r in line.reasons if r.status == "not_met"]) == (
-        decision,
-        not_met,
-    )
+    not_met = [r.criterion for r in line.reasons if r.status == "not_met"]
+    missing = [m for m in line.missing if m.startswith("transplants")][:1]
+    assert (line.decision, not_met or missing) == (decision, unsettled)

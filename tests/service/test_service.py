@@ -464,6 +464,7 @@ def test_discovery(log: DecisionLog) -> None:
         "conditions": "Condition?patient={{context.patientId}}",
         "transplants": "Procedure?patient={{context.patientId}}"
         "&code=http://www.ama-assn.org/go/cpt|38240,http://www.ama-assn.org/go/cpt|38241,"
+        "http://snomed.info/sct|234336002,"
         + ",".join(f"302{b}3{s}" for b in "34" for s in PCS_TRANSPLANTS),
     }
     extension = services[0]["extension"]

@@ -50,6 +50,7 @@ SYSTEM_URIS: dict[str, tuple[str, ...]] = {
         "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
     ),
     "ICD-10-PCS": ("http://www.cms.gov/Medicare/Coding/ICD10",),
+    "SNOMED-CT": ("http://snomed.info/sct",),
 }
 """The URIs a code system goes by on the wire; FHIRPath sees each list as ``%CPT`` etc."""
 SERVICE_SYSTEM = "urn:dli-check:service"

@@ -101,9 +101,9 @@ class Guideline(BaseModel):
 
 FactTypeName = Literal["boolean", "date", "choice", "identifier", "number", "code", "codes"]
 CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
-BindingSystem = Literal["ICD-10-CM", "CPT", "HCPCS", "ICD-10-PCS"]
-"""The code systems a FHIR binding may keep codings of: a fact's own, and ICD-10-PCS,
-whose procedure codes a binding may translate (``map``) into a fact's words."""
+BindingSystem = Literal["ICD-10-CM", "CPT", "HCPCS", "ICD-10-PCS", "SNOMED-CT"]
+"""The code systems a FHIR binding may keep codings of: a fact's own, and ICD-10-PCS and
+SNOMED CT, whose codes a binding may translate (``map``) into a fact's words."""
 
 
 FhirPathText = Annotated[str, Field(min_length=1, max_length=1000)]
