@@ -367,7 +367,7 @@ def test_health_answers_while_decisions_wait_on_a_locked_log(tmp_path: Path) -> 
                 statuses.append(exc.code)
                 assert exc.headers["Retry-After"] == "5"
 
-        threads = [threading.Thread(target=decide) for _ in range(5)]
+        threads = [threading.Thread(target=decide) for _ in range(2)]
         for t in threads:
             t.start()
         time.sleep(0.5)
@@ -379,5 +379,5 @@ def test_health_answers_while_decisions_wait_on_a_locked_log(tmp_path: Path) -> 
             t.join(60)
         other.execute("ROLLBACK")
         other.close()
-        assert statuses == [503] * 5
+        assert statuses == [503] * 2
     assert b"Traceback" not in server.stderr.read() if server.stderr else True
