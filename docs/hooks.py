@@ -16,18 +16,27 @@ def _operators() -> str:
     for name, operator in OPERATORS.items():
         doc = " ".join((operator.model.__doc__ or "").split())
         fields = ", ".join(f"`{field}`" for field in operator.model.model_fields)
-        rows.append(f"### `{name}`\n\n{doc}\n\nWritten `{{{name}: ...}}`; its model's fields: {fields}.\n")
+        example = f"\n```yaml\n{operator.example}\n```\n" if operator.example else ""
+        rows.append(
+            f"### `{name}`\n\n{doc}\n\nWritten `{{{name}: ...}}`; its model's fields: {fields}.\n"
+            + example
+        )
     return "\n".join(rows)
 
 
 def _fact_types() -> str:
     from dli_check.language.fact_types import FACT_TYPES
 
-    rows = ["| type | a value is | options | FHIR answers | questionnaire item |", "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| type | a value is | options | FHIR answers | questionnaire item |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, row in FACT_TYPES.items():
         options = ", ".join(f"`{o}`" for o in sorted(row.options)) or "none"
         answers = ", ".join(f"`{a}`" for a in row.fhir_answers)
-        rows.append(f"| `{name}` | {row.words} | {options} | {answers} | `{row.questionnaire_item}` |")
+        rows.append(
+            f"| `{name}` | {row.words} | {options} | {answers} | `{row.questionnaire_item}` |"
+        )
     return "\n".join(rows) + "\n"
 
 

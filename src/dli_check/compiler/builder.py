@@ -21,6 +21,7 @@ from dli_check.compiler.logic import (
     Run,
     combine,
     concat,
+    count_of,
     identifiers_differ,
     match_codes,
     other_lines,
@@ -97,6 +98,7 @@ class Builder:
             "_U": "unknown",
             "_NEG": _NEGATION,
             "_combine": combine,
+            "_count_of": count_of,
             "_match": match_codes,
             "_some": some,
             "_cat": concat,
@@ -445,6 +447,13 @@ class Builder:
             f"else ({default}, (), {notes}) if {all_default} "
             f"else _combine([{listed}], {decisive}, {default})"
         )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def count_of(self, triples: list[Triple], count: int) -> Triple:
+        """At least `count` of the compiled parts are met (`logic.count_of`)."""
+        k = self.new()
+        listed = ", ".join(f"({s}, {m}, {n})" for s, m, n in triples)
+        self.line(f"s{k}, m{k}, n{k} = _count_of([{listed}], {count})")
         return (f"s{k}", f"m{k}", f"n{k}")
 
     def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:

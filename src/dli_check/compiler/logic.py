@@ -69,6 +69,21 @@ def combine(answers: list[Answer], decisive: Status, default: Status) -> Answer:
     return (default, (), notes)
 
 
+def count_of(answers: list[Answer], count: int) -> Answer:
+    """At least `count` of the answers are met: met once that many are, not met once too
+    few can be (the unknown ones aside), else unknown, asking for what the unknown ones
+    miss. A note says how many were met of how many."""
+    met = [a for a in answers if a[0] == "met"]
+    unknown = [a for a in answers if a[0] == "unknown"]
+    said = f"{len(met)} of {len(answers)} met, {count} needed"
+    if len(met) >= count:
+        return ("met", (), (*(n for a in met for n in a[2]), said))
+    notes = (*(n for a in answers for n in a[2]), said)
+    if len(met) + len(unknown) < count:
+        return ("not_met", (), notes)
+    return ("unknown", tuple(dict.fromkeys(m for a in unknown for m in a[1])), notes)
+
+
 def some(
     records: tuple[Mapping[str, Any], ...],
     where: Callable[..., Answer],

@@ -7,7 +7,9 @@ A condition is a mapping with exactly one operator::
     all: [COND, ...]                      every one is met
     any: [COND, ...]                      at least one is met
     not: COND                             the condition is not met
-    equals: {fact: F, value: V}           the fact equals V
+    equals: {fact: F, value: V}           the fact equals V (a word, true/false, a number)
+    at_least_of: {count: N, of: [COND, ...]}
+                                          at least N of the conditions are met
     one_of: {fact: F, values: [V, ...]}   the fact is one of the values
     is_true: F                            a boolean fact is true
     present: F                            the fact is given (never unknown)
@@ -128,6 +130,9 @@ class Builder(Protocol):
     def junction(self, triples: list[Triple], *, is_all: bool) -> Triple:
         """Kleene's all or any over compiled parts."""
 
+    def count_of(self, triples: list[Triple], count: int) -> Triple:
+        """At least `count` of the compiled parts are met."""
+
     def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
         """Some record of a declared list meets a condition."""
 
@@ -140,11 +145,12 @@ class Builder(Protocol):
 
 
 class FactAndValue(BaseModel):
-    """Arguments of `equals`."""
+    """Arguments of `equals`: a choice or identifier and a string, a boolean and true or
+    false, or a number and a number."""
 
     model_config = STRICT
     fact: FactPath
-    value: str | bool
+    value: str | bool | Number
 
 
 class FactAndValues(BaseModel):
@@ -238,6 +244,28 @@ class OneOf(BaseModel):
 
     model_config = STRICT
     one_of: FactAndValues
+
+
+class CountOf(BaseModel):
+    """Arguments of `at_least_of`: how many of the conditions must be met."""
+
+    model_config = STRICT
+    count: int = Field(ge=1)
+    of: list[Condition] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> CountOf:
+        if self.count > len(self.of):
+            raise ValueError(f"count is {self.count}, but there are {len(self.of)} conditions")
+        return self
+
+
+class AtLeastOf(BaseModel):
+    """At least `count` of the conditions are met ("2 of 3"): met once that many are,
+    not met once too few can be, else unknown."""
+
+    model_config = STRICT
+    at_least_of: CountOf
 
 
 class IsTrue(BaseModel):
@@ -377,6 +405,8 @@ class Operator:
     compile: Callable[[Builder, Any, PathKey], Triple]
     text: Callable[[Any], list[str]]
     """The condition in words, one or more lines (nested conditions indented)."""
+    example: str = ""
+    """The condition as a rule file writes it (YAML), for the reference."""
 
 
 def _bullet(lines: list[str]) -> list[str]:
@@ -442,17 +472,43 @@ def _compile_not(b: Builder, cond: Not, path: PathKey) -> Triple:
     return (f"s{k}", missing, f"n{k}")
 
 
+_EQUALS_VALUES = {"boolean": "true or false", "number": "a number"}
+"""What `equals` compares a fact of each type with (a string, for the others)."""
+
+
+def _equals_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
+
+
 def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
     args, where = cond.equals, (*path, "equals")
-    fact = b.typed(args.fact, (*where, "fact"), ("choice", "identifier", "boolean"), "equals")
+    types = ("choice", "identifier", "boolean", "number")
+    fact = b.typed(args.fact, (*where, "fact"), types, "equals")
     if fact is None:
         return b.failed()
-    if (fact.type == "boolean") != isinstance(args.value, bool):
-        wanted = "true or false" if fact.type == "boolean" else "a string"
-        return b.fail((*where, "value"), f"{args.fact!r} holds {wanted}")
+    wanted = fact.type if fact.type in _EQUALS_VALUES else "text"
+    if _equals_kind(args.value) != wanted:
+        words = _EQUALS_VALUES.get(fact.type, "a string")
+        return b.fail(
+            (*where, "value"), f"{args.fact!r} is a {fact.type}: equals compares it with {words}"
+        )
     b.choice(fact, args.value, (*where, "value"))
     shown = _value(args.value).replace("{", "{{").replace("}", "}}")
     return b.test(args.fact, "{v} == " + b.constant(args.value), "{label} is {value}, not " + shown)
+
+
+def _compile_at_least_of(b: Builder, cond: AtLeastOf, path: PathKey) -> Triple:
+    args, where = cond.at_least_of, (*path, "at_least_of")
+    triples = [b.build(c, (*where, "of", k)) for k, c in enumerate(args.of)]
+    return b.count_of(triples, args.count)
+
+
+def _at_least_of_text(cond: AtLeastOf) -> list[str]:
+    parts = cond.at_least_of.of
+    head = f"at least {cond.at_least_of.count} of these {len(parts)}:"
+    return [head] + [f"  {line}" for part in parts for line in _bullet(condition_text(part))]
 
 
 def _compile_one_of(b: Builder, cond: OneOf, path: PathKey) -> Triple:
@@ -568,34 +624,70 @@ def _some_text(cond: Some) -> list[str]:
 OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in [
-        Operator("all", All, _compile_junction, _junction_text),
-        Operator("any", Any_, _compile_junction, _junction_text),
-        Operator("not", Not, _compile_not, _not_text),
+        Operator(
+            "all",
+            All,
+            _compile_junction,
+            _junction_text,
+            "all: [{is_true: visit.documented}, {present: visit.date}]",
+        ),
+        Operator(
+            "any",
+            Any_,
+            _compile_junction,
+            _junction_text,
+            "any: [{equals: {fact: visit.status, value: completed}}, {present: visit.date}]",
+        ),
+        Operator("not", Not, _compile_not, _not_text, "not: {is_true: service.repeat_request}"),
         Operator(
             "equals",
             Equals,
             _compile_equals,
             lambda c: [f"{c.equals.fact} is {_value(c.equals.value)}"],
+            example="equals: {fact: visit.kind, value: in_person}  # a number: value: 1",
+        ),
+        Operator(
+            "at_least_of",
+            AtLeastOf,
+            _compile_at_least_of,
+            _at_least_of_text,
+            "at_least_of: {count: 2, of: [{is_true: history.tried_a},\n"
+            "  {is_true: history.tried_b}, {is_true: history.tried_c}]}",
         ),
         Operator(
             "one_of",
             OneOf,
             _compile_one_of,
             lambda c: [f"{c.one_of.fact} is one of {', '.join(c.one_of.values)}"],
+            example="one_of: {fact: visit.kind, values: [in_person, video]}",
         ),
-        Operator("is_true", IsTrue, _compile_is_true, lambda c: [f"{c.is_true} is true"]),
-        Operator("present", Present, _compile_present, lambda c: [f"{c.present} is given"]),
+        Operator(
+            "is_true",
+            IsTrue,
+            _compile_is_true,
+            lambda c: [f"{c.is_true} is true"],
+            "is_true: visit.documented",
+        ),
+        Operator(
+            "present",
+            Present,
+            _compile_present,
+            lambda c: [f"{c.present} is given"],
+            "present: visit.notes",
+        ),
         Operator(
             "stated",
             Stated,
             _compile_stated,
             lambda c: [f"the case itself gives {c.stated} (not by its default)"],
+            example="stated: service.repeat_request",
         ),
         Operator(
             "in_code_set",
             InCodeSet,
             _compile_in_code_set,
             lambda c: [f"{c.in_code_set.fact} has a code in {c.in_code_set.code_set}"],
+            example="in_code_set: {fact: patient.diagnoses, code_set: qualifying_diagnoses}",
         ),
         Operator(
             "same_as",
@@ -604,56 +696,78 @@ OPERATORS: dict[str, Operator] = {
                 "same_as", ("identifier", "choice", "date", "number", "code"), "==", ""
             ),
             lambda c: [f"{c.same_as.fact} is the same as {c.same_as.other}"],
+            example="same_as: {fact: service.prescriber_id, other: visit.prescriber_id}",
         ),
         Operator(
             "before",
             Before,
             _compile_two_facts("before", ("date",), "<", "before"),
             lambda c: [f"{c.before.fact} is before {c.before.other}"],
+            example="before: {fact: visit.date, other: service.date}",
         ),
         Operator(
             "after",
             After,
             _compile_two_facts("after", ("date",), ">", "after"),
             lambda c: [f"{c.after.fact} is after {c.after.other}"],
+            example="after: {fact: service.date, other: visit.date}",
         ),
         Operator(
             "at_least",
             AtLeast,
             _compile_comparison("at_least", ">=", "at least"),
             _compare_text("at least"),
+            example="at_least: {fact: study.ahi, value: 15}",
         ),
         Operator(
             "at_most",
             AtMost,
             _compile_comparison("at_most", "<=", "at most"),
             _compare_text("at most"),
+            example="at_most: {fact: test.pao2, value: 55}",
         ),
         Operator(
             "greater_than",
             GreaterThan,
             _compile_comparison("greater_than", ">", "greater than"),
             _compare_text("greater than"),
+            example="greater_than: {fact: test.fev1, other: test.baseline}",
         ),
         Operator(
             "less_than",
             LessThan,
             _compile_comparison("less_than", "<", "less than"),
             _compare_text("less than"),
+            example="less_than: {fact: test.spo2, value: 89}",
         ),
         Operator(
             "between",
             Between,
             _compile_between,
             lambda c: [f"{c.between.fact} is between {c.between.min} and {c.between.max}"],
+            example="between: {fact: test.pao2, min: 56, max: 59}",
         ),
-        Operator("some", Some, _compile_some, _some_text),
-        Operator("other_line", OtherLine, _compile_other_line, _other_line_text),
+        Operator(
+            "some",
+            Some,
+            _compile_some,
+            _some_text,
+            "some: {of: visits, where: {equals: {fact: visit.kind, value: in_person}}}",
+        ),
+        Operator(
+            "other_line",
+            OtherLine,
+            _compile_other_line,
+            _other_line_text,
+            "other_line: {service: follow_up, note: a follow-up is on the same claim,\n"
+            "  where: {same_as: {fact: other.date, other: service.date}}}",
+        ),
         Operator(
             "constant",
             Constant,
             _compile_constant,
             lambda c: ["always" if c.constant else "never"],
+            example="constant: false",
         ),
     ]
 }
@@ -676,6 +790,7 @@ Condition = Annotated[
     | Annotated[Any_, Tag("any")]
     | Annotated[Not, Tag("not")]
     | Annotated[Equals, Tag("equals")]
+    | Annotated[AtLeastOf, Tag("at_least_of")]
     | Annotated[OneOf, Tag("one_of")]
     | Annotated[IsTrue, Tag("is_true")]
     | Annotated[Present, Tag("present")]
@@ -699,5 +814,5 @@ Condition = Annotated[
     ),
 ]
 
-for _model in (All, Any_, Not, Quantifier, Some, OtherLines, OtherLine):
+for _model in (All, Any_, Not, CountOf, AtLeastOf, Quantifier, Some, OtherLines, OtherLine):
     _model.model_rebuild()

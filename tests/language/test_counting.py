@@ -1,0 +1,152 @@
+"""The rule language's counting and number equality: ``at_least_of`` ("2 of 3") and
+``equals`` on numbers, each with its three-valued truth table, its words in reasons, its
+errors at ``file:line:col``, and its compiled code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import TypeAdapter
+
+from dli_check import RuleFileError, evaluate, load_rules
+from dli_check.language.operators import OPERATORS, Condition
+
+RULES = """\
+rules_format: 2
+guideline:
+  id: TEST-STEP-01
+  title: Step therapy (made up for tests)
+  publish_date: 2025-01-31
+  last_review_date: 2025-01-15
+  status: New
+  scope: {section: Description, quote: "a drug after others failed"}
+code_sets:
+  drug_codes:
+    system: HCPCS
+    title: The drug
+    citation: {section: Coding, quote: "HCPCS"}
+    codes:
+      - {codes: J3590, description: Made-up drug code}
+services:
+  - id: drug
+    title: The drug
+    code_set: drug_codes
+    criteria:
+      - id: two-of-three-tried
+        explanation: At least two of the three first-line drugs were tried.
+        citation: {section: Criteria, quote: "tried two of three"}
+        condition:
+          at_least_of:
+            count: 2
+            of:
+              - is_true: history.tried_a
+              - is_true: history.tried_b
+              - is_true: history.tried_c
+      - id: one-dose
+        explanation: One dose a day.
+        citation: {section: Criteria, quote: "once a day"}
+        condition: {equals: {fact: history.doses_a_day, value: 1}}
+    when_met:
+      decision: medically_necessary
+      citation: {section: Criteria, quote: "is medically necessary"}
+    otherwise:
+      decision: not_medically_necessary
+      citation: {section: Criteria, quote: "is not medically necessary"}
+case:
+  records:
+    history:
+      description: The drug history.
+      facts:
+        tried_a: {type: boolean, description: A tried., question: Was drug A tried?}
+        tried_b: {type: boolean, description: B tried., question: Was drug B tried?}
+        tried_c: {type: boolean, description: C tried., question: Was drug C tried?}
+        doses_a_day: {type: number, description: Doses., question: How many doses a day?}
+  service:
+    facts: {}
+"""
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path = tmp_path_factory.mktemp("rules") / "step.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    return load_rules(path)
+
+
+def _decide(rules: Any, **history: Any) -> Any:
+    case = {"case_id": "S-1", "history": history, "services": [{"code": "J3590"}]}
+    (line,) = evaluate(case, rules).services
+    return {r.criterion: r for r in line.reasons}
+
+
+# tried a, b, c (None: not given) -> status, missing, the count's note
+AT_LEAST_OF = [
+    ((True, True, False), "met", (), "2 of 3 met, 2 needed"),
+    ((True, True, True), "met", (), "3 of 3 met, 2 needed"),
+    ((True, False, False), "not_met", (), "1 of 3 met, 2 needed"),
+    ((False, False, None), "not_met", (), "0 of 3 met, 2 needed"),  # one more cannot do
+    ((True, False, None), "unknown", ("history.tried_c",), "1 of 3 met, 2 needed"),
+    ((True, None, None), "unknown", ("history.tried_b", "history.tried_c"), "1 of 3 met, 2 needed"),
+    ((True, True, None), "met", (), "2 of 3 met, 2 needed"),  # decided without c
+]
+
+
+@pytest.mark.parametrize(("tried", "status", "missing", "note"), AT_LEAST_OF)
+def test_at_least_of_truth_table(
+    rules: Any, tried: tuple[bool | None, ...], status: str, missing: tuple[str, ...], note: str
+) -> None:
+    given = {f"tried_{k}": v for k, v in zip("abc", tried, strict=True) if v is not None}
+    reason = _decide(rules, doses_a_day=1, **given)["two-of-three-tried"]
+    assert (reason.status, tuple(reason.missing), reason.notes[-1]) == (status, missing, note)
+
+
+@pytest.mark.parametrize(
+    ("doses", "status"), [(1, "met"), (1.0, "met"), (2, "not_met"), (None, "unknown")]
+)
+def test_equals_compares_numbers(rules: Any, doses: float | None, status: str) -> None:
+    history: dict[str, Any] = {"tried_a": True, "tried_b": True}
+    if doses is not None:
+        history["doses_a_day"] = doses
+    assert _decide(rules, **history)["one-dose"].status == status
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "value: 1}",
+            'value: "1"}',
+            "'history.doses_a_day' is a number: equals compares it with a number",
+        ),
+        ("count: 2", "count: 4", "count is 4, but there are 3 conditions"),
+        ("count: 2", "count: 0", "Input should be greater than or equal to 1"),
+    ],
+)
+def test_errors_name_the_place(tmp_path: Path, old: str, new: str, message: str) -> None:
+    path = tmp_path / "step.yaml"
+    path.write_text(RULES.replace(old, new), encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    said = str(caught.value)
+    assert said.startswith(f"{path}:") and message in said, said
+
+
+def test_the_compiled_code_and_the_words(rules: Any) -> None:
+    from dli_check.outputs.explain import python_source, rules_lines
+
+    python = python_source(rules)
+    assert "_count_of([(" in python and "], 2)" in python
+    assert "  at least 2 of these 3:" in "\n".join(rules_lines(rules))
+
+
+@pytest.mark.parametrize(
+    "name", sorted(__import__("dli_check.language.operators").language.operators.OPERATORS)
+)
+def test_every_operator_has_an_example_that_parses(name: str) -> None:
+
+    example = OPERATORS[name].example
+    parsed = TypeAdapter(Condition).validate_python(yaml.safe_load(example))
+    assert type(parsed) is OPERATORS[name].model
