@@ -22,8 +22,10 @@ from dli_check.compiler.logic import (
     combine,
     concat,
     count_of,
+    every,
     identifiers_differ,
     match_codes,
+    no_record,
     other_lines,
     same_identifier,
     some,
@@ -101,6 +103,8 @@ class Builder:
             "_count_of": count_of,
             "_match": match_codes,
             "_some": some,
+            "_none": no_record,
+            "_every": every,
             "_cat": concat,
             "_same_id": same_identifier,
             "_loose_id": identifiers_differ,
@@ -456,19 +460,22 @@ class Builder:
         self.line(f"s{k}, m{k}, n{k} = _count_of([{listed}], {count})")
         return (f"s{k}", f"m{k}", f"n{k}")
 
-    def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
-        """Some record of a declared list meets a condition: compiled as a function of its
-        own, called on each record."""
+    def some(
+        self, list_name: str, where_cond: Any, path: PathKey, quantifier: str = "some"
+    ) -> Triple:
+        """Some (or, with `quantifier`, no or every) record of a declared list meets a
+        condition: compiled as a function of its own, called on each record."""
         if list_name not in self.case_format.declaration.lists:
             declared = ", ".join(sorted(self.case_format.declaration.lists)) or "none"
             return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
         if self._scope.list_name is not None or self._scope.other:
-            return self.fail(path, "some cannot be nested in another some or an other_line")
-        name = self._nested(_Scope(list_name), where_cond, path, f"some_{{}}_{list_name}")
+            message = f"{quantifier} cannot be nested in some, none, every or an other_line"
+            return self.fail(path, message)
+        name = self._nested(_Scope(list_name), where_cond, path, f"{quantifier}_{{}}_{list_name}")
         k = self.new()
         self.line(
-            f"s{k}, m{k}, n{k} = _some(case.lists[{list_name!r}], {name}, {list_name!r}, "
-            "case, line, number)"
+            f"s{k}, m{k}, n{k} = _{quantifier}(case.lists[{list_name!r}], {name}, "
+            f"{list_name!r}, case, line, number)"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

@@ -93,11 +93,49 @@ def some(
     number: int,
 ) -> Answer:
     """Whether some record of a list meets a condition: met if one does, not met if none
-    can, else unknown. An empty list is unknown, and asks for a record."""
+    can, else unknown. An empty list is unknown, and asks for a record, unless the case
+    gave it and it is declared complete when given: then it is not met."""
     if not records:
+        if list_name in case.given:
+            return ("not_met", (), (f"{list_name}: none given",))
         return ("unknown", (list_name,), ())
     answers = [where(case, line, number, record, i) for i, record in enumerate(records)]
     return combine(answers, "met", "not_met")
+
+
+def no_record(
+    records: tuple[Mapping[str, Any], ...],
+    where: Callable[..., Answer],
+    list_name: str,
+    case: Case,
+    line: Line,
+    number: int,
+) -> Answer:
+    """Whether no record of a list meets a condition: `some`, negated. Its notes say
+    which record met it, when one did."""
+    status, missing, notes = some(records, where, list_name, case, line, number)
+    flipped: Status = "met" if status == "not_met" else "not_met" if status == "met" else status
+    return (flipped, missing, notes)
+
+
+def every(
+    records: tuple[Mapping[str, Any], ...],
+    where: Callable[..., Answer],
+    list_name: str,
+    case: Case,
+    line: Line,
+    number: int,
+) -> Answer:
+    """Whether every record of a list meets a condition: not met if one does not, met if
+    all do, else unknown. An empty list is unknown, and asks for a record, unless the case
+    gave it and it is declared complete when given: then it is met (there is no record
+    that does not)."""
+    if not records:
+        if list_name in case.given:
+            return ("met", (), (f"{list_name}: none given",))
+        return ("unknown", (list_name,), ())
+    answers = [where(case, line, number, record, i) for i, record in enumerate(records)]
+    return combine(answers, "not_met", "met")
 
 
 def match_codes(

@@ -319,7 +319,11 @@ class _ValidatorWriter:
         self.emit(1, "if problems: return None")
         records = ", ".join(f"{n!r}: rec_{identifier(n)}" for n in d.records)
         lists = ", ".join(f"{n!r}: tuple(list_{identifier(n)})" for n in d.lists)
-        self.emit(1, f"return _Case(case_id, {{{records}}}, {{{lists}}}, tuple(lines))")
+        complete = tuple(n for n, listed in d.lists.items() if listed.complete_when_given)
+        given = ""
+        if complete:  # a list given empty is known to hold nothing
+            given = f", frozenset(n for n in {complete!r} if data.get(n) is not None)"
+        self.emit(1, f"return _Case(case_id, {{{records}}}, {{{lists}}}, tuple(lines){given})")
         words = "The case validator: generated from the rule file's case section."
         header = [self.constants.comment(words)]
         source = "\n".join(

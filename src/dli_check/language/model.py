@@ -254,6 +254,13 @@ class ListDeclaration(BaseModel):
         default=None, description="An older key of the case format that this list replaces."
     )
     max_items: int = Field(default=100, ge=1, le=1000)
+    complete_when_given: bool = Field(
+        default=False,
+        description="Whether a list the case gives is the whole truth: then `some` over an "
+        "empty one is not met, `none` met and `every` met; absent, the list is unknown "
+        "either way. Otherwise (the default) an empty list is unknown too, and asks for a "
+        "record. A list read from FHIR is given only when it has a record.",
+    )
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
 

@@ -20,6 +20,7 @@ A condition is a mapping with exactly one operator::
     at_least / at_most / greater_than / less_than: {fact: F, value: N | other: G}
     between: {fact: F, min: N, max: N}    min <= F <= max
     some: {of: LIST, where: COND}         some record of a declared list meets COND
+    none / every: {of: LIST, where: COND} no record / every record of the list meets COND
     other_line: {service: S, where: COND, note: TEXT}
                                           some other line of the case, decided as S, meets
                                           COND (on its facts, other.F, and this line's)
@@ -133,8 +134,10 @@ class Builder(Protocol):
     def count_of(self, triples: list[Triple], count: int) -> Triple:
         """At least `count` of the compiled parts are met."""
 
-    def some(self, list_name: str, where_cond: Any, path: PathKey) -> Triple:
-        """Some record of a declared list meets a condition."""
+    def some(
+        self, list_name: str, where_cond: Any, path: PathKey, quantifier: str = "some"
+    ) -> Triple:
+        """Some (or no, or every) record of a declared list meets a condition."""
 
     def other_line(self, service: str, where_cond: Any, note: str, path: PathKey) -> Triple:
         """Some other line of the case, decided as `service`, meets a condition."""
@@ -389,6 +392,24 @@ class Some(BaseModel):
     some: Quantifier
 
 
+class NoRecord(BaseModel):
+    """No record of a declared list meets the condition: met if none can, not met if one
+    does, else unknown. An empty list is unknown unless the list is complete when given
+    and the case gives it: then it is met."""
+
+    model_config = STRICT
+    none: Quantifier
+
+
+class Every(BaseModel):
+    """Every record of a declared list meets the condition: not met if one does not, met
+    if all do, else unknown. An empty list is unknown unless the list is complete when
+    given and the case gives it: then it is met."""
+
+    model_config = STRICT
+    every: Quantifier
+
+
 class Constant(BaseModel):
     """A fixed answer, for what a guideline never (or always) allows."""
 
@@ -599,6 +620,19 @@ def _compile_some(b: Builder, cond: Some, path: PathKey) -> Triple:
     return b.some(cond.some.of, cond.some.where, (*path, "some"))
 
 
+def _compile_none(b: Builder, cond: NoRecord, path: PathKey) -> Triple:
+    return b.some(cond.none.of, cond.none.where, (*path, "none"), "none")
+
+
+def _compile_every(b: Builder, cond: Every, path: PathKey) -> Triple:
+    return b.some(cond.every.of, cond.every.where, (*path, "every"), "every")
+
+
+def _quantified_text(words: str, args: Quantifier) -> list[str]:
+    inner = condition_text(args.where)
+    return [f"{words} record of {args.of} has:", *(f"  {x}" for x in inner)]
+
+
 def _compile_other_line(b: Builder, cond: OtherLine, path: PathKey) -> Triple:
     args = cond.other_line
     return b.other_line(
@@ -617,8 +651,7 @@ def _compile_constant(b: Builder, cond: Constant, path: PathKey) -> Triple:
 
 
 def _some_text(cond: Some) -> list[str]:
-    inner = condition_text(cond.some.where)
-    return [f"some record of {cond.some.of} has:", *(f"  {x}" for x in inner)]
+    return _quantified_text("some", cond.some)
 
 
 OPERATORS: dict[str, Operator] = {
@@ -755,6 +788,20 @@ OPERATORS: dict[str, Operator] = {
             "some: {of: visits, where: {equals: {fact: visit.kind, value: in_person}}}",
         ),
         Operator(
+            "none",
+            NoRecord,
+            _compile_none,
+            lambda c: _quantified_text("no", c.none),
+            "none: {of: drugs, where: {equals: {fact: drug.kind, value: biologic}}}",
+        ),
+        Operator(
+            "every",
+            Every,
+            _compile_every,
+            lambda c: _quantified_text("every", c.every),
+            "every: {of: drugs, where: {at_least: {fact: drug.weeks, value: 12}}}",
+        ),
+        Operator(
             "other_line",
             OtherLine,
             _compile_other_line,
@@ -805,6 +852,8 @@ Condition = Annotated[
     | Annotated[LessThan, Tag("less_than")]
     | Annotated[Between, Tag("between")]
     | Annotated[Some, Tag("some")]
+    | Annotated[NoRecord, Tag("none")]
+    | Annotated[Every, Tag("every")]
     | Annotated[OtherLine, Tag("other_line")]
     | Annotated[Constant, Tag("constant")],
     Discriminator(
@@ -814,5 +863,17 @@ Condition = Annotated[
     ),
 ]
 
-for _model in (All, Any_, Not, CountOf, AtLeastOf, Quantifier, Some, OtherLines, OtherLine):
+for _model in (
+    All,
+    Any_,
+    Not,
+    CountOf,
+    AtLeastOf,
+    Quantifier,
+    Some,
+    NoRecord,
+    Every,
+    OtherLines,
+    OtherLine,
+):
     _model.model_rebuild()

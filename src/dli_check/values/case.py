@@ -59,6 +59,8 @@ class Case(NamedTuple):
     records: Mapping[str, Mapping[str, Any] | None]
     lists: Mapping[str, tuple[Mapping[str, Any], ...]]
     services: tuple[Line, ...]
+    given: frozenset[str] = frozenset()
+    """The lists declared ``complete_when_given`` that the case gives (empty or not)."""
 
 
 class ValueProblem(ValueError):
