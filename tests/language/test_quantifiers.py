@@ -124,3 +124,102 @@ def test_the_words_and_the_code(rules: Any, tmp_path: Path) -> None:
     assert "no record of tried has:" in text and "every record of reported has:" in text
     python = python_source(rules)
     assert "_none(case.lists['tried']" in python and "_every(case.lists['reported']" in python
+
+
+COUNT_RULES = RULES.replace(
+    "    criteria:\n",
+    """    criteria:
+      - id: two-long-trials
+        explanation: At least two trials of 12 weeks or more.
+        citation: {section: Criteria, quote: "two trials"}
+        condition:
+          count: {of: tried, at_least: 2, where: {at_least: {fact: trial.weeks, value: 12}}}
+      - id: two-different-drugs
+        explanation: At least two different drugs.
+        citation: {section: Criteria, quote: "two drugs"}
+        condition: {count: {of: tried, distinct: trial.drug, at_least: 2}}
+      - id: at-most-one-report
+        explanation: At most one reported drug.
+        citation: {section: Criteria, quote: "one report"}
+        condition: {count: {of: reported, at_most: 1}}
+""",
+    1,
+).replace(
+    "        weeks: {type: number, description: Weeks taken., question: For how many weeks?}\n",
+    "        weeks: {type: number, description: Weeks taken., question: For how many weeks?}\n"
+    "        drug: {type: identifier, description: The drug., question: Which drug?}\n",
+    1,
+)
+
+
+@pytest.fixture(scope="module")
+def count_rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path = tmp_path_factory.mktemp("rules") / "count.yaml"
+    path.write_text(COUNT_RULES, encoding="utf-8")
+    return load_rules(path)
+
+
+# tried records (weeks, drug), or ABSENT -> (status, note) of two-long-trials, then of
+# two-different-drugs
+COUNTS = [
+    (ABSENT, ("unknown", None), ("unknown", None)),
+    ([], ("not_met", "0 records (none)"), ("not_met", "0 different values of drug (none)")),
+    (
+        [(12, "a"), (20, "a")],
+        ("met", "2 records (tried[0], tried[1])"),
+        ("not_met", "1 different value of drug (tried[0], tried[1])"),
+    ),
+    (
+        [(12, "a"), (None, "b")],
+        ("unknown", "1 record (tried[0]), 1 more unknown"),
+        ("met", "2 different values of drug (tried[0], tried[1])"),
+    ),
+    (
+        [(4, "a"), (None, None)],
+        ("not_met", "0 records (none), 1 more unknown"),
+        ("unknown", "1 different value of drug (tried[0], tried[1]), 1 more unknown"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("tried", "long_trials", "drugs"), COUNTS)
+def test_count_truth_table(
+    count_rules: Any, tried: Any, long_trials: tuple[str, Any], drugs: tuple[str, Any]
+) -> None:
+    case: dict[str, Any] = {"case_id": "C-1", "services": [{"code": "J3590"}]}
+    if tried is not ABSENT:
+        case["tried"] = [
+            {k: v for k, v in (("weeks", w), ("drug", d)) if v is not None} for w, d in tried
+        ]
+    (line,) = evaluate(case, count_rules).services
+    reasons = {r.criterion: r for r in line.reasons}
+    for criterion, (status, note) in (
+        ("two-long-trials", long_trials),
+        ("two-different-drugs", drugs),
+    ):
+        reason = reasons[criterion]
+        assert (reason.status, reason.notes[-1] if reason.notes else None) == (status, note)
+
+
+@pytest.mark.parametrize(
+    ("reported", "status"),
+    [(ABSENT, "unknown"), ([], "unknown"), ([{}], "met"), ([{}, {}], "not_met")],
+)
+def test_count_at_most_over_an_open_list(count_rules: Any, reported: Any, status: str) -> None:
+    case: dict[str, Any] = {"case_id": "C-2", "services": [{"code": "J3590"}]}
+    if reported is not ABSENT:
+        case["reported"] = reported
+    (line,) = evaluate(case, count_rules).services
+    assert {r.criterion: r.status for r in line.reasons}["at-most-one-report"] == status
+
+
+def test_count_words_and_errors(count_rules: Any, tmp_path: Path) -> None:
+    from dli_check import RuleFileError
+
+    text = "\n".join(rules_lines(count_rules))
+    assert "the number of different trial.drug of tried is at least 2" in text
+    path = tmp_path / "bad.yaml"
+    path.write_text(COUNT_RULES.replace("distinct: trial.drug", "distinct: report.drug"))
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert "'report.drug' is not a fact of a record of tried" in str(caught.value)

@@ -22,6 +22,7 @@ from dli_check.compiler.logic import (
     combine,
     concat,
     count_of,
+    count_records,
     every,
     identifiers_differ,
     match_codes,
@@ -105,6 +106,7 @@ class Builder:
             "_some": some,
             "_none": no_record,
             "_every": every,
+            "_count": count_records,
             "_cat": concat,
             "_same_id": same_identifier,
             "_loose_id": identifiers_differ,
@@ -476,6 +478,39 @@ class Builder:
         self.line(
             f"s{k}, m{k}, n{k} = _{quantifier}(case.lists[{list_name!r}], {name}, "
             f"{list_name!r}, case, line, number)"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def count(
+        self,
+        list_name: str,
+        where_cond: Any,
+        distinct: str | None,
+        bounds: tuple[int | None, int | None],
+        path: PathKey,
+    ) -> Triple:
+        """How many records of a list meet a condition (or hold different values of a
+        fact), against bounds (`logic.count_records`)."""
+        lists = self.case_format.declaration.lists
+        if list_name not in lists:
+            declared = ", ".join(sorted(lists)) or "none"
+            return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
+        if self._scope.list_name is not None or self._scope.other:
+            return self.fail(path, "count cannot be nested in some, none, every or an other_line")
+        field = None
+        if distinct is not None:
+            item, _, field = distinct.partition(".")
+            if item != lists[list_name].item or field not in lists[list_name].facts:
+                return self.fail(
+                    (*path, "distinct"), f"{distinct!r} is not a fact of a record of {list_name}"
+                )
+        name = "None"
+        if where_cond is not None:
+            name = self._nested(_Scope(list_name), where_cond, path, f"count_{{}}_{list_name}")
+        k = self.new()
+        self.line(
+            f"s{k}, m{k}, n{k} = _count(case.lists[{list_name!r}], {name}, {list_name!r}, "
+            f"case, line, number, {bounds!r}, {field!r})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

@@ -118,6 +118,52 @@ def no_record(
     return (flipped, missing, notes)
 
 
+def count_records(
+    records: tuple[Mapping[str, Any], ...],
+    where: Callable[..., Answer] | None,
+    list_name: str,
+    case: Case,
+    line: Line,
+    number: int,
+    bounds: tuple[int | None, int | None],
+    distinct: str | None,
+) -> Answer:
+    """How many records of a list meet a condition (all of them, with no `where`), or
+    how many different values of the fact `distinct` they hold, against `bounds` (at
+    least, at most). Each record whose answer is unknown may or may not count: the
+    answer is met or not met only when it is the same either way. An empty list is
+    unknown, and asks for a record, unless the case gave it and it is declared complete
+    when given. The note names the records counted."""
+    least, most = bounds
+    if not records and list_name not in case.given:
+        return ("unknown", (list_name,), ())
+    answers = [
+        where(case, line, number, record, i) if where is not None else ("met", (), ())
+        for i, record in enumerate(records)
+    ]
+    met = [i for i, a in enumerate(answers) if a[0] == "met"]
+    maybe = [i for i, a in enumerate(answers) if a[0] == "unknown"]
+    missing = tuple(dict.fromkeys(m for i in maybe for m in answers[i][1]))
+    if distinct is not None:
+        values = {records[i].get(distinct) for i in met}
+        unvalued = [i for i in met if records[i].get(distinct) is None]
+        low = len(values - {None})
+        high = low + len(unvalued) + len(maybe)
+        missing += tuple(f"{list_name}[{i}].{distinct}" for i in unvalued)
+        counted = ("different value", "different values")
+    else:
+        low, high, counted = len(met), len(met) + len(maybe), ("record", "records")
+    named = ", ".join(f"{list_name}[{i}]" for i in met) or "none"
+    of = f" of {distinct}" if distinct is not None else ""
+    said = f"{low} {counted[low != 1]}{of} ({named})"
+    said += f", {high - low} more unknown" if high > low else ""
+    if (least is not None and high < least) or (most is not None and low > most):
+        return ("not_met", (), (said,))
+    if (least is None or low >= least) and (most is None or high <= most):
+        return ("met", (), (said,))
+    return ("unknown", missing, (said,))
+
+
 def every(
     records: tuple[Mapping[str, Any], ...],
     where: Callable[..., Answer],

@@ -21,6 +21,9 @@ A condition is a mapping with exactly one operator::
     between: {fact: F, min: N, max: N}    min <= F <= max
     some: {of: LIST, where: COND}         some record of a declared list meets COND
     none / every: {of: LIST, where: COND} no record / every record of the list meets COND
+    count: {of: LIST, where: COND, distinct: F, at_least: N | at_most: N}
+                                          how many records meet COND (or how many different
+                                          values of F they hold), against N
     other_line: {service: S, where: COND, note: TEXT}
                                           some other line of the case, decided as S, meets
                                           COND (on its facts, other.F, and this line's)
@@ -141,6 +144,16 @@ class Builder(Protocol):
 
     def other_line(self, service: str, where_cond: Any, note: str, path: PathKey) -> Triple:
         """Some other line of the case, decided as `service`, meets a condition."""
+
+    def count(
+        self,
+        list_name: str,
+        where_cond: Any,
+        distinct: str | None,
+        bounds: tuple[int | None, int | None],
+        path: PathKey,
+    ) -> Triple:
+        """How many records of a list meet a condition, against bounds."""
 
     def holder(self, path: str) -> str:
         """The local that holds the line a line fact is read from (this line, or the other
@@ -392,6 +405,38 @@ class Some(BaseModel):
     some: Quantifier
 
 
+class Counting(BaseModel):
+    """Arguments of `count`: a declared list; optionally the condition a record meets to
+    count, and a fact whose different values are counted instead of records; and the
+    bounds, at least one of them."""
+
+    model_config = STRICT
+    of: ListName
+    where: Condition | None = None
+    distinct: FactPath | None = None
+    at_least: int | None = Field(default=None, ge=0)
+    at_most: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Counting:
+        if self.at_least is None and self.at_most is None:
+            raise ValueError("give at_least, at_most or both")
+        low, high = self.at_least, self.at_most
+        if low is not None and high is not None and high < low:
+            raise ValueError("at_most is less than at_least")
+        return self
+
+
+class Count(BaseModel):
+    """How many records of a list meet a condition ("at least 2 trials of 12 weeks"), or
+    how many different values of a fact they hold ("at least 2 different drugs"), is
+    within bounds: met or not met when it is so however the unknown records turn out,
+    else unknown. The note names the records counted."""
+
+    model_config = STRICT
+    count: Counting
+
+
 class NoRecord(BaseModel):
     """No record of a declared list meets the condition: met if none can, not met if one
     does, else unknown. An empty list is unknown unless the list is complete when given
@@ -620,6 +665,26 @@ def _compile_some(b: Builder, cond: Some, path: PathKey) -> Triple:
     return b.some(cond.some.of, cond.some.where, (*path, "some"))
 
 
+def _compile_count(b: Builder, cond: Count, path: PathKey) -> Triple:
+    args = cond.count
+    bounds = (args.at_least, args.at_most)
+    return b.count(args.of, args.where, args.distinct, bounds, (*path, "count"))
+
+
+def _count_text(cond: Count) -> list[str]:
+    args = cond.count
+    what = f"different {args.distinct} of {args.of}" if args.distinct else f"records of {args.of}"
+    bounds = " and ".join(
+        f"{words} {n}"
+        for words, n in (("at least", args.at_least), ("at most", args.at_most))
+        if n is not None
+    )
+    if args.where is None:
+        return [f"the number of {what} is {bounds}"]
+    inner = condition_text(args.where)
+    return [f"the number of {what} that have:", *(f"  {x}" for x in inner), f"is {bounds}"]
+
+
 def _compile_none(b: Builder, cond: NoRecord, path: PathKey) -> Triple:
     return b.some(cond.none.of, cond.none.where, (*path, "none"), "none")
 
@@ -802,6 +867,14 @@ OPERATORS: dict[str, Operator] = {
             "every: {of: drugs, where: {at_least: {fact: drug.weeks, value: 12}}}",
         ),
         Operator(
+            "count",
+            Count,
+            _compile_count,
+            _count_text,
+            "count: {of: drugs, distinct: drug.name, at_least: 2,\n"
+            "  where: {at_least: {fact: drug.weeks, value: 12}}}",
+        ),
+        Operator(
             "other_line",
             OtherLine,
             _compile_other_line,
@@ -853,6 +926,7 @@ Condition = Annotated[
     | Annotated[Between, Tag("between")]
     | Annotated[Some, Tag("some")]
     | Annotated[NoRecord, Tag("none")]
+    | Annotated[Count, Tag("count")]
     | Annotated[Every, Tag("every")]
     | Annotated[OtherLine, Tag("other_line")]
     | Annotated[Constant, Tag("constant")],
@@ -873,6 +947,8 @@ for _model in (
     Some,
     NoRecord,
     Every,
+    Counting,
+    Count,
     OtherLines,
     OtherLine,
 ):
