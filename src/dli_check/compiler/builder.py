@@ -19,17 +19,20 @@ from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.codegen import Constants, compile_function, identifier, source_name
 from dli_check.compiler.logic import (
     Run,
+    age,
     combine,
     concat,
     count_of,
     count_records,
     every,
     identifiers_differ,
+    lasted,
     match_codes,
     no_record,
     other_lines,
     same_identifier,
     some,
+    within,
 )
 from dli_check.errors import PathKey, Problem
 from dli_check.language.facts import Fact
@@ -107,6 +110,9 @@ class Builder:
             "_none": no_record,
             "_every": every,
             "_count": count_records,
+            "_within": within,
+            "_lasted": lasted,
+            "_age": age,
             "_cat": concat,
             "_same_id": same_identifier,
             "_loose_id": identifiers_differ,
@@ -372,6 +378,21 @@ class Builder:
         self.line(
             f"s{k}, m{k}, n{k} = (_U, {self.missing(first)}, ()) if {a} is None "
             f"else ((_M, (), ()) if {a} {compare} {bound} else (_N, (), ({note} % ({a},),)))"
+        )
+        return (f"s{k}", f"m{k}", f"n{k}")
+
+    def dated(self, function: str, first: str, other: str, args: tuple[object, ...]) -> Triple:
+        """Two dates related by a `logic` function (``within``, ``lasted``, ``age``), called
+        as ``function(first, other, *args, labels)``; unknown, asking for them, when either
+        date is absent."""
+        a, b, k = self.fact(first), self.fact(other), self.new()
+        self.shows_values = True
+        labels = self.constant((self.label(first), self.label(other)))
+        given = ", ".join(self.constant(x) for x in args)
+        self.line(
+            f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
+            f"({self.missing(other)} if {b} is None else ()), ()) "
+            f"if {a} is None or {b} is None else _{function}({a}, {b}, {given}, {labels})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

@@ -20,6 +20,8 @@ Every part is evaluated, so that all missing facts are named at once.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import unicodedata
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -162,6 +164,89 @@ def count_records(
     if (least is None or low >= least) and (most is None or high <= most):
         return ("met", (), (said,))
     return ("unknown", missing, (said,))
+
+
+UNITS = ("days", "weeks", "months", "years")
+"""The units of a span of time; months and years are calendar ones."""
+
+
+def shifted(day: dt.date, amount: int, unit: str) -> dt.date:
+    """`day` moved by `amount` (negative: back) `unit`s; a calendar month or year that
+    lands past its month's end lands on that end (2024-08-31 less 6 months: 2024-02-29).
+
+    >>> shifted(dt.date(2024, 8, 31), -6, "months"), shifted(dt.date(2024, 2, 29), 1, "years")
+    (datetime.date(2024, 2, 29), datetime.date(2025, 2, 28))
+    """
+    if unit in ("days", "weeks"):
+        return day + dt.timedelta(days=amount * (7 if unit == "weeks" else 1))
+    months = day.month - 1 + amount * (12 if unit == "years" else 1)
+    year, month = day.year + months // 12, months % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _span(amount: int, unit: str) -> str:
+    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
+def within(
+    day: dt.date, other: dt.date, amount: int, unit: str, before: bool, labels: tuple[str, str]
+) -> Answer:
+    """Whether `day` is within `amount` `unit`s before (or after) `other`, both ends
+    included; the note shows both dates and the days between, with the facts' labels.
+
+    >>> within(dt.date(2025, 1, 3), dt.date(2025, 6, 13), 6, "months", True, ("a", "b"))
+    ('met', (), ('a (2025-01-03) is 161 days before b (2025-06-13), within 6 months',))
+    """
+    far = shifted(other, -amount if before else amount, unit)
+    low, high = (far, other) if before else (other, far)
+    gap = abs((other - day).days)
+    side = "before" if day <= other else "after"
+    ok = low <= day <= high
+    said = (
+        f"{labels[0]} ({day}) is {_span(gap, 'days')} {side} {labels[1]} ({other}), "
+        f"{'' if ok else 'not '}within {_span(amount, unit)}"
+    )
+    return ("met" if ok else "not_met", (), (said,))
+
+
+def _bounds(least: object, most: object, shown: Callable[[Any], str]) -> str:
+    pairs = (("at least", least), ("at most", most))
+    return " and ".join(f"{w} {shown(b)}" for w, b in pairs if b is not None)
+
+
+def lasted(
+    start: dt.date,
+    end: dt.date,
+    least: tuple[int, str] | None,
+    most: tuple[int, str] | None,
+    labels: tuple[str, str],
+) -> Answer:
+    """Whether the time from `start` to `end` is at least `least` and at most `most`
+    (amount, unit); calendar months and years are counted from `start`."""
+    ok = (least is None or shifted(start, *least) <= end) and (
+        most is None or end <= shifted(start, *most)
+    )
+    days = (end - start).days
+    bounds = _bounds(least, most, lambda b: _span(*b))
+    said = (
+        f"from {labels[0]} ({start}) to {labels[1]} ({end}): {_span(days, 'days')}, "
+        f"{'' if ok else 'not '}{bounds}"
+    )
+    return ("met" if ok else "not_met", (), (said,))
+
+
+def age(
+    born: dt.date, on: dt.date, least: int | None, most: int | None, labels: tuple[str, str]
+) -> Answer:
+    """Whether the age in whole years on `on` of one born on `born` is within bounds (one
+    born on February 29 turns a year older on March 1 of a common year)."""
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    ok = (least is None or years >= least) and (most is None or years <= most)
+    said = (
+        f"{labels[0]} ({born}): {years} years old on {labels[1]} ({on}), "
+        f"{'' if ok else 'not '}{_bounds(least, most, str)}"
+    )
+    return ("met" if ok else "not_met", (), (said,))
 
 
 def every(

@@ -16,7 +16,15 @@ A condition is a mapping with exactly one operator::
     stated: F                             the case gives it, not its default (never unknown)
     in_code_set: {fact: F, code_set: S}   the code (for a list, any code) is in the set
     same_as: {fact: F, other: G}          two facts hold the same value
-    before / after: {fact: F, other: G}   date F is before / after date G
+    before / after: {fact: F, other: G | value: DATE}
+                                          date F is before / after date G (or a date)
+    on_or_before / on_or_after: {fact: F, other: G | value: DATE}
+    within: {fact: F, before: G | after: G, days | weeks | months | years: N}
+                                          F is at most N units before (after) G, ends included
+    duration: {from: F, to: G, at_least: SPAN, at_most: SPAN}
+                                          the time from date F to date G is within bounds
+    age: {birth: F, as_of: G, at_least: N, at_most: N}
+                                          the age in whole years on G (service.date) of F
     at_least / at_most / greater_than / less_than: {fact: F, value: N | other: G}
     between: {fact: F, min: N, max: N}    min <= F <= max
     some: {of: LIST, where: COND}         some record of a declared list meets COND
@@ -35,6 +43,7 @@ Compiled, each condition is three expressions: its status (``met``, ``not_met`` 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -145,6 +154,9 @@ class Builder(Protocol):
     def other_line(self, service: str, where_cond: Any, note: str, path: PathKey) -> Triple:
         """Some other line of the case, decided as `service`, meets a condition."""
 
+    def dated(self, function: str, first: str, other: str, args: tuple[object, ...]) -> Triple:
+        """Two dates related by a function of the compiler's logic."""
+
     def count(
         self,
         list_name: str,
@@ -207,6 +219,91 @@ class Comparison(BaseModel):
             raise ValueError("give a number as value, or a fact as other (one of them)")
         if isinstance(self.value, bool):
             raise ValueError("value must be a number")
+        return self
+
+
+class DateComparison(BaseModel):
+    """Arguments of a date order: a date fact, and another date fact or a date."""
+
+    model_config = STRICT
+    fact: FactPath
+    other: FactPath | None = None
+    value: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_operand(self) -> DateComparison:
+        if (self.value is None) == (self.other is None):
+            raise ValueError("give a date as value, or a date fact as other (one of them)")
+        return self
+
+
+class Span(BaseModel):
+    """A span of time: a number of days, weeks, or calendar months or years (one unit)."""
+
+    model_config = STRICT
+    days: int | None = Field(default=None, ge=0)
+    weeks: int | None = Field(default=None, ge=0)
+    months: int | None = Field(default=None, ge=0)
+    years: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> Span:
+        if len(self.given()) != 1:
+            raise ValueError("give one of days, weeks, months or years")
+        return self
+
+    def given(self) -> list[tuple[int, str]]:
+        """The (amount, unit) pairs given: one, once valid."""
+        units = ("days", "weeks", "months", "years")
+        return [(n, u) for u in units if (n := getattr(self, u)) is not None]
+
+
+class WithinArgs(Span):
+    """Arguments of `within`: a date fact, the date fact it is before or after (one of
+    them), and the span."""
+
+    fact: FactPath
+    before: FactPath | None = None
+    after: FactPath | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> WithinArgs:
+        if (self.before is None) == (self.after is None):
+            raise ValueError("give before or after (one of them): the date it is near")
+        return self
+
+
+class DurationArgs(BaseModel):
+    """Arguments of `duration`: two date facts, and at least one bound."""
+
+    model_config = STRICT
+    from_: FactPath = Field(alias="from")
+    to: FactPath
+    at_least: Span | None = None
+    at_most: Span | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> DurationArgs:
+        if self.at_least is None and self.at_most is None:
+            raise ValueError("give at_least, at_most or both")
+        return self
+
+
+class AgeArgs(BaseModel):
+    """Arguments of `age`: a birth date fact, the date fact the age is taken on (`as_of`:
+    by default the line's date of service; not ``on``, which YAML reads as true), and at
+    least one bound in whole years."""
+
+    model_config = STRICT
+    birth: FactPath
+    as_of: FactPath = "service.date"
+    at_least: int | None = Field(default=None, ge=0)
+    at_most: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> AgeArgs:
+        if self.at_least is None and self.at_most is None:
+            raise ValueError("give at_least, at_most or both")
         return self
 
 
@@ -322,17 +419,57 @@ class SameAs(BaseModel):
 
 
 class Before(BaseModel):
-    """One date is strictly before another."""
+    """One date is strictly before another, or before a date."""
 
     model_config = STRICT
-    before: TwoFacts
+    before: DateComparison
 
 
 class After(BaseModel):
-    """One date is strictly after another."""
+    """One date is strictly after another, or after a date."""
 
     model_config = STRICT
-    after: TwoFacts
+    after: DateComparison
+
+
+class OnOrBefore(BaseModel):
+    """One date is on or before another, or a date."""
+
+    model_config = STRICT
+    on_or_before: DateComparison
+
+
+class OnOrAfter(BaseModel):
+    """One date is on or after another, or a date."""
+
+    model_config = STRICT
+    on_or_after: DateComparison
+
+
+class Within(BaseModel):
+    """A date is within a span before (or after) another date fact, both ends included:
+    ``within: {fact: test.date, months: 6, before: service.date}``. Calendar months and
+    years: 2024-08-31 less 6 months is 2024-02-29. The note shows both dates and the days
+    between."""
+
+    model_config = STRICT
+    within: WithinArgs
+
+
+class Duration(BaseModel):
+    """The time from one date fact to another is at least (at most) a span: calendar
+    months and years are counted from the first date."""
+
+    model_config = STRICT
+    duration: DurationArgs
+
+
+class Age(BaseModel):
+    """The age in whole years, on a date (the line's date of service by default), of one
+    born on a date fact is within bounds."""
+
+    model_config = STRICT
+    age: AgeArgs
 
 
 class AtLeast(BaseModel):
@@ -654,6 +791,80 @@ def _compile_comparison(
     return compile_
 
 
+def _compile_date_order(
+    op: str, compare: str, words: str
+) -> Callable[[Builder, Any, PathKey], Triple]:
+    def compile_(b: Builder, cond: Any, path: PathKey) -> Triple:
+        args: DateComparison = getattr(cond, op)
+        where = (*path, op)
+        b.typed(args.fact, (*where, "fact"), ("date",), op)
+        if args.other is not None:
+            b.typed(args.other, (*where, "other"), ("date",), op)
+            return b.compare(args.fact, compare, args.other, words)
+        return b.compare_value(args.fact, compare, args.value, words)
+
+    return compile_
+
+
+def _date_order_text(op: str, words: str) -> Callable[[Any], list[str]]:
+    def text(cond: Any) -> list[str]:
+        args: DateComparison = getattr(cond, op)
+        return [f"{args.fact} is {words} {args.other or args.value}"]
+
+    return text
+
+
+def _compile_within(b: Builder, cond: Within, path: PathKey) -> Triple:
+    args, where = cond.within, (*path, "within")
+    (amount, unit), before = args.given()[0], args.before is not None
+    near = args.before or args.after or ""
+    b.typed(args.fact, (*where, "fact"), ("date",), "within")
+    b.typed(near, (*where, "before" if before else "after"), ("date",), "within")
+    return b.dated("within", args.fact, near, (amount, unit, before))
+
+
+def _within_text(cond: Within) -> list[str]:
+    args = cond.within
+    (amount, unit), side = args.given()[0], "before" if args.before else "after"
+    return [f"{args.fact} is within {amount} {unit} {side} {args.before or args.after}"]
+
+
+def _compile_duration(b: Builder, cond: Duration, path: PathKey) -> Triple:
+    args, where = cond.duration, (*path, "duration")
+    b.typed(args.from_, (*where, "from"), ("date",), "duration")
+    b.typed(args.to, (*where, "to"), ("date",), "duration")
+    least = args.at_least.given()[0] if args.at_least else None
+    most = args.at_most.given()[0] if args.at_most else None
+    return b.dated("lasted", args.from_, args.to, (least, most))
+
+
+def _duration_text(cond: Duration) -> list[str]:
+    args = cond.duration
+    bounds = " and ".join(
+        f"{w} {span.given()[0][0]} {span.given()[0][1]}"
+        for w, span in (("at least", args.at_least), ("at most", args.at_most))
+        if span is not None
+    )
+    return [f"from {args.from_} to {args.to} is {bounds}"]
+
+
+def _compile_age(b: Builder, cond: Age, path: PathKey) -> Triple:
+    args, where = cond.age, (*path, "age")
+    b.typed(args.birth, (*where, "birth"), ("date",), "age")
+    b.typed(args.as_of, (*where, "as_of"), ("date",), "age")
+    return b.dated("age", args.birth, args.as_of, (args.at_least, args.at_most))
+
+
+def _age_text(cond: Age) -> list[str]:
+    args = cond.age
+    bounds = " and ".join(
+        f"{w} {n}"
+        for w, n in (("at least", args.at_least), ("at most", args.at_most))
+        if n is not None
+    )
+    return [f"the age from {args.birth} on {args.as_of} is {bounds}"]
+
+
 def _compile_between(b: Builder, cond: Between, path: PathKey) -> Triple:
     args = cond.between
     b.typed(args.fact, (*path, "between", "fact"), ("number",), "between")
@@ -799,16 +1010,51 @@ OPERATORS: dict[str, Operator] = {
         Operator(
             "before",
             Before,
-            _compile_two_facts("before", ("date",), "<", "before"),
-            lambda c: [f"{c.before.fact} is before {c.before.other}"],
+            _compile_date_order("before", "<", "before"),
+            _date_order_text("before", "before"),
             example="before: {fact: visit.date, other: service.date}",
         ),
         Operator(
             "after",
             After,
-            _compile_two_facts("after", ("date",), ">", "after"),
-            lambda c: [f"{c.after.fact} is after {c.after.other}"],
+            _compile_date_order("after", ">", "after"),
+            _date_order_text("after", "after"),
             example="after: {fact: service.date, other: visit.date}",
+        ),
+        Operator(
+            "on_or_before",
+            OnOrBefore,
+            _compile_date_order("on_or_before", "<=", "on or before"),
+            _date_order_text("on_or_before", "on or before"),
+            "on_or_before: {fact: visit.date, value: 2025-12-31}",
+        ),
+        Operator(
+            "on_or_after",
+            OnOrAfter,
+            _compile_date_order("on_or_after", ">=", "on or after"),
+            _date_order_text("on_or_after", "on or after"),
+            "on_or_after: {fact: service.date, other: visit.date}",
+        ),
+        Operator(
+            "within",
+            Within,
+            _compile_within,
+            _within_text,
+            "within: {fact: test.date, months: 6, before: service.date}",
+        ),
+        Operator(
+            "duration",
+            Duration,
+            _compile_duration,
+            _duration_text,
+            "duration: {from: trial.start, to: trial.end, at_least: {weeks: 12}}",
+        ),
+        Operator(
+            "age",
+            Age,
+            _compile_age,
+            _age_text,
+            "age: {birth: patient.birth_date, as_of: service.date, at_least: 18}",
         ),
         Operator(
             "at_least",
@@ -919,6 +1165,11 @@ Condition = Annotated[
     | Annotated[SameAs, Tag("same_as")]
     | Annotated[Before, Tag("before")]
     | Annotated[After, Tag("after")]
+    | Annotated[OnOrBefore, Tag("on_or_before")]
+    | Annotated[OnOrAfter, Tag("on_or_after")]
+    | Annotated[Within, Tag("within")]
+    | Annotated[Duration, Tag("duration")]
+    | Annotated[Age, Tag("age")]
     | Annotated[AtLeast, Tag("at_least")]
     | Annotated[AtMost, Tag("at_most")]
     | Annotated[GreaterThan, Tag("greater_than")]
