@@ -7,6 +7,7 @@ it needs, and hands the engine validated data: the engine itself reads no input 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from dli_check.engine.decider import Decider
 from dli_check.engine.rules import Rules, bundled_rules, case_from_data, rules_from_bytes
 from dli_check.engine.versions import RuleSet, load_rule_set
-from dli_check.errors import CaseError, CaseProblem
+from dli_check.errors import CaseError
 from dli_check.files import read_rule_file
 from dli_check.inputs.fhir import decide_bundle, is_bundle
 from dli_check.inputs.json_positions import locate
@@ -64,14 +65,19 @@ def read_case(case: CaseInput, rules: Decider | None = None, *, source: str = "<
 
 
 def evaluate(
-    case: CaseInput, rules: Decider | None = None, *, source: str = "<case>"
+    case: CaseInput,
+    rules: Decider | str | os.PathLike[str] | None = None,
+    *,
+    source: str = "<case>",
 ) -> CaseResult:
     """Decide every service line of a case and the case as a whole, with cited reasons.
 
     `case` is a dict, JSON text (``bytes``, or a ``str`` as `CaseInput` says), a FHIR
-    Bundle, or the path of a JSON file of either; `rules` defaults to the bundled
-    CG-TRANS-03; `source` names a dict's or a text's origin in errors. Raises `CaseError`
-    for a case that breaks the case format; its message never holds the case's content.
+    Bundle, or the path of a JSON file of either; `rules` is what `load_rules` returns or
+    the path of a rule file (loaded, and cached as `load_rules` caches), and defaults to
+    the bundled CG-TRANS-03; `source` names a dict's or a text's origin in errors. Raises
+    `CaseError` for a case that breaks the case format; its message never holds the
+    case's content.
     """
     rules = _rules(rules)
     raw, source = _json_text(case, source) if type(case) is not dict else (None, source)
@@ -114,11 +120,16 @@ def decide_data(
     return result.given(raw if raw is not None else data)
 
 
-def _rules(rules: Decider | None) -> Decider:
+def _rules(rules: Decider | str | os.PathLike[str] | None) -> Decider:
     if rules is None:
         return bundled_rules()
+    if isinstance(rules, os.PathLike) or (isinstance(rules, str) and rules):
+        return load_rules(Path(rules))
     if not isinstance(rules, Rules | RuleSet):
-        raise TypeError("rules must be a Rules from load_rules(), or None for the bundled rules")
+        raise TypeError(
+            "rules must be a Rules from load_rules(), a rule file's path, or None for the "
+            "bundled rules"
+        )
     return rules
 
 
@@ -155,6 +166,6 @@ def located(error: CaseError, raw: bytes) -> CaseError:
             or (where.get(problem.path[:-1]) if problem.path else None)
         )
         if position is not None:
-            problem = CaseProblem(problem.path, problem.message, problem.kind, *position)
+            problem = dataclasses.replace(problem, line=position[0], column=position[1])
         found.append(problem)
     return CaseError(error.source, found)

@@ -621,8 +621,8 @@ def test_null_genetically_modified_means_false() -> None:
     assert evaluate(case).decision == "medically_necessary"
 
 
-@pytest.mark.parametrize("rules", ["", 0, False, "rules/cg-trans-03.yaml"])
-def test_rules_must_be_loaded_rules_or_none(rules: Any) -> None:
+@pytest.mark.parametrize("rules", ["", 0, False, b"rules/cg-trans-03.yaml"])
+def test_rules_must_be_loaded_rules_a_path_or_none(rules: Any) -> None:
     with pytest.raises(TypeError, match="rules must be a Rules from load_rules"):
         evaluate(BASE_CASE, rules)
 

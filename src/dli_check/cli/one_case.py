@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Required, TypedDict, cast
 
-from dli_check.errors import CaseError, DliCheckError, RuleFileError
+from dli_check.errors import CaseError, CaseProblem, DliCheckError, RuleFileError
 from dli_check.exit_codes import (
     EXIT_INVALID_CASE,
     EXIT_NOT_APPROVED,
@@ -75,6 +75,8 @@ def check_case(
         for problem in exc.problems:
             say(str(problem))
         raise Failed(EXIT_USAGE) from None
+    if rules_path is None:
+        _note_a_changed_checkout_copy()
     try:
         if case == "-":
             raw = read_at_most(sys.stdin.buffer, MAX_CASE_FILE_BYTES + 1)
@@ -84,7 +86,13 @@ def check_case(
         else:
             raise fail(f"{case}: {'not a file' if Path(case).exists() else 'no such file'}")
     except CaseError as exc:
-        raise fail(str(exc), EXIT_INVALID_CASE) from None
+        said = str(exc)
+        if rules_path is None and any(_undeclared(p) for p in exc.problems):
+            said += (
+                f" (checked against the installed {rules.guideline_id} rule file; "
+                "--rules chooses another)"
+            )
+        raise fail(said, EXIT_INVALID_CASE) from None
     except DliCheckError as exc:  # FHIR input without the fhir extra, a bad FHIRPath
         raise fail(str(exc)) from None
     try:
@@ -164,3 +172,25 @@ def parse_plain(args: list[str]) -> Plain | None:
         else:
             return None
     return cast(Plain, parsed)
+
+
+def _undeclared(problem: CaseProblem) -> bool:
+    """Whether a case problem is a field the rule file does not declare."""
+    return problem.key is not None or problem.message == "is not a known field"
+
+
+def _note_a_changed_checkout_copy() -> None:
+    """In a checkout, a rule file edited under ``rules/`` is not the one used: say so."""
+    from dli_check.engine.about import bundled_rules_path
+
+    installed = bundled_rules_path()
+    here = Path("rules") / installed.name
+    try:
+        changed = here.is_file() and here.read_bytes() != installed.read_bytes()
+    except OSError:
+        return
+    if changed:
+        say(
+            f"note: {here} differs from the installed copy, which is used; "
+            f"--rules {here} uses it (or reinstall)"
+        )
