@@ -150,3 +150,50 @@ def test_every_operator_has_an_example_that_parses(name: str) -> None:
     example = OPERATORS[name].example
     parsed = TypeAdapter(Condition).validate_python(yaml.safe_load(example))
     assert type(parsed) is OPERATORS[name].model
+
+
+@pytest.mark.parametrize(
+    ("line", "old", "new", "said"),
+    [
+        (0, "", "", []),
+        (
+            221,
+            "may be Medically",
+            "might be Medically",
+            ["221:14: code_sets.dli_procedures.citation.quote"],
+        ),
+        (
+            223,
+            "Allogeneic lymphocyte infusions",
+            "Allogeneic lymphocytes infused",
+            ["223:39: code_sets.dli_procedures.codes[0].description"],
+        ),
+    ],
+)
+def test_rules_validate_reports_quotes_not_verbatim(
+    tmp_path: Path, line: int, old: str, new: str, said: list[str]
+) -> None:
+    """`rules validate --guideline`: each quote not in the guideline's words, at its place."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    guideline = ROOT.parent / "shared" / "guideline" / "CG-TRANS-03.txt"
+    if not guideline.is_file():
+        pytest.skip("the guideline text is not beside this checkout")
+    lines = (ROOT / "rules" / "cg-trans-03.yaml").read_text(encoding="utf-8").split("\n")
+    if line:
+        assert old in lines[line - 1]
+        lines[line - 1] = lines[line - 1].replace(old, new)
+    path = tmp_path / "rules.yaml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    command = [sys.executable, "-m", "dli_check", "rules", "validate", str(path)]
+    done = subprocess.run([*command, "--guideline", str(guideline)], capture_output=True, text=True)
+    found = [
+        x.removeprefix(f"dli-check: {path}:").removesuffix(
+            ": is not the guideline's words, verbatim"
+        )
+        for x in done.stderr.splitlines()
+    ]
+    assert (done.returncode, found) == ((2, said) if said else (0, []))

@@ -363,12 +363,44 @@ def _output_failed(output: str, exc: OSError) -> NoReturn:
 
 
 @rules_app.command("validate")
-def rules_validate(path: Annotated[Path, typer.Argument(help="The rule file to check.")]) -> None:
+def rules_validate(
+    path: Annotated[Path, typer.Argument(help="The rule file to check.")],
+    guideline: Annotated[
+        Path | None,
+        typer.Option(
+            "--guideline",
+            help="The guideline's text: report every quote that is not verbatim in it "
+            "(white space normalised).",
+        ),
+    ] = None,
+) -> None:
     """Report every problem in a rule file (or a directory of versions), with
     file:line:column."""
     loaded = _rules(path)
+    if guideline is not None:
+        _check_quotes(loaded, guideline)
     with _writing():
         _report_valid(loaded)
+
+
+def _check_quotes(loaded: Decider, guideline: Path) -> None:
+    """Every quote of each version verbatim in the guideline's text, or fail naming each."""
+    from dli_check.language.quotes import unquoted
+    from dli_check.language.text import load_rule_text
+
+    try:
+        text = guideline.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(terminal(f"{guideline}: cannot read the guideline's text ({type(exc).__name__})"))
+    problems = [
+        problem
+        for rules in loaded.versions
+        for problem in unquoted(load_rule_text(rules.raw, rules.source), rules.source, text)
+    ]
+    for problem in problems:
+        _say(terminal(str(problem)))
+    if problems:
+        raise typer.Exit(EXIT_USAGE)
 
 
 def _report_valid(loaded: Decider) -> None:
