@@ -9,32 +9,16 @@ from typing import Any
 
 import pytest
 import yaml
+from made_up_rules import rule_file
 from pydantic import TypeAdapter
 
 from dli_check import RuleFileError, evaluate, load_rules
 from dli_check.language.operators import OPERATORS, Condition
 
-RULES = """\
-rules_format: 2
-guideline:
-  id: TEST-STEP-01
-  title: Step therapy (made up for tests)
-  publish_date: 2025-01-31
-  last_review_date: 2025-01-15
-  status: New
-  scope: {section: Description, quote: "a drug after others failed"}
-code_sets:
-  drug_codes:
-    system: HCPCS
-    title: The drug
-    citation: {section: Coding, quote: "HCPCS"}
-    codes:
-      - {codes: J3590, description: Made-up drug code}
-services:
-  - id: drug
-    title: The drug
-    code_set: drug_codes
-    criteria:
+RULES = rule_file(
+    "TEST-STEP-01",
+    "Step therapy",
+    """\
       - id: two-of-three-tried
         explanation: At least two of the three first-line drugs were tried.
         citation: {section: Criteria, quote: "tried two of three"}
@@ -49,12 +33,8 @@ services:
         explanation: One dose a day.
         citation: {section: Criteria, quote: "once a day"}
         condition: {equals: {fact: history.doses_a_day, value: 1}}
-    when_met:
-      decision: medically_necessary
-      citation: {section: Criteria, quote: "is medically necessary"}
-    otherwise:
-      decision: not_medically_necessary
-      citation: {section: Criteria, quote: "is not medically necessary"}
+""",
+    """\
 case:
   records:
     history:
@@ -66,7 +46,8 @@ case:
         doses_a_day: {type: number, description: Doses., question: How many doses a day?}
   service:
     facts: {}
-"""
+""",
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,31 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from made_up_rules import rule_file
 
 from dli_check import RuleFileError, evaluate, load_rules
 from dli_check.outputs.explain import python_source, rules_lines
 
-RULES = """\
-rules_format: 2
-guideline:
-  id: TEST-DATES-01
-  title: Dates (made up for tests)
-  publish_date: 2025-01-31
-  last_review_date: 2025-01-15
-  status: New
-  scope: {section: Description, quote: "dates"}
-code_sets:
-  drug_codes:
-    system: HCPCS
-    title: The drug
-    citation: {section: Coding, quote: "HCPCS"}
-    codes:
-      - {codes: J3590, description: Made-up drug code}
-services:
-  - id: drug
-    title: The drug
-    code_set: drug_codes
-    criteria:
+RULES = rule_file(
+    "TEST-DATES-01",
+    "Dates",
+    """\
       - id: adult
         explanation: 18 or over on the date of service.
         citation: {section: Criteria, quote: "adults"}
@@ -53,12 +37,8 @@ services:
         explanation: The test on or before the date of service.
         citation: {section: Criteria, quote: "test first"}
         condition: {on_or_before: {fact: patient.test_date, other: service.date}}
-    when_met:
-      decision: medically_necessary
-      citation: {section: Criteria, quote: "is medically necessary"}
-    otherwise:
-      decision: not_medically_necessary
-      citation: {section: Criteria, quote: "is not medically necessary"}
+""",
+    """\
 case:
   records:
     patient:
@@ -71,7 +51,8 @@ case:
   service:
     facts:
       date: {type: date, description: The date., question: When?, label: the date of service}
-"""
+""",
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from made_up_rules import rule_file
 
 from dli_check import evaluate, load_rules
 from dli_check.outputs.explain import rules_lines
@@ -18,33 +19,15 @@ CRITERIA = """\
         condition: {QUANT: {of: LIST, where: {at_least: {fact: ITEM.weeks, value: 12}}}}
 """
 
-RULES = """\
-rules_format: 2
-guideline:
-  id: TEST-LISTS-01
-  title: Lists (made up for tests)
-  publish_date: 2025-01-31
-  last_review_date: 2025-01-15
-  status: New
-  scope: {section: Description, quote: "lists"}
-code_sets:
-  drug_codes:
-    system: HCPCS
-    title: The drug
-    citation: {section: Coding, quote: "HCPCS"}
-    codes:
-      - {codes: J3590, description: Made-up drug code}
-services:
-  - id: drug
-    title: The drug
-    code_set: drug_codes
-    criteria:
-CRITERIA    when_met:
-      decision: medically_necessary
-      citation: {section: Criteria, quote: "is medically necessary"}
-    otherwise:
-      decision: not_medically_necessary
-      citation: {section: Criteria, quote: "is not medically necessary"}
+RULES = rule_file(
+    "TEST-LISTS-01",
+    "Lists",
+    "".join(
+        CRITERIA.replace("QUANT", q).replace("LIST", lst).replace("ITEM", item)
+        for q in ("some", "none", "every")
+        for lst, item in (("tried", "trial"), ("reported", "report"))
+    ),
+    """\
 case:
   lists:
     tried:
@@ -62,13 +45,7 @@ case:
         weeks: {type: number, description: Weeks taken., question: For how many weeks?}
   service:
     facts: {}
-""".replace(
-    "CRITERIA",
-    "".join(
-        CRITERIA.replace("QUANT", q).replace("LIST", lst).replace("ITEM", item)
-        for q in ("some", "none", "every")
-        for lst, item in (("tried", "trial"), ("reported", "report"))
-    ),
+""",
 )
 
 

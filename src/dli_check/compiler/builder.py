@@ -488,12 +488,9 @@ class Builder:
     ) -> Triple:
         """Some (or, with `quantifier`, no or every) record of a declared list meets a
         condition: compiled as a function of its own, called on each record."""
-        if list_name not in self.case_format.declaration.lists:
-            declared = ", ".join(sorted(self.case_format.declaration.lists)) or "none"
-            return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
-        if self._scope.list_name is not None or self._scope.other:
-            message = f"{quantifier} cannot be nested in some, none, every or an other_line"
-            return self.fail(path, message)
+        refused = self._over_a_list(list_name, path, quantifier)
+        if refused is not None:
+            return refused
         name = self._nested(_Scope(list_name), where_cond, path, f"{quantifier}_{{}}_{list_name}")
         k = self.new()
         self.line(
@@ -512,12 +509,10 @@ class Builder:
     ) -> Triple:
         """How many records of a list meet a condition (or hold different values of a
         fact), against bounds (`logic.count_records`)."""
+        refused = self._over_a_list(list_name, path, "count")
+        if refused is not None:
+            return refused
         lists = self.case_format.declaration.lists
-        if list_name not in lists:
-            declared = ", ".join(sorted(lists)) or "none"
-            return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
-        if self._scope.list_name is not None or self._scope.other:
-            return self.fail(path, "count cannot be nested in some, none, every or an other_line")
         field = None
         if distinct is not None:
             item, _, field = distinct.partition(".")
@@ -534,6 +529,17 @@ class Builder:
             f"case, line, number, {bounds!r}, {field!r})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
+
+    def _over_a_list(self, list_name: str, path: PathKey, operator: str) -> Triple | None:
+        """The failed condition of an operator over a list that is not declared, or that
+        stands inside another operator's condition; None when it may be compiled."""
+        if list_name not in self.case_format.declaration.lists:
+            declared = ", ".join(sorted(self.case_format.declaration.lists)) or "none"
+            return self.fail((*path, "of"), f"no list named {list_name!r} (declared: {declared})")
+        if self._scope.list_name is not None or self._scope.other:
+            message = f"{operator} cannot be nested in some, none, every, count or an other_line"
+            return self.fail(path, message)
+        return None
 
     def _nested(self, scope: _Scope, where_cond: Any, path: PathKey, name: str) -> str:
         """Write a quantifier's condition as a function of its own, in `scope`; its name

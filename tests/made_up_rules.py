@@ -1,0 +1,42 @@
+"""A made-up rule file for the rule language's tests: one service (a drug, HCPCS J3590)
+whose criteria and case section each test writes."""
+
+from __future__ import annotations
+
+HEAD = """\
+rules_format: 2
+guideline:
+  id: {id}
+  title: {title} (made up for tests)
+  publish_date: 2025-01-31
+  last_review_date: 2025-01-15
+  status: New
+  scope: {{section: Description, quote: "made up"}}
+code_sets:
+  drug_codes:
+    system: HCPCS
+    title: The drug
+    citation: {{section: Coding, quote: "HCPCS"}}
+    codes:
+      - {{codes: J3590, description: Made-up drug code}}
+services:
+  - id: drug
+    title: The drug
+    code_set: drug_codes
+    criteria:
+"""
+
+OUTCOMES = """\
+    when_met:
+      decision: medically_necessary
+      citation: {section: Criteria, quote: "is medically necessary"}
+    otherwise:
+      decision: not_medically_necessary
+      citation: {section: Criteria, quote: "is not medically necessary"}
+"""
+
+
+def rule_file(guideline_id: str, title: str, criteria: str, case: str) -> str:
+    """The rule file's YAML: `criteria` (items of the service's list, indented six
+    spaces) and `case` (the case section, from ``case:`` on)."""
+    return HEAD.format(id=guideline_id, title=title) + criteria + OUTCOMES + case
