@@ -100,3 +100,27 @@ def test_the_suite_has_a_json_schema() -> None:
     code, out, _ = run("schema", "tests")
     assert code == 0
     assert json.loads(out)["title"] == "Suite"
+
+
+def test_an_expected_error_is_its_message_and_its_place_is_apart(tmp_path: Path) -> None:
+    case = tmp_path / "bad.json"
+    case.write_text('{"case_id": "X",\n "services": []}\n', encoding="utf-8")
+    rows = [
+        ('{error: "services: must not be empty"}', None),  # the message alone
+        ('{error: "2:14: services: must not be empty"}', None),  # with its place, as before
+        ('{error: "services: must not be empty", at: "2:14"}', None),
+        ('{error: "services: must not be empty", at: "1:1"}', "error at: expected 1:1, got 2:14"),
+        (
+            '{error: "services: is required"}',
+            "error: expected 'services: is required', got 'services: must not be empty'",
+        ),
+    ]
+    tests = "".join(
+        f"  - name: t{i}\n    case: {json.dumps(str(case))}\n    expect: {expect}\n"
+        for i, (expect, _) in enumerate(rows)
+    )
+    path = _suite(tmp_path, "tests:\n" + tests)
+    report = run_suite(path)
+    assert report.failures == [
+        (f"t{i}", [said]) for i, (_, said) in enumerate(rows) if said is not None
+    ]

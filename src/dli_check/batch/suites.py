@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -48,7 +48,14 @@ class Expected(BaseModel):
     model_config = STRICT
     decision: Decision | None = None
     lines: list[ExpectedLine] = []
-    error: str | None = Field(default=None, description="The CaseError expected instead.")
+    error: str | None = Field(
+        default=None,
+        description="The CaseError expected instead: its message, without the line:column "
+        "it is at (the whole message with it matches too).",
+    )
+    at: Annotated[str, Field(pattern=r"^[0-9]+:[0-9]+$")] | None = Field(
+        default=None, description="Where the expected error is in a case file: LINE:COLUMN."
+    )
 
 
 class SuiteTest(BaseModel):
@@ -191,15 +198,25 @@ def _run_test(test: SuiteTest, base: Path, rules: Rules, coverage: Coverage) -> 
     try:
         result = evaluate(case, rules, source=test.name)
     except CaseError as exc:
-        if test.expect.error is not None and test.expect.error == exc.detail:
-            return []
-        return [
-            f"case error: {exc.detail}"
-            if test.expect.error is None
-            else f"error: expected {test.expect.error!r}, got {exc.detail!r}"
-        ]
+        if test.expect.error is None:
+            return [f"case error: {exc.detail}"]
+        return _error_differences(test.expect, exc)
     _count(result, coverage)
     return _differences(test.expect, result)
+
+
+def _error_differences(expect: Expected, exc: CaseError) -> list[str]:
+    """How a case error differs from the one expected: its message (with or without its
+    position), and where it is, when the test says."""
+    head = exc.headline
+    at = f"{head.line}:{head.column}" if head.line is not None else None
+    message = exc.detail.removeprefix(f"{at}: ") if at else exc.detail
+    found = []
+    if expect.error not in (message, exc.detail):
+        found.append(f"error: expected {expect.error!r}, got {message!r}")
+    if expect.at is not None and expect.at != at:
+        found.append(f"error at: expected {expect.at}, got {at or 'no position'}")
+    return found
 
 
 def _count(result: CaseResult, coverage: Coverage) -> None:
