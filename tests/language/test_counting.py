@@ -178,3 +178,56 @@ def test_rules_validate_reports_quotes_not_verbatim(
         for x in done.stderr.splitlines()
     ]
     assert (done.returncode, found) == ((2, said) if said else (0, []))
+
+
+NAMED = RULES.replace(
+    "        condition:\n          at_least_of:\n",
+    "        condition: {use: two-of-three}\n      - id: again\n"
+    "        explanation: The same, used twice.\n"
+    '        citation: {section: Criteria, quote: "again"}\n'
+    "        condition: {not: {not: {use: two-of-three}}}\n"
+    "      - id: unused-branch\n        explanation: x\n"
+    '        citation: {section: Criteria, quote: "x"}\n'
+    "        condition:\n          at_least_of:\n",
+).replace(
+    "services:\n",
+    "conditions:\n  two-of-three:\n    at_least_of:\n      count: 2\n      of:\n"
+    "        - is_true: history.tried_a\n        - is_true: history.tried_b\n"
+    "        - is_true: history.tried_c\nservices:\n",
+    1,
+)
+
+
+def test_a_named_condition_is_used_by_name(tmp_path: Path) -> None:
+    from dli_check.outputs.explain import rules_lines
+
+    path = tmp_path / "named.yaml"
+    path.write_text(NAMED, encoding="utf-8")
+    rules = load_rules(path)
+    reasons = _decide(rules, tried_a=True, tried_b=False, tried_c=False, doses_a_day=1)
+    assert (reasons["two-of-three-tried"].status, reasons["again"].status) == ("not_met",) * 2
+    assert reasons["two-of-three-tried"].notes[-1] == "1 of 3 met, 2 needed"
+    text = "\n".join(rules_lines(rules))
+    assert "two-of-three (a named condition)" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("{use: two-of-three}", "{use: three-of-three}"), "no condition named 'three-of-three'"),
+        (
+            ("- is_true: history.tried_c\nservices", "- use: two-of-three\nservices"),
+            "the condition 'two-of-three' uses itself",
+        ),
+        (
+            ("- is_true: history.tried_c\nservices", "- is_true: history.nope\nservices"),
+            "conditions.two-of-three.at_least_of.of[2].is_true: unknown fact 'history.nope'",
+        ),
+    ],
+)
+def test_named_condition_errors(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    path = tmp_path / "named.yaml"
+    path.write_text(NAMED.replace(*change), encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert message in str(caught.value), str(caught.value)

@@ -23,13 +23,13 @@ ROWS = [
         "unknown operator",
         "{before: {fact: transplant.date",
         "{earlier: {fact: transplant.date",
-        "38:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, at_least_of, one_of, is_true, present, stated, in_code_set, same_as, before, after, on_or_before, on_or_after, within, duration, age, at_least, at_most, greater_than, less_than, between, some, none, every, count, other_line, constant",
+        "38:20: services[0].criteria[1].condition: unknown operator 'earlier'; operators are: all, any, not, equals, at_least_of, one_of, is_true, present, stated, in_code_set, same_as, before, after, on_or_before, on_or_after, within, duration, age, at_least, at_most, greater_than, less_than, between, some, none, every, count, other_line, use, constant",
     ),
     (
         "two operators in one condition",
         "condition: {present: transplant.indication}",
         "condition: {present: transplant.indication, constant: true}",
-        "46:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, at_least_of, one_of, is_true, present, stated, in_code_set, same_as, before, after, on_or_before, on_or_after, within, duration, age, at_least, at_most, greater_than, less_than, between, some, none, every, count, other_line, constant)",
+        "46:20: services[0].criteria[3].condition: a condition is a mapping with exactly one operator (all, any, not, equals, at_least_of, one_of, is_true, present, stated, in_code_set, same_as, before, after, on_or_before, on_or_after, within, duration, age, at_least, at_most, greater_than, less_than, between, some, none, every, count, other_line, use, constant)",
     ),
     (
         "unknown fact",

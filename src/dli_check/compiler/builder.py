@@ -89,8 +89,12 @@ class Builder:
         service_label: str,
         budget: list[int] | None = None,
         service_codes: Mapping[str, ProcedureCodeSet | None] | None = None,
+        conditions: Mapping[str, Any] | None = None,
     ) -> None:
         self.case_format, self.icd_sets, self.index = case_format, icd_sets, index
+        self.conditions = conditions or {}
+        """The conditions the rule file defines by name (`named`)."""
+        self._expanding: list[str] = []
         self.service_codes = service_codes or {}
         """Each service of the rule file and the codes that route a line to it, for
         `other_line`."""
@@ -380,6 +384,20 @@ class Builder:
             f"else ((_M, (), ()) if {a} {compare} {bound} else (_N, (), ({note} % ({a},),)))"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
+
+    def named(self, name: str, path: PathKey) -> Triple:
+        """The condition the rule file defines by `name`, compiled where it is used; a
+        problem in it is named where it is defined."""
+        cond = self.conditions.get(name)
+        if cond is None:
+            return self.fail(path, f"no condition named {name!r}{known_names(self.conditions)}")
+        if name in self._expanding:
+            return self.fail(path, f"the condition {name!r} uses itself")
+        self._expanding.append(name)
+        try:
+            return self.build(cond, ("conditions", name))
+        finally:
+            self._expanding.pop()
 
     def dated(self, function: str, first: str, other: str, args: tuple[object, ...]) -> Triple:
         """Two dates related by a `logic` function (``within``, ``lasted``, ``age``), called

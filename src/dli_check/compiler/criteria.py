@@ -441,7 +441,9 @@ def compile_services(
                 )
         expected = _expected_codes(service, procedure_sets, path, problems)
         label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
-        builder = Builder(case_format, icd_sets, index, problems, label, budget, routes)
+        builder = Builder(
+            case_format, icd_sets, index, problems, label, budget, routes, model.conditions
+        )
         criteria = []
         seen: set[str] = set()
         for j, criterion in enumerate(service.criteria):
@@ -487,7 +489,9 @@ def compile_services(
         for j, excluded in enumerate(service.not_governed_when):
             excluded_at: PathKey = (*path, "not_governed_when", j, "when")
             builder.criterion(f"not governed {j}", excluded.when, excluded_at)
-        chooser = Builder(case_format, icd_sets, index, problems, label, budget, routes)
+        chooser = Builder(
+            case_format, icd_sets, index, problems, label, budget, routes, model.conditions
+        )
         chosen = _choice(service, builder, chooser, path, problems)
         choice = None
         try:

@@ -535,4 +535,9 @@ class RuleFile(BaseModel):
     effective: Effective | None = None
     case: CaseDeclaration = CaseDeclaration()
     code_sets: dict[Name, CodeSet] = {}
+    conditions: dict[Name, Condition] = Field(
+        default={},
+        description="Conditions defined once by name, and used in criteria as `use: NAME`: "
+        "`rules show` prints the name, not the expansion.",
+    )
     services: list[Service] = Field(min_length=1)

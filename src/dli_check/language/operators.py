@@ -35,6 +35,7 @@ A condition is a mapping with exactly one operator::
     other_line: {service: S, where: COND, note: TEXT}
                                           some other line of the case, decided as S, meets
                                           COND (on its facts, other.F, and this line's)
+    use: NAME                             the condition the rule file defines by that name
     constant: true | false                a fixed answer ("never medically necessary")
 
 Compiled, each condition is three expressions: its status (``met``, ``not_met`` or
@@ -156,6 +157,9 @@ class Builder(Protocol):
 
     def dated(self, function: str, first: str, other: str, args: tuple[object, ...]) -> Triple:
         """Two dates related by a function of the compiler's logic."""
+
+    def named(self, name: str, path: PathKey) -> Triple:
+        """The condition the rule file defines by `name` (its ``conditions``)."""
 
     def count(
         self,
@@ -592,6 +596,15 @@ class Every(BaseModel):
     every: Quantifier
 
 
+class Use(BaseModel):
+    """A condition the rule file defines once by name (under ``conditions``) and uses in
+    several criteria; `rules show` prints its name. YAML anchors (``&name``, ``*name``)
+    work too, but copy the condition, so `rules show` prints it in full."""
+
+    model_config = STRICT
+    use: Name
+
+
 class Constant(BaseModel):
     """A fixed answer, for what a guideline never (or always) allows."""
 
@@ -922,6 +935,10 @@ def _other_line_text(cond: OtherLine) -> list[str]:
     return [head, *(f"  {x}" for x in inner)]
 
 
+def _compile_use(b: Builder, cond: Use, path: PathKey) -> Triple:
+    return b.named(cond.use, (*path, "use"))
+
+
 def _compile_constant(b: Builder, cond: Constant, path: PathKey) -> Triple:
     return ("_M" if cond.constant else "_N", "()", "()")
 
@@ -1129,6 +1146,13 @@ OPERATORS: dict[str, Operator] = {
             "  where: {same_as: {fact: other.date, other: service.date}}}",
         ),
         Operator(
+            "use",
+            Use,
+            _compile_use,
+            lambda c: [f"{c.use} (a named condition)"],
+            "use: adult-patient   # conditions: {adult-patient: {age: {birth: ..., at_least: 18}}}",
+        ),
+        Operator(
             "constant",
             Constant,
             _compile_constant,
@@ -1180,6 +1204,7 @@ Condition = Annotated[
     | Annotated[Count, Tag("count")]
     | Annotated[Every, Tag("every")]
     | Annotated[OtherLine, Tag("other_line")]
+    | Annotated[Use, Tag("use")]
     | Annotated[Constant, Tag("constant")],
     Discriminator(
         operator_of,
