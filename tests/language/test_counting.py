@@ -207,7 +207,7 @@ def test_a_named_condition_is_used_by_name(tmp_path: Path) -> None:
     reasons = _decide(rules, tried_a=True, tried_b=False, tried_c=False, doses_a_day=1)
     assert (reasons["two-of-three-tried"].status, reasons["again"].status) == ("not_met",) * 2
     assert reasons["two-of-three-tried"].notes[-1] == "1 of 3 met, 2 needed"
-    text = "\n".join(rules_lines(rules))
+    text = "\n".join(rules_lines(rules.latest))
     assert "two-of-three (a named condition)" in text
 
 
