@@ -285,12 +285,21 @@ def create_app(settings: Settings) -> FastAPI:
         )
         return JSONResponse(form, media_type=FHIR_JSON)
 
+    expanded: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """Each rule file's ValueSets per base URL, made once: a form asks for them as you type."""
+
     def value_set(request: Request, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        when = settings.clock().isoformat(timespec="seconds")
+        base = base_url(request)
         for rules in settings.rules:
-            for found in value_sets(rules, base_url(request), when=when):
+            key = (rules.sha256, base)
+            if key not in expanded:
+                if len(expanded) >= 16:  # base URLs come from requests: keep a few
+                    expanded.clear()
+                expanded[key] = value_sets(rules, base, when="")
+            for found in expanded[key]:
                 if wanted(found):
-                    return found
+                    when = settings.clock().isoformat(timespec="seconds")
+                    return {**found, "expansion": {**found["expansion"], "timestamp": when}}
         raise RequestError(404, "no such ValueSet", "not-found")
 
     @app.get("/ValueSet/$expand")
@@ -305,7 +314,8 @@ def create_app(settings: Settings) -> FastAPI:
         without ``|version``), filtered by text: what a form renderer asks as you type."""
         host_served(request)
         canonical_url, _, version = url.partition("|")
-        found = value_set(
+        found = await run_in_threadpool(
+            value_set,
             request,
             lambda v: v["url"] == canonical_url and version in ("", v["version"]),
         )
@@ -318,7 +328,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def get_value_set(set_id: str, request: Request) -> Response:
         """A ValueSet a Questionnaire binds, expanded (no one's data: no client token)."""
         host_served(request)
-        found = value_set(request, lambda v: v["id"] == set_id)
+        found = await run_in_threadpool(value_set, request, lambda v: v["id"] == set_id)
         return JSONResponse(found, media_type=FHIR_JSON)
 
     @app.post("/Questionnaire/$questionnaire-package")
