@@ -21,32 +21,44 @@ MN, NMN, INS = "medically_necessary", "not_medically_necessary", "insufficient_i
 
 # (name, changes, decision, statuses of the two criteria, notes of the AHI criterion)
 ROWS: list[tuple[str, dict[str, Any], str, list[str], tuple[str, ...]]] = [
-    ("all met", {}, MN, ["met", "met"], ()),
-    ("AHI exactly 15", {"sleep_studies.0.ahi": 15}, MN, ["met", "met"], ()),
+    ("all met", {}, MN, ["met", "met"], ("met by sleep_studies[0]",)),
+    (
+        "AHI exactly 15",
+        {"sleep_studies.0.ahi": 15},
+        MN,
+        ["met", "met"],
+        ("met by sleep_studies[0]",),
+    ),
     (
         "AHI below 15",
         {"sleep_studies.0.ahi": 12},
         NMN,
         ["met", "not_met"],
-        ("the study's AHI (12) is not at least 15",),
+        ("sleep_studies[0]: the study's AHI (12) is not at least 15",),
     ),
     (
         "one study of two qualifies",
         {"sleep_studies": [{"date": "2024-11-02", "ahi": 9}, {"date": "2025-01-05", "ahi": 31}]},
         MN,
         ["met", "met"],
-        (),
+        ("met by sleep_studies[1]",),  # the record that met it, and only that one
     ),
     (
         "the qualifying study came after the device",
         {"sleep_studies.0.date": "2025-03-01"},
         NMN,
         ["met", "not_met"],
-        ("the study (2025-03-01) is not before the device (2025-02-01)",),
+        ("sleep_studies[0]: the study (2025-03-01) is not before the device (2025-02-01)",),
     ),
     ("no sleep study", {"sleep_studies": []}, INS, ["met", "unknown"], ()),
     ("a study without its AHI", {"sleep_studies.0.ahi": DELETE}, INS, ["met", "unknown"], ()),
-    ("another diagnosis", {"patient.diagnoses": ["G47.30"]}, NMN, ["not_met", "met"], ()),
+    (
+        "another diagnosis",
+        {"patient.diagnoses": ["G47.30"]},
+        NMN,
+        ["not_met", "met"],
+        ("met by sleep_studies[0]",),
+    ),
 ]
 
 

@@ -200,3 +200,18 @@ def test_count_words_and_errors(count_rules: Any, tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         load_rules(path)
     assert "'report.drug' is not a fact of a record of tried" in str(caught.value)
+
+
+def test_a_record_that_decides_is_named(rules: Any) -> None:
+    records = [{"weeks": 4}, {"weeks": 20}]
+    case = {
+        "case_id": "L-3",
+        "tried": records,
+        "reported": records,
+        "services": [{"code": "J3590"}],
+    }
+    (line,) = evaluate(case, rules).services
+    notes = {r.criterion: r.notes for r in line.reasons}
+    assert notes["some-tried"] == ("met by tried[1]",)
+    assert notes["none-tried"] == ("met by tried[1]",)  # the record that breaks "none"
+    assert notes["every-tried"] == ("tried[0]: trial.weeks (4) is not at least 12",)

@@ -101,8 +101,27 @@ def some(
         if list_name in case.given:
             return ("not_met", (), (f"{list_name}: none given",))
         return ("unknown", (list_name,), ())
-    answers = [where(case, line, number, record, i) for i, record in enumerate(records)]
+    answers = _by_record(records, where, list_name, case, line, number)
+    for i, answer in enumerate(answers):
+        if answer[0] == "met":  # the record that met it, named
+            return ("met", (), (f"met by {list_name}[{i}]", *answer[2]))
     return combine(answers, "met", "not_met")
+
+
+def _by_record(
+    records: tuple[Mapping[str, Any], ...],
+    where: Callable[..., Answer],
+    list_name: str,
+    case: Case,
+    line: Line,
+    number: int,
+) -> list[Answer]:
+    """Each record's answer, its notes named by the record they are about."""
+    answers = []
+    for i, record in enumerate(records):
+        status, missing, notes = where(case, line, number, record, i)
+        answers.append((status, missing, tuple(f"{list_name}[{i}]: {n}" for n in notes)))
+    return answers
 
 
 def no_record(
@@ -265,8 +284,7 @@ def every(
         if list_name in case.given:
             return ("met", (), (f"{list_name}: none given",))
         return ("unknown", (list_name,), ())
-    answers = [where(case, line, number, record, i) for i, record in enumerate(records)]
-    return combine(answers, "not_met", "met")
+    return combine(_by_record(records, where, list_name, case, line, number), "not_met", "met")
 
 
 def match_codes(
