@@ -43,7 +43,9 @@ case:
         tried_a: {type: boolean, description: A tried., question: Was drug A tried?}
         tried_b: {type: boolean, description: B tried., question: Was drug B tried?}
         tried_c: {type: boolean, description: C tried., question: Was drug C tried?}
-        doses_a_day: {type: number, description: Doses., question: How many doses a day?}
+        doses_a_day: {type: number, description: Doses., question: How many doses a day?,
+                      unit: doses/day, minimum: 0, maximum: 10}
+        weight: {type: number, description: Weight., question: What is the weight?, unit: kg}
   service:
     facts: {}
 """,
@@ -104,6 +106,23 @@ def test_equals_compares_numbers(rules: Any, doses: float | None, status: str) -
         ),
         ("count: 2", "count: 4", "count is 4, but there are 3 conditions"),
         ("count: 2", "count: 0", "Input should be greater than or equal to 1"),
+        # thresholds outside a fact's declared bounds, and facts of different units
+        (
+            "value: 1}",
+            "value: 11}",
+            "criteria[1].condition.equals.value: 11 is outside what 'history.doses_a_day' may "
+            "hold (0 to 10)",
+        ),
+        (
+            "{equals: {fact: history.doses_a_day, value: 1}}",
+            "{between: {fact: history.doses_a_day, min: -1, max: 2}}",
+            "between.min: -1 is outside what 'history.doses_a_day' may hold (0 to 10)",
+        ),
+        (
+            "{equals: {fact: history.doses_a_day, value: 1}}",
+            "{at_most: {fact: history.doses_a_day, other: history.weight}}",
+            "'history.doses_a_day' and 'history.weight' have different units (doses/day and kg)",
+        ),
     ],
 )
 def test_errors_name_the_place(tmp_path: Path, old: str, new: str, message: str) -> None:

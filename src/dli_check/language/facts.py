@@ -42,6 +42,16 @@ class Fact:
         return self.declaration.default is not None
 
     @property
+    def bounds(self) -> tuple[int | float | None, int | float | None]:
+        """A number's declared minimum and maximum (None: no bound)."""
+        return (self.declaration.minimum, self.declaration.maximum)
+
+    @property
+    def unit(self) -> str | None:
+        """A number's declared unit, if any."""
+        return self.declaration.unit
+
+    @property
     def type(self) -> str:
         """The fact's type: boolean, date, choice, identifier, number, code or codes."""
         return self.declaration.type

@@ -88,6 +88,14 @@ class FactInfo(Protocol):
     def has_default(self) -> bool:
         """Whether the fact declares a default."""
 
+    @property
+    def bounds(self) -> tuple[int | float | None, int | float | None]:
+        """A number's declared minimum and maximum (None: no bound)."""
+
+    @property
+    def unit(self) -> str | None:
+        """A number's declared unit, if any."""
+
 
 class Builder(Protocol):
     """The code writer operators compile with, as the compiler provides it
@@ -704,6 +712,8 @@ def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
     fact = b.typed(args.fact, (*where, "fact"), types, "equals")
     if fact is None:
         return b.failed()
+    if fact.type == "number" and not _within_bounds(fact, args.value):
+        return b.fail((*where, "value"), _outside(args.fact, fact, args.value))
     wanted = fact.type if fact.type in _EQUALS_VALUES else "text"
     if _equals_kind(args.value) != wanted:
         words = _EQUALS_VALUES.get(fact.type, "a string")
@@ -795,13 +805,32 @@ def _compile_comparison(
     def compile_(b: Builder, cond: Any, path: PathKey) -> Triple:
         args: Comparison = getattr(cond, op)
         where = (*path, op)
-        b.typed(args.fact, (*where, "fact"), ("number",), op)
+        fact = b.typed(args.fact, (*where, "fact"), ("number",), op)
         if args.other is not None:
-            b.typed(args.other, (*where, "other"), ("number",), op)
+            other = b.typed(args.other, (*where, "other"), ("number",), op)
+            if fact is not None and other is not None and fact.unit != other.unit:
+                units = f"{fact.unit or 'no unit'} and {other.unit or 'no unit'}"
+                message = f"{args.fact!r} and {args.other!r} have different units ({units})"
+                return b.fail(where, message)
             return b.compare(args.fact, compare, args.other, words)
+        if fact is not None and not _within_bounds(fact, args.value):
+            return b.fail((*where, "value"), _outside(args.fact, fact, args.value))
         return b.compare_value(args.fact, compare, args.value, words)
 
     return compile_
+
+
+def _within_bounds(fact: FactInfo, value: object) -> bool:
+    low, high = fact.bounds
+    if not isinstance(value, int | float):
+        return True
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _outside(path: str, fact: FactInfo, value: object) -> str:
+    low, high = fact.bounds
+    shown = f"{'' if low is None else low} to {'' if high is None else high}".strip()
+    return f"{value} is outside what {path!r} may hold ({shown})"
 
 
 def _compile_date_order(
@@ -880,7 +909,11 @@ def _age_text(cond: Age) -> list[str]:
 
 def _compile_between(b: Builder, cond: Between, path: PathKey) -> Triple:
     args = cond.between
-    b.typed(args.fact, (*path, "between", "fact"), ("number",), "between")
+    fact = b.typed(args.fact, (*path, "between", "fact"), ("number",), "between")
+    for end in ("min", "max"):
+        value = getattr(args, end)
+        if fact is not None and not _within_bounds(fact, value):
+            return b.fail((*path, "between", end), _outside(args.fact, fact, value))
     low, high = b.constant(args.min), b.constant(args.max)
     return b.test(args.fact, f"{low} <= {{v}} <= {high}")
 
