@@ -3,6 +3,16 @@ whose criteria and case section each test writes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dli_check import RuleFileError, load_rules
+
+if TYPE_CHECKING:
+    from dli_check.engine.decider import Decider
+
 HEAD = """\
 rules_format: 2
 guideline:
@@ -40,3 +50,22 @@ def rule_file(guideline_id: str, title: str, criteria: str, case: str) -> str:
     """The rule file's YAML: `criteria` (items of the service's list, indented six
     spaces) and `case` (the case section, from ``case:`` on)."""
     return HEAD.format(id=guideline_id, title=title) + criteria + OUTCOMES + case
+
+
+def loaded(text: str, directory: Path) -> Decider:
+    """A rule file's YAML, written to `directory` and loaded."""
+    path = directory / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_rules(path)
+
+
+def refused(text: str, directory: Path) -> str:
+    """What loading a rule file's YAML (written to `directory`) is refused with; the
+    message starts with the file's path."""
+    path = directory / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    said = str(caught.value)
+    assert said.startswith(f"{path}:"), said
+    return said

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-from made_up_rules import rule_file
+from made_up_rules import loaded, refused, rule_file
 from pydantic import TypeAdapter
 
-from dli_check import RuleFileError, evaluate, load_rules
+from dli_check import evaluate
 from dli_check.language.operators import OPERATORS, Condition
 
 RULES = rule_file(
@@ -54,9 +54,7 @@ case:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("rules") / "step.yaml"
-    path.write_text(RULES, encoding="utf-8")
-    return load_rules(path)
+    return loaded(RULES, tmp_path_factory.mktemp("rules"))
 
 
 def _decide(rules: Any, **history: Any) -> Any:
@@ -126,12 +124,8 @@ def test_equals_compares_numbers(rules: Any, doses: float | None, status: str) -
     ],
 )
 def test_errors_name_the_place(tmp_path: Path, old: str, new: str, message: str) -> None:
-    path = tmp_path / "step.yaml"
-    path.write_text(RULES.replace(old, new), encoding="utf-8")
-    with pytest.raises(RuleFileError) as caught:
-        load_rules(path)
-    said = str(caught.value)
-    assert said.startswith(f"{path}:") and message in said, said
+    said = refused(RULES.replace(old, new), tmp_path)
+    assert message in said, said
 
 
 def test_the_compiled_code_and_the_words(rules: Any) -> None:
@@ -220,9 +214,7 @@ NAMED = RULES.replace(
 def test_a_named_condition_is_used_by_name(tmp_path: Path) -> None:
     from dli_check.outputs.explain import rules_lines
 
-    path = tmp_path / "named.yaml"
-    path.write_text(NAMED, encoding="utf-8")
-    rules = load_rules(path)
+    rules = loaded(NAMED, tmp_path)
     reasons = _decide(rules, tried_a=True, tried_b=False, tried_c=False, doses_a_day=1)
     assert (reasons["two-of-three-tried"].status, reasons["again"].status) == ("not_met",) * 2
     assert reasons["two-of-three-tried"].notes[-1] == "1 of 3 met, 2 needed"
@@ -245,8 +237,5 @@ def test_a_named_condition_is_used_by_name(tmp_path: Path) -> None:
     ],
 )
 def test_named_condition_errors(tmp_path: Path, change: tuple[str, str], message: str) -> None:
-    path = tmp_path / "named.yaml"
-    path.write_text(NAMED.replace(*change), encoding="utf-8")
-    with pytest.raises(RuleFileError) as caught:
-        load_rules(path)
-    assert message in str(caught.value), str(caught.value)
+    said = refused(NAMED.replace(*change), tmp_path)
+    assert message in said, said

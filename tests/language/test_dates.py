@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from made_up_rules import rule_file
+from made_up_rules import loaded, refused, rule_file
 
-from dli_check import RuleFileError, evaluate, load_rules
+from dli_check import evaluate
 from dli_check.outputs.explain import python_source, rules_lines
 
 RULES = rule_file(
@@ -57,9 +57,7 @@ case:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("rules") / "dates.yaml"
-    path.write_text(RULES, encoding="utf-8")
-    return load_rules(path)
+    return loaded(RULES, tmp_path_factory.mktemp("rules"))
 
 
 def _reason(rules: Any, criterion: str, date: str | None = "2025-06-13", **patient: str) -> Any:
@@ -182,11 +180,7 @@ def test_an_absent_date_is_asked_for(rules: Any) -> None:
     ],
 )
 def test_errors_name_the_place(tmp_path: Path, old: str, new: str, message: str) -> None:
-    path = tmp_path / "dates.yaml"
-    path.write_text(RULES.replace(old, new), encoding="utf-8")
-    with pytest.raises(RuleFileError) as caught:
-        load_rules(path)
-    assert str(caught.value).startswith(f"{path}:") and message in str(caught.value)
+    assert message in refused(RULES.replace(old, new), tmp_path)
 
 
 def test_the_words_and_the_code(rules: Any) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from made_up_rules import rule_file
+from made_up_rules import loaded, refused, rule_file
 
-from dli_check import evaluate, load_rules
+from dli_check import evaluate
 from dli_check.outputs.explain import rules_lines
 
 CRITERIA = """\
@@ -51,9 +51,7 @@ case:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("rules") / "lists.yaml"
-    path.write_text(RULES, encoding="utf-8")
-    return load_rules(path)
+    return loaded(RULES, tmp_path_factory.mktemp("rules"))
 
 
 ABSENT = object()
@@ -131,9 +129,7 @@ COUNT_RULES = RULES.replace(
 
 @pytest.fixture(scope="module")
 def count_rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("rules") / "count.yaml"
-    path.write_text(COUNT_RULES, encoding="utf-8")
-    return load_rules(path)
+    return loaded(COUNT_RULES, tmp_path_factory.mktemp("rules"))
 
 
 # tried records (weeks, drug), or ABSENT -> (status, note) of two-long-trials, then of
@@ -191,15 +187,10 @@ def test_count_at_most_over_an_open_list(count_rules: Any, reported: Any, status
 
 
 def test_count_words_and_errors(count_rules: Any, tmp_path: Path) -> None:
-    from dli_check import RuleFileError
-
     text = "\n".join(rules_lines(count_rules))
     assert "the number of different trial.drug of tried is at least 2" in text
-    path = tmp_path / "bad.yaml"
-    path.write_text(COUNT_RULES.replace("distinct: trial.drug", "distinct: report.drug"))
-    with pytest.raises(RuleFileError) as caught:
-        load_rules(path)
-    assert "'report.drug' is not a fact of a record of tried" in str(caught.value)
+    said = refused(COUNT_RULES.replace("distinct: trial.drug", "distinct: report.drug"), tmp_path)
+    assert "'report.drug' is not a fact of a record of tried" in said
 
 
 def test_a_record_that_decides_is_named(rules: Any) -> None:

@@ -185,10 +185,6 @@ def count_records(
     return ("unknown", missing, (said,))
 
 
-UNITS = ("days", "weeks", "months", "years")
-"""The units of a span of time; months and years are calendar ones."""
-
-
 def shifted(day: dt.date, amount: int, unit: str) -> dt.date:
     """`day` moved by `amount` (negative: back) `unit`s; a calendar month or year that
     lands past its month's end lands on that end (2024-08-31 less 6 months: 2024-02-29).

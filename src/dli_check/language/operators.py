@@ -249,6 +249,17 @@ class DateComparison(BaseModel):
         return self
 
 
+def _need_a_bound(least: object, most: object) -> None:
+    if least is None and most is None:
+        raise ValueError("give at_least, at_most or both")
+
+
+def _bound_words(least: object, most: object) -> str:
+    """``at least 2 and at most 5``, leaving out a bound not given."""
+    pairs = (("at least", least), ("at most", most))
+    return " and ".join(f"{words} {bound}" for words, bound in pairs if bound is not None)
+
+
 class Span(BaseModel):
     """A span of time: a number of days, weeks, or calendar months or years (one unit)."""
 
@@ -268,6 +279,10 @@ class Span(BaseModel):
         """The (amount, unit) pairs given: one, once valid."""
         units = ("days", "weeks", "months", "years")
         return [(n, u) for u in units if (n := getattr(self, u)) is not None]
+
+    def __str__(self) -> str:
+        amount, unit = self.given()[0]
+        return f"{amount} {unit}"
 
 
 class WithinArgs(Span):
@@ -296,8 +311,7 @@ class DurationArgs(BaseModel):
 
     @model_validator(mode="after")
     def _bounded(self) -> DurationArgs:
-        if self.at_least is None and self.at_most is None:
-            raise ValueError("give at_least, at_most or both")
+        _need_a_bound(self.at_least, self.at_most)
         return self
 
 
@@ -314,8 +328,7 @@ class AgeArgs(BaseModel):
 
     @model_validator(mode="after")
     def _bounded(self) -> AgeArgs:
-        if self.at_least is None and self.at_most is None:
-            raise ValueError("give at_least, at_most or both")
+        _need_a_bound(self.at_least, self.at_most)
         return self
 
 
@@ -568,8 +581,7 @@ class Counting(BaseModel):
 
     @model_validator(mode="after")
     def _bounded(self) -> Counting:
-        if self.at_least is None and self.at_most is None:
-            raise ValueError("give at_least, at_most or both")
+        _need_a_bound(self.at_least, self.at_most)
         low, high = self.at_least, self.at_most
         if low is not None and high is not None and high < low:
             raise ValueError("at_most is less than at_least")
@@ -882,12 +894,7 @@ def _compile_duration(b: Builder, cond: Duration, path: PathKey) -> Triple:
 
 def _duration_text(cond: Duration) -> list[str]:
     args = cond.duration
-    bounds = " and ".join(
-        f"{w} {span.given()[0][0]} {span.given()[0][1]}"
-        for w, span in (("at least", args.at_least), ("at most", args.at_most))
-        if span is not None
-    )
-    return [f"from {args.from_} to {args.to} is {bounds}"]
+    return [f"from {args.from_} to {args.to} is {_bound_words(args.at_least, args.at_most)}"]
 
 
 def _compile_age(b: Builder, cond: Age, path: PathKey) -> Triple:
@@ -899,11 +906,7 @@ def _compile_age(b: Builder, cond: Age, path: PathKey) -> Triple:
 
 def _age_text(cond: Age) -> list[str]:
     args = cond.age
-    bounds = " and ".join(
-        f"{w} {n}"
-        for w, n in (("at least", args.at_least), ("at most", args.at_most))
-        if n is not None
-    )
+    bounds = _bound_words(args.at_least, args.at_most)
     return [f"the age from {args.birth} on {args.as_of} is {bounds}"]
 
 
@@ -931,11 +934,7 @@ def _compile_count(b: Builder, cond: Count, path: PathKey) -> Triple:
 def _count_text(cond: Count) -> list[str]:
     args = cond.count
     what = f"different {args.distinct} of {args.of}" if args.distinct else f"records of {args.of}"
-    bounds = " and ".join(
-        f"{words} {n}"
-        for words, n in (("at least", args.at_least), ("at most", args.at_most))
-        if n is not None
-    )
+    bounds = _bound_words(args.at_least, args.at_most)
     if args.where is None:
         return [f"the number of {what} is {bounds}"]
     inner = condition_text(args.where)
