@@ -175,7 +175,7 @@ def test_a_worker_that_dies_ends_the_batch_after_the_records_before_it(
     (tmp_path / "case-0900-die.json").write_text(json.dumps(BASE_CASE))
     monkeypatch.setattr(batch, "evaluate_input", _die_on)  # forked workers inherit it
     found = list_inputs(tmp_path)
-    records: list[Record] = []  # chunks of 256: the first two are whole by then
+    records: list[Record] = []  # chunks of 256: the other worker's first one is whole
     started = time.monotonic()
     with pytest.raises(batch.WorkerDied) as caught:
         records.extend(run_batch(found.items, workers=2))
@@ -183,7 +183,9 @@ def test_a_worker_that_dies_ends_the_batch_after_the_records_before_it(
     assert str(caught.value) == "a worker ended unexpectedly (exit status 3)"
     names = [Path(r.source).name for r in records]
     assert names == [f"case-{i:04d}.json" for i in range(len(names))]  # in order, no gap
-    assert 512 <= len(records) <= 900
+    # What the dying worker finished but had not yet sent when it died is not written (the
+    # batch says it failed, and a resume does those again): how much depends on timing.
+    assert 256 <= len(records) <= 900
     assert all(r.decision is not None for r in records)
 
 
