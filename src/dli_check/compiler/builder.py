@@ -25,6 +25,8 @@ from dli_check.compiler.logic import (
     count_of,
     count_records,
     every,
+    exact,
+    half_up,
     identifiers_differ,
     lasted,
     match_codes,
@@ -33,9 +35,11 @@ from dli_check.compiler.logic import (
     same_identifier,
     some,
     within,
+    worked,
 )
 from dli_check.errors import PathKey, Problem
-from dli_check.language.facts import Fact
+from dli_check.language import expressions
+from dli_check.language.facts import DerivedFact, Fact
 from dli_check.results import Status
 from dli_check.values.codes import IcdCodeSet, ProcedureCodeSet
 from dli_check.values.icd10cm import CodeIndex, releases_on
@@ -123,6 +127,9 @@ class Builder:
             "_other": other_lines,
             "_index": index,
             "_releases_on": releases_on,
+            "_q": exact,
+            "_round": half_up,
+            "_worked": worked,
         }
         self.constants = Constants("_c", self.names)
         self.functions: list[str] = []
@@ -175,7 +182,7 @@ class Builder:
 
     # Facts.
 
-    def lookup(self, path: str, where: PathKey) -> Fact | None:
+    def lookup(self, path: str, where: PathKey) -> Fact | DerivedFact | None:
         """The declared fact a path names, checking where it may be used; None (with a
         problem recorded) when it cannot."""
         fact = self._resolve(path)
@@ -214,15 +221,15 @@ class Builder:
                 self._uses_bound = True
         return fact
 
-    def _resolve(self, path: str) -> Fact | None:
-        """The declared fact a path names; in an `other_line` condition, ``other.<field>``
-        is the other line's fact of that field."""
+    def _resolve(self, path: str) -> Fact | DerivedFact | None:
+        """The declared fact (or derived number) a path names; in an `other_line`
+        condition, ``other.<field>`` is the other line's fact of that field."""
         if path.startswith("other.") and self._scope.other:
             base = self.case_format.facts.get(f"service.{path[6:]}")
             if base is None:
                 return None
             return Fact(path, base.owner, "other", base.field, base.rule_model)
-        return self.case_format.facts.get(path)
+        return self.case_format.facts.get(path) or self.case_format.derived.get(path)
 
     def holder(self, path: str) -> str:
         """The local that holds the line a line fact is read from: the other line of an
@@ -249,7 +256,9 @@ class Builder:
         if fact is None:
             scope.head.append(f"    {local} = None")
             return local
-        if fact.kind == "record":
+        if isinstance(fact, DerivedFact):
+            scope.head.append(f"    {local} = {self._formula(fact)}")
+        elif fact.kind == "record":
             owner = f"record_{fact.owner}"
             if owner not in scope.head_names:
                 scope.head_names.add(owner)
@@ -266,9 +275,38 @@ class Builder:
         scope.facts[path] = fact
         return local
 
+    def _formula(self, derived: DerivedFact) -> str:
+        """The expression computing a derived number, exactly (as fractions): None when a
+        fact it reads is absent or it would divide by zero."""
+        inputs = {name: self.fact(name) for name in derived.inputs}
+        guards = [f"{local} is None" for local in inputs.values()]
+
+        def python(node: expressions.Node) -> str:
+            return expressions.text(
+                node,
+                show=lambda name: f"_q({inputs[name]})",
+                number=lambda n: self.constant(n.value),
+                function=lambda name: "_round" if name == "round" else name,
+            )
+
+        def divisors(node: expressions.Node) -> None:  # inner ones first: each is guarded
+            for child in _children(node):
+                divisors(child)
+            if isinstance(node, expressions.BinOp) and node.op == "/":
+                guards.append(f"{python(node.right)} == 0")
+
+        divisors(derived.tree)
+        return f"None if {' or '.join(guards)} else {python(derived.tree)}"
+
     def missing(self, path: str) -> str:
-        """The expression naming an absent fact as a case path."""
+        """The expression naming an absent fact as a case path; for a derived number,
+        the absent facts it reads, or, when it divides by zero, those it divides by."""
         fact = self._scope.facts.get(path) or self.case_format.facts.get(path)
+        if isinstance(fact, DerivedFact):
+            absent = _concat(
+                [f"({self.missing(i)} if {self.fact(i)} is None else ())" for i in fact.inputs]
+            )
+            return f"({absent} or {_concat([self.missing(i) for i in _divisors(fact.tree)])})"
         if fact is None:
             return "()"
         if fact.kind == "record":
@@ -285,7 +323,7 @@ class Builder:
 
     def typed(
         self, path: str, where: PathKey, allowed: tuple[str, ...], operator: str
-    ) -> Fact | None:
+    ) -> Fact | DerivedFact | None:
         """The fact, if it exists and its type suits the operator."""
         fact = self.lookup(path, where)
         if fact is None:
@@ -297,10 +335,10 @@ class Builder:
             return None
         return fact
 
-    def choice(self, fact: Fact, value: object, where: PathKey) -> None:
+    def choice(self, fact: Fact | DerivedFact, value: object, where: PathKey) -> None:
         """Check that a value is one the fact may hold."""
-        choices = fact.declaration.choices
-        if fact.type == "choice" and choices and value not in choices:
+        choices = fact.declaration.choices if isinstance(fact, Fact) else None
+        if choices and value not in choices:
             self.problems.append(
                 Problem(
                     where,
@@ -334,19 +372,19 @@ class Builder:
         """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``).
         When not met, the note `failed` says why: ``{label}`` stands for the fact's label and
         ``{value}`` for the value the case gives."""
-        v, k = self.fact(path), self.new()
-        if failed is None:
+        v, k, unknown = self.fact(path), self.new(), self.unknown_notes(path)
+        if failed is None and unknown == "()":
             self.line(
                 f"s{k}, m{k} = (_U, {self.missing(path)}) if {v} is None "
                 f"else ((_M if {expression.format(v=v)} else _N), ())"
             )
             return (f"s{k}", f"m{k}", "()")
         label = self.label(path).replace("%", "%%")
-        text = failed.replace("%", "%%").format(label=label, value="%s")
+        text = (failed or "{label} is {value}").replace("%", "%%").format(label=label, value="%s")
         note = self.constant(text)
-        said = f"({note} % ({v},),)" if "%s" in text else f"({note},)"
+        said = f"({note} % ({self.shown(path)},),)" if "%s" in text else f"({note},)"
         self.line(
-            f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, ()) if {v} is None "
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, {unknown}) if {v} is None "
             f"else ((_M, (), ()) if {expression.format(v=v)} else (_N, (), {said}))"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
@@ -361,13 +399,14 @@ class Builder:
         note = self.constant(self._sentence(first, words, other))
         fact = self._resolve(first)
         test = f"{a} {compare} {b}"
-        otherwise = f"(_N, (), ({note} % ({a}, {b}),))"
+        otherwise = f"(_N, (), ({note} % ({self.shown(first)}, {self.shown(other)}),))"
         if fact is not None and fact.type == "identifier" and compare == "==":
             test = f"({test} or _same_id({a}) == _same_id({b}))"  # the usual case: equal as given
             otherwise = f"_loose_id({a}, {b}, {note})"  # written differently, or not the same
         self.line(
             f"s{k}, m{k}, n{k} = (_U, ({self.missing(first)} if {a} is None else ()) + "
-            f"({self.missing(other)} if {b} is None else ()), ()) "
+            f"({self.missing(other)} if {b} is None else ()), "
+            f"{_concat([self.unknown_notes(first), self.unknown_notes(other)])}) "
             f"if {a} is None or {b} is None else ((_M, (), ()) if {test} else {otherwise})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
@@ -379,9 +418,14 @@ class Builder:
         bound = self.constant(value)
         label = self.label(first).replace("%", "%%")
         note = self.constant(f"{label} (%s) is not {words} {value}")
+        shown = self.shown(first)
+        met = "()"
+        if shown != a:  # a derived number: how it was computed, whichever way it came out
+            met = f"({self.constant(f'{label} (%s) is {words} {value}')} % ({shown},),)"
         self.line(
-            f"s{k}, m{k}, n{k} = (_U, {self.missing(first)}, ()) if {a} is None "
-            f"else ((_M, (), ()) if {a} {compare} {bound} else (_N, (), ({note} % ({a},),)))"
+            f"s{k}, m{k}, n{k} = (_U, {self.missing(first)}, {self.unknown_notes(first)}) "
+            f"if {a} is None else ((_M, (), {met}) if {a} {compare} {bound} "
+            f"else (_N, (), ({note} % ({shown},),)))"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 
@@ -416,8 +460,37 @@ class Builder:
 
     def label(self, path: str) -> str:
         """A fact in words ("the visit's date"), or its path if it has no label."""
-        fact = self.case_format.facts.get(path)
+        fact = self.case_format.facts.get(path) or self.case_format.derived.get(path)
         return fact.label(self.service_label) if fact else path
+
+    def shown(self, path: str) -> str:
+        """The expression showing a fact's value in a note: for a derived number, how it
+        was computed ("300 mg * 28 days / 14 days = 600 mg")."""
+        v = self.fact(path)
+        derived = self.case_format.derived.get(path)
+        if derived is None or self._resolve(path) is not derived:
+            return v
+        units = {i: self.case_format.facts[i].unit for i in derived.inputs}
+        place = {name: k for k, name in enumerate(derived.inputs)}
+        template = expressions.text(
+            derived.tree,
+            show=lambda name: f"\0{place[name]}\0" + (f" {units[name]}" if units[name] else ""),
+        )
+        template = re.sub("\0([0-9]+)\0", r"%(\1)s", template.replace("%", "%%"))
+        inputs = ", ".join(self.fact(i) for i in derived.inputs)
+        return (
+            f"_worked({self.constant(template)}, ({inputs},), {v}, {self.constant(derived.unit)})"
+        )
+
+    def unknown_notes(self, path: str) -> str:
+        """The notes of a comparison left unknown by a fact: for a derived number that
+        divides by zero, a note that says so (an absent fact is asked for instead)."""
+        derived = self.case_format.derived.get(path)
+        if derived is None or self._resolve(path) is not derived or not _divisors(derived.tree):
+            return "()"
+        note = self.constant(f"{self.label(path)} cannot be computed: it would divide by zero")
+        given = " and ".join(f"{self.fact(i)} is not None" for i in derived.inputs)
+        return f"(({note},) if {given} else ())"
 
     def not_given(self, path: str) -> str:
         """That a fact was not given, in words: a date's label names what it dates ("the
@@ -593,6 +666,26 @@ class Builder:
         return (f"s{k}", f"m{k}", f"n{k}")
 
 
+def _children(node: expressions.Node) -> tuple[expressions.Node, ...]:
+    if isinstance(node, expressions.BinOp):
+        return (node.left, node.right)
+    if isinstance(node, expressions.Neg):
+        return (node.operand,)
+    if isinstance(node, expressions.Call):
+        return node.args
+    return ()
+
+
+def _divisors(node: expressions.Node) -> tuple[str, ...]:
+    """The facts a formula divides by, each once."""
+    found: list[str] = []
+    for child in _children(node):
+        found += _divisors(child)
+    if isinstance(node, expressions.BinOp) and node.op == "/":
+        found += expressions.references(node.right)
+    return tuple(dict.fromkeys(found))
+
+
 @dataclass
 class _Scope:
     """The function being written: the top level, or the condition of a `some` or an
@@ -606,7 +699,7 @@ class _Scope:
     body: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     locals: dict[str, str] = field(default_factory=dict)
-    facts: dict[str, Fact] = field(default_factory=dict)
+    facts: dict[str, Fact | DerivedFact] = field(default_factory=dict)
     count: int = 0
 
     def source(self, name: str, *, criteria: bool) -> str:

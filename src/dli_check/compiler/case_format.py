@@ -29,13 +29,14 @@ from dli_check.compiler.validator import (
     write_validator,
 )
 from dli_check.errors import PathKey, Problem, RuleProblems
+from dli_check.language import expressions
 from dli_check.language.fact_types import FACT_TYPES
-from dli_check.language.facts import Fact
+from dli_check.language.facts import DerivedFact, Fact
 from dli_check.language.read import RuleModel
 from dli_check.values.case import Case, ValueProblem
 
 if TYPE_CHECKING:
-    from dli_check.language.model import CaseDeclaration, FactDeclaration
+    from dli_check.language.model import CaseDeclaration, DerivedDeclaration, FactDeclaration
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class CaseFormat:
     """What asks for a missing fact (``visits.date``) or list record (``visits``)."""
     received: str | None
     """The record's date fact that says when a case was received (``claim.received``)."""
+    derived: dict[str, DerivedFact] = dataclasses.field(default_factory=dict)
+    """Every derived number rules may name, by its path."""
 
     @property
     def declaration(self) -> CaseDeclaration:
@@ -134,15 +137,93 @@ def build_case_format(rule_model: RuleModel) -> CaseFormat:
         received is None or received.kind != "record" or received.type != "date"
     ):
         raise _problem(("case", "received"), "received names a record's date fact")
+    derived = _derived(declaration, facts)
+    # A derived number's name may be repeated: a case that gives one is told it may not.
     names = {*ENGINE_FIELDS, *LINE_FIELDS, *owners, *(f.field for f in facts.values())}
+    names.update(d.field for d in derived.values())
     source, run = write_validator(declaration, facts)
     questions: dict[str, str | None] = {
         f"{f.owner}.{f.field}": f.declaration.question for f in facts.values()
     }
     questions.update((name, listed.question) for name, listed in declaration.lists.items())
     return CaseFormat(
-        rule_model, facts, items, frozenset(names), source, run, questions, declaration.received
+        rule_model,
+        facts,
+        items,
+        frozenset(names),
+        source,
+        run,
+        questions,
+        declaration.received,
+        derived,
     )
+
+
+def _derived(declaration: CaseDeclaration, facts: dict[str, Fact]) -> dict[str, DerivedFact]:
+    """The derived numbers each entity declares, their formulas read and their units
+    checked; `RuleProblems` with every one that cannot work."""
+    entities: list[tuple[str, str, str, Mapping[str, DerivedDeclaration], PathKey]] = [
+        (name, name, "record", record.derived, ("case", "records", name))
+        for name, record in declaration.records.items()
+    ]
+    entities += [
+        (listed.item, name, "list", listed.derived, ("case", "lists", name))
+        for name, listed in declaration.lists.items()
+    ]
+    entities.append(
+        ("service", "services", "service", declaration.service.derived, ("case", "service"))
+    )
+    found: dict[str, DerivedFact] = {}
+    problems: list[Problem] = []
+    for prefix, owner, kind, declared, where in entities:
+        for field, d in declared.items():
+            path, at = f"{prefix}.{field}", (*where, "derived", field)
+            try:
+                found[path] = _derived_fact(path, owner, kind, field, d, facts, at)
+            except RuleProblems as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise RuleProblems(problems)
+    return found
+
+
+def _derived_fact(
+    path: str,
+    owner: str,
+    kind: str,
+    field: str,
+    d: DerivedDeclaration,
+    facts: dict[str, Fact],
+    at: PathKey,
+) -> DerivedFact:
+    if path in facts:
+        raise _problem(at, f"{path!r} is a declared fact already")
+    try:
+        tree = expressions.parse(d.formula)
+    except expressions.FormulaError as exc:
+        raise _problem((*at, "formula"), str(exc)) from None
+    if expressions.divides_by_zero(tree):
+        raise _problem((*at, "formula"), "divides by the number 0")
+    inputs = expressions.references(tree)
+    for name in inputs:
+        fact = facts.get(name)
+        if fact is None:
+            raise _problem((*at, "formula"), f"{name!r} is not a declared fact")
+        if fact.type != "number":
+            raise _problem((*at, "formula"), f"{name!r} is a {fact.type} fact, not a number")
+        if fact.kind == "list" and (kind != "list" or fact.owner != owner):
+            raise _problem(
+                (*at, "formula"), f"{name!r} is a fact of {fact.owner}'s records, not of {owner}"
+            )
+    try:
+        unit = expressions.unit_of(tree, lambda name: facts[name].unit)
+    except expressions.FormulaError as exc:
+        raise _problem((*at, "formula"), str(exc)) from None
+    computed = str(unit)
+    if d.unit is not None and d.unit != computed and not (d.unit == "%" and not computed):
+        gives = f"gives {computed}" if computed else "gives a number with no unit"
+        raise _problem((*at, "unit"), f"the formula {gives}, not {d.unit}")
+    return DerivedFact(path, owner, kind, field, tree, inputs, d.unit or computed or None, d.label)
 
 
 def _problem(path: PathKey, message: str) -> RuleProblems:

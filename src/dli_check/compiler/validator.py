@@ -113,7 +113,7 @@ def unknown_keys(
         if key in allowed:
             continue
         if key in renamed:
-            problem(problems, (*path, key), f"is no longer a field: use {renamed[key]}")
+            problem(problems, (*path, key), renamed[key])
         elif key in field_names:
             problem(problems, (*path, key), "is not a known field")
         else:
@@ -341,10 +341,17 @@ class _ValidatorWriter:
         return frozenset(names)
 
     def renamed(self) -> dict[str, str]:
+        """Keys a case may not give, named with what to do instead."""
+        d = self.declaration
         renamed = {
-            old: f"{new} (a line's procedure code)" for old, new in RETIRED_LINE_FIELDS.items()
+            old: f"is no longer a field: use {new} (a line's procedure code)"
+            for old, new in RETIRED_LINE_FIELDS.items()
         }
-        for name, listed in self.declaration.lists.items():
+        for name, listed in d.lists.items():
             if listed.replaces:
-                renamed[listed.replaces] = f"{name}, a list of records"
+                renamed[listed.replaces] = f"is no longer a field: use {name}, a list of records"
+        derived = [r.derived for r in d.records.values()] + [x.derived for x in d.lists.values()]
+        for fields in (*derived, d.service.derived):
+            for field in fields:
+                renamed[field] = "is computed by the rule file (derived), not given by a case"
         return renamed

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dli_check.language.expressions import Node
 from dli_check.language.read import RuleModel
 
 if TYPE_CHECKING:
@@ -68,3 +69,29 @@ class Fact:
         if self.kind == "other":
             return f"{label.replace('{service}', 'the line')} on the other line"
         return label.replace("{service}", service_label)
+
+
+@dataclass(frozen=True)
+class DerivedFact:
+    """A derived number (a declaration's ``derived``), as rules name it: computed by its
+    formula from the facts it reads, never given by a case."""
+
+    path: str
+    owner: str
+    kind: str
+    """As a fact's: ``record``, ``list`` or ``service``."""
+    field: str
+    tree: Node
+    inputs: tuple[str, ...]
+    """The facts the formula reads, in the order written."""
+    unit: str | None
+    """The declared unit, else the one the formula gives (None: no unit)."""
+    words: str | None
+    """The declared label."""
+    type: str = "number"
+    has_default: bool = False
+    bounds: tuple[int | float | None, int | float | None] = (None, None)
+
+    def label(self, service_label: str) -> str:
+        """The derived number in a sentence ("the dose per 28 days")."""
+        return (self.words or self.path).replace("{service}", service_label)

@@ -234,6 +234,33 @@ class FactDeclaration(BaseModel):
     )
 
 
+class DerivedDeclaration(BaseModel):
+    """A number the engine computes from number facts (and numbers) by a formula, never
+    given by a case: ``dose.mg * 28 days / dose.every_days``. Rules name it as they name a
+    fact (``dose.per_28_days``); reasons show the computation."""
+
+    model_config = STRICT
+    description: Text
+    label: Text | None = Field(
+        default=None, description='A short noun phrase for it in reasons ("the dose per 28 days").'
+    )
+    formula: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="Numbers (with a unit word: 28 days), facts, + - * /, parentheses, "
+        "min(...), max(...), round(x) or round(x, digits)."
+    )
+    unit: Text | None = Field(
+        default=None,
+        description="The unit the formula gives (checked: mg * days / days is mg); a "
+        "formula that gives none may say %.",
+    )
+
+
+Derived = Annotated[
+    dict[FieldName, DerivedDeclaration],
+    Field(description="Numbers computed from the entity's number facts (see DerivedDeclaration)."),
+]
+
+
 class RecordDeclaration(BaseModel):
     """A one-record entity of a case (``patient``)."""
 
@@ -241,6 +268,7 @@ class RecordDeclaration(BaseModel):
     description: Text
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
+    derived: Derived = {}
 
 
 class ListDeclaration(BaseModel):
@@ -263,6 +291,7 @@ class ListDeclaration(BaseModel):
     )
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
+    derived: Derived = {}
 
 
 class ServiceLineDeclaration(BaseModel):
@@ -271,6 +300,7 @@ class ServiceLineDeclaration(BaseModel):
     model_config = STRICT
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = {}
+    derived: Derived = {}
 
 
 class CaseDeclaration(BaseModel):

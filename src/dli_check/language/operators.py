@@ -918,7 +918,11 @@ def _compile_between(b: Builder, cond: Between, path: PathKey) -> Triple:
         if fact is not None and not _within_bounds(fact, value):
             return b.fail((*path, "between", end), _outside(args.fact, fact, value))
     low, high = b.constant(args.min), b.constant(args.max)
-    return b.test(args.fact, f"{low} <= {{v}} <= {high}")
+    return b.test(
+        args.fact,
+        f"{low} <= {{v}} <= {high}",
+        f"{{label}} ({{value}}) is not between {args.min} and {args.max}",
+    )
 
 
 def _compile_some(b: Builder, cond: Some, path: PathKey) -> Triple:

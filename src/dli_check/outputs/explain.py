@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from dli_check.engine.rules import Rules
 from dli_check.inert import terminal
+from dli_check.language.expressions import text
 from dli_check.outputs.report import COLOURS, LABELS
 
 
@@ -32,6 +33,12 @@ def rules_lines(rules: Rules) -> list[str]:
         f"published {g.publish_date}, last reviewed {g.last_review_date}, {shown(g.status)}",
         f"[dim]{shown(rules.source)} sha256 {rules.sha256}[/]",
     ]
+    derived = rules.case_format.derived
+    if derived:
+        lines += ["", "[bold]Derived numbers[/]"]
+        for path, number in derived.items():
+            unit = f" ({shown(number.unit)})" if number.unit else ""
+            lines.append(f"  {shown(path)} = {shown(text(number.tree))}{unit}")
     for service in rules.model.services:
         codes = _codes(rules, service.id)
         lines += ["", f"[bold]{shown(service.title)}[/] ({shown(service.id)}; {shown(codes)})"]
