@@ -29,7 +29,7 @@ code_sets:
     citation: {{section: Coding, quote: "HCPCS"}}
     codes:
       - {{codes: J3590, description: Made-up drug code}}
-services:
+{code_sets}services:
   - id: drug
     title: The drug
     code_set: drug_codes
@@ -46,10 +46,12 @@ OUTCOMES = """\
 """
 
 
-def rule_file(guideline_id: str, title: str, criteria: str, case: str) -> str:
+def rule_file(guideline_id: str, title: str, criteria: str, case: str, code_sets: str = "") -> str:
     """The rule file's YAML: `criteria` (items of the service's list, indented six
-    spaces) and `case` (the case section, from ``case:`` on)."""
-    return HEAD.format(id=guideline_id, title=title) + criteria + OUTCOMES + case
+    spaces), `case` (the case section, from ``case:`` on) and more `code_sets` (indented
+    two spaces) beside the drug's."""
+    head = HEAD.format(id=guideline_id, title=title, code_sets="{code_sets}")
+    return head.replace("{code_sets}", code_sets) + criteria + OUTCOMES + case
 
 
 def loaded(text: str, directory: Path) -> Decider:

@@ -84,7 +84,7 @@ ROWS = [
         "a CPT code in an HCPCS set",
         "{codes: E0601,",
         "{codes: '94660',",
-        "65:17: code_sets.cpap_devices.codes[0].codes: 94660 is not a HCPCS code",
+        "65:17: code_sets.cpap_devices.codes[0].codes: '94660' is not a HCPCS code",
     ),
 ]
 

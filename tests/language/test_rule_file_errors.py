@@ -41,7 +41,7 @@ ROWS = [
         "undefined code set",
         "code_set: booster_diagnoses}",
         "code_set: boster_diagnoses}",
-        "42:70: services[0].criteria[2].condition.in_code_set.code_set: no ICD-10-CM code set named 'boster_diagnoses' (defined: booster_diagnoses)",
+        "42:70: services[0].criteria[2].condition.in_code_set.code_set: no code set named 'boster_diagnoses' (defined: booster_diagnoses, booster_procedures)",
     ),
     (
         "undefined procedure code set",
@@ -123,7 +123,7 @@ ROWS = [
         "unquoted CPT code",
         "{codes: 38240-38241,",
         "{codes: 38240,",
-        "25:17: code_sets.booster_procedures.codes[0].codes: a procedure code or range must be a quoted string, e.g. '38242'",
+        "25:17: code_sets.booster_procedures.codes[0].codes: a code or range must be a quoted string, e.g. '38242'",
     ),
     (
         "criterion without a citation",
@@ -158,8 +158,9 @@ ROWS = [
     (
         "unknown code system",
         "system: CPT",
-        "system: LOINC",
-        "21:5: code_sets.booster_procedures: system must be one of: ICD-10-CM, CPT, HCPCS",
+        "system: MedDRA",
+        "21:5: code_sets.booster_procedures: system must be one of: ICD-10-CM, CPT, HCPCS, "
+        "ICD-10-PCS, NDC, RxNorm, LOINC, SNOMED-CT",
     ),
     (
         "duplicate key",

@@ -97,7 +97,7 @@ def test_procedure_range_contains(text: str, code: str, inside: bool) -> None:
         ("38242-", "'' is not a CPT or HCPCS code"),
         ("3824X2", "'3824X2' is not a CPT or HCPCS code"),
         ("38243-38242", "range '38243-38242' ends before it starts"),
-        ("1-2-3", "'1-2-3' is not a procedure code or a range CODE-CODE"),
+        ("1-2-3", "'1-2-3' is not a code or a range CODE-CODE"),
         ("38242-E0601", "range '38242-E0601' mixes CPT and HCPCS codes"),
         ("W0601", "'W0601' is not a CPT or HCPCS code"),
     ],

@@ -29,6 +29,7 @@ from dli_check.compiler.logic import (
     half_up,
     identifiers_differ,
     lasted,
+    listed_codes,
     match_codes,
     no_record,
     other_lines,
@@ -87,7 +88,7 @@ class Builder:
     def __init__(
         self,
         case_format: CaseFormat,
-        icd_sets: dict[str, IcdCodeSet],
+        code_sets: Mapping[str, IcdCodeSet | ProcedureCodeSet],
         index: CodeIndex,
         problems: list[Problem],
         service_label: str,
@@ -95,7 +96,7 @@ class Builder:
         service_codes: Mapping[str, ProcedureCodeSet | None] | None = None,
         conditions: Mapping[str, Any] | None = None,
     ) -> None:
-        self.case_format, self.icd_sets, self.index = case_format, icd_sets, index
+        self.case_format, self.code_sets, self.index = case_format, code_sets, index
         self.conditions = conditions or {}
         """The conditions the rule file defines by name (`named`)."""
         self._expanding: list[str] = []
@@ -114,6 +115,7 @@ class Builder:
             "_combine": combine,
             "_count_of": count_of,
             "_match": match_codes,
+            "_listed": listed_codes,
             "_some": some,
             "_none": no_record,
             "_every": every,
@@ -510,21 +512,35 @@ class Builder:
         return f"{a} (%s) is not {words + ' ' if words else ''}{b} (%s)"
 
     def in_code_set(
-        self, path: str, fact: Fact | None, code_set_name: str, where: PathKey
+        self, path: str, fact: Fact | DerivedFact | None, code_set_name: str, where: PathKey
     ) -> Triple:
-        """A code (or any of a list of codes) in an ICD-10-CM code set, with notes."""
-        code_set = self.icd_sets.get(code_set_name)
+        """A code (or any of a list of codes) in a code set of the fact's system, with
+        notes."""
+        code_set = self.code_sets.get(code_set_name)
         if code_set is None:
             return self.fail(
                 (*where, "code_set"),
-                f"no ICD-10-CM code set named {code_set_name!r}{known_names(self.icd_sets)}",
+                f"no code set named {code_set_name!r}{known_names(self.code_sets)}",
+            )
+        system = "ICD-10-CM" if isinstance(code_set, IcdCodeSet) else code_set.system
+        if isinstance(fact, Fact) and fact.declaration.system != system:
+            return self.fail(
+                (*where, "code_set"),
+                f"{path!r} holds {fact.declaration.system} codes, and {code_set_name!r} is a "
+                f"{system} code set",
             )
         v, k, name = self.fact(path), self.new(), self.constant(code_set)
         codes = v if fact is not None and fact.type == "codes" else f"({v},)"
+        if isinstance(code_set, ProcedureCodeSet):
+            self.line(
+                f"s{k}, m{k}, n{k} = (_U, {self.missing(path)}, ()) if {v} is None "
+                f"else _listed({name}, {codes})"
+            )
+            return (f"s{k}", f"m{k}", f"n{k}")
         # A billed code is judged by the releases of the line's date of service; clinical
         # history by any release.
         on = "None"
-        if fact and fact.declaration.billable_only:
+        if isinstance(fact, Fact) and fact.declaration.billable_only:
             on, scope = "_releases", self._scope
             if on not in scope.head_names:  # once per function: every billed check shares it
                 scope.head_names.add(on)

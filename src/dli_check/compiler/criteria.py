@@ -36,6 +36,7 @@ from dli_check.values.codes import (
     IcdCodeSet,
     IcdEntry,
     ProcedureCodeSet,
+    ProcedureRange,
 )
 from dli_check.values.icd10cm import code_index
 
@@ -380,9 +381,10 @@ class CompiledService:
 
 
 def code_sets(
-    model: rm.RuleFile,
+    model: rm.RuleFile, problems: list[Problem] | None = None
 ) -> tuple[dict[str, IcdCodeSet], dict[str, ProcedureCodeSet]]:
-    """The rule file's code sets, ready to answer `contains()`."""
+    """The rule file's code sets, ready to answer `contains()`; a code that is not of its
+    set's system is left out, and added to `problems` (when given)."""
     from dli_check.language import model as rm
 
     icd: dict[str, IcdCodeSet] = {}
@@ -398,8 +400,16 @@ def code_sets(
                 tuple(CodeGroup(tuple(g.codes), g.reason) for g in code_set.ask_instead),
             )
         else:
-            entries = tuple((e.codes, e.description) for e in code_set.codes)
-            procedures[name] = ProcedureCodeSet(name, code_set.title, code_set.system, entries)
+            entries = []
+            for k, e in enumerate(code_set.codes):
+                try:
+                    entries.append((ProcedureRange.parse(e.codes, code_set.system), e.description))
+                except ValueError as exc:
+                    if problems is not None:
+                        problems.append(Problem(("code_sets", name, "codes", k, "codes"), str(exc)))
+            procedures[name] = ProcedureCodeSet(
+                name, code_set.title, code_set.system, tuple(entries)
+            )
     return icd, procedures
 
 
@@ -409,12 +419,10 @@ def compile_services(
     """Compile every service; return them with every problem found (empty when valid)."""
     index = code_index()
     problems: list[Problem] = []
-    icd_sets, procedure_sets = code_sets(model)
-    for name, code_set in procedure_sets.items():
-        for k, (entry, _) in enumerate(code_set.entries):
-            if entry.system != code_set.system:
-                where = ("code_sets", name, "codes", k, "codes")
-                problems.append(Problem(where, f"{entry} is not a {code_set.system} code"))
+    icd_sets, all_plain = code_sets(model, problems)
+    # Only procedure codes route lines; the other systems' sets are for criteria.
+    procedure_sets = {n: s for n, s in all_plain.items() if s.system in ("CPT", "HCPCS")}
+    tested: dict[str, IcdCodeSet | ProcedureCodeSet] = {**icd_sets, **all_plain}
     services: dict[str, CompiledService] = {}
     budget = [MAX_CONDITIONS]
     routes = {
@@ -442,7 +450,7 @@ def compile_services(
         expected = _expected_codes(service, procedure_sets, path, problems)
         label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
         builder = Builder(
-            case_format, icd_sets, index, problems, label, budget, routes, model.conditions
+            case_format, tested, index, problems, label, budget, routes, model.conditions
         )
         criteria = []
         seen: set[str] = set()
@@ -490,7 +498,7 @@ def compile_services(
             excluded_at: PathKey = (*path, "not_governed_when", j, "when")
             builder.criterion(f"not governed {j}", excluded.when, excluded_at)
         chooser = Builder(
-            case_format, icd_sets, index, problems, label, budget, routes, model.conditions
+            case_format, tested, index, problems, label, budget, routes, model.conditions
         )
         chosen = _choice(service, builder, chooser, path, problems)
         choice = None

@@ -368,6 +368,15 @@ def match_codes(
     return answer
 
 
+def listed_codes(code_set: ProcedureCodeSet, codes: list[str] | tuple[str, ...]) -> Answer:
+    """Whether any of the codes is in a code set of a system other than ICD-10-CM: met,
+    with a note naming the entry that lists it, or not met, with a note per code."""
+    notes = [code_set.describe(code) for code in codes]
+    if any(kind == LISTED for kind, _ in notes):
+        return ("met", (), tuple(note for kind, note in notes if kind == LISTED))
+    return ("not_met", (), tuple(note for _, note in notes))
+
+
 _MATCH_CACHE = 4096
 """Answers kept per code set."""
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dli_check.errors import CaseError, CaseProblem, DliCheckError, PathKey, format_path
 from dli_check.language.fact_types import FACT_TYPES
+from dli_check.values.systems import CODE_SYSTEMS
 
 if TYPE_CHECKING:
     from dli_check.engine.decider import Decider
@@ -37,21 +38,7 @@ if TYPE_CHECKING:
     from dli_check.language.model import FhirSource, FhirValue
     from dli_check.results import CaseResult, ServiceResult
 
-SYSTEM_URIS: dict[str, tuple[str, ...]] = {
-    "ICD-10-CM": ("http://hl7.org/fhir/sid/icd-10-cm",),
-    # X12 may return CPT codes as HCPCS, under either spelling of the HCPCS URI.
-    "CPT": (
-        "http://www.ama-assn.org/go/cpt",
-        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    ),
-    "HCPCS": (
-        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    ),
-    "ICD-10-PCS": ("http://www.cms.gov/Medicare/Coding/ICD10",),
-    "SNOMED-CT": ("http://snomed.info/sct",),
-}
+SYSTEM_URIS: dict[str, tuple[str, ...]] = {n: s.uris for n, s in CODE_SYSTEMS.items()}
 """The URIs a code system goes by on the wire; FHIRPath sees each list as ``%CPT`` etc."""
 SERVICE_SYSTEM = "urn:dli-check:service"
 """The code system of a rule file's service ids, for orders of a service that has no

@@ -71,7 +71,9 @@ def _number_checker(d: FactDeclaration) -> Callable[[object], Any]:
 def _code_checker(d: FactDeclaration) -> Callable[[object], Any]:
     if d.system == "ICD-10-CM":
         return values.icd10cm_code
-    return _PROCEDURE_CHECKERS[d.system or ""]
+    return _PROCEDURE_CHECKERS.get(d.system or "") or partial(
+        values.system_code, system=d.system or ""
+    )
 
 
 def _no_checker(d: FactDeclaration) -> Callable[[object], Any]:

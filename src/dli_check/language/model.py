@@ -13,7 +13,7 @@ compiled.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from dli_check.language.operators import STRICT, Condition, FactPath, Name
-from dli_check.values.codes import IcdRange, ProcedureRange
+from dli_check.values.codes import IcdRange
 
 Decision = Literal["medically_necessary", "not_medically_necessary"]
 RULES_FORMAT = 2
@@ -54,10 +54,10 @@ def _icd_range(value: object) -> IcdRange:
     return IcdRange.parse(value)
 
 
-def _procedure_range(value: object) -> ProcedureRange:
+def _code_range(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError("a procedure code or range must be a quoted string, e.g. '38242'")
-    return ProcedureRange.parse(value)
+        raise ValueError("a code or range must be a quoted string, e.g. '38242'")
+    return value
 
 
 IcdRangeText = Annotated[
@@ -66,11 +66,16 @@ IcdRangeText = Annotated[
     PlainSerializer(str),
     WithJsonSchema({"type": "string", "description": "An ICD-10-CM code or range CODE-CODE."}),
 ]
-ProcedureRangeText = Annotated[
-    ProcedureRange,
-    PlainValidator(_procedure_range),
-    PlainSerializer(str),
-    WithJsonSchema({"type": "string", "description": "A CPT or HCPCS code or range CODE-CODE."}),
+CodeRangeText = Annotated[
+    str,
+    PlainValidator(_code_range),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "A code of the set's system, or a range CODE-CODE of a system "
+            "whose codes have an order (CPT, HCPCS, ICD-10-PCS).",
+        }
+    ),
 ]
 Text = Annotated[str, Field(min_length=1)]
 FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -100,10 +105,12 @@ class Guideline(BaseModel):
 
 
 FactTypeName = Literal["boolean", "date", "choice", "identifier", "number", "code", "codes"]
-CodeSystem = Literal["ICD-10-CM", "CPT", "HCPCS"]
-BindingSystem = Literal["ICD-10-CM", "CPT", "HCPCS", "ICD-10-PCS", "SNOMED-CT"]
-"""The code systems a FHIR binding may keep codings of: a fact's own, and ICD-10-PCS and
-SNOMED CT, whose codes a binding may translate (``map``) into a fact's words."""
+CodeSystem = Literal[
+    "ICD-10-CM", "CPT", "HCPCS", "ICD-10-PCS", "NDC", "RxNorm", "LOINC", "SNOMED-CT"
+]
+"""The code systems of `dli_check.values.systems`: of a code fact, a code set, or the
+codings a FHIR binding keeps (and may translate, with ``map``, into a fact's words)."""
+BindingSystem = CodeSystem
 
 
 FhirPathText = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -363,18 +370,20 @@ class IcdCodeSet(BaseModel):
 
 
 class ProcedureEntry(BaseModel):
-    """One printed line of a CPT or HCPCS code list."""
+    """One printed line of a code list (of a system other than ICD-10-CM)."""
 
     model_config = STRICT
-    codes: ProcedureRangeText
+    codes: CodeRangeText
     description: Text
 
 
 class ProcedureCodeSet(BaseModel):
-    """A named set of CPT or HCPCS procedure codes."""
+    """A named set of codes of a system other than ICD-10-CM: CPT or HCPCS procedure
+    codes (which may route lines), ICD-10-PCS, NDC, RxNorm, LOINC or SNOMED CT codes (which
+    criteria test with in_code_set)."""
 
     model_config = STRICT
-    system: Literal["CPT", "HCPCS"]
+    system: Literal["CPT", "HCPCS", "ICD-10-PCS", "NDC", "RxNorm", "LOINC", "SNOMED-CT"]
     title: Text
     citation: Citation | None = Field(
         default=None,
@@ -387,7 +396,9 @@ class ProcedureCodeSet(BaseModel):
 def _code_set_system(value: Any) -> str | None:
     if isinstance(value, dict):
         system = value.get("system")
-        return "procedures" if system in ("CPT", "HCPCS") else str(system)
+        if system == "ICD-10-CM":
+            return "ICD-10-CM"
+        return "procedures" if system in get_args(CodeSystem) else str(system)
     return "ICD-10-CM" if isinstance(value, IcdCodeSet) else "procedures"
 
 
@@ -396,7 +407,8 @@ CodeSet = Annotated[
     Discriminator(
         _code_set_system,
         custom_error_type="code_set_system",
-        custom_error_message="system must be one of: ICD-10-CM, CPT, HCPCS",
+        custom_error_message="system must be one of: ICD-10-CM, CPT, HCPCS, ICD-10-PCS, NDC, "
+        "RxNorm, LOINC, SNOMED-CT",
     ),
 ]
 

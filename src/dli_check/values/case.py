@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from dli_check.values.codes import procedure_system
 from dli_check.values.icd10cm import dotted, in_any_release, releases, undotted
+from dli_check.values.systems import CodeProblem, normal
 
 MAX_ITEMS = 1000
 """At most this many codes in a list, or service lines, in a case (claims carry far fewer)."""
@@ -213,6 +214,17 @@ def procedure_code(value: object, system: str | None = None) -> str:
         wanted = system or "CPT or HCPCS"
         raise ValueProblem(f"not a {wanted} procedure code (e.g. {example})")
     return value
+
+
+def system_code(value: object, system: str) -> str:
+    """A code of a system of `dli_check.values.systems` other than ICD-10-CM, in the form
+    it is kept in (an NDC as its 11 digits)."""
+    if type(value) is not str:
+        raise ValueProblem("must be a string")
+    try:
+        return normal(system, value)
+    except CodeProblem as exc:
+        raise ValueProblem(str(exc)) from None
 
 
 MAX_MODIFIERS = 4

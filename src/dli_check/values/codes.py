@@ -27,6 +27,7 @@ from dli_check.values.icd10cm import (
     dotted,
     undotted,
 )
+from dli_check.values.systems import CODE_SYSTEMS, CodeProblem, normal
 
 _CPT = re.compile(r"[0-9]{4}[0-9FT]")
 _HCPCS = re.compile(r"[A-V][0-9]{4}")
@@ -102,7 +103,14 @@ class IcdRange:
 
 @dataclass(frozen=True)
 class ProcedureRange:
-    """A CPT or HCPCS code or range of codes as printed (``38242``, ``38240-38243``)."""
+    """A code or range of codes as printed (``38242``, ``38240-38243``), of CPT or HCPCS,
+    or of another system of `dli_check.values.systems` when one is named: ranges only for
+    systems whose codes have an order (ICD-10-PCS's do; NDC's, RxNorm's, LOINC's and
+    SNOMED CT's do not, and a LOINC code holds a hyphen of its own).
+
+    >>> ProcedureRange.parse("0002-1433-80", "NDC").first
+    '00002143380'
+    """
 
     text: str
     first: str
@@ -110,17 +118,26 @@ class ProcedureRange:
     system: str
 
     @classmethod
-    def parse(cls, text: str) -> ProcedureRange:
+    def parse(cls, text: str, system: str | None = None) -> ProcedureRange:
         """Parse ``CODE`` or ``CODE-CODE``; ValueError says precisely what is wrong."""
-        ends = [e.strip() for e in text.split("-")]
-        if len(ends) > 2:
-            raise ValueError(f"{text!r} is not a procedure code or a range CODE-CODE")
-        systems = set()
-        for end in ends:
-            system = procedure_system(end)
-            if system is None:
-                raise ValueError(f"{end!r} is not a CPT or HCPCS code")
-            systems.add(system)
+        if system is not None and not CODE_SYSTEMS[system].ordered:
+            try:
+                code = normal(system, text)
+            except CodeProblem as exc:
+                raise ValueError(f"{text.strip()!r} is {exc}") from None
+            return cls(text, code, code, system)
+        written = [e.strip() for e in text.split("-")]
+        if len(written) > 2:
+            raise ValueError(f"{text!r} is not a code or a range CODE-CODE")
+        ends: list[str] = []
+        systems: set[str] = set()
+        for end in written:
+            found = procedure_system(end) if system is None else system
+            try:
+                ends.append(normal(found or "CPT", end))
+            except CodeProblem:
+                raise ValueError(f"{end!r} is not a {system or 'CPT or HCPCS'} code") from None
+            systems.add(found or "CPT")
         if len(systems) > 1:
             raise ValueError(f"range {text!r} mixes CPT and HCPCS codes")
         if ends[-1] < ends[0]:
@@ -128,8 +145,8 @@ class ProcedureRange:
         return cls(text, ends[0], ends[-1], systems.pop())
 
     def contains(self, code: str) -> bool:
-        """Whether a procedure code lies in the range."""
-        return len(code) == 5 and self.first <= code <= self.last
+        """Whether a code (in its system's normal form) lies in the range."""
+        return len(code) == len(self.first) and self.first <= code <= self.last
 
     def __str__(self) -> str:
         return self.text
@@ -271,7 +288,8 @@ def _why(on: ReleaseChoice, joint: str) -> str:
 
 @dataclass(frozen=True)
 class ProcedureCodeSet:
-    """A named set of CPT or HCPCS codes."""
+    """A named set of codes of one system other than ICD-10-CM: CPT or HCPCS procedure
+    codes, which route lines, or codes of another system that criteria test."""
 
     name: str
     title: str
@@ -279,8 +297,15 @@ class ProcedureCodeSet:
     entries: tuple[tuple[ProcedureRange, str], ...]
 
     def contains(self, code: str) -> bool:
-        """Whether the set lists this procedure code."""
+        """Whether the set lists this code."""
         return any(r.contains(code) for r, _ in self.entries)
+
+    def describe(self, code: str) -> tuple[str, str]:
+        """`LISTED` with the entry that holds the code, or `NOT_LISTED`, and a note."""
+        for entry, words in self.entries:
+            if entry.contains(code):
+                return (LISTED, f"{code} is listed: {entry} {words}")
+        return (NOT_LISTED, f"{code} is not in {self.title}")
 
     def __str__(self) -> str:
         return ", ".join(str(r) for r, _ in self.entries)
