@@ -140,6 +140,15 @@ class CompiledChoice:
 
 
 @dataclass(frozen=True)
+class CompiledRoute:
+    """A service's `rm.Route`, compiled: its explanation, and a function of its condition
+    (one answer, on the line and the case)."""
+
+    explanation: str
+    run: Run = field(repr=False)
+
+
+@dataclass(frozen=True)
 class CompiledService:
     """A service ready to run: its procedure codes, criteria, outcomes and generated code."""
 
@@ -169,6 +178,8 @@ class CompiledService:
     source: str
     """The generated Python that judges the criteria, for anyone who wants to read it."""
     run: Run = field(repr=False)
+    route: CompiledRoute | None = None
+    """How a line whose code other services list too is told to be this service's."""
     _results: dict[tuple[object, ...], ServiceResult] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -501,13 +512,28 @@ def compile_services(
             case_format, tested, index, problems, label, budget, routes, model.conditions
         )
         chosen = _choice(service, builder, chooser, path, problems)
-        choice = None
+        choice, route = None, None
+        router = Builder(
+            case_format, tested, index, problems, label, budget, routes, model.conditions
+        )
+        if service.route is not None:
+            router.criterion("route", service.route.when, (*path, "route", "when"))
+            if router.bound_list is not None:
+                message = (
+                    f"a route reads the line and the case, not one record of "
+                    f"{router.bound_list} (use some, none, every or count)"
+                )
+                problems.append(Problem((*path, "route", "when"), message))
         try:
             source, run = builder.function(service.id)
             if chosen is not None:
                 choice_source, choose = chooser.function(f"{service.id} record choice")
                 source += "\n" + choice_source
                 choice = CompiledChoice(*chosen, choose)
+            if service.route is not None:
+                route_source, route_run = router.function(f"{service.id} route")
+                source += "\n" + route_source
+                route = CompiledRoute(" ".join(service.route.explanation.split()), route_run)
         except (RecursionError, MemoryError, SyntaxError):
             problems.append(Problem(path, "criteria too large to compile"))
             continue
@@ -527,6 +553,7 @@ def compile_services(
             version,
             source,
             run,
+            route,
         )
     _check_routing(model, services, problems)
     return services, problems
@@ -535,14 +562,15 @@ def compile_services(
 def _check_routing(
     model: rm.RuleFile, services: dict[str, CompiledService], problems: list[Problem]
 ) -> None:
-    """A procedure code must lead to one service at most."""
+    """A procedure code must lead to one service at most, unless each service that lists
+    it has a route that tells them apart."""
     for i, service in enumerate(model.services):
         mine = services.get(service.id)
         if mine is None or mine.codes is None:
             continue
         for other in model.services[:i]:
             theirs = services.get(other.id)
-            if theirs is None or theirs.codes is None:
+            if theirs is None or theirs.codes is None or (service.route and other.route):
                 continue
             for first, _ in mine.codes.entries:
                 for second, _ in theirs.codes.entries:
@@ -550,7 +578,8 @@ def _check_routing(
                         problems.append(
                             Problem(
                                 ("services", i, "code_set"),
-                                f"codes {first} also route to service {other.id!r}",
+                                f"codes {first} also route to service {other.id!r}: "
+                                "give each service a route to tell them apart",
                             )
                         )
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dli_check._version import __version__
 from dli_check.compiler.case_format import CaseFormat, build_case_format
 from dli_check.compiler.criteria import CompiledService, compile_services
+from dli_check.compiler.logic import Answer
 from dli_check.engine.about import bundled_rules_path
 from dli_check.engine.audit import Audit
 from dli_check.errors import CaseError, CaseProblem, RuleFileError, RuleProblems
@@ -56,7 +57,7 @@ class Rules:
     scope: Citation = field(repr=False)
     """What the guideline addresses: cited by lines no service of it decides."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
-    _routes: dict[str, CompiledService | None] = field(default_factory=dict, repr=False)
+    _routes: dict[str, tuple[CompiledService, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def raw(self) -> bytes:
@@ -92,18 +93,45 @@ class Rules:
         """The latest version: this one."""
         return self
 
-    def service_for_code(self, code: str) -> CompiledService | None:
-        """The service whose code set lists a procedure code, if any."""
-        if code in self._routes:
-            return self._routes[code]
-        found = None
-        for service in self.services.values():
-            if service.codes is not None and service.codes.contains(code):
-                found = service
-                break
-        if len(self._routes) < 4096:
-            self._routes[code] = found
+    def services_for_code(self, code: str) -> tuple[CompiledService, ...]:
+        """The services whose code sets list a procedure code: one, or several that their
+        routes tell apart (`route`), or none."""
+        found = self._routes.get(code)
+        if found is None:
+            found = tuple(
+                s for s in self.services.values() if s.codes is not None and s.codes.contains(code)
+            )
+            if len(self._routes) < 4096:
+                self._routes[code] = found
         return found
+
+    def service_for_code(self, code: str) -> CompiledService | None:
+        """The first service whose code set lists a procedure code, if any."""
+        found = self.services_for_code(code)
+        return found[0] if found else None
+
+    def route(
+        self, case: Case, line: Line, number: int, services: tuple[CompiledService, ...]
+    ) -> CompiledService | ServiceResult:
+        """The service a line is decided as, of those that list its code: the one whose
+        route holds; or, when none does, the line's result (insufficient information,
+        asking what the routes need, or not applicable). A line two routes take is refused
+        when the case is read (`case_from_data`)."""
+        if len(services) == 1:
+            return services[0]
+        answers = [(s, _route_answer(s, case, line, number)) for s in services]
+        taken = [s for s, a in answers if a[0] == "met"]
+        if taken:
+            return taken[0]
+        named = " and ".join(f"{_title(s)} ({_route_words(s)})" for s in services)
+        missing = tuple(dict.fromkeys(m for _, a in answers for m in a[1]))
+        if missing:
+            said = (
+                f"{line.code} is the code of {named}: which one this line is needs facts not given"
+            )
+            return self.guideline_result("routed", "unknown", said, code=line.code, missing=missing)
+        said = f"{line.code} is the code of {named}: this line is none of them"
+        return self.guideline_result("routed", "not_met", said, code=line.code)
 
     def not_governed(self, code: str | None) -> ServiceResult:
         """The result of a line whose code no service of the rule file governs."""
@@ -276,7 +304,7 @@ def case_from_data(
     except RecursionError:
         raise CaseError.one(source, "nested too deeply", kind="too_large") from None
     if parsed is not None:
-        problems = _route_problems(parsed, rules)
+        problems = _route_problems(parsed, rules) or _two_routes(parsed, rules)
         if not problems:
             return parsed
     raise CaseError(source, problems[:MAX_PROBLEMS])
@@ -346,14 +374,20 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
         said = f"{line.code} was billed with modifier{plural} {', '.join(line.modifiers)}"
         notes += (f"{said}; a modifier does not change how {rules.guideline_id} reads the line",)
     if line.service is None:
-        service = rules.service_for_code(line.code or "")
-        if service is None:
+        services = rules.services_for_code(line.code or "")
+        if not services:
             return rules.not_governed(line.code)
-        return service.decide(case, line, number, notes)
+        routed = rules.route(case, line, number, services)
+        if isinstance(routed, ServiceResult):
+            return routed
+        return routed.decide(case, line, number, notes)
     service = rules.services[line.service]
     if line.code is None or (service.codes is not None and service.codes.contains(line.code)):
         return service.decide(case, line, number, notes)
-    other = rules.service_for_code(line.code)
+    others = rules.services_for_code(line.code)
+    other = rules.route(case, line, number, others) if others else None
+    if isinstance(other, ServiceResult):
+        return other
     if other is not None:  # a code says what a line is more surely than a name does
         note = (
             f"the line names {_title(service)}, but {line.code} is the code of {_title(other)}: "
@@ -371,6 +405,42 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
         note = f"{line.code} is not a code {service.label} is expected to carry ({why}: {expected})"
         return service.decide(case, line, number, (note, *notes))
     return service.decide(case, line, number, notes)
+
+
+def _route_answer(service: CompiledService, case: Case, line: Line, number: int) -> Answer:
+    if service.route is None:  # a service without a route takes no line another lists
+        return ("not_met", (), ())
+    return service.route.run(case, line, number, None, -1)[0]
+
+
+def _route_words(service: CompiledService) -> str:
+    return service.route.explanation if service.route else "no route"
+
+
+def _two_routes(case: Case, rules: CaseRules) -> list[CaseProblem]:
+    """Lines whose code the routes of two services take: refused, never a silent pick."""
+    problems = []
+    for i, line in enumerate(case.services):
+        if line.service is not None or line.code is None:
+            continue
+        services = [
+            s
+            for s in rules.services.values()
+            if s.codes is not None and s.codes.contains(line.code)
+        ]
+        if len(services) < 2:
+            continue
+        taken = [s for s in services if _route_answer(s, case, line, i)[0] == "met"]
+        if len(taken) > 1:
+            named = " and ".join(f"{s.id} ({_route_words(s)})" for s in taken)
+            problems.append(
+                CaseProblem(
+                    ("services", i, "code"),
+                    f"the routes of two services take this line: {named}; the case must "
+                    "tell them apart",
+                )
+            )
+    return problems
 
 
 def _listed_elsewhere(code: str, rules: CaseRules) -> bool:

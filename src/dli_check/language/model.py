@@ -505,6 +505,17 @@ class RecordChoice(BaseModel):
     )
 
 
+class Route(BaseModel):
+    """When a line whose procedure code several services list is this service's: an
+    initial and a continuation authorization of the same drug code, told apart by a
+    condition on the line or the case. Consulted only among the services that list the
+    line's code; a line the routes of two of them take is an error naming both."""
+
+    model_config = STRICT
+    when: Condition
+    explanation: Text = Field(description='What makes a line this service: "a first request".')
+
+
 class ExpectedCodes(BaseModel):
     """The procedure codes a line naming a service is expected to carry, where the guideline
     prints none: a code set of the rule file, and why these codes."""
@@ -545,6 +556,11 @@ class Service(BaseModel):
         default=[],
         description="Conditions under which a line routed to this service is not governed "
         "by the guideline (not applicable), each with its explanation and citation.",
+    )
+    route: Route | None = Field(
+        default=None,
+        description="For services that list the same procedure codes: the condition that "
+        "routes a line to this one.",
     )
 
 

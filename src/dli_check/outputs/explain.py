@@ -45,6 +45,9 @@ def rules_lines(rules: Rules) -> list[str]:
         if service.expected_codes is not None:
             expected = service.expected_codes
             lines.append(f"  expected codes: {shown(expected.code_set)} ({shown(expected.note)})")
+        if service.route is not None:
+            lines.append(f"  route: {shown(service.route.explanation)}")
+            lines += [f"      {shown(x)}" for x in condition_text(service.route.when)]
         choice = service.record_choice
         if choice is not None:
             lines.append(f"  judged on {shown(choice.name)}: {shown(choice.explanation)}")
