@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from dli_check.compiler.case_format import CaseFormat
+    from dli_check.compiler.checks import CompiledCheck
     from dli_check.compiler.criteria import CompiledService
     from dli_check.engine.rules import Rules
     from dli_check.engine.versions import RuleSet
@@ -43,6 +44,10 @@ class Decider(Protocol):
     @property
     def services(self) -> dict[str, CompiledService]:
         """The services, by id (the latest version's)."""
+
+    @property
+    def checks(self) -> tuple[CompiledCheck, ...]:
+        """The case checks the rule file declares (the latest version's)."""
 
     @property
     def field_names(self) -> frozenset[str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dli_check._version import __version__
 from dli_check.compiler.case_format import CaseFormat, build_case_format
+from dli_check.compiler.checks import CompiledCheck, apply_checks, compile_checks
 from dli_check.compiler.criteria import CompiledService, compile_services
 from dli_check.compiler.logic import Answer
 from dli_check.engine.about import bundled_rules_path
@@ -56,6 +57,8 @@ class Rules:
     """When it is in effect, by date of service (None: an open end)."""
     scope: Citation = field(repr=False)
     """What the guideline addresses: cited by lines no service of it decides."""
+    checks: tuple[CompiledCheck, ...] = field(default=(), repr=False)
+    """The case checks the rule file declares, run once a case is valid."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
     _routes: dict[str, tuple[CompiledService, ...]] = field(default_factory=dict, repr=False)
 
@@ -240,6 +243,7 @@ def compile_rules(raw: bytes, name: str) -> Rules:
         )
     )
     services, compile_problems = compile_services(model, case_format, version)
+    checks = compile_checks(model, case_format, compile_problems)
     if compile_problems:
         raise RuleFileError(
             [located_problem(name, located, p.path, p.message) for p in compile_problems]
@@ -266,7 +270,9 @@ def compile_rules(raw: bytes, name: str) -> Rules:
     scope = share(
         Citation(section=guideline.scope.section, quote=" ".join(guideline.scope.quote.split()))
     )
-    return Rules(name, rule_model, case_format, services, provenance, version, period, scope)
+    return Rules(
+        name, rule_model, case_format, services, provenance, version, period, scope, checks
+    )
 
 
 class CaseRules(Protocol):
@@ -284,6 +290,10 @@ class CaseRules(Protocol):
     @property
     def services(self) -> dict[str, CompiledService]:
         """The services, by id."""
+
+    @property
+    def checks(self) -> tuple[CompiledCheck, ...]:
+        """The case checks the rule file declares."""
 
 
 def case_from_data(
@@ -305,6 +315,8 @@ def case_from_data(
         raise CaseError.one(source, "nested too deeply", kind="too_large") from None
     if parsed is not None:
         problems = _route_problems(parsed, rules) or _two_routes(parsed, rules)
+        if not problems and rules.checks:
+            parsed, problems = apply_checks(parsed, rules.checks)
         if not problems:
             return parsed
     raise CaseError(source, problems[:MAX_PROBLEMS])
@@ -368,7 +380,7 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
             (start is not None and day < start) or (end is not None and day > end)
         ):
             return no_version_in_effect((rules,), line, day)
-    notes: tuple[str, ...] = _review_note(rules, line.facts.get("date"))
+    notes: tuple[str, ...] = case.doubts + _review_note(rules, line.facts.get("date"))
     if line.modifiers:
         plural = "s" if len(line.modifiers) > 1 else ""
         said = f"{line.code} was billed with modifier{plural} {', '.join(line.modifiers)}"

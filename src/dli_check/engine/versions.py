@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dli_check.compiler.case_format import CaseFormat
+from dli_check.compiler.checks import CompiledCheck
 from dli_check.compiler.criteria import CompiledService
 from dli_check.engine.audit import Audit
 from dli_check.engine.rules import (
@@ -77,6 +78,11 @@ class RuleSet:
     def services(self) -> dict[str, CompiledService]:
         """The latest version's services."""
         return self.latest.services
+
+    @property
+    def checks(self) -> tuple[CompiledCheck, ...]:
+        """The latest version's case checks."""
+        return self.latest.checks
 
     @property
     def field_names(self) -> frozenset[str]:

@@ -262,6 +262,32 @@ class DerivedDeclaration(BaseModel):
     )
 
 
+class CaseCheck(BaseModel):
+    """What a case's values must satisfy beyond each fact's own type and bounds, where a
+    bound depends on another fact: "when the test's kind is spo2, its value is at most
+    100". Run on each record (or line) once the case is valid; a check an absent fact
+    leaves unknown passes."""
+
+    model_config = STRICT
+    when: Condition | None = Field(
+        default=None, description="The records the check applies to (all, without it)."
+    )
+    require: Condition = Field(description="What those records must meet.")
+    says: Text = Field(description='Why, in words: "an SpO2 is a percentage, at most 100".')
+    failing: Literal["error", "unknown"] = Field(
+        default="error",
+        description="error: the case is refused, naming the fact; unknown: the facts the "
+        "check reads are not used for that record (criteria ask for them), and every line "
+        "says why.",
+    )
+
+
+Checks = Annotated[
+    list[CaseCheck],
+    Field(description="Checks of the entity's values that depend on each other (CaseCheck)."),
+]
+
+
 Derived = Annotated[
     dict[FieldName, DerivedDeclaration],
     Field(description="Numbers computed from the entity's number facts (see DerivedDeclaration)."),
@@ -276,6 +302,7 @@ class RecordDeclaration(BaseModel):
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
     derived: Derived = {}
+    checks: Checks = []
 
 
 class ListDeclaration(BaseModel):
@@ -299,6 +326,7 @@ class ListDeclaration(BaseModel):
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = Field(min_length=1)
     derived: Derived = {}
+    checks: Checks = []
 
 
 class ServiceLineDeclaration(BaseModel):
@@ -308,6 +336,7 @@ class ServiceLineDeclaration(BaseModel):
     fhir: FhirSources = {}
     facts: dict[FieldName, FactDeclaration] = {}
     derived: Derived = {}
+    checks: Checks = []
 
 
 class CaseDeclaration(BaseModel):

@@ -62,6 +62,8 @@ class Case(NamedTuple):
     services: tuple[Line, ...]
     given: frozenset[str] = frozenset()
     """The lists declared ``complete_when_given`` that the case gives (empty or not)."""
+    doubts: tuple[str, ...] = ()
+    """What declared checks (``failing: unknown``) set aside, said on every line."""
 
 
 class ValueProblem(ValueError):
