@@ -140,6 +140,9 @@ class Builder:
         self._uses_bound = False
         self.shows_values = False
         """Whether the criterion being written compares values it shows in its notes."""
+        self._depth = 0
+        """How deep in a criterion's condition the operator being compiled is (1: it is
+        the condition)."""
         self.reads: dict[str, Fact] = {}
         """The facts the criterion being written reads of this line, of the case's records
         and of the record it is judged on, in the order it reads them (not those of records
@@ -368,7 +371,12 @@ class Builder:
         self.budget[0] -= 1
         if self.budget[0] < 0:
             raise TooManyConditions(path)
-        return OPERATORS[name].compile(self, cond, path)
+        nested = name != "use"  # a named condition stands where it is used
+        self._depth += nested
+        try:
+            return OPERATORS[name].compile(self, cond, path)
+        finally:
+            self._depth -= nested
 
     def test(self, path: str, expression: str, failed: str | None = None) -> Triple:
         """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``).
@@ -484,6 +492,15 @@ class Builder:
             f"_worked({self.constant(template)}, ({inputs},), {v}, {self.constant(derived.unit)})"
         )
 
+    def saw(self, path: str) -> str:
+        """The notes expression saying the value a fact holds: "the visit's kind is
+        video" ("...: yes" for a boolean)."""
+        label = self.label(path).replace("%", "%%")
+        fact = self._resolve(path)
+        if fact is not None and fact.type == "boolean":
+            return f"({self.constant(f'{label}: yes')},)"
+        return f"({self.constant(f'{label} is %s')} % ({self.shown(path)},),)"
+
     def unknown_notes(self, path: str) -> str:
         """The notes of a comparison left unknown by a fact: for a derived number that
         divides by zero, a note that says so (an absent fact is asked for instead)."""
@@ -574,6 +591,13 @@ class Builder:
                 if n != "()"
             ]
         )
+        if is_all and self._depth > 1 and len(triples) <= _PLUS_PARTS and decided != "()":
+            # Within a condition, an `all` is a branch or a filter ("a PaO2 at most 55"):
+            # the first part that fails says why; the parts after it were never its point.
+            chain = " else ".join(
+                f"{n} if {s} == _N" for s, (_, _, n) in zip(statuses, triples, strict=True)
+            )
+            decided = f"({chain} else ())"
         # The usual cases (a part decides, or every part came out the same) without a call;
         # `combine` for the rest, where missing facts are gathered.
         self.line(

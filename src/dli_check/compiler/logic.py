@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,12 +42,29 @@ lines."""
 
 
 def cap_notes(notes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Notes without repeats, at most `MAX_NOTES` of them and a count of the rest."""
+    """Notes without repeats, at most `MAX_NOTES` of them and a count of the rest, naming
+    the records the rest are about.
+
+    >>> cap_notes([f"tests[{i}]: too low" for i in range(7)])[-1]
+    'and 2 more like these, about tests[5], tests[6]'
+    """
     unique = list(dict.fromkeys(notes))
     if len(unique) <= MAX_NOTES:
         return tuple(unique)
-    more = len(unique) - MAX_NOTES
-    return (*unique[:MAX_NOTES], f"and {more} more like these")
+    left = unique[MAX_NOTES:]
+    records = list(dict.fromkeys(m.group(1) for n in left if (m := _ABOUT.match(n))))
+    if not records:
+        return (*unique[:MAX_NOTES], f"and {len(left)} more like these")
+    named = ", ".join(records[:_NAMED])
+    if len(records) > _NAMED:
+        named += f" and {len(records) - _NAMED} more records"
+    return (*unique[:MAX_NOTES], f"and {len(left)} more like these, about {named}")
+
+
+_ABOUT = re.compile(r"([a-z][a-z0-9_]*\[[0-9]+\]): ")
+"""The record a note is about, as `_by_record` names it."""
+_NAMED = 10
+"""Records a capped reason names; the rest are counted."""
 
 
 Answer = tuple[Status, tuple[str, ...], tuple[str, ...]]

@@ -179,6 +179,9 @@ class Builder(Protocol):
     ) -> Triple:
         """How many records of a list meet a condition, against bounds."""
 
+    def saw(self, path: str) -> str:
+        """The notes expression saying the value a fact holds ("the visit's kind is video")."""
+
     def holder(self, path: str) -> str:
         """The local that holds the line a line fact is read from (this line, or the other
         line of an `other_line`)."""
@@ -701,11 +704,26 @@ def _compile_not(b: Builder, cond: Not, path: PathKey) -> Triple:
     status, missing, notes = b.build(cond.not_, (*path, "not"))
     k = b.new()  # a statement, not a nested expression: nesting has a limit
     b.line(f"s{k} = _NEG[{status}]")
+    fact = _one_fact(cond.not_)
+    if fact is not None:  # a leaf is mostly silent when met: the value it saw says why
+        notes = b.saw(fact) if notes == "()" else f"({notes} or {b.saw(fact)})"
     if notes == "()":
         return (f"s{k}", missing, "()")
     # The inner condition's notes say why it was met, which is why this one is not.
     b.line(f"n{k} = {notes} if {status} == _M else ()")
     return (f"s{k}", missing, f"n{k}")
+
+
+def _one_fact(cond: BaseModel) -> str | None:
+    """The fact a leaf condition tests against a value, if it is one."""
+    if isinstance(cond, IsTrue):
+        return cond.is_true
+    args = next(iter(cond.__dict__.values()))
+    if isinstance(args, FactAndValue | FactAndValues | Range):
+        return args.fact
+    if isinstance(args, Comparison) and args.other is None:
+        return args.fact
+    return None
 
 
 _EQUALS_VALUES = {"boolean": "true or false", "number": "a number"}
