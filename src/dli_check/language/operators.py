@@ -704,9 +704,9 @@ def _compile_not(b: Builder, cond: Not, path: PathKey) -> Triple:
     status, missing, notes = b.build(cond.not_, (*path, "not"))
     k = b.new()  # a statement, not a nested expression: nesting has a limit
     b.line(f"s{k} = _NEG[{status}]")
-    fact = _one_fact(cond.not_)
-    if fact is not None:  # a leaf is mostly silent when met: the value it saw says why
-        notes = b.saw(fact) if notes == "()" else f"({notes} or {b.saw(fact)})"
+    leaf = _one_fact(cond.not_)
+    if leaf is not None:  # a leaf is mostly silent when met: the value it saw says why
+        notes = b.saw(leaf) if notes == "()" else f"({notes} or {b.saw(leaf)})"
     if notes == "()":
         return (f"s{k}", missing, "()")
     # The inner condition's notes say why it was met, which is why this one is not.
