@@ -57,7 +57,7 @@ $(BROWSER): $(BIN)/python
 browser: $(BROWSER)
 
 unit: $(STAMP) $(BROWSER)
-	$(BIN)/dli-check rules test rules --min-coverage 100
+	$(BIN)/dli-check rules test rules --min-coverage 100 --mutate --min-mutation-score 100
 	rm -f .coverage .coverage.*
 	$(BIN)/pytest --cov --cov-report=
 	$(BIN)/coverage report --include='$(CORE)' --fail-under=90

@@ -40,6 +40,10 @@ class ExpectedLine(BaseModel):
     missing: list[str] | None = Field(
         default=None, description="The missing facts, in order; not checked when absent."
     )
+    notes: list[str] | None = Field(
+        default=None,
+        description="The line's notes (not its reasons'), in order; not checked when absent.",
+    )
 
 
 class Expected(BaseModel):
@@ -78,6 +82,17 @@ class Unreachable(BaseModel):
     reason: str = Field(min_length=1)
 
 
+class EquivalentMutant(BaseModel):
+    """A mutant of the rule file that no test can kill because it changes nothing a case
+    can show (`rules test --mutate`), and why."""
+
+    model_config = STRICT
+    mutant: str = Field(
+        min_length=1, description="As the report names it: 'PATH: what was changed'."
+    )
+    reason: str = Field(min_length=1)
+
+
 class Suite(BaseModel):
     """A rule file's test suite."""
 
@@ -88,6 +103,7 @@ class Suite(BaseModel):
         "without .tests).",
     )
     unreachable: list[Unreachable] = []
+    equivalent_mutants: list[EquivalentMutant] = []
     tests: list[SuiteTest] = Field(min_length=1)
 
 
@@ -163,7 +179,7 @@ def load_suite(path: Path) -> Suite:
 def run_suite(path: Path) -> SuiteReport:
     """Run the suite at `path` against its rule file."""
     suite = load_suite(path)
-    rules_path = path.parent / suite.rules if suite.rules else _rules_beside(path)
+    rules_path = rules_path_of(suite, path)
     rules = rules_from_bytes(read_rule_file(rules_path), str(rules_path))
     report = SuiteReport(str(path), rules)
     report.coverage.possible, report.coverage.outcomes_possible = possible_outcomes(rules)
@@ -179,7 +195,7 @@ def run_suite(path: Path) -> SuiteReport:
             )
         report.coverage.possible[key] -= set(excluded.statuses)
     for test in suite.tests:
-        differences = _run_test(test, path.parent, rules, report.coverage)
+        differences = outcome_differences(test, path.parent, rules, report.coverage)
         if differences:
             report.failures.append((test.name, differences))
         else:
@@ -187,11 +203,18 @@ def run_suite(path: Path) -> SuiteReport:
     return report
 
 
-def _rules_beside(suite_path: Path) -> Path:
+def rules_path_of(suite: Suite, suite_path: Path) -> Path:
+    """The rule file a suite tests: the one it names, else the one beside it."""
+    if suite.rules:
+        return suite_path.parent / suite.rules
     return suite_path.with_name(suite_path.name.removesuffix(SUITE_SUFFIX) + ".yaml")
 
 
-def _run_test(test: SuiteTest, base: Path, rules: Rules, coverage: Coverage) -> list[str]:
+def outcome_differences(
+    test: SuiteTest, base: Path, rules: Rules, coverage: Coverage | None = None
+) -> list[str]:
+    """How a test's outcome differs from what it expects (empty: it passes); what it
+    reached is added to `coverage`, when given."""
     case: Any = test.case
     if isinstance(case, str):
         case = str(base / case)
@@ -201,7 +224,8 @@ def _run_test(test: SuiteTest, base: Path, rules: Rules, coverage: Coverage) -> 
         if test.expect.error is None:
             return [f"case error: {exc.detail}"]
         return _error_differences(test.expect, exc)
-    _count(result, coverage)
+    if coverage is not None:
+        _count(result, coverage)
     return _differences(test.expect, result)
 
 
@@ -251,6 +275,11 @@ def _differences(expect: Expected, result: CaseResult) -> list[str]:
             found.append(
                 f"{where}.missing: expected {json.dumps(wanted.missing)}, "
                 f"got {json.dumps(list(line.missing))}"
+            )
+        if wanted.notes is not None and list(line.notes) != wanted.notes:
+            found.append(
+                f"{where}.notes: expected {json.dumps(wanted.notes)}, "
+                f"got {json.dumps(list(line.notes))}"
             )
     return found
 

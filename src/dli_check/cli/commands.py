@@ -531,6 +531,23 @@ def rules_test(
             "--min-coverage", min=0, max=100, help="Fail when coverage is below this percent."
         ),
     ] = 0.0,
+    mutate: Annotated[
+        bool,
+        typer.Option(
+            "--mutate",
+            help="Also mutation-test each rule file: make small mistakes in it one at a time "
+            "and report the ones no test notices.",
+        ),
+    ] = False,
+    min_mutation_score: Annotated[
+        float,
+        typer.Option(
+            "--min-mutation-score",
+            min=0,
+            max=100,
+            help="With --mutate: fail when the mutation score is below this percent.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Run rule-file test suites: each case's expected decisions, criteria and missing facts,
     and which criteria statuses and decisions the suite never reached."""
@@ -558,8 +575,27 @@ def rules_test(
             for gap in report.coverage.gaps():
                 _print(f"  not covered: {gap}")
         failed = failed or bool(report.failures) or coverage < min_coverage
+        if mutate and not report.failures:
+            failed = _mutation(suite_path, min_mutation_score) or failed
     if failed:
         raise typer.Exit(EXIT_INVALID_CASE)
+
+
+def _mutation(suite_path: Path, min_score: float) -> bool:
+    """Print a suite's mutation testing; whether it falls below `min_score`."""
+    from dli_check.batch.mutation import run_mutation
+
+    try:
+        report = run_mutation(suite_path)
+    except RuleFileError as exc:
+        _fail_rules(exc)
+    with _writing():
+        _print(f"  {report.summary}")
+        for mutant, (line, column) in report.survived:
+            _print(f"  survived: {terminal(report.rules)}:{line}:{column}: {terminal(mutant.name)}")
+        for mutant, reason in report.equivalent:
+            _print(f"  equivalent: {terminal(mutant.name)} ({terminal(reason)})")
+    return report.score < min_score
 
 
 @app.command("questionnaire")
