@@ -111,3 +111,10 @@ expected: $(STAMP)
 	for f in examples/fhir/*.json; do \
 	  $(BIN)/dli-check "$$f" --format json > "examples/expected/fhir/$$(basename "$$f")" || exit 1; \
 	done
+	for d in examples/guidelines/*/; do \
+	  mkdir -p "$$d/expected"; \
+	  for f in "$$d"cases/*.json; do \
+	    $(BIN)/dli-check "$$f" --rules "$$d$$(basename "$$d").yaml" --format json \
+	      > "$$d/expected/$$(basename "$$f")" || exit 1; \
+	  done; \
+	done

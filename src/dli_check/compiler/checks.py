@@ -107,9 +107,9 @@ def apply_checks(case: Case, checks: tuple[CompiledCheck, ...]) -> tuple[Case, l
             if check.failing == "error":
                 problems.append(CaseProblem((*place, check.fields[0]), check.says))
                 continue
-            doubts.append(
-                f"{_written(place)}: {check.says}; its {', '.join(check.fields)} is not used"
-            )
+            fields = " and ".join(check.fields)
+            verb = "are" if len(check.fields) > 1 else "is"
+            doubts.append(f"{_written(place)}: {check.says}; its {fields} {verb} not used")
             _forget(check, index, records, lists, lines)
     if problems or not doubts:
         return case, problems

@@ -153,9 +153,11 @@ def no_record(
     number: int,
 ) -> Answer:
     """Whether no record of a list meets a condition: `some`, negated. Its notes say
-    which record met it, when one did."""
+    which record has what it must not, when one does."""
     status, missing, notes = some(records, where, list_name, case, line, number)
     flipped: Status = "met" if status == "not_met" else "not_met" if status == "met" else status
+    if status == "met":
+        notes = (notes[0].replace("met by ", "found in ", 1), *notes[1:])
     return (flipped, missing, notes)
 
 
@@ -250,6 +252,7 @@ def worked(
     return f"{shown} = {number_text(result)}{' ' + unit if unit else ''}"
 
 
+@lru_cache(maxsize=4096)
 def shifted(day: dt.date, amount: int, unit: str) -> dt.date:
     """`day` moved by `amount` (negative: back) `unit`s; a calendar month or year that
     lands past its month's end lands on that end (2024-08-31 less 6 months: 2024-02-29).
@@ -388,11 +391,21 @@ def match_codes(
 
 def listed_codes(code_set: ProcedureCodeSet, codes: list[str] | tuple[str, ...]) -> Answer:
     """Whether any of the codes is in a code set of a system other than ICD-10-CM: met,
-    with a note naming the entry that lists it, or not met, with a note per code."""
+    with a note naming the entry that lists it, or not met, with a note per code.
+    Remembered per codes asked about."""
+    key = tuple(codes)
+    known = code_set.matches.get(key)
+    if known is not None:
+        return known  # type: ignore[return-value]
     notes = [code_set.describe(code) for code in codes]
+    answer: Answer
     if any(kind == LISTED for kind, _ in notes):
-        return ("met", (), tuple(note for kind, note in notes if kind == LISTED))
-    return ("not_met", (), tuple(note for _, note in notes))
+        answer = ("met", (), tuple(note for kind, note in notes if kind == LISTED))
+    else:
+        answer = ("not_met", (), tuple(note for _, note in notes))
+    if len(code_set.matches) < _MATCH_CACHE:
+        code_set.matches[key] = answer
+    return answer
 
 
 _MATCH_CACHE = 4096

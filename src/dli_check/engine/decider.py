@@ -49,6 +49,9 @@ class Decider(Protocol):
     def checks(self) -> tuple[CompiledCheck, ...]:
         """The case checks the rule file declares (the latest version's)."""
 
+    def services_for_code(self, code: str) -> tuple[CompiledService, ...]:
+        """The services whose code sets list a procedure code (the latest version's)."""
+
     @property
     def field_names(self) -> frozenset[str]:
         """Every key a case may hold."""

@@ -295,6 +295,9 @@ class CaseRules(Protocol):
     def checks(self) -> tuple[CompiledCheck, ...]:
         """The case checks the rule file declares."""
 
+    def services_for_code(self, code: str) -> tuple[CompiledService, ...]:
+        """The services whose code sets list a procedure code."""
+
 
 def case_from_data(
     data: Any,
@@ -387,6 +390,8 @@ def _decide_line(case: Case, line: Line, number: int, rules: Rules) -> ServiceRe
         notes += (f"{said}; a modifier does not change how {rules.guideline_id} reads the line",)
     if line.service is None:
         services = rules.services_for_code(line.code or "")
+        if len(services) == 1:  # the usual case: one service lists the code
+            return services[0].decide(case, line, number, notes)
         if not services:
             return rules.not_governed(line.code)
         routed = rules.route(case, line, number, services)
@@ -431,15 +436,11 @@ def _route_words(service: CompiledService) -> str:
 
 def _two_routes(case: Case, rules: CaseRules) -> list[CaseProblem]:
     """Lines whose code the routes of two services take: refused, never a silent pick."""
-    problems = []
+    problems: list[CaseProblem] = []
     for i, line in enumerate(case.services):
         if line.service is not None or line.code is None:
             continue
-        services = [
-            s
-            for s in rules.services.values()
-            if s.codes is not None and s.codes.contains(line.code)
-        ]
+        services = rules.services_for_code(line.code)
         if len(services) < 2:
             continue
         taken = [s for s in services if _route_answer(s, case, line, i)[0] == "met"]

@@ -84,6 +84,10 @@ class RuleSet:
         """The latest version's case checks."""
         return self.latest.checks
 
+    def services_for_code(self, code: str) -> tuple[CompiledService, ...]:
+        """The latest version's services that list a procedure code."""
+        return self.latest.services_for_code(code)
+
     @property
     def field_names(self) -> frozenset[str]:
         """Every key a case may hold under some version."""

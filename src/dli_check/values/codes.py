@@ -295,6 +295,10 @@ class ProcedureCodeSet:
     title: str
     system: str
     entries: tuple[tuple[ProcedureRange, str], ...]
+    matches: dict[tuple[object, ...], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """What `compiler.listed_codes` answered, per codes asked about."""
 
     def contains(self, code: str) -> bool:
         """Whether the set lists this code."""
