@@ -49,3 +49,30 @@ def test_the_suite_passes_covers_and_kills_every_mutant(guideline: Path) -> None
 def test_each_example_case_gives_its_expected_result(guideline: Path, case: Path) -> None:
     expected = (guideline / "expected" / case.name).read_text(encoding="utf-8")
     assert evaluate(case, load_rules(_rules(guideline))).to_json() + "\n" == expected
+
+
+def test_the_questionnaire_asks_what_every_construct_reads() -> None:
+    """Derived numbers ask for their inputs, routes for what tells services apart, named
+    conditions for what they read, windows and ages for both their dates."""
+    from dli_check.interop.questionnaires import needed_facts
+
+    rules = load_rules(_rules(ROOT / "examples" / "guidelines" / "rx-exemplumab"))
+    assert sorted(needed_facts(rules)) == [
+        "medication.drug",
+        "pasi.baseline",
+        "pasi.current",
+        "pasi.measured",
+        "patient.birth_date",
+        "patient.diagnoses",
+        "service.date",
+        "service.every_days",
+        "service.mg",
+        "service.request",
+        "test.code",
+        "test.date",
+        "test.result",
+        "trial.drug",
+        "trial.end",
+        "trial.outcome",
+        "trial.start",
+    ]

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from dli_check.language.facts import Fact
     from dli_check.results import CaseResult
 
-_FACT_KEYS = ("fact", "other", "is_true", "present")
-
 
 def questionnaire(
     rules: Decider | None = None,
@@ -94,23 +92,33 @@ def needed_facts(rules: Decider) -> frozenset[str]:
 
 
 def _facts_by_service(rules: Decider) -> dict[str, frozenset[str]]:
-    """Service id -> the declared facts its criteria read."""
-    return {
-        service.id: frozenset(_fact_names(service.model_dump()["criteria"]))
-        for service in rules.latest.model.services
-    }
+    """Service id -> the declared facts its criteria and its route read: every fact a
+    condition names (under whatever key: ``fact``, ``before``, ``birth``...), the inputs
+    of the derived numbers it names, and what the named conditions it uses read."""
+    model, case_format = rules.latest.model, rules.latest.case_format
+    named = {name: cond.model_dump(by_alias=True) for name, cond in model.conditions.items()}
 
+    def names(value: Any, expanding: tuple[str, ...] = ()) -> Iterator[str]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "use" and item in named and item not in expanding:
+                    yield from names(named[item], (*expanding, item))
+                else:
+                    yield from names(item, expanding)
+        elif isinstance(value, list):
+            for item in value:
+                yield from names(item, expanding)
+        elif isinstance(value, str):
+            if value in case_format.facts:
+                yield value
+            elif value in case_format.derived:
+                yield from case_format.derived[value].inputs
 
-def _fact_names(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in _FACT_KEYS and isinstance(item, str):
-                yield item
-            else:
-                yield from _fact_names(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _fact_names(item)
+    found = {}
+    for service in model.services:
+        dumped = service.model_dump(by_alias=True)
+        found[service.id] = frozenset(names([dumped["criteria"], dumped.get("route")]))
+    return found
 
 
 def _code_sets_of(rules: Decider) -> dict[str, list[str]]:
