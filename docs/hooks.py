@@ -3,6 +3,7 @@ never holds a second copy to fall out of date."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,20 @@ def _fact_types() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _code_systems() -> str:
+    from dli_check.values.systems import CODE_SYSTEMS
+
+    rows = ["| system | e.g. | ranges | FHIR system |", "| --- | --- | --- | --- |"]
+    for name, system in CODE_SYSTEMS.items():
+        ranges = "yes" if system.ordered else "no (list each code)"
+        rows.append(f"| `{name}` | `{system.example}` | {ranges} | `{system.uris[0]}` |")
+    return "\n".join(rows) + "\n"
+
+
+_FILE = re.compile(r"\{\{ FILE ([\w./-]+) \}\}")
+"""``{{ FILE path }}``: a file of the repository, as a YAML block."""
+
+
 _README_LINKS = (
     ("](docs/design/)", "](design/0001-rule-files-compile-to-python.md)"),
     ("](docs/", "]("),
@@ -65,4 +80,8 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
         markdown = markdown.replace("{{ FACT_TYPES }}", _fact_types())
     if "{{ OPERATORS }}" in markdown:
         markdown = markdown.replace("{{ OPERATORS }}", _operators())
-    return markdown
+    if "{{ CODE_SYSTEMS }}" in markdown:
+        markdown = markdown.replace("{{ CODE_SYSTEMS }}", _code_systems())
+    return _FILE.sub(
+        lambda m: "```yaml\n" + (ROOT / m.group(1)).read_text(encoding="utf-8") + "```", markdown
+    )

@@ -76,3 +76,13 @@ def test_the_questionnaire_asks_what_every_construct_reads() -> None:
         "trial.outcome",
         "trial.start",
     ]
+
+
+def test_the_minimal_rule_file_of_the_docs_passes_its_suite() -> None:
+    suite = ROOT / "docs" / "examples" / "minimal.tests.yaml"
+    report = run_suite(suite)
+    assert (report.failures, report.coverage.percent, run_mutation(suite).score) == (
+        [],
+        100.0,
+        100.0,
+    )
