@@ -18,16 +18,17 @@ CPAP: dict[str, Any] = {
     "services": [{"code": "E0601", "date": "2025-02-01"}],
 }
 MN, NMN, INS = "medically_necessary", "not_medically_necessary", "insufficient_information"
+AHI, STUDY = "the study's AHI is ", "the study (2025-01-05)"
 
 # (name, changes, decision, statuses of the two criteria, notes of the AHI criterion)
 ROWS: list[tuple[str, dict[str, Any], str, list[str], tuple[str, ...]]] = [
-    ("all met", {}, MN, ["met", "met"], ("met by sleep_studies[0]",)),
+    ("all met", {}, MN, ["met", "met"], (f"met by sleep_studies[0] ({AHI}22.5, {STUDY})",)),
     (
         "AHI exactly 15",
         {"sleep_studies.0.ahi": 15},
         MN,
         ["met", "met"],
-        ("met by sleep_studies[0]",),
+        (f"met by sleep_studies[0] ({AHI}15, {STUDY})",),
     ),
     (
         "AHI below 15",
@@ -41,7 +42,8 @@ ROWS: list[tuple[str, dict[str, Any], str, list[str], tuple[str, ...]]] = [
         {"sleep_studies": [{"date": "2024-11-02", "ahi": 9}, {"date": "2025-01-05", "ahi": 31}]},
         MN,
         ["met", "met"],
-        ("met by sleep_studies[1]",),  # the record that met it, and only that one
+        # the record that met it, and only that one, with the values its condition read
+        (f"met by sleep_studies[1] ({AHI}31, {STUDY})",),
     ),
     (
         "the qualifying study came after the device",
@@ -57,7 +59,7 @@ ROWS: list[tuple[str, dict[str, Any], str, list[str], tuple[str, ...]]] = [
         {"patient.diagnoses": ["G47.30"]},
         NMN,
         ["not_met", "met"],
-        ("met by sleep_studies[0]",),
+        (f"met by sleep_studies[0] ({AHI}22.5, {STUDY})",),
     ),
 ]
 

@@ -78,7 +78,7 @@ def _case(
 @pytest.mark.parametrize(
     ("tests", "status", "missing", "notes"),
     [
-        ([{"kind": "spo2", "value": 87}], "met", (), ("met by tests[0]",)),
+        ([{"kind": "spo2", "value": 87}], "met", (), ("met by tests[0] (the test's value is 87)",)),
         (
             [{"kind": "pao2", "value": 120}],
             "not_met",
@@ -95,7 +95,7 @@ def _case(
             [{"kind": "spo2", "value": 870}, {"kind": "pao2", "value": 55}],
             "met",
             (),
-            ("met by tests[1]",),
+            ("met by tests[1] (the test's value is 55)",),
         ),
         ([{"kind": "spo2"}], "unknown", ("tests[0].value",), ()),  # absent: the check passes
     ],
@@ -162,3 +162,11 @@ def test_an_adult_may_weigh_more(rules: Any) -> None:
 def test_check_errors_name_the_place(tmp_path: Path, old: str, new: str, message: str) -> None:
     assert old in RULES
     assert message in refused(RULES.replace(old, new), tmp_path)
+
+
+def test_rules_show_prints_the_checks_code(rules: Any) -> None:
+    from dli_check.outputs.explain import python_source
+
+    python = python_source(rules)
+    assert "def judge_check_tests_0(case, line, number, rec, index):" in python
+    assert "def judge_check_services_0(case, line, number, rec, index):" in python

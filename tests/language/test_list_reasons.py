@@ -97,7 +97,13 @@ def _notes(rules: Any, criterion: str, tests: list[dict[str, Any]], **patient: A
                 "tests[1]: the test's value (90) is not at most 88",
             ),
         ),
-        ("low-oxygen", [{"kind": "pao2", "value": 50}], {}, "met", ("met by tests[0]",)),
+        (
+            "low-oxygen",
+            [{"kind": "pao2", "value": 50}],
+            {},
+            "met",
+            ("met by tests[0] (the test's kind is pao2, the test's value is 50)",),
+        ),
         (
             "low-oxygen",
             [{"kind": "pao2", "value": 60 + i} for i in range(8)],

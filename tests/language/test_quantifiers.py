@@ -203,6 +203,8 @@ def test_a_record_that_decides_is_named(rules: Any) -> None:
     }
     (line,) = evaluate(case, rules).services
     notes = {r.criterion: r.notes for r in line.reasons}
-    assert notes["some-tried"] == ("met by tried[1]",)
-    assert notes["none-tried"] == ("found in tried[1]",)  # the record that breaks "none"
+    assert notes["some-tried"] == ("met by tried[1] (trial.weeks is 20)",)
+    assert notes["none-tried"] == (
+        "found in tried[1] (trial.weeks is 20)",
+    )  # the record that breaks "none"
     assert notes["every-tried"] == ("tried[0]: trial.weeks (4) is not at least 12",)

@@ -622,11 +622,13 @@ class Builder:
         refused = self._over_a_list(list_name, path, quantifier)
         if refused is not None:
             return refused
-        name = self._nested(_Scope(list_name), where_cond, path, f"{quantifier}_{{}}_{list_name}")
+        scope = _Scope(list_name)
+        name = self._nested(scope, where_cond, path, f"{quantifier}_{{}}_{list_name}")
+        shown = tuple((f.field, self.label(p)) for p, f in scope.facts.items() if f.kind == "list")
         k = self.new()
         self.line(
             f"s{k}, m{k}, n{k} = _{quantifier}(case.lists[{list_name!r}], {name}, "
-            f"{list_name!r}, case, line, number)"
+            f"{list_name!r}, case, line, number, {self.constant(shown)})"
         )
         return (f"s{k}", f"m{k}", f"n{k}")
 

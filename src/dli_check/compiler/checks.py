@@ -42,6 +42,8 @@ class CompiledCheck:
     fields: tuple[str, ...]
     """The fields of the record (or line) its `require` reads."""
     has_when: bool
+    source: str = field(repr=False)
+    """The generated Python, for `rules show --format python`."""
     run: Run = field(repr=False)
 
 
@@ -70,11 +72,12 @@ def compile_checks(
             if not read:
                 problems.append(Problem((*at, "require"), f"reads no fact of {owner}"))
                 continue
-            _, run = builder.function(f"check {owner} {k}")
+            source, run = builder.function(f"check {owner} {k}")
             fields = tuple(f.field for f in read)
             says = " ".join(check.says.split())
+            has_when = check.when is not None
             found.append(
-                CompiledCheck(kind, owner, says, check.failing, fields, check.when is not None, run)
+                CompiledCheck(kind, owner, says, check.failing, fields, has_when, source, run)
             )
     return tuple(found)
 

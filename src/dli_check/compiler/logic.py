@@ -113,10 +113,12 @@ def some(
     case: Case,
     line: Line,
     number: int,
+    shown: tuple[tuple[str, str], ...] = (),
 ) -> Answer:
     """Whether some record of a list meets a condition: met if one does, not met if none
     can, else unknown. An empty list is unknown, and asks for a record, unless the case
-    gave it and it is declared complete when given: then it is not met."""
+    gave it and it is declared complete when given: then it is not met. The record that
+    meets it is named with the values the condition read (`shown`: field, label)."""
     if not records:
         if list_name in case.given:
             return ("not_met", (), (f"{list_name}: none given",))
@@ -124,8 +126,26 @@ def some(
     answers = _by_record(records, where, list_name, case, line, number)
     for i, answer in enumerate(answers):
         if answer[0] == "met":  # the record that met it, named
-            return ("met", (), (f"met by {list_name}[{i}]", *answer[2]))
+            said = f"met by {list_name}[{i}]{_values(records[i], shown)}"
+            return ("met", (), (said, *answer[2]))
     return combine(answers, "met", "not_met")
+
+
+def _values(record: Mapping[str, Any], shown: tuple[tuple[str, str], ...]) -> str:
+    """`` (the test's kind is pao2, the test's value is 52)``: what a record holds."""
+    said = []
+    for field, label in shown:
+        value = record.get(field)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            said.append(f"{label}: {'yes' if value else 'no'}")
+        elif isinstance(value, dt.date):  # a date's label names what it dates
+            said.append(f"{label} ({value})")
+        else:
+            text = number_text(value) if isinstance(value, int | float) else str(value)
+            said.append(f"{label} is {text}")
+    return f" ({', '.join(said)})" if said else ""
 
 
 def _by_record(
@@ -151,10 +171,11 @@ def no_record(
     case: Case,
     line: Line,
     number: int,
+    shown: tuple[tuple[str, str], ...] = (),
 ) -> Answer:
     """Whether no record of a list meets a condition: `some`, negated. Its notes say
     which record has what it must not, when one does."""
-    status, missing, notes = some(records, where, list_name, case, line, number)
+    status, missing, notes = some(records, where, list_name, case, line, number, shown)
     flipped: Status = "met" if status == "not_met" else "not_met" if status == "met" else status
     if status == "met":
         notes = (notes[0].replace("met by ", "found in ", 1), *notes[1:])
@@ -339,6 +360,7 @@ def every(
     case: Case,
     line: Line,
     number: int,
+    shown: tuple[tuple[str, str], ...] = (),
 ) -> Answer:
     """Whether every record of a list meets a condition: not met if one does not, met if
     all do, else unknown. An empty list is unknown, and asks for a record, unless the case

@@ -107,6 +107,7 @@ def python_source(rules: Rules) -> str:
     parts = [f"# {rules.guideline_id}: the Python its rule file compiles to.", ""]
     parts.append(rules.case_format.source)
     parts += [service.source for service in rules.services.values()]
+    parts += [check.source for check in rules.checks]
     return "\n".join(parts)
 
 
