@@ -59,7 +59,7 @@ browser: $(BROWSER)
 unit: $(STAMP) $(BROWSER)
 	$(BIN)/dli-check rules test rules --min-coverage 100 --mutate --min-mutation-score 100
 	rm -f .coverage .coverage.*
-	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/pytest --cov --cov-report= -n auto
 	$(BIN)/coverage report --include='$(CORE)' --fail-under=90
 
 # The docs site (mkdocs.yml): the README as its home page, the guides in docs/, the

@@ -367,7 +367,7 @@ def test_version() -> None:
     code, out, _ = run("--version")
     assert code == 0
     assert out == (
-        "dli-check 0.5.0\nCG-TRANS-03 (published 2023-06-28, last reviewed 2023-05-11)\n"
+        "dli-check 0.6.0\nCG-TRANS-03 (published 2023-06-28, last reviewed 2023-05-11)\n"
         "ICD-10-CM FY2026 (April 1, 2026 update) from simple-icd-10-cm 1.5.0; earlier: FY2021 "
         "(January 1, 2021 update), FY2025 (April 1, 2025 update)\n"
     )
@@ -401,7 +401,7 @@ def test_installed_entry_point_on_examples(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert module.returncode == 0 and module.stdout.startswith("dli-check 0.5.0\n")
+    assert module.returncode == 0 and module.stdout.startswith("dli-check 0.6.0\n")
 
 
 def _entry_point(
@@ -425,7 +425,7 @@ def test_version_probe_loads_no_parser_and_no_pydantic() -> None:
         "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n",
     )
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.startswith("dli-check 0.5.0\nCG-TRANS-03 (published 2023-06-28")
+    assert done.stdout.startswith("dli-check 0.6.0\nCG-TRANS-03 (published 2023-06-28")
     assert done.stdout.endswith("\n[]\n")
 
 
