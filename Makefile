@@ -22,7 +22,10 @@ demo: $(STAMP)
 	mkdir -p build
 	$(BIN)/dli-check batch examples/cases --output build/demo-results.jsonl
 	$(BIN)/dli-check batch examples/cases --format csv --output build/demo-results.csv --quiet
+	$(BIN)/dli-check examples/cases/dli-cmml-unlisted-diagnosis.json --format html \
+	  --output build/demo-worksheet.html
 	@echo "Results: build/demo-results.jsonl (JSON Lines), build/demo-results.csv (one row per service line)"
+	@echo "Worksheet: build/demo-worksheet.html (a reviewer's page for one case; open it in a browser)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks fuzz)
@@ -37,10 +40,11 @@ typecheck: $(STAMP)
 # compiler, engine, the front door, results and errors).
 CORE := */dli_check/values/*,*/dli_check/language/*,*/dli_check/compiler/*,*/dli_check/engine/*,*/dli_check/api.py,*/dli_check/results.py,*/dli_check/errors.py
 # The browser tests' tools: Chromium and its driver (Debian's packages, installed when
-# this runs as root, as CI does), and LHC-Forms, pinned, from the npm registry (its built
-# files only). A machine that cannot have them skips those tests, saying why; CI fails.
+# this runs as root, as CI does), and LHC-Forms and axe-core, pinned, from the npm
+# registry (their built files only). A machine that cannot have them skips those tests, saying why; CI fails.
 LFORMS_VERSION := 40.1.3
-BROWSER := $(VENV)/.browser-$(LFORMS_VERSION)
+AXE_VERSION := 4.10.2
+BROWSER := $(VENV)/.browser-$(LFORMS_VERSION)-$(AXE_VERSION)
 $(BROWSER): $(BIN)/python
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -52,6 +56,9 @@ $(BROWSER): $(BIN)/python
 	-cd $(VENV)/js && npm pack --silent lforms@$(LFORMS_VERSION) >/dev/null \
 	  && tar xzf lforms-$(LFORMS_VERSION).tgz package/LICENSE.md package/dist/lforms/webcomponent package/dist/lforms/fhir/R4 \
 	  && rm lforms-$(LFORMS_VERSION).tgz
+	-cd $(VENV)/js && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && mkdir -p axe && tar xzf axe-core-$(AXE_VERSION).tgz -C axe package/axe.min.js package/LICENSE \
+	  && rm axe-core-$(AXE_VERSION).tgz
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then touch $@; fi
 
 browser: $(BROWSER)

@@ -9,8 +9,6 @@ message, except under CI, where it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,16 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import JS, SCREENSHOTS, chromium
 from service_support import free_port
 
-from conftest import ROOT
 from dli_check import load_rules
 from dli_check.interop.questionnaires import questionnaire
 from dli_check.service.app import Settings, create_app
 from dli_check.service.log import DecisionLog
 
-LFORMS = ROOT / ".venv" / "js" / "package" / "dist" / "lforms"
-SCREENSHOTS = ROOT / "build" / "screenshots"
+LFORMS = JS / "package" / "dist" / "lforms"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DTR form</title><link rel="icon" href="data:,">
@@ -46,27 +43,6 @@ fetch("/Questionnaire/cg-trans-03").then(r => r.json()).then(q =>
 ).then(() => { window.rendered = "ok"; }, e => { window.rendered = "error: " + e; });
 </script></body></html>
 """
-
-
-def _browser_or_skip() -> tuple[str, str]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    missing = [
-        what
-        for what, found in (
-            ("Chromium", chromium),
-            ("chromedriver", driver),
-            ("LHC-Forms (.venv/js)", (LFORMS / "webcomponent" / "lhc-forms.js").is_file()),
-        )
-        if not found
-    ]
-    if missing:
-        message = f"{', '.join(missing)} not installed: `make test` installs them as root"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    assert chromium is not None and driver is not None
-    return chromium, driver
 
 
 @pytest.fixture
@@ -99,21 +75,7 @@ def site(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    chromium, driver_path = _browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,2400"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    yield from chromium(("LHC-Forms (.venv/js)", LFORMS / "webcomponent" / "lhc-forms.js"))
 
 
 def _open(browser: Any, site: str) -> None:

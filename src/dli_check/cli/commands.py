@@ -69,6 +69,7 @@ class TextOrJson(StrEnum):
     text = "text"
     json = "json"
     questionnaire = "questionnaire"
+    html = "html"
 
 
 class Detail(StrEnum):
@@ -179,8 +180,17 @@ def check(
     detail: DetailOption = Detail.full,
     rules_path: RulesOption = None,
     fail_unless_approved: FailOption = False,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file (whole, or not at all) instead of standard output.",
+        ),
+    ] = "-",
 ) -> None:
-    """Decide one case: each service line, criterion by criterion, with citations."""
+    """Decide one case: each service line, criterion by criterion, with citations; as
+    text, JSON, the questionnaire of what is missing, or an HTML worksheet."""
     from dli_check.cli.one_case import Failed, check_case
 
     try:
@@ -190,6 +200,7 @@ def check(
             detail=detail.value,
             rules_path=rules_path,
             fail_unless_approved=fail_unless_approved,
+            output=output,
         )
     except Failed as exc:
         raise typer.Exit(exc.code) from None

@@ -1,5 +1,5 @@
-"""``dli-check CASE.json``: decide one case and write it for a reviewer, as JSON, or as the
-questionnaire of what is missing.
+"""``dli-check CASE.json``: decide one case and write it for a reviewer (text, or an HTML
+worksheet), as JSON, or as the questionnaire of what is missing.
 
 It is the command without its parser: `cli` calls it after Typer parsed the arguments,
 and `__main__` calls it straight away for the plain forms (`parse_plain`), since a
@@ -23,9 +23,10 @@ from dli_check.exit_codes import (
 from dli_check.inert import terminal, terminal_json
 
 if TYPE_CHECKING:
-    from dli_check.results import Detail
+    from dli_check.engine.decider import Decider
+    from dli_check.results import CaseResult, Detail
 
-FORMATS = ("text", "json", "questionnaire")
+FORMATS = ("text", "json", "questionnaire", "html")
 DETAILS = ("full", "decisions")
 APPROVED = frozenset({"medically_necessary", "not_applicable"})
 """Case decisions that --fail-unless-approved lets pass: a line the guideline does not
@@ -61,9 +62,11 @@ def check_case(
     detail: str = "full",
     rules_path: Path | None = None,
     fail_unless_approved: bool = False,
+    output: str = "-",
 ) -> int:
-    """Decide the case file `case` (``-``: standard input) and write it to standard
-    output; the exit code. Raises `Failed` after saying why."""
+    """Decide the case file `case` (``-``: standard input) and write it to `output`
+    (``-``: standard output; a file is written whole or not at all); the exit code.
+    Raises `Failed` after saying why."""
     from dli_check.api import evaluate, load_rules
     from dli_check.files import MAX_CASE_FILE_BYTES, read_at_most
 
@@ -95,32 +98,75 @@ def check_case(
         raise fail(said, EXIT_INVALID_CASE) from None
     except DliCheckError as exc:  # FHIR input without the fhir extra, a bad FHIRPath
         raise fail(str(exc)) from None
-    try:
-        if format == "json":
-            text = result.to_json(detail=cast("Detail", detail))
-            sys.stdout.write((terminal_json(text) if sys.stdout.isatty() else text) + "\n")
-        elif format == "questionnaire":
-            import json
+    if output != "-" or format == "html":
+        _write(_rendered(result, rules, format, detail), output)
+    else:
+        try:
+            if format == "json":
+                text = result.to_json(detail=cast("Detail", detail))
+                sys.stdout.write((terminal_json(text) if sys.stdout.isatty() else text) + "\n")
+            elif format == "questionnaire":
+                sys.stdout.write(_rendered(result, rules, format, detail))
+            else:
+                from dli_check.outputs.report import write_report
 
-            from dli_check.interop.questionnaires import questionnaire
+                write_report(result, rules, sys.stdout)
+            sys.stdout.flush()
+        except OSError as exc:
+            from dli_check.outputs.writer import write_failure
 
-            form = questionnaire(rules, result)
-            sys.stdout.write(json.dumps(form, indent=2, ensure_ascii=False) + "\n")
-        else:
-            from dli_check.outputs.report import write_report
-
-            write_report(result, rules, sys.stdout)
-        sys.stdout.flush()
-    except OSError as exc:
-        from dli_check.outputs.writer import write_failure
-
-        raise fail(write_failure("<stdout>", exc), EXIT_OUTPUT_FAILED) from None
+            raise fail(write_failure("<stdout>", exc), EXIT_OUTPUT_FAILED) from None
     if fail_unless_approved and result.decision not in APPROVED:
         return EXIT_NOT_APPROVED
     return EXIT_OK
 
 
-_OPTIONS = {"--format": "format", "-f": "format", "--detail": "detail", "--rules": "rules_path"}
+def _rendered(result: CaseResult, rules: Decider, format: str, detail: str) -> str:
+    """A result as the text a file gets (plain text, never coloured)."""
+    if format == "json":
+        return result.to_json(detail=cast("Detail", detail)) + "\n"
+    if format == "questionnaire":
+        import json
+
+        from dli_check.interop.questionnaires import questionnaire
+
+        return json.dumps(questionnaire(rules, result), indent=2, ensure_ascii=False) + "\n"
+    if format == "html":
+        from dli_check.outputs.worksheet import ReportSupportMissing, decided_today, worksheet
+
+        try:
+            return worksheet(result, rules, decided_today())
+        except ReportSupportMissing as exc:
+            raise fail(str(exc)) from None
+    from dli_check.outputs.report import plain, result_lines
+
+    return "".join(plain(line) + "\n" for line in result_lines(result, rules, symbols=False))
+
+
+def _write(text: str, output: str) -> None:
+    """Write all of `text` to `output`: a file appears whole, or not at all."""
+    from dli_check.outputs.writer import open_output, write_failure
+
+    try:
+        out = open_output(output)
+    except OSError as exc:
+        raise fail(write_failure(output, exc), EXIT_OUTPUT_FAILED) from None
+    try:
+        out.write(text.encode("utf-8", "backslashreplace"))
+        out.commit()
+    except OSError as exc:
+        out.abandon()
+        raise fail(write_failure(output, exc), EXIT_OUTPUT_FAILED) from None
+
+
+_OPTIONS = {
+    "--format": "format",
+    "-f": "format",
+    "--detail": "detail",
+    "--rules": "rules_path",
+    "--output": "output",
+    "-o": "output",
+}
 
 
 class Plain(TypedDict, total=False):
@@ -131,6 +177,7 @@ class Plain(TypedDict, total=False):
     detail: str
     rules_path: Path
     fail_unless_approved: bool
+    output: str
 
 
 def parse_plain(args: list[str]) -> Plain | None:
@@ -167,6 +214,10 @@ def parse_plain(args: list[str]) -> Plain | None:
             if not value:
                 return None
             parsed[key] = Path(value)
+        elif key == "output":
+            if not value:
+                return None
+            parsed[key] = value
         elif value in (FORMATS if key == "format" else DETAILS):
             parsed[key] = value
         else:

@@ -45,7 +45,7 @@ _SYMBOLS = {"met": "✓", "not_met": "✗", "unknown": "?"}
 _WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 _ANSWERS = {"met": "yes", "not_met": "no", "unknown": "unknown"}
 """The statuses of a criterion with a label, which states what is met."""
-_HEADLINES = {
+HEADLINES = {
     "medically_necessary": "MEETS {g}",
     "not_medically_necessary": "DOES NOT MEET {g}",
     "insufficient_information": "MORE INFORMATION NEEDED",
@@ -53,7 +53,7 @@ _HEADLINES = {
     "not_applicable": "NOT GOVERNED BY {g}",
 }
 """Decisions in a reviewer's words: the engine recommends; only a clinician denies."""
-_ACTIONS = {
+ACTION_WORDS = {
     "approve": "approve (medical necessity only: the member's benefits decide coverage)",
     "refer_to_clinical_reviewer": "refer to a physician reviewer (a recommendation, not a denial)",
     "request_information": "request the information below",
@@ -73,10 +73,10 @@ _SGR = {
 
 
 def _headline(decision: str, guideline: str) -> Segment:
-    return (_HEADLINES[decision].format(g=guideline), f"bold {COLOURS[decision]}")
+    return (HEADLINES[decision].format(g=guideline), f"bold {COLOURS[decision]}")
 
 
-def _case_headline(result: CaseResult, guideline: str) -> Segment:
+def case_headline(result: CaseResult, guideline: str) -> Segment:
     """The case's recommendation; for lines that differ, how many meet the guideline and
     where the others go ("2 of 3 lines meet CG-TRANS-03; 1 to a physician reviewer"). It
     never says the case meets the guideline while a line went elsewhere or is not governed.
@@ -110,7 +110,7 @@ def result_lines(
         [
             (f"Case {terminal(result.case_id)}", "bold"),
             (": ", ""),
-            _case_headline(result, g),
+            case_headline(result, g),
             ("  ", ""),
             (f"({g}, last reviewed {guideline.last_review_date})", "dim"),
         ]
@@ -126,7 +126,7 @@ def result_lines(
                 (line.service or "service line", "bold"),
                 (f"{code}: ", ""),
                 _headline(line.decision, g),
-                (f" -> {_ACTIONS[line.action].format(g=g)}", ""),
+                (f" -> {ACTION_WORDS[line.action].format(g=g)}", ""),
             ]
         )
         service = rules.services.get(line.service or "") if rules else None

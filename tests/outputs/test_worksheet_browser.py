@@ -1,0 +1,105 @@
+"""The worksheets of the example cases in headless Chromium: what a reviewer sees (the
+recommendation, each criterion's status in words), no serious or critical axe-core
+violation, a hostile case shown as text with no script of its own run, and a worksheet
+printed to PDF with no line clipped. Screenshots go to build/screenshots/."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import JS, SCREENSHOTS, chromium
+
+from conftest import ROOT
+from dli_check import evaluate, load_rules
+from dli_check.outputs.worksheet import worksheet
+
+AXE = JS / "axe" / "package" / "axe.min.js"
+CASES = sorted((ROOT / "examples" / "cases").glob("*.json"))
+STATUS_WORDS = {"met": ("Yes", "Met"), "not_met": ("No", "Not met"), "unknown": ("Unknown",)}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium(("axe-core (.venv/js)", AXE))
+
+
+def _open(browser: Any, tmp_path: Path, case: Path | dict[str, Any]) -> Any:
+    rules = load_rules()
+    result = evaluate(case, rules)
+    page = tmp_path / "worksheet.html"
+    page.write_text(worksheet(result, rules, "2026-12-02"), encoding="utf-8")
+    browser.get(page.as_uri())
+    return result
+
+
+def _axe(browser: Any) -> list[str]:
+    """The serious and critical violations axe-core finds (it is injected by the test: the
+    page itself lets no script in)."""
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    found: list[dict[str, Any]] = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact}))));"
+    )
+    return [v["id"] for v in found if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_a_reviewer_sees_the_recommendation_and_each_criterion(
+    browser: Any, tmp_path: Path, path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    result = _open(browser, tmp_path, path)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"worksheet-{path.stem}.png"))
+    banners = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".banner")]
+    assert len(banners) == len(result.services)
+    for banner in banners:
+        assert banner.startswith("RECOMMENDATION: ")
+    shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".criterion .status")]
+    expected = [r.status for s in result.services for r in s.reasons]
+    assert len(shown) == len(expected)
+    for text, status in zip(shown, expected, strict=True):
+        assert text.split(",")[0] in STATUS_WORDS[status], (text, status)
+    assert _axe(browser) == []
+    severe = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert severe == []
+
+
+def test_a_hostile_case_is_shown_as_text_and_runs_nothing(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    case = json.loads((ROOT / "examples" / "cases" / "dli-relapsed-aml.json").read_text())
+    case["case_id"] = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">\u202e'
+    case["services"][0]["lymphocyte_donor_id"] = "javascript:window.pwned=3"
+    _open(browser, tmp_path, case)
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading.startswith('Case <script>window.pwned=1</script><img src=x onerror="window')
+    assert "\\u202e" in heading
+    assert browser.execute_script("return window.pwned === undefined")
+    assert browser.find_elements(By.CSS_SELECTOR, "main img, main script, main a") == []
+
+
+def test_a_worksheet_prints_without_clipping(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    _open(browser, tmp_path, ROOT / "examples" / "cases" / "dli-after-a-second-allograft.json")
+    for width, height in ((21.0, 29.7), (21.59, 27.94)):  # A4, Letter
+        options = PrintOptions()
+        options.page_width, options.page_height = width, height
+        pdf = base64.b64decode(browser.print_page(options))
+        assert pdf.startswith(b"%PDF") and b"/Type /Page" in pdf
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    browser.set_window_size(700, 1000)  # an A4 page's printable width, at 96 dpi
+    clipped = browser.execute_script(
+        "return Array.from(document.querySelectorAll('p, li, dd, dt, h1, h2, h3, blockquote'))"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 40));"
+    )
+    assert clipped == []
+    browser.save_screenshot(str(SCREENSHOTS / "worksheet-print.png"))
