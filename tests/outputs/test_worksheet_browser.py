@@ -103,3 +103,64 @@ def test_a_worksheet_prints_without_clipping(browser: Any, tmp_path: Path) -> No
     )
     assert clipped == []
     browser.save_screenshot(str(SCREENSHOTS / "worksheet-print.png"))
+
+
+def test_the_dashboard_shows_its_charts_and_filters_its_table(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from typer.testing import CliRunner
+
+    from dli_check.cli.commands import app
+
+    report = tmp_path / "report.html"
+    done = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(ROOT / "examples" / "cases"),
+            "-o",
+            str(tmp_path / "r.jsonl"),
+            "--quiet",
+            "--workers",
+            "1",
+            "--report",
+            str(report),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    browser.get(report.as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "figure img")
+    assert len(charts) == 5
+    assert all(browser.execute_script("return arguments[0].naturalWidth", c) > 0 for c in charts)
+    alt = charts[0].get_attribute("alt")
+    assert alt.startswith("Decisions by service: ")
+    assert "donor_lymphocyte_infusion: medically_necessary 15" in alt
+    shown = browser.find_element(By.ID, "shown")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#lines tbody tr")
+    assert shown.text == str(len(rows)) == "17"
+    decision = browser.find_element(By.CSS_SELECTOR, "[data-filter='4']")
+    decision.send_keys("insufficient")
+    visible = [r for r in rows if r.is_displayed()]
+    assert shown.text == str(len(visible)) == "3"
+    assert all("insufficient_information" in r.text for r in visible)
+    decision.send_keys("\b" * len("insufficient"))  # emptied, one input event per key
+    assert shown.text == "17"
+    header = browser.find_element(By.CSS_SELECTOR, "#lines th:nth-child(7)")
+
+    def dates() -> list[str]:
+        return [
+            r.find_elements(By.TAG_NAME, "td")[6].text
+            for r in browser.find_elements(By.CSS_SELECTOR, "#lines tbody tr")
+        ]
+
+    header.find_element(By.TAG_NAME, "button").click()
+    assert (header.get_attribute("aria-sort"), dates()) == ("ascending", sorted(dates()))
+    header.find_element(By.TAG_NAME, "button").click()
+    assert (header.get_attribute("aria-sort"), dates()) == (
+        "descending",
+        sorted(dates(), reverse=True),
+    )
+    assert _axe(browser) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
+    severe = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert severe == []

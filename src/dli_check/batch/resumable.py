@@ -40,6 +40,7 @@ from dli_check.engine.decider import Decider
 from dli_check.errors import DliCheckError
 from dli_check.inert import terminal
 from dli_check.outputs.csv import CSV_COLUMNS, csv_lines, csv_rows
+from dli_check.outputs.records import Record
 from dli_check.outputs.writer import Identity, Output, OutputError, identity, open_output
 from dli_check.results import Detail
 
@@ -79,16 +80,18 @@ def run_to_output(
     should_stop: Callable[[], bool] = lambda: False,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_record: Callable[[Record], None] | None = None,
 ) -> BatchOutcome:
     """Evaluate every input under `path` into `output` (``-`` for standard output).
 
     Raises `BatchRefused` before anything is written; `OSError` when writing fails (the
     output is then left as it was, or, resuming, cut back to whole records).
-    `on_start(count)` is told how many inputs are to do, `on_progress(done)` after each.
+    `on_start(count)` is told how many inputs are to do, `on_progress(done)` after each,
+    `on_record(record)` of each record the output holds (those a resumed run found too).
     """
     if resume and (output == "-" or format != "jsonl"):
         raise BatchRefused("--resume needs --output FILE in the jsonl format")
-    summary = Summary()
+    summary = Summary(watch=on_record)
     locked = None
     try:
         guarded = _guard_output(output, rules)

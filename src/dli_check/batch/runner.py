@@ -618,9 +618,13 @@ class Summary:
     unknown: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     """Files passed over that are not inputs (not .json, links out of the directory...)."""
+    watch: Callable[[Record], None] | None = field(default=None, repr=False, compare=False)
+    """Also told of each record counted (a dashboard's tally)."""
 
     def add(self, record: Record, *, earlier: bool = False) -> None:
         """Count one record; `earlier` for one already in the output."""
+        if self.watch is not None:
+            self.watch(record)
         self.already_done += earlier
         if record.decision is None:
             self.errors[record.error_kind or "error"] += 1

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from dli_check.engine.decider import Decider
+    from dli_check.outputs.dashboard import Tally
     from dli_check.service.log import DecisionLog
 
 
@@ -239,13 +240,22 @@ def batch(
             help="The most service lines a case may have; a larger case is a too_large record.",
         ),
     ] = MAX_LINES_PER_CASE,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Also write a dashboard of the records (HTML) to this file.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
     from dli_check.batch.resumable import BatchRefused, run_to_output
     from dli_check.cli.tables import summary_tables
+    from dli_check.outputs.dashboard import Tally
 
     rules = _rules(rules_path)
+    counted = Tally() if report is not None else None
     err = _err()
     progress: list[_Progress] = []
 
@@ -267,6 +277,7 @@ def batch(
                 should_stop=lambda: bool(stop.signal),
                 on_start=start,
                 on_progress=lambda done: progress[0].step(done) if progress else None,
+                on_record=counted.add if counted is not None else None,
             )
     except BatchRefused as exc:
         _fail(str(exc))
@@ -279,6 +290,8 @@ def batch(
     if not quiet:
         for table in summary_tables(summary, outcome.seconds):
             err.print(table)
+    if report is not None and counted is not None:
+        _write_dashboard(counted, f"{rules.guideline_id}: {path}", report)
     if outcome.ended is not None:
         kept = "" if output == "-" else f"; {output} keeps every record made before it"
         again = " (--resume continues)" if format is BatchFormat.jsonl and output != "-" else ""
@@ -451,6 +464,49 @@ def rules_show(
             else:
                 for line in rules_lines(rules):
                     out.print(line)
+
+
+def _write_dashboard(counted: Tally, title: str, output: str) -> None:
+    from dli_check.cli.one_case import Failed, write_whole
+    from dli_check.outputs.dashboard import dashboard
+    from dli_check.outputs.worksheet import ReportSupportMissing
+
+    try:
+        page = dashboard(counted, title=title)
+    except ReportSupportMissing as exc:
+        _fail(str(exc))
+    try:
+        write_whole(page, output)
+    except Failed as exc:
+        raise typer.Exit(exc.code) from None
+
+
+@app.command("report")
+def report_command(
+    results: Annotated[
+        Path, typer.Argument(help="A batch's JSON Lines output (full or decisions records).")
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Where to write the dashboard (HTML).")
+    ] = "-",
+) -> None:
+    """Build the dashboard of an existing batch output, in one streaming pass."""
+    from dli_check.outputs.dashboard import Tally
+    from dli_check.outputs.records import read_record
+
+    counted = Tally()
+    try:
+        with results.open("rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    counted.add(read_record(line))
+                except ValueError as exc:
+                    _fail(f"{results}:{number}: not a dli-check record: {exc}")
+    except OSError as exc:
+        _fail(f"{results}: cannot read: {exc.strerror}")
+    _write_dashboard(counted, f"Batch results: {results.name}", output)
 
 
 @app.command()

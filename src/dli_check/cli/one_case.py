@@ -31,7 +31,17 @@ DETAILS = ("full", "decisions")
 APPROVED = frozenset({"medically_necessary", "not_applicable"})
 """Case decisions that --fail-unless-approved lets pass: a line the guideline does not
 govern is never a failure."""
-COMMANDS = ("check", "batch", "diff", "schema", "rules", "log", "questionnaire", "serve")
+COMMANDS = (
+    "check",
+    "batch",
+    "diff",
+    "schema",
+    "rules",
+    "log",
+    "questionnaire",
+    "serve",
+    "report",
+)
 """The command names: ``dli-check NAME`` runs a command, never a case file named so."""
 
 
@@ -99,7 +109,7 @@ def check_case(
     except DliCheckError as exc:  # FHIR input without the fhir extra, a bad FHIRPath
         raise fail(str(exc)) from None
     if output != "-" or format == "html":
-        _write(_rendered(result, rules, format, detail), output)
+        write_whole(_rendered(result, rules, format, detail), output)
     else:
         try:
             if format == "json":
@@ -143,7 +153,7 @@ def _rendered(result: CaseResult, rules: Decider, format: str, detail: str) -> s
     return "".join(plain(line) + "\n" for line in result_lines(result, rules, symbols=False))
 
 
-def _write(text: str, output: str) -> None:
+def write_whole(text: str, output: str) -> None:
     """Write all of `text` to `output`: a file appears whole, or not at all."""
     from dli_check.outputs.writer import open_output, write_failure
 

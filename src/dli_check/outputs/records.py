@@ -46,6 +46,9 @@ class Record(NamedTuple):
     lines: tuple[Line, ...] = ()
     read: tuple[int, int, str] | None = None
     """What was read: (size, modification time in ns or -1, sha256), for ``--resume``."""
+    dates: tuple[str | None, ...] = ()
+    """Each line's date of service (ISO), for a full record; empty for a decisions record,
+    which does not keep them."""
 
     @property
     def error_kind(self) -> str | None:
@@ -58,7 +61,13 @@ def decided_record(source: str, result: CaseResult, body: str, detail: str) -> R
     full = detail == "full"
     lines = tuple(_record_line(line, full) for line in result.services)
     record = f'{{"source":{json.dumps(source)},{body[1:]}'
-    return Record(source, record, result.case_id, result.decision, None, lines)
+    dates: tuple[str | None, ...] = ()
+    if full and result.audit is not None:
+        dates = tuple(
+            line.date_of_service.isoformat() if line.date_of_service else None
+            for line in result.audit.lines
+        )
+    return Record(source, record, result.case_id, result.decision, None, lines, None, dates)
 
 
 def _record_line(line: ServiceResult, full: bool) -> Line:
@@ -188,7 +197,15 @@ def read_record(line: bytes | str) -> Record:
         error = (data["error"]["kind"], data["error"]["message"])
         return Record(source, text.rstrip("\n"), case_id, None, error)
     lines = tuple(_line(line) for line in data["services"])
-    return Record(source, text.rstrip("\n"), case_id, data["decision"], None, lines)
+    audit = data.get("audit")
+    dates: tuple[str | None, ...] = ()
+    if isinstance(audit, dict) and isinstance(audit.get("lines"), list):
+        dates = tuple(
+            day if isinstance(day := a.get("date_of_service"), str) else None
+            for a in audit["lines"]
+            if isinstance(a, dict)
+        )
+    return Record(source, text.rstrip("\n"), case_id, data["decision"], None, lines, None, dates)
 
 
 def _line(line: dict[str, Any]) -> Line:

@@ -56,24 +56,13 @@ def decided_today() -> str:
 
 def worksheet(result: CaseResult, rules: Decider | None, decided_on: str) -> str:
     """The worksheet of a case result, as one HTML page."""
-    try:
-        import jinja2
-        import markupsafe
-    except ImportError:
-        raise ReportSupportMissing(
-            "HTML output needs the report extra: pip install 'dli-check[report]'"
-        ) from None
-    environment = jinja2.Environment(
-        loader=jinja2.FunctionLoader(_template),
-        autoescape=True,
-        finalize=_inert,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    css = _template("worksheet.css").strip()
+    import markupsafe
+
+    env = environment()
+    css = asset("worksheet.css").strip()
     digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
     guideline = result.provenance.guideline
-    return environment.get_template("worksheet.html").render(
+    page: str = env.get_template("worksheet.html").render(
         csp=markupsafe.Markup(CSP.format(digest=digest)),
         css=markupsafe.Markup(css),
         case_id=result.case_id,
@@ -84,6 +73,25 @@ def worksheet(result: CaseResult, rules: Decider | None, decided_on: str) -> str
         lines=_lines(result, rules),
         provenance=result.provenance,
     )
+    return page
+
+
+def environment() -> Any:
+    """The Jinja2 environment of the pages: autoescape, and every value made inert first
+    (`ReportSupportMissing` without the ``report`` extra)."""
+    try:
+        import jinja2
+    except ImportError:
+        raise ReportSupportMissing(
+            "HTML output needs the report extra: pip install 'dli-check[report]'"
+        ) from None
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(asset),
+        autoescape=True,
+        finalize=_inert,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _inert(value: Any) -> Any:
@@ -93,7 +101,8 @@ def _inert(value: Any) -> Any:
     return value
 
 
-def _template(name: str) -> str:
+def asset(name: str) -> str:
+    """A template or style sheet of the pages, by name."""
     return (resources.files("dli_check.outputs") / "templates" / name).read_text("utf-8")
 
 
