@@ -84,6 +84,7 @@ clean:
 # Benchmarks (a few minutes): prints a table, writes benchmarks/out/results.json.
 bench: $(VENV)/.bench-installed bench-anchors
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/dashboard.py
 
 # dli-check beside general rule engines, which live only in their own environment
 # (.venv-anchors): never dependencies of the project. An engine that cannot be installed
