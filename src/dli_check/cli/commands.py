@@ -407,6 +407,11 @@ def rules_validate(
         _report_valid(loaded)
 
 
+def _count(number: int, one: str, many: str | None = None) -> str:
+    """``1 service``, ``2 services``."""
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
 def _check_quotes(loaded: Decider, guideline: Path) -> None:
     """Every quote of each version verbatim in the guideline's text, or fail naming each."""
     from dli_check.language.quotes import unquoted
@@ -438,8 +443,10 @@ def _report_valid(loaded: Decider) -> None:
         )
         _print(
             terminal(
-                f"{rules.source}: OK ({rules.guideline_id}: {len(rules.services)} services, "
-                f"{criteria} criteria, {len(rules.model.code_sets)} code sets{period})"
+                f"{rules.source}: OK ({rules.guideline_id}: "
+                f"{_count(len(rules.services), 'service')}, "
+                f"{_count(criteria, 'criterion', 'criteria')}, "
+                f"{_count(len(rules.model.code_sets), 'code set')}{period})"
             )
         )
 
