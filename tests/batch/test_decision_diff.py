@@ -195,3 +195,31 @@ def test_malformed_records_are_refused_where_they_are(
     new.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD) + "\n")
     code, _, err = run("diff", "--results", str(old), str(new), "--format", format)
     assert (code, err) == (2, f"dli-check: {old}:2: not a dli-check record ({problem})\n")
+
+
+def test_the_report_shows_the_transitions_the_criteria_and_the_lines(
+    revised: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "diff.html"
+    code, _, _ = run(
+        "diff",
+        str(EXAMPLES),
+        "--new",
+        str(revised),
+        "--quiet",
+        "--workers",
+        "1",
+        "--report",
+        str(report),
+    )
+    assert code == 1
+    page = report.read_text(encoding="utf-8")
+    assert "31 cases compared; 2 change, in 2 service lines." in page
+    assert (
+        "<tr><td>medically_necessary</td><td>insufficient_information</td><td>1</td></tr>" in page
+    )
+    assert (
+        'alt="Criteria that changed with them: transplant-treated-hematologic-malignancy 2"' in page
+    )
+    assert page.count("<tr><td>" + str(EXAMPLES)) == 2
+    assert "transplant-treated-hematologic-malignancy: met -&gt; not_met" in page

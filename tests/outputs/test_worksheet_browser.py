@@ -164,3 +164,40 @@ def test_the_dashboard_shows_its_charts_and_filters_its_table(browser: Any, tmp_
     browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
     severe = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == []
+
+
+def test_the_diff_report_renders_and_is_accessible(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from typer.testing import CliRunner
+
+    from dli_check.cli.commands import app
+
+    rules = (ROOT / "rules" / "cg-trans-03.yaml").read_text(encoding="utf-8")
+    revised = tmp_path / "revised.yaml"
+    criterion = "condition:\n          equals: {fact: transplant.type, value: allogeneic}"
+    assert criterion in rules
+    revised.write_text(rules.replace(criterion, criterion.replace("allogeneic}", "syngeneic}"), 1))
+    report = tmp_path / "diff.html"
+    CliRunner().invoke(
+        app,
+        [
+            "diff",
+            str(ROOT / "examples" / "cases"),
+            "--new",
+            str(revised),
+            "--quiet",
+            "--workers",
+            "1",
+            "--report",
+            str(report),
+        ],
+    )
+    browser.get(report.as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "figure img")
+    assert len(charts) == 2
+    assert all(browser.execute_script("return arguments[0].naturalWidth", c) > 0 for c in charts)
+    assert "transplant-allogeneic" in charts[1].get_attribute("alt")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#lines tbody tr")
+    assert rows and browser.find_element(By.ID, "shown").text == str(len(rows))
+    assert _axe(browser) == []
+    browser.save_screenshot(str(SCREENSHOTS / "diff.png"))

@@ -74,6 +74,10 @@ class LineChange:
         ]
 
 
+MAX_KEPT = 5000
+"""Changes a summary keeps for a report's table; the rest are counted."""
+
+
 @dataclass
 class DiffSummary:
     """Counts over a diff: cases compared, transitions between decisions, and the criteria
@@ -83,6 +87,9 @@ class DiffSummary:
     changed_cases: int = 0
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     criteria: Counter[str] = field(default_factory=Counter)
+    changes: list[LineChange] = field(default_factory=list)
+    """The first `MAX_KEPT` changes, for a report's table."""
+    changed_lines: int = 0
 
     def add(self, changes: list[LineChange]) -> None:
         """Count one case's changes."""
@@ -93,6 +100,9 @@ class DiffSummary:
             new = str(change.new.get("decision") or f"error: {change.new.get('error')}")
             self.transitions[(old, new)] += 1
             self.criteria.update(c for c, _, _ in change.criteria)
+            self.changed_lines += 1
+            if len(self.changes) < MAX_KEPT:
+                self.changes.append(change)
 
 
 def _side(record: Record, line: Line | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -474,12 +474,18 @@ def rules_show(
 
 
 def _write_dashboard(counted: Tally, title: str, output: str) -> None:
-    from dli_check.cli.one_case import Failed, write_whole
     from dli_check.outputs.dashboard import dashboard
+
+    _write_page(lambda: dashboard(counted, title=title), output)
+
+
+def _write_page(make: Callable[[], str], output: str) -> None:
+    """Make an HTML page and write it whole to `output`, or fail saying why."""
+    from dli_check.cli.one_case import Failed, write_whole
     from dli_check.outputs.worksheet import ReportSupportMissing
 
     try:
-        page = dashboard(counted, title=title)
+        page = make()
     except ReportSupportMissing as exc:
         _fail(str(exc))
     try:
@@ -536,6 +542,10 @@ def diff(
         int | None, typer.Option("--workers", "-w", min=1, help="Processes per rule file.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+    report: Annotated[
+        str | None,
+        typer.Option("--report", help="Also write the diff as an HTML page to this file."),
+    ] = None,
 ) -> None:
     """Report every service line whose decision or action a rule-file revision changes, and
     the criteria that changed with it. Exit 0: no change; 1: changes (like diff)."""
@@ -550,11 +560,13 @@ def diff(
     from dli_check.cli.tables import diff_tables
     from dli_check.inert import csv_cell
     from dli_check.outputs.csv import csv_text
+    from dli_check.outputs.dashboard import diff_page
 
     if results is not None:
         if cases is not None or new_rules is not None or old_rules is not None:
             _fail("give --results OLD NEW, or --new RULES with CASES; not both")
         changes_per_case = diff_results(*results)
+        title = f"{results[0].name} and {results[1].name}"
     else:
         if cases is None or new_rules is None:
             _fail("give CASES and --new RULES (and --old RULES, default the bundled), or --results")
@@ -565,6 +577,7 @@ def diff(
             _fail(str(exc))
         processes = min(workers or os.cpu_count() or 1, max(found_old.total, 1))
         changes_per_case = diff_rules(found_old, found_new, old, new, processes)
+        title = f"{old.source} and {new.source} over {cases}"
     summary = DiffSummary()
     out = sys.stdout.buffer
     if format is BatchFormat.csv:
@@ -589,6 +602,8 @@ def diff(
         err = _err()
         for table in diff_tables(summary):
             err.print(table)
+    if report is not None:
+        _write_page(lambda: diff_page(summary, title=f"Decision diff: {title}"), report)
     if summary.transitions:
         raise typer.Exit(1)
 

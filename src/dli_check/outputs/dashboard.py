@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from dli_check.inert import terminal
 from dli_check.outputs.records import Record
@@ -158,12 +158,8 @@ def dashboard(counted: Tally, *, title: str) -> str:
         ("Facts most often missing", _ranked(counted.missing, "#23508f", "service lines")),
         ("Decisions by month of service", _stacked(counted.by_month, "service lines", months=True)),
     ]
-    policy = (
-        f"default-src 'none'; style-src '{_hash(css)}'; script-src '{_hash(SCRIPT)}'; "
-        "img-src data:; base-uri 'none'; form-action 'none'"
-    )
     page: str = env.get_template("dashboard.html").render(
-        csp=markupsafe.Markup(policy),
+        csp=markupsafe.Markup(_policy(css)),
         css=markupsafe.Markup(css),
         script=markupsafe.Markup(SCRIPT),
         title=title,
@@ -174,6 +170,62 @@ def dashboard(counted: Tally, *, title: str) -> str:
         max_rows=MAX_ROWS,
     )
     return page
+
+
+class DiffCounts(Protocol):
+    """What a diff page shows (`dli_check.batch.diff.DiffSummary`)."""
+
+    cases: int
+    changed_cases: int
+    changed_lines: int
+    transitions: Counter[tuple[str, str]]
+    criteria: Counter[str]
+    changes: list[Any]
+    """Each with `source`, `case_id`, `line`, `old`, `new` and `criteria`."""
+
+
+def diff_page(summary: DiffCounts, *, title: str) -> str:
+    """The page of a decision diff: the transitions between decisions, charts of them and
+    of the criteria that changed with them, and the lines that change."""
+    env = environment()
+    import markupsafe
+
+    css = asset("worksheet.css").strip() + "\n" + asset("dashboard.css").strip()
+    arrows = Counter({f"{old} -> {new}": n for (old, new), n in summary.transitions.items()})
+    charts = [
+        ("Decisions that change", _ranked(arrows, "#23508f", "service lines")),
+        ("Criteria that changed with them", _ranked(summary.criteria, "#a1242a", "service lines")),
+    ]
+    rows = [
+        (
+            change.source,
+            change.case_id or "",
+            "" if change.line is None else change.line,
+            change.old.get("decision") or change.old.get("error") or "",
+            change.new.get("decision") or change.new.get("error") or "",
+            "; ".join(f"{c}: {o} -> {n}" for c, o, n in change.criteria),
+        )
+        for change in summary.changes
+    ]
+    page: str = env.get_template("diff.html").render(
+        csp=markupsafe.Markup(_policy(css)),
+        css=markupsafe.Markup(css),
+        script=markupsafe.Markup(SCRIPT),
+        title=title,
+        summary=summary,
+        transitions=sorted(summary.transitions.items(), key=lambda kv: (-kv[1], kv[0])),
+        charts=[(name, _data_uri(svg), data) for name, (svg, data) in charts],
+        rows=rows,
+    )
+    return page
+
+
+def _policy(css: str) -> str:
+    """The pages' policy: their own style and their one script, by hash; data: images."""
+    return (
+        f"default-src 'none'; style-src '{_hash(css)}'; script-src '{_hash(SCRIPT)}'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
 
 
 def _data_uri(svg: str) -> str:
