@@ -17,7 +17,6 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -135,14 +134,6 @@ class Tally:
                             worksheet or "",
                         )
                     )
-
-
-def tally(records: Iterable[Record]) -> Tally:
-    """One pass over records."""
-    counted = Tally()
-    for record in records:
-        counted.add(record)
-    return counted
 
 
 def dashboard(counted: Tally, *, title: str) -> str:
