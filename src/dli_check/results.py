@@ -199,6 +199,25 @@ class CaseAudit:
     """In the order first read."""
 
 
+@dataclass(frozen=True)
+class ConditionAnswer:
+    """What one condition of a line's criteria came to (`CaseResult.conditions`)."""
+
+    status: Status
+    by_default: bool
+    """Met through a fact the case does not give: a line's default, or an absence the
+    condition accepts."""
+    read: tuple[FactRead, ...]
+    """The facts it read, where the case holds them, and their values; none for a
+    condition over a list's records or other lines (its notes say what it saw), and none
+    of a list judged on no record."""
+
+
+ConditionPath = tuple[str | int, ...]
+"""Where a condition is in its rule file: ``("services", 0, "criteria", 2, "condition",
+"any", 1)``; a named condition's parts are where the rule file defines them."""
+
+
 class AuditSource(Protocol):
     """Makes a case's audit from its line results, when it is first asked for."""
 
@@ -207,6 +226,9 @@ class AuditSource(Protocol):
 
     def releases(self) -> tuple[str, ...]:
         """Each line's `LineAudit.code_set_release` alone (for the compact record)."""
+
+    def conditions(self, number: int, line: ServiceResult) -> dict[ConditionPath, ConditionAnswer]:
+        """What each condition of line `number`'s criteria came to."""
 
 
 def made(cls: type[P], **fields: Any) -> P:
@@ -328,6 +350,18 @@ class CaseResult:
             return tuple(line.code_set_release for line in audit.lines)
         source = self.__dict__["_audit_from"]
         return source.releases() if source is not None else None
+
+    def conditions(self, number: int) -> dict[ConditionPath, ConditionAnswer]:
+        """What each condition of line `number`'s criteria came to, node by node, by its
+        place in the rule file: the criteria's answers, explained further (for a reviewer's
+        worksheet). Conditions inside ``some``, ``none``, ``every``, ``count`` and
+        ``other_line`` are answered once per record or line, so only the quantifier itself
+        is here. Empty for a line no service decided, or when the engine made no record.
+
+        The line is judged again, by a traced build of its rules (compiled when first asked
+        for): this costs a thousand times what deciding did."""
+        source = self.__dict__["_audit_from"]
+        return source.conditions(number, self.services[number]) if source is not None else {}
 
     def given(self, case: bytes | Mapping[str, Any]) -> CaseResult:
         """Record what was decided (the case's bytes, or the dict), which `case_sha256` and

@@ -262,3 +262,13 @@ def test_a_later_version_takes_over_on_its_date(tmp_path: Path) -> None:
     ]
     assert lines[0].version and lines[1].version
     assert lines[0].version.rules_sha256 != lines[1].version.rules_sha256
+
+
+@pytest.mark.parametrize(("day", "status"), [("2023-06-27", "not_met"), ("2023-06-28", "met")])
+def test_each_lines_conditions_are_those_of_its_version(
+    two_versions: Path, day: str, status: str
+) -> None:
+    case = mutate({"transplants.0.date": "2021-09-01", "services.0.date": day}, AML_M5)
+    indication = ("services", 0, "criteria", 4, "condition")
+    answer = evaluate(case, load_rules(two_versions)).conditions(0)[indication]
+    assert (answer.status, [r.fact for r in answer.read]) == (status, ["transplants[0].indication"])

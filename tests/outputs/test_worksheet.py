@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import BASE_CASE, DELETE, ROOT, mutate
 from dli_check import evaluate, load_rules
 from dli_check.outputs.worksheet import ReportSupportMissing, worksheet
 
@@ -45,6 +45,79 @@ def test_each_example_renders_the_same_twice(path: Path) -> None:
     result = evaluate(path)
     assert f"<code>{result.decision_id}</code>" in page
     assert page.count('<li class="criterion">') == sum(len(s.reasons) for s in result.services)
+
+
+def _tree(status: str, text: str, read: str = "", parts: str = "") -> str:
+    words = {"met": "Met", "not_met": "Not met", "unknown": "Unknown"}.get(status)
+    shown = words or "Met, by default"
+    values = f' <span class="values">({read})</span>' if read else ""
+    return f'<li><span class="status small {status}">{shown}</span> {text}{values}{parts}</li>'
+
+
+NOT_GIVEN = "transplants[0].conditioning = not given"
+
+
+@pytest.mark.parametrize(
+    ("case", "criterion", "tree"),
+    [
+        pytest.param(
+            mutate({"transplants.0.conditioning": DELETE}),
+            1,
+            _tree(
+                "by_default",
+                "any of:",
+                parts="<ul>"
+                + _tree("by_default", "transplant.conditioning is not given", NOT_GIVEN)
+                + _tree(
+                    "unknown",
+                    "transplant.conditioning is one of myeloablative, non_myeloablative, "
+                    "reduced_intensity",
+                    NOT_GIVEN,
+                )
+                + "</ul>",
+            ),
+            id="each part's status and the value it read",
+        ),
+        pytest.param(
+            BASE_CASE,
+            0,
+            _tree("met", "transplant.type is allogeneic", "transplants[0].type = allogeneic"),
+            id="a condition of one part",
+        ),
+        pytest.param(
+            mutate({"patient.diagnoses": ["D75.1", "Z94.84"]}),
+            5,
+            _tree(
+                "met",
+                "any of:",
+                parts="<ul>"
+                + _tree(
+                    "not_met",
+                    "patient.diagnoses has a code in dli_malignancy_diagnoses",
+                    "patient.diagnoses = D75.1, Z94.84",
+                )
+                + _tree(
+                    "met",
+                    "patient.diagnoses has a code in dli_history_and_status_diagnoses",
+                    "patient.diagnoses = D75.1, Z94.84",
+                )
+                + "</ul>",
+            ),
+            id="codes read, as a list",
+        ),
+    ],
+)
+def test_each_criterion_shows_its_tree_part_by_part(
+    case: dict[str, object], criterion: int, tree: str
+) -> None:
+    trees = re.findall(r'<div class="tree">.*?</p><ul>(.*)</ul></div>', _page(case))
+    assert trees[criterion] == tree
+
+
+def test_a_part_answered_once_per_record_shows_no_status_of_its_own() -> None:
+    trees = re.findall(r'<div class="tree">.*?</p><ul>(.*)</ul></div>', _page(BASE_CASE))
+    other_line = trees[7].split("some other line")[1]
+    assert "status" not in other_line
 
 
 def test_the_policy_lets_in_only_the_pages_own_style() -> None:

@@ -1,5 +1,5 @@
 """The worksheets of the example cases in headless Chromium: what a reviewer sees (the
-recommendation, each criterion's status in words), no serious or critical axe-core
+recommendation, each criterion's status in words, and each part of its condition's), no serious or critical axe-core
 violation, a hostile case shown as text with no script of its own run, and a worksheet
 printed to PDF with no line clipped. Screenshots go to build/screenshots/."""
 
@@ -62,11 +62,15 @@ def test_a_reviewer_sees_the_recommendation_and_each_criterion(
     assert len(banners) == len(result.services)
     for banner in banners:
         assert banner.startswith("RECOMMENDATION: ")
-    shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".criterion .status")]
+    shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".criterion-head .status")]
     expected = [r.status for s in result.services for r in s.reasons]
     assert len(shown) == len(expected)
     for text, status in zip(shown, expected, strict=True):
         assert text.split(",")[0] in STATUS_WORDS[status], (text, status)
+    # Each part of each criterion's condition shows what it came to, in words.
+    parts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".tree .status")]
+    assert {p.split(",")[0] for p in parts} <= {"Met", "Not met", "Unknown"}
+    assert bool(parts) == any(result.conditions(n) for n in range(len(result.services)))
     assert _axe(browser) == []
     severe = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == []

@@ -95,8 +95,15 @@ class Builder:
         budget: list[int] | None = None,
         service_codes: Mapping[str, ProcedureCodeSet | None] | None = None,
         conditions: Mapping[str, Any] | None = None,
+        *,
+        trace: bool = False,
     ) -> None:
         self.case_format, self.code_sets, self.index = case_format, code_sets, index
+        self.trace = trace
+        """Whether the function also answers each condition of its criteria, node by node
+        (`criteria.trace`): for a reviewer's worksheet, never for deciding."""
+        self._reading: list[dict[str, None]] = []
+        """While tracing: the facts each condition being compiled reads."""
         self.conditions = conditions or {}
         """The conditions the rule file defines by name (`named`)."""
         self._expanding: list[str] = []
@@ -136,7 +143,7 @@ class Builder:
         self.constants = Constants("_c", self.names)
         self.functions: list[str] = []
         self.bound_list: str | None = None
-        self._scope = _Scope(None)
+        self._scope = self._main = _Scope(None)
         self._uses_bound = False
         self.shows_values = False
         """Whether the criterion being written compares values it shows in its notes."""
@@ -161,9 +168,11 @@ class Builder:
         return self._uses_bound
 
     def function(self, service_id: str) -> tuple[str, Run]:
-        """The source of the service's function (and of its quantifiers), and the function."""
+        """The source of the service's function (and of its quantifiers), and the function.
+        Traced (`trace`), it answers ``(answers, trace)``: the trace holds, by the path of
+        each condition outside a quantifier, its status, notes and the facts it read."""
         name = identifier("judge_" + re.sub(r"[^a-z0-9_]", "_", service_id, flags=re.ASCII))
-        main = self._scope.source(name, criteria=True)
+        main = self._scope.source(name, criteria=True, trace=self.trace)
         header = self.constants.comment(
             f"{service_id!r}: generated from the rule file; one answer per criterion."
         )
@@ -249,6 +258,12 @@ class Builder:
             declared = self.case_format.facts.get(path)
             if declared is not None:
                 self.reads[path] = declared
+        if self._reading and scope is self._main:
+            derived = self.case_format.derived.get(path)
+            for read in derived.inputs if derived is not None else (path,):
+                if read in self.case_format.facts:
+                    for reading in self._reading:
+                        reading[read] = None
         local = scope.locals.get(path)
         fact = scope.facts.get(path)
         if local is not None:
@@ -373,10 +388,20 @@ class Builder:
             raise TooManyConditions(path)
         nested = name != "use"  # a named condition stands where it is used
         self._depth += nested
+        traced = self.trace and self._scope is self._main
+        if traced:
+            self._reading.append({})
         try:
-            return OPERATORS[name].compile(self, cond, path)
+            triple = OPERATORS[name].compile(self, cond, path)
         finally:
             self._depth -= nested
+            read = self._reading.pop() if traced else {}
+        if traced:
+            self.line(
+                f"_trace[{self.constant(path)}] = ({triple[0]}, {triple[2]}, "
+                f"{self.constant(tuple(read))})"
+            )
+        return triple
 
     def test(self, path: str, expression: str, failed: str | None = None) -> Triple:
         """A leaf on one fact: unknown when it is absent, else `expression` (on ``{v}``).
@@ -744,8 +769,12 @@ class _Scope:
     facts: dict[str, Fact | DerivedFact] = field(default_factory=dict)
     count: int = 0
 
-    def source(self, name: str, *, criteria: bool) -> str:
+    def source(self, name: str, *, criteria: bool, trace: bool = False) -> str:
         signature = f"def {name}(case, line, number, rec, index):"
         answers = ", ".join(self.answers)
         ret = f"    return ({answers},)" if criteria else f"    return {answers}"
+        if trace:
+            return "\n".join(
+                [signature, "    _trace = {}", *self.head, *self.body, f"{ret}, _trace", ""]
+            )
         return "\n".join([signature, *self.head, *self.body, ret, ""])

@@ -425,9 +425,11 @@ def code_sets(
 
 
 def compile_services(
-    model: rm.RuleFile, case_format: CaseFormat, version: VersionInfo
+    model: rm.RuleFile, case_format: CaseFormat, version: VersionInfo, *, trace: bool = False
 ) -> tuple[dict[str, CompiledService], list[Problem]]:
-    """Compile every service; return them with every problem found (empty when valid)."""
+    """Compile every service; return them with every problem found (empty when valid).
+    With `trace`, each service's `run` also answers every condition outside a quantifier
+    (see `Builder.function`): slower, for explaining one line, never for deciding."""
     index = code_index()
     problems: list[Problem] = []
     icd_sets, all_plain = code_sets(model, problems)
@@ -461,7 +463,15 @@ def compile_services(
         expected = _expected_codes(service, procedure_sets, path, problems)
         label = service.label or f"the {service.title[:1].lower()}{service.title[1:]}"
         builder = Builder(
-            case_format, tested, index, problems, label, budget, routes, model.conditions
+            case_format,
+            tested,
+            index,
+            problems,
+            label,
+            budget,
+            routes,
+            model.conditions,
+            trace=trace,
         )
         criteria = []
         seen: set[str] = set()

@@ -11,22 +11,26 @@ result and position, and only the values are looked up per case.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.criteria import CompiledService
 from dli_check.compiler.logic import line_releases
 from dli_check.results import (
+    BY_DEFAULT,
     CaseAudit,
+    ConditionAnswer,
+    ConditionPath,
     CriterionRead,
     FactRead,
     LineAudit,
     ServiceResult,
+    Status,
     made,
     share,
 )
-from dli_check.values.case import Case
+from dli_check.values.case import Case, Line
 from dli_check.values.icd10cm import releases_on
 
 
@@ -40,6 +44,9 @@ class CaseRules(Protocol):
     @property
     def services(self) -> dict[str, CompiledService]:
         """The services, by id."""
+
+    def traced_services(self) -> dict[str, CompiledService]:
+        """The services compiled to answer every condition."""
 
 
 _Getter = tuple[str, str, str, str, int]
@@ -68,6 +75,45 @@ class Audit:
             for n, read_by in enumerate(self.decided_by)
         )
 
+    def conditions(
+        self, number: int, result: ServiceResult
+    ) -> dict[ConditionPath, ConditionAnswer]:
+        """What each condition of line `number`'s criteria came to (its result: `result`),
+        on the record its criteria were judged on."""
+        read_by = self.decided_by[number]
+        if read_by is None or result.version is None or result.service is None:
+            return {}
+        case, rules = read_by
+        service = rules.traced_services().get(result.service)
+        if service is None:
+            return {}
+        record = next((r.record for r in result.reasons if r.record is not None), None)
+        at = _position(record) if record is not None else -1
+        judged_on = service.judged_on
+        rec = case.lists[judged_on][at] if judged_on is not None and at >= 0 else None
+        line = case.services[number]
+        traced: Any = service.run(case, line, number, rec, at)  # (answers, trace)
+        trace: dict[ConditionPath, tuple[Status, tuple[str, ...], tuple[str, ...]]] = traced[1]
+        facts = rules.case_format.facts
+        answers = {}
+        for path, (status, notes, read) in trace.items():
+            values = []
+            for name in read:
+                fact = facts[name]
+                where = _where(fact.kind, fact.owner, fact.field, number, record)
+                if where is not None:
+                    values.append(
+                        _fact((where, _value(case, line, fact.kind, fact.owner, fact.field, rec)))
+                    )
+            by_default = status == "met" and (
+                any(n.startswith(BY_DEFAULT) for n in notes)
+                or any(
+                    facts[n].kind == "service" and facts[n].field in line.defaulted for n in read
+                )
+            )
+            answers[path] = ConditionAnswer(status, by_default, tuple(values))
+        return answers
+
     def __call__(self, services: tuple[ServiceResult, ...]) -> CaseAudit:
         """The case's audit."""
         lines = []
@@ -81,16 +127,9 @@ class Audit:
             line = case.services[number]
             reads, getters = _reads(rules, result, number)
             for path, kind, owner, name, at in getters:
-                if path in values:
-                    continue
-                if kind == "service":
-                    value = line.facts.get(name)
-                elif kind == "record":
-                    holder = case.records.get(owner)
-                    value = holder.get(name) if holder is not None else None
-                else:
-                    value = case.lists[owner][at].get(name)
-                values[path] = value
+                if path not in values:
+                    record = case.lists[owner][at] if kind == "list" else None
+                    values[path] = _value(case, line, kind, owner, name, record)
             lines.append(_line(number, line.facts.get("date"), names[number], reads))
         return made(CaseAudit, lines=tuple(lines), values=tuple(map(_fact, values.items())))
 
@@ -148,16 +187,10 @@ def _reads(
             continue
         paths = []
         for kind, owner, name in criterion.reads:
-            at = -1
-            if kind == "service":
-                path = f"services[{number}].{name}"
-            elif kind == "record":
-                path = f"{owner}.{name}"
-            elif reason.record is not None:  # the record of a list it was judged on
-                at = int(reason.record[len(owner) + 1 : -1])
-                path = f"{reason.record}.{name}"
-            else:  # judged on no record: the list was empty
+            path = _where(kind, owner, name, number, reason.record)
+            if path is None:  # judged on no record: the list was empty
                 continue
+            at = _position(reason.record) if kind == "list" and reason.record else -1
             paths.append(path)
             getters.append((path, kind, owner, name, at))
         reads.append(share(CriterionRead(reason.criterion, tuple(paths))))
@@ -165,3 +198,30 @@ def _reads(
     if len(_READS) < _READS_LIMIT:
         _READS[key] = found
     return found
+
+
+def _where(kind: str, owner: str, name: str, number: int, record: str | None) -> str | None:
+    """Where the case holds a fact read for line `number`, a list's fact being read of
+    `record` (``visits[1]``); None for a list's fact when there was no record."""
+    if kind == "service":
+        return f"services[{number}].{name}"
+    if kind == "record":
+        return f"{owner}.{name}"
+    return f"{record}.{name}" if record is not None else None
+
+
+def _position(record: str) -> int:
+    """The index in ``visits[1]``."""
+    return int(record[record.index("[") + 1 : -1])
+
+
+def _value(
+    case: Case, line: Line, kind: str, owner: str, name: str, record: Mapping[str, Any] | None
+) -> Any:
+    """A fact's value, as the validated case holds it (None: absent)."""
+    if kind == "service":
+        return line.facts.get(name)
+    if kind == "record":
+        holder = case.records.get(owner)
+        return holder.get(name) if holder is not None else None
+    return record.get(name) if record is not None else None

@@ -61,6 +61,7 @@ class Rules:
     """The case checks the rule file declares, run once a case is valid."""
     _not_governed: dict[str, ServiceResult] = field(default_factory=dict, repr=False)
     _routes: dict[str, tuple[CompiledService, ...]] = field(default_factory=dict, repr=False)
+    _traced: dict[str, CompiledService] = field(default_factory=dict, repr=False)
 
     @property
     def raw(self) -> bytes:
@@ -84,6 +85,15 @@ class Rules:
         return decide(
             case_from_data(data, self, source=source, read_from_fhir=read_from_fhir), self
         )
+
+    def traced_services(self) -> dict[str, CompiledService]:
+        """The services compiled again to answer every condition, not only every
+        criterion (see `dli_check.results.CaseResult.conditions`); made when first asked
+        for."""
+        if not self._traced:
+            traced, _ = compile_services(self.model, self.case_format, self.version, trace=True)
+            self._traced.update(traced)
+        return self._traced
 
     @property
     def versions(self) -> tuple[Rules, ...]:

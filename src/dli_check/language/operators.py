@@ -646,6 +646,49 @@ class Operator:
     """The condition in words, one or more lines (nested conditions indented)."""
     example: str = ""
     """The condition as a rule file writes it (YAML), for the reference."""
+    parts: Callable[[Any], list[tuple[Any, PathKey]]] | None = None
+    """The conditions it is made of, judged with it (not once per record), each with
+    its place under it: ``[(cond, ("all", 0)), ...]``."""
+
+
+@dataclass(frozen=True)
+class ConditionNode:
+    """A condition as a reviewer reads it, part by part (`condition_tree`)."""
+
+    text: str
+    path: PathKey | None
+    """Where it is in the rule file (the key of `dli_check.results.CaseResult.conditions`);
+    None for the words of a condition answered once per record or line."""
+    parts: tuple[ConditionNode, ...] = ()
+
+
+def condition_tree(cond: BaseModel, path: PathKey) -> ConditionNode:
+    """A condition at `path` as the tree `condition_text` writes as indented lines."""
+    operator = OPERATORS[operator_of(cond) or ""]
+    lines = operator.text(cond)
+    if operator.parts is not None and len(lines) > 1:
+        parts = operator.parts(cond)
+        return ConditionNode(
+            lines[0], path, tuple(condition_tree(c, (*path, *at)) for c, at in parts)
+        )
+    return ConditionNode(lines[0], path, _indented(lines[1:]))
+
+
+def _indented(lines: list[str]) -> tuple[ConditionNode, ...]:
+    """Indented lines ("all of:", "  - x is true") as nodes with no place of their own."""
+    nodes, i = [], 0
+    while i < len(lines):
+        depth, j = _depth(lines[i]), i + 1
+        while j < len(lines) and _depth(lines[j]) > depth:
+            j += 1
+        text = lines[i].strip().removeprefix("- ")
+        nodes.append(ConditionNode(text, None, _indented(lines[i + 1 : j])))
+        i = j
+    return tuple(nodes)
+
+
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _bullet(lines: list[str]) -> list[str]:
@@ -687,9 +730,13 @@ def _compare_text(words: str) -> Callable[[Any], list[str]]:
 # How each operator compiles. `b` is the code writer (`Builder`, supplied by the compiler).
 
 
-def _compile_junction(b: Builder, cond: All | Any_, path: PathKey) -> Triple:
+def _junction_parts(cond: All | Any_) -> list[tuple[Any, PathKey]]:
     op, parts = ("all", cond.all) if isinstance(cond, All) else ("any", cond.any)
-    triples = [b.build(c, (*path, op, k)) for k, c in enumerate(parts)]
+    return [(c, (op, k)) for k, c in enumerate(parts)]
+
+
+def _compile_junction(b: Builder, cond: All | Any_, path: PathKey) -> Triple:
+    triples = [b.build(c, (*path, *at)) for c, at in _junction_parts(cond)]
     return b.junction(triples, is_all=isinstance(cond, All))
 
 
@@ -755,10 +802,13 @@ def _compile_equals(b: Builder, cond: Equals, path: PathKey) -> Triple:
     return b.test(args.fact, "{v} == " + b.constant(args.value), "{label} is {value}, not " + shown)
 
 
+def _at_least_of_parts(cond: AtLeastOf) -> list[tuple[Any, PathKey]]:
+    return [(c, ("at_least_of", "of", k)) for k, c in enumerate(cond.at_least_of.of)]
+
+
 def _compile_at_least_of(b: Builder, cond: AtLeastOf, path: PathKey) -> Triple:
-    args, where = cond.at_least_of, (*path, "at_least_of")
-    triples = [b.build(c, (*where, "of", k)) for k, c in enumerate(args.of)]
-    return b.count_of(triples, args.count)
+    triples = [b.build(c, (*path, *at)) for c, at in _at_least_of_parts(cond)]
+    return b.count_of(triples, cond.at_least_of.count)
 
 
 def _at_least_of_text(cond: AtLeastOf) -> list[str]:
@@ -1010,6 +1060,7 @@ OPERATORS: dict[str, Operator] = {
             _compile_junction,
             _junction_text,
             "all: [{is_true: visit.documented}, {present: visit.date}]",
+            _junction_parts,
         ),
         Operator(
             "any",
@@ -1017,8 +1068,16 @@ OPERATORS: dict[str, Operator] = {
             _compile_junction,
             _junction_text,
             "any: [{equals: {fact: visit.status, value: completed}}, {present: visit.date}]",
+            _junction_parts,
         ),
-        Operator("not", Not, _compile_not, _not_text, "not: {is_true: service.repeat_request}"),
+        Operator(
+            "not",
+            Not,
+            _compile_not,
+            _not_text,
+            "not: {is_true: service.repeat_request}",
+            lambda c: [(c.not_, ("not",))],
+        ),
         Operator(
             "equals",
             Equals,
@@ -1033,6 +1092,7 @@ OPERATORS: dict[str, Operator] = {
             _at_least_of_text,
             "at_least_of: {count: 2, of: [{is_true: history.tried_a},\n"
             "  {is_true: history.tried_b}, {is_true: history.tried_c}]}",
+            _at_least_of_parts,
         ),
         Operator(
             "one_of",

@@ -16,16 +16,22 @@ import base64
 import datetime as dt
 import hashlib
 import os
+from fractions import Fraction
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from dli_check.compiler.logic import number_text
 from dli_check.errors import DliCheckError
 from dli_check.inert import terminal
 from dli_check.outputs.report import ACTION_WORDS, HEADLINES, case_headline
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dli_check.engine.decider import Decider
-    from dli_check.results import CaseResult, Reason
+    from dli_check.errors import PathKey
+    from dli_check.language.operators import ConditionNode
+    from dli_check.results import CaseResult, ConditionAnswer, Reason, ServiceResult
 
 
 CSP = (
@@ -119,9 +125,11 @@ def _lines(result: CaseResult, rules: Decider | None) -> list[dict[str, Any]]:
     lines = []
     for number, line in enumerate(result.services):
         service = rules.services.get(line.service or "") if rules else None
-        model = _service_model(rules, line.service)
-        criteria = {c.id: c for c in model.criteria} if model else {}
+        place = _service_model(rules, line)
+        criteria = {c.id: (j, c) for j, c in enumerate(place[1].criteria)} if place else {}
+        at: PathKey = ("services", place[0], "criteria") if place else ()
         labels = {c.id: c.label for c in service.criteria if c.label} if service else {}
+        answers = result.conditions(number) if criteria else {}
         needed = []
         for path in line.missing:
             label = service.label if service else "the service"
@@ -139,7 +147,7 @@ def _lines(result: CaseResult, rules: Decider | None) -> list[dict[str, Any]]:
                 "action": ACTION_WORDS[line.action].format(g=g),
                 "notes": line.notes,
                 "criteria": [
-                    _criterion(reason, labels.get(reason.criterion), criteria)
+                    _criterion(reason, labels.get(reason.criterion), criteria, at, answers)
                     for reason in line.reasons
                 ],
                 "outcome": line.outcome,
@@ -149,44 +157,83 @@ def _lines(result: CaseResult, rules: Decider | None) -> list[dict[str, Any]]:
     return lines
 
 
-def _service_model(rules: Decider | None, service_id: str | None) -> Any:
-    if rules is None or service_id is None:
+def _service_model(rules: Decider | None, line: ServiceResult) -> tuple[int, Any] | None:
+    """The position and model of the service that decided a line, in the version of the
+    rule file that decided it."""
+    if rules is None or line.service is None or line.version is None:
         return None
-    return next((s for s in rules.latest.model.services if s.id == service_id), None)
+    sha256 = line.version.rules_sha256
+    version = next((v for v in rules.versions if v.sha256 == sha256), None)
+    if version is None:
+        return None
+    services = version.model.services
+    return next(((i, s) for i, s in enumerate(services) if s.id == line.service), None)
 
 
-def _criterion(reason: Reason, label: str | None, criteria: dict[str, Any]) -> dict[str, Any]:
-    from dli_check.language.operators import condition_text
+def _criterion(
+    reason: Reason,
+    label: str | None,
+    criteria: dict[str, tuple[int, Any]],
+    at: PathKey,
+    answers: Mapping[PathKey, ConditionAnswer],
+) -> dict[str, Any]:
+    from dli_check.language.operators import condition_tree
 
     words = (_ANSWERS if label else _STATUS_WORDS)[reason.status]
     if reason.by_default and reason.status == "met":
         status, words = "by_default", f"{words}, by default"
     else:
         status = reason.status
-    model = criteria.get(reason.criterion)
+    found = criteria.get(reason.criterion)
+    tree = condition_tree(found[1].condition, (*at, found[0], "condition")) if found else None
     return {
         "status": status,
         "status_words": words,
         "title": label or reason.criterion,
         "record": reason.record,
         "explanation": reason.explanation,
-        "tree": _tree(condition_text(model.condition)) if model else [],
+        "tree": [_node(tree, answers)] if tree is not None else [],
         "notes": reason.notes,
         "quote": reason.citation.quote,
         "section": reason.citation.section,
     }
 
 
-def _tree(lines: list[str]) -> list[tuple[str, list[Any]]]:
-    """Indented lines ("all of:", "  - x is true") as nested (text, children) pairs."""
-    root: list[tuple[str, list[Any]]] = []
-    stack: list[tuple[int, list[tuple[str, list[Any]]]]] = [(-1, root)]
-    for line in lines:
-        depth = len(line) - len(line.lstrip(" "))
-        text = line.strip().removeprefix("- ")
-        while stack[-1][0] >= depth:
-            stack.pop()
-        children: list[tuple[str, list[Any]]] = []
-        stack[-1][1].append((text, children))
-        stack.append((depth, children))
-    return root
+def _node(node: ConditionNode, answers: Mapping[PathKey, ConditionAnswer]) -> dict[str, Any]:
+    """A node of a criterion's tree for the page: its words, what it came to, and (for a
+    condition with no parts) the values it compared."""
+    answer = answers.get(node.path) if node.path is not None else None
+    status = words = None
+    if answer is not None:
+        status = "by_default" if answer.by_default else answer.status
+        words = _STATUS_WORDS[answer.status] + (", by default" if answer.by_default else "")
+    read = [
+        f"{fact.fact} = {_value_words(fact.value)}"
+        for fact in (answer.read if answer is not None and not node.parts else ())
+    ]
+    return {
+        "text": node.text,
+        "status": status,
+        "status_words": words,
+        "read": read,
+        "parts": [_node(part, answers) for part in node.parts],
+    }
+
+
+def _value_words(value: object) -> str:
+    """A fact's value as the worksheet shows it.
+
+    >>> _value_words(None), _value_words(True), _value_words(("C92.00", "Z94.84"))
+    ('not given', 'yes', 'C92.00, Z94.84')
+    """
+    if value is None:
+        return "not given"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple | list):
+        return ", ".join(_value_words(v) for v in value) or "none"
+    if isinstance(value, Fraction):
+        return number_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
