@@ -358,8 +358,9 @@ class CaseResult:
         ``other_line`` are answered once per record or line, so only the quantifier itself
         is here. Empty for a line no service decided, or when the engine made no record.
 
-        The line is judged again, by a traced build of its rules (compiled when first asked
-        for): this costs a thousand times what deciding did."""
+        The line is judged again by a traced build of the rules that decided it, compiled
+        when first asked for (tens of milliseconds); each call then costs a few times what
+        deciding the line did."""
         source = self.__dict__["_audit_from"]
         return source.conditions(number, self.services[number]) if source is not None else {}
 
