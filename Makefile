@@ -21,13 +21,13 @@ demo: $(STAMP)
 	$(BIN)/dli-check examples/cases/dli-cmml-unlisted-diagnosis.json
 	mkdir -p build
 	$(BIN)/dli-check batch examples/cases --output build/demo-results.jsonl \
-	  --report build/demo-report.html
+	  --report build/demo-report.html --worksheets build/demo-worksheets
 	$(BIN)/dli-check batch examples/cases --format csv --output build/demo-results.csv --quiet
 	$(BIN)/dli-check examples/cases/dli-cmml-unlisted-diagnosis.json --format html \
 	  --output build/demo-worksheet.html
 	@echo "Results: build/demo-results.jsonl (JSON Lines), build/demo-results.csv (one row per service line)"
 	@echo "Worksheet: build/demo-worksheet.html (a reviewer's page for one case; open it in a browser)"
-	@echo "Dashboard: build/demo-report.html (the batch at a glance)"
+	@echo "Dashboard: build/demo-report.html (the batch at a glance; each line links to its worksheet in build/demo-worksheets/)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks fuzz)

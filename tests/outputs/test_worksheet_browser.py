@@ -128,6 +128,8 @@ def test_the_dashboard_shows_its_charts_and_filters_its_table(browser: Any, tmp_
             "1",
             "--report",
             str(report),
+            "--worksheets",
+            str(tmp_path / "worksheets"),
         ],
     )
     assert done.exit_code == 0, done.output
@@ -168,6 +170,12 @@ def test_the_dashboard_shows_its_charts_and_filters_its_table(browser: Any, tmp_
     browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
     severe = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == []
+    # Each line links to its case's worksheet.
+    first = browser.find_element(By.CSS_SELECTOR, "#lines tbody tr td a")
+    case_id = first.text
+    first.click()
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading.startswith(f"Case {case_id}: ")
 
 
 def test_the_diff_report_renders_and_is_accessible(browser: Any, tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ from dli_check.batch.runner import (
     RunIdentity,
     Summary,
     WorkerDied,
+    WorksheetNotWritten,
+    Worksheets,
     changed_input,
     digest_line,
     list_inputs,
@@ -81,6 +83,7 @@ def run_to_output(
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_record: Callable[[Record], None] | None = None,
+    worksheets: Worksheets | None = None,
 ) -> BatchOutcome:
     """Evaluate every input under `path` into `output` (``-`` for standard output).
 
@@ -88,6 +91,7 @@ def run_to_output(
     output is then left as it was, or, resuming, cut back to whole records).
     `on_start(count)` is told how many inputs are to do, `on_progress(done)` after each,
     `on_record(record)` of each record the output holds (those a resumed run found too).
+    With `worksheets`, each case decided writes its worksheet there.
     """
     if resume and (output == "-" or format != "jsonl"):
         raise BatchRefused("--resume needs --output FILE in the jsonl format")
@@ -133,9 +137,9 @@ def run_to_output(
         try:
             stopped = _write_records(
                 sink, run_log, found, done, summary, rules, format, made, workers,
-                max_lines, should_stop, on_progress,
+                max_lines, should_stop, on_progress, worksheets,
             )  # fmt: skip
-        except WorkerDied as exc:
+        except (WorkerDied, WorksheetNotWritten) as exc:
             ended = str(exc)
         except MemoryError:
             ended = "dli-check ran out of memory"
@@ -216,6 +220,7 @@ def _write_records(
     max_lines: int,
     should_stop: Callable[[], bool],
     on_progress: Callable[[int], None] | None,
+    worksheets: Worksheets | None,
 ) -> bool:
     """Evaluate and write every input not done; whether `should_stop` ended it early."""
     matched = [0]
@@ -234,6 +239,7 @@ def _write_records(
         max_lines=max_lines,
         should_stop=should_stop,
         digests=run_log is not None,
+        worksheets=worksheets,
     )
     try:
         for record in records:

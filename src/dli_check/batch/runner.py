@@ -34,6 +34,7 @@ from dli_check.files import MAX_CASE_FILE_BYTES
 from dli_check.inert import terminal
 from dli_check.inputs.loaders import parse_case_json, read_case_file, too_large
 from dli_check.outputs.records import Record, decided_record, error_record, read_record
+from dli_check.outputs.worksheet import write_worksheet
 from dli_check.outputs.writer import Identity
 from dli_check.results import Detail
 from dli_check.values.case import MAX_ITEMS
@@ -246,11 +247,14 @@ def evaluate_input(
     detail: Detail = "full",
     max_lines: int = MAX_LINES_PER_CASE,
     digest: bool = False,
+    worksheets: Worksheets | None = None,
 ) -> Record:
     """Evaluate one input into its record (full, or the compact decisions record); never
     raises for a bad case. A case of more than `max_lines` service lines, or whose record
     would pass `MAX_RECORD_BYTES`, gets a ``too_large`` record. With `digest`, the record
-    says what was read (`Record.read`), for a run file that ``--resume`` checks."""
+    says what was read (`Record.read`), for a run file that ``--resume`` checks. With
+    `worksheets`, a decided case's worksheet is written too (`WorksheetNotWritten` when it
+    cannot be)."""
     try:
         if item.too_large:
             raise too_large(item.source)
@@ -260,14 +264,21 @@ def evaluate_input(
             raw = item.text or b""
     except CaseError as exc:
         return error_record(item.source, None, exc, rules.sha256)
-    record = _evaluate(item, raw, rules, detail, max_lines)
+    record = _evaluate(item, raw, rules, detail, max_lines, worksheets)
     if not digest:
         return record
     mtime = item.identity[3] if item.identity is not None else -1
     return record._replace(read=(len(raw), mtime, hashlib.sha256(raw).hexdigest()))
 
 
-def _evaluate(item: Input, raw: bytes, rules: Decider, detail: Detail, max_lines: int) -> Record:
+def _evaluate(
+    item: Input,
+    raw: bytes,
+    rules: Decider,
+    detail: Detail,
+    max_lines: int,
+    worksheets: Worksheets | None,
+) -> Record:
     data: Any = None
     try:
         data = parse_case_json(raw, item.source, field_names=rules.field_names)
@@ -293,6 +304,11 @@ def _evaluate(item: Input, raw: bytes, rules: Decider, detail: Detail, max_lines
         name = type(exc).__name__
         message = f"dli-check failed on this case ({name}); please report it"
         return _failed(item.source, message, "internal_error", rules)
+    if worksheets is not None:
+        try:
+            write_worksheet(Path(worksheets.directory), result, rules, worksheets.decided_on)
+        except OSError as exc:
+            raise WorksheetNotWritten(worksheets.directory, exc) from None
     return decided_record(item.source, result, body, detail)
 
 
@@ -304,6 +320,22 @@ def _too_many_lines(source: str, limit: int) -> CaseError:
 def _failed(source: str, message: str, kind: str, rules: Decider) -> Record:
     problem = CaseProblem((), message, kind)
     return error_record(source, None, CaseError(source, [problem]), rules.sha256)
+
+
+class Worksheets(NamedTuple):
+    """Where a batch writes each decided case's worksheet (``--worksheets``), and the date
+    every worksheet of the run says it was decided on."""
+
+    directory: str
+    decided_on: str
+
+
+class WorksheetNotWritten(DliCheckError):
+    """A worksheet could not be written: the batch ends there, every record before the
+    case's kept (``--resume`` continues)."""
+
+    def __init__(self, directory: str, exc: OSError) -> None:
+        super().__init__(f"cannot write a worksheet in {directory}: {exc.strerror or exc}")
 
 
 class WorkerDied(DliCheckError):
@@ -360,7 +392,8 @@ _POLL = 0.2
 
 
 _NO_MEMORY, _FAILED = 75, 70
-"""How a worker that cannot go on exits: out of memory outside any one case, or a bug."""
+"""How a worker that cannot go on exits: out of memory outside any one case, or a bug (or
+a worksheet it could not write, having said so first)."""
 
 
 def _worker_main(
@@ -371,6 +404,7 @@ def _worker_main(
     detail: Detail,
     max_lines: int,
     digest: bool,
+    worksheets: Worksheets | None,
 ) -> None:
     # Stopping is the parent's to decide: it ends its workers with SIGKILL when it stops,
     # and the kernel ends them when it dies.
@@ -378,7 +412,7 @@ def _worker_main(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent)
     try:
-        _serve(tasks, results, rules, detail, max_lines, digest)
+        _serve(tasks, results, rules, detail, max_lines, digest, worksheets)
     except MemoryError:
         os._exit(_NO_MEMORY)
     except BaseException:  # no traceback: the parent names what happened
@@ -392,6 +426,7 @@ def _serve(
     detail: Detail,
     max_lines: int,
     digest: bool,
+    worksheets: Worksheets | None,
 ) -> None:
     if isinstance(rules, tuple):  # spawned: the rules come as bytes, compiled here
         rules = _from_payload(rules)
@@ -406,7 +441,12 @@ def _serve(
         done: list[Record] = []
         held = 0
         for item in chunk:
-            record = evaluate_input(item, rules, detail, max_lines, digest)
+            try:
+                record = evaluate_input(item, rules, detail, max_lines, digest, worksheets)
+            except WorksheetNotWritten as exc:
+                results.send((number, False, done))  # the records before it are kept
+                results.send((-1, str(exc), []))  # its last word: why it stops
+                raise
             done.append(record)
             held += len(record.json)
             if held >= FLUSH_BYTES:
@@ -424,6 +464,7 @@ def run_batch(
     max_lines: int = MAX_LINES_PER_CASE,
     should_stop: Callable[[], bool] | None = None,
     digests: bool = False,
+    worksheets: Worksheets | None = None,
 ) -> Generator[Record, None, None]:
     """Evaluate inputs (an `Inputs` from `list_inputs`, or any iterable of `Input`) over
     `workers` processes; records come back in input order.
@@ -434,7 +475,10 @@ def run_batch(
     (forked workers share the parent's; spawned ones compile the same bytes, checked by
     sha256). `detail` chooses full records or
     compact decisions records; `max_lines` is the most service lines a case may have;
-    `digests`: each record says what was read to make it (`Record.read`).
+    `digests`: each record says what was read to make it (`Record.read`); `worksheets`:
+    where each decided case's worksheet is written (a worksheet that cannot be written
+    ends the run with `WorksheetNotWritten` or, from a worker, `WorkerDied`, after every
+    record before it).
 
     The run ends early, without raising, when `should_stop()` (checked at least every
     0.2 s, whatever the workers are doing) says so. A worker that dies ends it with
@@ -448,9 +492,9 @@ def run_batch(
         for item in inputs:
             if stop():
                 return
-            yield evaluate_input(item, rules, detail, max_lines, digests)
+            yield evaluate_input(item, rules, detail, max_lines, digests, worksheets)
         return
-    pool = _Pool(rules, workers, detail, max_lines, digests)
+    pool = _Pool(rules, workers, detail, max_lines, digests, worksheets)
     try:
         yield from pool.run(iter(inputs), stop)
     finally:
@@ -470,7 +514,13 @@ class _Pool:
     process's sentinel together, so a death is seen at once."""
 
     def __init__(
-        self, rules: Decider, workers: int, detail: Detail, lines: int, digests: bool
+        self,
+        rules: Decider,
+        workers: int,
+        detail: Detail,
+        lines: int,
+        digests: bool,
+        worksheets: Worksheets | None,
     ) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
@@ -487,11 +537,22 @@ class _Pool:
         """Bytes of the records received and not yet yielded."""
         self.sent = self.head = 0
         """Chunks handed out; the chunk whose records come next."""
+        self.last_word: str | None = None
+        """What a worker said before it exited (a worksheet it could not write)."""
         for _ in range(workers):
             result_reader, result_writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_main,
-                args=(self.tasks, result_writer, shared, os.getpid(), detail, lines, digests),
+                args=(
+                    self.tasks,
+                    result_writer,
+                    shared,
+                    os.getpid(),
+                    detail,
+                    lines,
+                    digests,
+                    worksheets,
+                ),
                 daemon=True,
             )
             process.start()
@@ -524,7 +585,7 @@ class _Pool:
                     while self._receive(worker):  # what it sent before it died is kept
                         pass
                     yield from self._in_order()
-                    raise WorkerDied(_death(worker.process.exitcode))
+                    raise WorkerDied(self.last_word or _death(worker.process.exitcode))
 
     def _room(self) -> bool:
         """Whether more work may be handed out (bounded by chunks and by bytes held)."""
@@ -539,6 +600,9 @@ class _Pool:
             number, last, records = worker.results.recv()
         except (EOFError, OSError):
             return False
+        if number < 0:  # a worker's last word, before it exits: why it cannot go on
+            self.last_word = last
+            return True
         self.received[number].extend(records)
         self.held += sum(len(r.json) for r in records)
         if last:

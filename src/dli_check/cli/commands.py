@@ -111,6 +111,14 @@ RulesOption = Annotated[
     Path | None,
     typer.Option("--rules", help="Rule file to apply (default: the bundled CG-TRANS-03)."),
 ]
+WorksheetsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--worksheets",
+        help="Also write each decided case's worksheet (HTML) into this directory, named by "
+        "its decision_id; the --report dashboard links to them.",
+    ),
+]
 FailOption = Annotated[
     bool,
     typer.Option(
@@ -247,15 +255,25 @@ def batch(
             help="Also write a dashboard of the records (HTML) to this file.",
         ),
     ] = None,
+    worksheets: WorksheetsOption = None,
 ) -> None:
     """Evaluate every case under a directory (or in a JSON Lines file): one record per case,
     in sorted path order, whatever the number of workers."""
     from dli_check.batch.resumable import BatchRefused, run_to_output
+    from dli_check.batch.runner import Worksheets
     from dli_check.cli.tables import summary_tables
-    from dli_check.outputs.dashboard import Tally
+    from dli_check.outputs.dashboard import Tally, worksheet_links
+    from dli_check.outputs.worksheet import decided_today
 
     rules = _rules(rules_path)
-    counted = Tally() if report is not None else None
+    written = None
+    if worksheets is not None:
+        _worksheets_directory(worksheets)
+        written = Worksheets(str(worksheets), decided_today())
+    counted = None
+    if report is not None:
+        links = worksheet_links(worksheets, report) if worksheets is not None else None
+        counted = Tally(link=links)
     err = _err()
     progress: list[_Progress] = []
 
@@ -278,6 +296,7 @@ def batch(
                 on_start=start,
                 on_progress=lambda done: progress[0].step(done) if progress else None,
                 on_record=counted.add if counted is not None else None,
+                worksheets=written,
             )
     except BatchRefused as exc:
         _fail(str(exc))
@@ -494,6 +513,23 @@ def _write_page(make: Callable[[], str], output: str) -> None:
         raise typer.Exit(exc.code) from None
 
 
+def _worksheets_directory(directory: Path) -> None:
+    """Make the directory worksheets go to, or fail saying why it cannot be written (before
+    any case is decided); fail too without the report extra."""
+    from dli_check.outputs.worksheet import ReportSupportMissing, environment
+
+    try:
+        environment()
+    except ReportSupportMissing as exc:
+        _fail(str(exc))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied")
+    except OSError as exc:
+        _fail(f"{directory}: cannot write worksheets there: {exc.strerror or exc}")
+
+
 @app.command("report")
 def report_command(
     results: Annotated[
@@ -502,12 +538,20 @@ def report_command(
     output: Annotated[
         str, typer.Option("--output", "-o", help="Where to write the dashboard (HTML).")
     ] = "-",
+    worksheets: Annotated[
+        Path | None,
+        typer.Option(
+            "--worksheets",
+            help="Link each line to its worksheet in this directory, where batch "
+            "--worksheets wrote it.",
+        ),
+    ] = None,
 ) -> None:
     """Build the dashboard of an existing batch output, in one streaming pass."""
-    from dli_check.outputs.dashboard import Tally
+    from dli_check.outputs.dashboard import Tally, worksheet_links
     from dli_check.outputs.records import read_record
 
-    counted = Tally()
+    counted = Tally(link=worksheet_links(worksheets, output) if worksheets is not None else None)
     try:
         with results.open("rb") as lines:
             for number, line in enumerate(lines, start=1):

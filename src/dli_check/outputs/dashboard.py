@@ -15,14 +15,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from dli_check.inert import terminal
 from dli_check.outputs.records import Record
-from dli_check.outputs.worksheet import ReportSupportMissing, asset, environment
+from dli_check.outputs.worksheet import (
+    ReportSupportMissing,
+    asset,
+    environment,
+    worksheet_name,
+)
 
 MAX_ROWS = 5000
 """Table rows kept: the lines to look at (not approved), in output order."""
@@ -98,9 +107,11 @@ class Tally:
     """(case id, source, line, service, decision, criteria, date, link) of lines to look at."""
     look_at: int = 0
     """Lines to look at, kept in `rows` or not."""
+    link: Callable[[Record], str | None] | None = None
+    """The link to a record's worksheet, if it has one (`worksheet_links`)."""
 
-    def add(self, record: Record, worksheet: str | None = None) -> None:
-        """Count one record; `worksheet` is the link to its worksheet, if one was written."""
+    def add(self, record: Record) -> None:
+        """Count one record."""
         if record.decision is None:
             self.errors[record.error_kind or "error"] += 1
             return
@@ -122,6 +133,7 @@ class Tally:
                 self.look_at += 1
                 if len(self.rows) < MAX_ROWS:
                     criteria = ", ".join((*line.not_met, *line.unknown))
+                    link = self.link(record) if self.link is not None else None
                     self.rows.append(
                         (
                             record.case_id or "",
@@ -131,9 +143,26 @@ class Tally:
                             line.decision,
                             criteria,
                             day or "",
-                            worksheet or "",
+                            link or "",
                         )
                     )
+
+
+def worksheet_links(directory: Path, page: str) -> Callable[[Record], str | None]:
+    """The links, from a page written to `page` (``-``: standard output, read from the
+    current directory), to the worksheets written in `directory`: a record links to its
+    worksheet when that file is there."""
+    at = Path(page).resolve().parent if page != "-" else Path.cwd()
+    relative = Path(os.path.relpath(directory.resolve(), at))
+    prefix = "".join(f"{quote(part)}/" for part in relative.parts if part != ".")
+
+    def link(record: Record) -> str | None:
+        name = worksheet_name(record.decision_id)
+        if name is None or not (directory / name).is_file():
+            return None
+        return prefix + name
+
+    return link
 
 
 def dashboard(counted: Tally, *, title: str) -> str:

@@ -49,6 +49,9 @@ class Record(NamedTuple):
     dates: tuple[str | None, ...] = ()
     """Each line's date of service (ISO), for a full record; empty for a decisions record,
     which does not keep them."""
+    decision_id: str | None = None
+    """The decision's id (`dli_check.results.CaseResult.decision_id`), which names its
+    worksheet; None for an error record."""
 
     @property
     def error_kind(self) -> str | None:
@@ -67,7 +70,17 @@ def decided_record(source: str, result: CaseResult, body: str, detail: str) -> R
             line.date_of_service.isoformat() if line.date_of_service else None
             for line in result.audit.lines
         )
-    return Record(source, record, result.case_id, result.decision, None, lines, None, dates)
+    return Record(
+        source,
+        record,
+        result.case_id,
+        result.decision,
+        None,
+        lines,
+        None,
+        dates,
+        result.decision_id,
+    )
 
 
 def _record_line(line: ServiceResult, full: bool) -> Line:
@@ -205,7 +218,18 @@ def read_record(line: bytes | str) -> Record:
             for a in audit["lines"]
             if isinstance(a, dict)
         )
-    return Record(source, text.rstrip("\n"), case_id, data["decision"], None, lines, None, dates)
+    decision_id = data.get("decision_id")
+    return Record(
+        source,
+        text.rstrip("\n"),
+        case_id,
+        data["decision"],
+        None,
+        lines,
+        None,
+        dates,
+        decision_id if isinstance(decision_id, str) else None,
+    )
 
 
 def _line(line: dict[str, Any]) -> Line:

@@ -13,11 +13,15 @@ The page is the same for the same result and the same `decided_on` date, byte fo
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import os
+import re
+import secrets
 from fractions import Fraction
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dli_check.compiler.logic import number_text
@@ -80,6 +84,48 @@ def worksheet(result: CaseResult, rules: Decider | None, decided_on: str) -> str
         provenance=result.provenance,
     )
     return page
+
+
+def worksheet_name(decision_id: str | None) -> str | None:
+    """The file name of a decision's worksheet in a ``--worksheets`` directory: its
+    decision id, when that is a UUID as dli-check writes one (a record read back may hold
+    anything).
+
+    >>> worksheet_name("4d04d2bc-2ae6-5d51-aacb-6e15410348e2")
+    '4d04d2bc-2ae6-5d51-aacb-6e15410348e2.html'
+    >>> print(worksheet_name("../../etc/passwd"))
+    None
+    """
+    if decision_id is None or not _UUID.fullmatch(decision_id):
+        return None
+    return f"{decision_id}.html"
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def write_worksheet(
+    directory: Path, result: CaseResult, rules: Decider | None, decided_on: str
+) -> None:
+    """Write a result's worksheet into `directory`, named by `worksheet_name`: whole (written
+    beside and renamed into place), replacing one of the same decision, never following a
+    link. Raises `OSError`; a result with no decision id has no worksheet."""
+    name = worksheet_name(result.decision_id)
+    if name is None:
+        return
+    data = worksheet(result, rules, decided_on).encode("utf-8", "backslashreplace")
+    temporary = directory / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+    # O_EXCL: never through a link left in its place; the mode is the umask's, as for any new file.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temporary, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temporary, directory / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def environment() -> Any:
