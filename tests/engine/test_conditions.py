@@ -139,7 +139,7 @@ def test_a_line_no_service_decided_has_none() -> None:
     assert evaluate(case).conditions(0) == {}
 
 
-def test_the_engine_called_with_no_record_has_none() -> None:
+def test_the_engine_called_directly_answers_too() -> None:
     rules = load_rules()
     result = rules.decide_data(BASE_CASE, "<case>")
     assert result.conditions(0)[(*DLI, 0, "condition")].status == "met"
