@@ -19,7 +19,12 @@ from dli_check import evaluate, load_rules
 from dli_check.outputs.worksheet import worksheet
 
 AXE = JS / "axe" / "package" / "axe.min.js"
-CASES = sorted((ROOT / "examples" / "cases").glob("*.json"))
+GUIDELINES = ROOT / "examples" / "guidelines"
+CASES = [(None, p) for p in sorted((ROOT / "examples" / "cases").glob("*.json"))] + [
+    (g / f"{g.name}.yaml", p)
+    for g in sorted(GUIDELINES.iterdir())
+    for p in sorted((g / "cases").glob("*.json"))
+]
 STATUS_WORDS = {"met": ("Yes", "Met"), "not_met": ("No", "Not met"), "unknown": ("Unknown",)}
 
 
@@ -28,8 +33,10 @@ def browser() -> Iterator[Any]:
     yield from chromium(("axe-core (.venv/js)", AXE))
 
 
-def _open(browser: Any, tmp_path: Path, case: Path | dict[str, Any]) -> Any:
-    rules = load_rules()
+def _open(
+    browser: Any, tmp_path: Path, case: Path | dict[str, Any], rules_path: Path | None = None
+) -> Any:
+    rules = load_rules(rules_path)
     result = evaluate(case, rules)
     page = tmp_path / "worksheet.html"
     page.write_text(worksheet(result, rules, "2026-12-02"), encoding="utf-8")
@@ -49,13 +56,13 @@ def _axe(browser: Any) -> list[str]:
     return [v["id"] for v in found if v["impact"] in ("serious", "critical")]
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+@pytest.mark.parametrize(("rules", "path"), CASES, ids=[p.stem for _, p in CASES])
 def test_a_reviewer_sees_the_recommendation_and_each_criterion(
-    browser: Any, tmp_path: Path, path: Path
+    browser: Any, tmp_path: Path, rules: Path | None, path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    result = _open(browser, tmp_path, path)
+    result = _open(browser, tmp_path, path, rules)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / f"worksheet-{path.stem}.png"))
     banners = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".banner")]
