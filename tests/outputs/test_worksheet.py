@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BASE_CASE, DELETE, ROOT, mutate
 from dli_check import evaluate, load_rules
-from dli_check.outputs.worksheet import ReportSupportMissing, worksheet
+from dli_check.outputs.worksheet import ReportSupportMissing, environment, worksheet
 
 CASES = sorted((ROOT / "examples" / "cases").glob("*.json"))
 HOSTILE_ID = '<script>window.pwned=1</script>" onerror="pwned=1" javascript:alert(1) \u202eevil'
@@ -176,5 +176,6 @@ def test_the_command_writes_the_file_whole(tmp_path: Path) -> None:
 
 def test_without_the_report_extra_it_says_which_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "jinja2", None)
+    environment.cache_clear()  # one per process, once made
     with pytest.raises(ReportSupportMissing, match=r"pip install 'dli-check\[report\]'"):
         _page(CASES[0])

@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 from fractions import Fraction
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,9 +129,11 @@ def write_worksheet(
         raise
 
 
+@cache
 def environment() -> Any:
     """The Jinja2 environment of the pages: autoescape, and every value made inert first
-    (`ReportSupportMissing` without the ``report`` extra)."""
+    (`ReportSupportMissing` without the ``report`` extra). One per process: it keeps its
+    templates compiled (compiling them is nine tenths of the cost of a page)."""
     try:
         import jinja2
     except ImportError:
@@ -153,6 +156,7 @@ def _inert(value: Any) -> Any:
     return value
 
 
+@cache
 def asset(name: str) -> str:
     """A template or style sheet of the pages, by name."""
     return (resources.files("dli_check.outputs") / "templates" / name).read_text("utf-8")
