@@ -84,6 +84,11 @@ def test_decisions_records_give_the_same_counts_but_dates(outputs: dict[str, Pat
     for name in ("cases", "decisions", "actions", "by_service", "not_met", "unknown", "missing"):
         assert getattr(full, name) == getattr(compact, name), name
     assert set(m for m, _ in compact.by_month) == {"no date"}  # a decisions record has none
+    assert (full.undated, compact.undated) == (0, sum(full.actions.values()))
+    said = "service lines come from decisions records (--detail decisions), which keep no date"
+    assert said not in outputs["full-report"].read_text(encoding="utf-8")
+    page = outputs["decisions-report"].read_text(encoding="utf-8")
+    assert f"{compact.undated} {said} of service" in page
 
 
 def test_the_page_is_the_same_from_the_batch_and_from_its_output(

@@ -107,6 +107,8 @@ class Tally:
     """(case id, source, line, service, decision, criteria, date, link) of lines to look at."""
     look_at: int = 0
     """Lines to look at, kept in `rows` or not."""
+    undated: int = 0
+    """Lines of decisions records, which keep no date of service."""
     link: Callable[[Record], str | None] | None = None
     """The link to a record's worksheet, if it has one (`worksheet_links`)."""
 
@@ -128,6 +130,7 @@ class Tally:
             for path in line.missing:
                 self.missing[_INDEX.sub("[]", path)] += 1
             day = record.dates[number] if number < len(record.dates) else None
+            self.undated += not record.dates
             self.by_month[(day[:7] if day else "no date", line.decision)] += 1
             if line.action in _LOOK_AT:
                 self.look_at += 1
@@ -178,6 +181,13 @@ def dashboard(counted: Tally, *, title: str) -> str:
         ("Facts most often missing", _ranked(counted.missing, "#23508f", "service lines")),
         ("Decisions by month of service", _stacked(counted.by_month, "service lines", months=True)),
     ]
+    undated = (
+        f"{counted.undated} service lines come from decisions records (--detail decisions), "
+        "which keep no date of service (a date is health information): they are counted "
+        'under "no date".'
+        if counted.undated
+        else None
+    )
     page: str = env.get_template("dashboard.html").render(
         csp=markupsafe.Markup(_policy(css)),
         css=markupsafe.Markup(css),
@@ -187,6 +197,7 @@ def dashboard(counted: Tally, *, title: str) -> str:
         decisions=[(d, counted.decisions[d]) for d in DECISIONS if counted.decisions[d]],
         actions=sorted(counted.actions.items()),
         charts=[(name, _data_uri(svg), data) for name, (svg, data) in charts],
+        notes={"Decisions by month of service": undated},
         max_rows=MAX_ROWS,
     )
     return page
