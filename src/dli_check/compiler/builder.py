@@ -101,7 +101,7 @@ class Builder:
         self.case_format, self.code_sets, self.index = case_format, code_sets, index
         self.trace = trace
         """Whether the function also answers each condition of its criteria, node by node
-        (`criteria.trace`): for a reviewer's worksheet, never for deciding."""
+        (`compile_services` with `trace`): for a reviewer's worksheet, never for deciding."""
         self._reading: list[dict[str, None]] = []
         """While tracing: the facts each condition being compiled reads."""
         self.conditions = conditions or {}
