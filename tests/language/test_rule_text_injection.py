@@ -147,6 +147,15 @@ def test_the_source_check_refuses(source: str, message: str) -> None:
     assert str(caught.value).startswith(message)
 
 
+def test_source_that_passed_is_remembered_only_with_its_comments() -> None:
+    source = "# mine\nx = 1\n"
+    check_source(source, {"# mine"})
+    check_source(source, {"# mine"})  # remembered
+    for _ in range(2):  # a refusal is never remembered as a pass
+        with pytest.raises(UnsafeSource, match="line 1: a comment the generator did not write"):
+            check_source(source, {"# another"})
+
+
 def test_the_source_check_accepts_what_the_generator_writes() -> None:
     constants = Constants("_c", NAMESPACE)
     constants.name(frozenset({"a\nb", "it's"}))
