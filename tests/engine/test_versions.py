@@ -272,3 +272,24 @@ def test_each_lines_conditions_are_those_of_its_version(
     indication = ("services", 0, "criteria", 4, "condition")
     answer = evaluate(case, load_rules(two_versions)).conditions(0)[indication]
     assert (answer.status, [r.fact for r in answer.read]) == (status, ["transplants[0].indication"])
+
+
+@pytest.mark.parametrize(
+    ("day", "period"),
+    [("2023-06-27", "from 2021-07-01 to 2023-06-27"), ("2023-06-28", "from 2023-06-28")],
+)
+def test_the_worksheet_names_the_version_each_line_was_decided_by(
+    two_versions: Path, day: str, period: str
+) -> None:
+    from dli_check.outputs.worksheet import worksheet
+
+    rules = load_rules(two_versions)
+    case = mutate({"transplants.0.date": "2021-09-01", "services.0.date": day}, AML_M5)
+    result = evaluate(case, rules)
+    version = result.services[0].version
+    assert version is not None
+    said = (
+        f"Date of service: {day}. Decided by the version of CG-TRANS-03 in effect {period} "
+        f"(rule file sha256 <code>{version.rules_sha256[:12]}</code>)"
+    )
+    assert said in worksheet(result, rules, "2026-12-02")

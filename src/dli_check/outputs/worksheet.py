@@ -192,6 +192,7 @@ def _lines(result: CaseResult, rules: Decider | None) -> list[dict[str, Any]]:
                 else "a line the guideline does not govern",
                 "code": line.code,
                 "date": audit[number].date_of_service if audit else None,
+                "version": line.version,
                 "decision": line.decision,
                 "headline": _sentence(HEADLINES[line.decision].format(g=g)),
                 "action": ACTION_WORDS[line.action].format(g=g),
