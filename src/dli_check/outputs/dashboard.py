@@ -170,10 +170,6 @@ def worksheet_links(directory: Path, page: str) -> Callable[[Record], str | None
 
 def dashboard(counted: Tally, *, title: str) -> str:
     """The dashboard page of a tally."""
-    env = environment()
-    import markupsafe
-
-    css = asset("worksheet.css").strip() + "\n" + asset("dashboard.css").strip()
     charts = [
         ("Decisions by service", _stacked(counted.by_service, "service lines")),
         ("Criteria most often not met", _ranked(counted.not_met, "#a1242a", "service lines")),
@@ -188,19 +184,16 @@ def dashboard(counted: Tally, *, title: str) -> str:
         if counted.undated
         else None
     )
-    page: str = env.get_template("dashboard.html").render(
-        csp=markupsafe.Markup(_policy(css)),
-        css=markupsafe.Markup(css),
-        script=markupsafe.Markup(SCRIPT),
+    return _page(
+        "dashboard.html",
+        charts,
         title=title,
         counted=counted,
         decisions=[(d, counted.decisions[d]) for d in DECISIONS if counted.decisions[d]],
         actions=sorted(counted.actions.items()),
-        charts=[(name, _data_uri(svg), data) for name, (svg, data) in charts],
         notes={"Decisions by month of service": undated},
-        max_rows=MAX_ROWS,
+        rows=[(row[:-1], row[-1]) for row in counted.rows],
     )
-    return page
 
 
 class DiffCounts(Protocol):
@@ -218,10 +211,6 @@ class DiffCounts(Protocol):
 def diff_page(summary: DiffCounts, *, title: str) -> str:
     """The page of a decision diff: the transitions between decisions, charts of them and
     of the criteria that changed with them, and the lines that change."""
-    env = environment()
-    import markupsafe
-
-    css = asset("worksheet.css").strip() + "\n" + asset("dashboard.css").strip()
     arrows = Counter({f"{old} -> {new}": n for (old, new), n in summary.transitions.items()})
     charts = [
         ("Decisions that change", _ranked(arrows, "#23508f", "service lines")),
@@ -229,24 +218,44 @@ def diff_page(summary: DiffCounts, *, title: str) -> str:
     ]
     rows = [
         (
-            change.source,
-            change.case_id or "",
-            "" if change.line is None else change.line,
-            change.old.get("decision") or change.old.get("error") or "",
-            change.new.get("decision") or change.new.get("error") or "",
-            "; ".join(f"{c}: {o} -> {n}" for c, o, n in change.criteria),
+            (
+                change.source,
+                change.case_id or "",
+                "" if change.line is None else change.line,
+                change.old.get("decision") or change.old.get("error") or "",
+                change.new.get("decision") or change.new.get("error") or "",
+                "; ".join(f"{c}: {o} -> {n}" for c, o, n in change.criteria),
+            ),
+            None,
         )
         for change in summary.changes
     ]
-    page: str = env.get_template("diff.html").render(
-        csp=markupsafe.Markup(_policy(css)),
-        css=markupsafe.Markup(css),
-        script=markupsafe.Markup(SCRIPT),
+    return _page(
+        "diff.html",
+        charts,
         title=title,
         summary=summary,
         transitions=sorted(summary.transitions.items(), key=lambda kv: (-kv[1], kv[0])),
-        charts=[(name, _data_uri(svg), data) for name, (svg, data) in charts],
         rows=rows,
+    )
+
+
+def _page(template: str, charts: list[tuple[str, tuple[str, Any]]], **values: Any) -> str:
+    """A page of the dashboard's kind: its style, its one script, its charts (as data:
+    images, with their numbers), and `values` for its template."""
+    import markupsafe
+
+    css = asset("worksheet.css").strip() + "\n" + asset("dashboard.css").strip()
+    page: str = (
+        environment()
+        .get_template(template)
+        .render(
+            csp=markupsafe.Markup(_policy(css)),
+            css=markupsafe.Markup(css),
+            script=markupsafe.Markup(SCRIPT),
+            charts=[(name, _data_uri(svg), data) for name, (svg, data) in charts],
+            **values,
+        )
     )
     return page
 
