@@ -119,7 +119,12 @@ def test_the_full_questionnaire_renders_in_lhc_forms(site: str, browser: Any) ->
 
 
 def _choose(browser: Any, link_id: str, typed: str) -> list[str]:
-    """Type into a question's autocompleting field; the list it offers."""
+    """Type into a question's autocompleting field; the list it offers for what was typed.
+
+    A click shows the whole list at once, and the field filters it only as the
+    keys arrive, so the list is read once every item it offers holds the typed
+    words: the answer to what was typed, not to the click.
+    """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
 
@@ -134,7 +139,13 @@ def _choose(browser: Any, link_id: str, typed: str) -> list[str]:
         )
         return found
 
-    WebDriverWait(browser, 15).until(offered)
+    def answered(b: Any) -> bool:
+        found = offered(b)
+        return bool(found) and all(typed.casefold() in item.casefold() for item in found)
+
+    WebDriverWait(browser, 15).until(
+        answered, f"{link_id} never offered a list of answers holding {typed!r}"
+    )
     return offered(browser)
 
 

@@ -118,6 +118,7 @@ def test_a_worksheet_prints_without_clipping(browser: Any, tmp_path: Path) -> No
 
 def test_the_dashboard_shows_its_charts_and_filters_its_table(browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
     from typer.testing import CliRunner
 
     from dli_check.cli.commands import app
@@ -181,8 +182,15 @@ def test_the_dashboard_shows_its_charts_and_filters_its_table(browser: Any, tmp_
     first = browser.find_element(By.CSS_SELECTOR, "#lines tbody tr td a")
     case_id = first.text
     first.click()
-    heading = browser.find_element(By.TAG_NAME, "h1").text
-    assert heading.startswith(f"Case {case_id}: ")
+
+    def heading(b: Any) -> str:
+        found: str = b.execute_script(
+            "const h = document.querySelector('h1'); return h ? h.textContent : '';"
+        )
+        return found
+
+    # The link opens another page; its heading is read once that page has loaded.
+    WebDriverWait(browser, 15).until(lambda b: heading(b).startswith(f"Case {case_id}: "))
 
 
 def test_the_diff_report_renders_and_is_accessible(browser: Any, tmp_path: Path) -> None:
