@@ -391,6 +391,10 @@ _POLL = 0.2
 """Seconds between checks of `should_stop` while waiting for workers."""
 
 
+_Message = tuple[int, bool, list[Record]] | str
+"""What a worker sends the parent: a chunk's number, whether these are its last records,
+and the records; or, before it exits, why it cannot go on."""
+
 _NO_MEMORY, _FAILED = 75, 70
 """How a worker that cannot go on exits: out of memory outside any one case, or a bug (or
 a worksheet it could not write, having said so first)."""
@@ -445,7 +449,7 @@ def _serve(
                 record = evaluate_input(item, rules, detail, max_lines, digest, worksheets)
             except WorksheetNotWritten as exc:
                 results.send((number, False, done))  # the records before it are kept
-                results.send((-1, str(exc), []))  # its last word: why it stops
+                results.send(str(exc))  # its last word: why it stops
                 raise
             done.append(record)
             held += len(record.json)
@@ -597,12 +601,13 @@ class _Pool:
         try:
             if not worker.results.poll():
                 return False
-            number, last, records = worker.results.recv()
+            message: _Message = worker.results.recv()
         except (EOFError, OSError):
             return False
-        if number < 0:  # a worker's last word, before it exits: why it cannot go on
-            self.last_word = last
+        if isinstance(message, str):  # a worker's last word, before it exits
+            self.last_word = message
             return True
+        number, last, records = message
         self.received[number].extend(records)
         self.held += sum(len(r.json) for r in records)
         if last:
