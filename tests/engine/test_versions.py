@@ -149,21 +149,61 @@ def test_lines_out_of_every_period_among_others(
     assert (result.decision, [s.decision for s in result.services]) == (case_decision, decisions)
 
 
-def test_the_received_date_picks_the_version_of_an_undated_line(tmp_path: Path) -> None:
-    def received(text: str) -> str:
-        return text.replace(
-            "case:\n  records:\n",
-            "case:\n  received: request.received\n  records:\n"
-            "    request:\n      description: The request.\n      facts:\n"
-            "        received: {type: date, description: Received., question: When?}\n",
-        )
+def _received(text: str) -> str:
+    """A rule file whose cases say when they were received (``request.received``)."""
+    return text.replace(
+        "case:\n  records:\n",
+        "case:\n  received: request.received\n  records:\n"
+        "    request:\n      description: The request.\n      facts:\n"
+        "        received: {type: date, description: Received., question: When?}\n",
+    )
 
+
+def test_the_received_date_picks_the_version_of_an_undated_line(tmp_path: Path) -> None:
     directory = _versions(
-        tmp_path, ("2021.yaml", received(_earlier())), ("2023.yaml", received(RULES))
+        tmp_path, ("2021.yaml", _received(_earlier())), ("2023.yaml", _received(RULES))
     )
     case = mutate({"services.0.date": None, "request": {"received": "2022-02-02"}}, AML_M5)
     line = evaluate(case, load_rules(directory)).services[0]
     assert line.version is not None and str(line.version.effective_from) == "2021-07-01"
+
+
+@pytest.mark.parametrize(
+    ("day", "received", "status", "release"),
+    [
+        # C88.0 is billable in FY2021 only: the line's date, else the received date, else
+        # the latest release says which ICD-10-CM release reads it.
+        (
+            None,
+            "2024-06-03",
+            "met",
+            "FY2021 (January 1, 2021 update) or FY2025 (April 1, 2025 update)",
+        ),
+        (None, "2025-06-03", "unknown", "FY2025 (April 1, 2025 update)"),
+        ("2025-06-03", "2024-06-03", "unknown", "FY2025 (April 1, 2025 update)"),
+        (
+            "2024-06-03",
+            "2025-06-03",
+            "met",
+            "FY2021 (January 1, 2021 update) or FY2025 (April 1, 2025 update)",
+        ),
+        (None, None, "unknown", "FY2026 (April 1, 2026 update)"),
+    ],
+)
+def test_the_received_date_picks_the_code_release_of_an_undated_line(
+    tmp_path: Path, day: str | None, received: str | None, status: str, release: str
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(_received(RULES), encoding="utf-8")
+    case = mutate({"services.0.date": day, "patient.diagnoses": ["C88.0"]})
+    if received is not None:
+        case["request"] = {"received": received}
+    result = evaluate(case, load_rules(path))
+    reason = next(r for r in result.services[0].reasons if r.criterion == "diagnosis-listed")
+    assert result.audit is not None
+    # The decision and its audit name the same release.
+    assert (reason.status, result.audit.lines[0].code_set_release) == (status, release)
+    assert result.decisions()["services"][0]["code_set_release"] == release
 
 
 @pytest.mark.parametrize(

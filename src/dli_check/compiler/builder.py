@@ -29,6 +29,7 @@ from dli_check.compiler.logic import (
     half_up,
     identifiers_differ,
     lasted,
+    line_releases,
     listed_codes,
     match_codes,
     no_record,
@@ -43,7 +44,7 @@ from dli_check.language import expressions
 from dli_check.language.facts import DerivedFact, Fact
 from dli_check.results import Status
 from dli_check.values.codes import IcdCodeSet, ProcedureCodeSet
-from dli_check.values.icd10cm import CodeIndex, releases_on
+from dli_check.values.icd10cm import CodeIndex
 
 if TYPE_CHECKING:
     from dli_check.language.operators import Triple
@@ -135,7 +136,7 @@ class Builder:
             "_loose_id": identifiers_differ,
             "_other": other_lines,
             "_index": index,
-            "_releases_on": releases_on,
+            "_line_releases": line_releases,
             "_q": exact,
             "_round": half_up,
             "_worked": worked,
@@ -586,10 +587,9 @@ class Builder:
             on, scope = "_releases", self._scope
             if on not in scope.head_names:  # once per function: every billed check shares it
                 scope.head_names.add(on)
-                day = "line.facts.get('date')"
-                if self.case_format.received is not None:  # a line with no date: the case's
-                    day = f"({day} or {self.fact(self.case_format.received)})"
-                scope.head.append(f"    {on} = _releases_on({day})")
+                received = self.case_format.received  # a line with no date: the case's
+                day = "None" if received is None else self.fact(received)
+                scope.head.append(f"    {on} = _line_releases(line, {day})")
         missing = self.missing(path)
         self.line(
             f"s{k}, m{k}, n{k} = (_U, {missing}, ()) if {v} is None "

@@ -434,15 +434,22 @@ _MATCH_CACHE = 4096
 """Answers kept per code set."""
 
 
-def line_releases(case: Case, line: Line, received: str | None) -> ReleaseChoice:
+def line_releases(line: Line, received: dt.date | None) -> ReleaseChoice:
     """The ICD-10-CM releases a line's billed codes are judged by: those of its date of
-    service, else of the case's `received` date (``record.field``), else the latest."""
+    service, else of the date the case was `received` (None when the rule file names no
+    such fact or the case does not give it), else the latest."""
     day = line.facts.get("date")
-    if day is None and received is not None:
-        record, _, name = received.partition(".")
-        holder = case.records.get(record)
-        day = holder.get(name) if holder is not None else None
-    return releases_on(day)
+    return releases_on(day if day is not None else received)
+
+
+def received_on(case: Case, received: str | None) -> dt.date | None:
+    """The date a case was received: its fact `received` (``record.field``) names, if any."""
+    if received is None:
+        return None
+    record, _, name = received.partition(".")
+    holder = case.records.get(record)
+    day = holder.get(name) if holder is not None else None
+    return day if isinstance(day, dt.date) else None
 
 
 @lru_cache(maxsize=4096)

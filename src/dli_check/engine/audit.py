@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from dli_check.compiler.case_format import CaseFormat
 from dli_check.compiler.criteria import CompiledService
-from dli_check.compiler.logic import line_releases
+from dli_check.compiler.logic import line_releases, received_on
 from dli_check.results import (
     BY_DEFAULT,
     CaseAudit,
@@ -70,7 +70,7 @@ class Audit:
             releases_on(None).name
             if read_by is None
             else line_releases(
-                read_by[0], read_by[0].services[n], read_by[1].case_format.received
+                read_by[0].services[n], received_on(read_by[0], read_by[1].case_format.received)
             ).name
             for n, read_by in enumerate(self.decided_by)
         )
