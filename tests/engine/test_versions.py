@@ -168,30 +168,67 @@ def test_the_received_date_picks_the_version_of_an_undated_line(tmp_path: Path) 
     assert line.version is not None and str(line.version.effective_from) == "2021-07-01"
 
 
+_FY21_OR_25 = "FY2021 (January 1, 2021 update) or FY2025 (April 1, 2025 update)"
+_FY25 = "FY2025 (April 1, 2025 update)"
+_LISTED = (
+    "C88.0 is listed: C88.0-C88.9 Malignant immunoproliferative diseases and certain other "
+    "B-cell lymphoma; C88.0 is billable in FY2021 (January 1, 2021 update) but not in "
+    "FY2025 (April 1, 2025 update): ICD-10-CM FY2024 is not shipped here, so either is accepted"
+)
+_NOT_BILLABLE = "C88.0 is not a billable code (C88.0 → C88.00 or C88.01)"
+
+
 @pytest.mark.parametrize(
-    ("day", "received", "status", "release"),
+    ("day", "received", "status", "release", "notes"),
     [
         # C88.0 is billable in FY2021 only: the line's date, else the received date, else
-        # the latest release says which ICD-10-CM release reads it.
+        # the latest release says which ICD-10-CM release reads it, and an undated line
+        # says which, once.
         (
             None,
             "2024-06-03",
             "met",
-            "FY2021 (January 1, 2021 update) or FY2025 (April 1, 2025 update)",
+            _FY21_OR_25,
+            (
+                _LISTED,
+                "the line has no date of service, so its codes are read by the date the case "
+                "was received (2024-06-03): ICD-10-CM FY2024 is not shipped here, so a code "
+                f"valid in either {_FY21_OR_25} is accepted",
+            ),
         ),
-        (None, "2025-06-03", "unknown", "FY2025 (April 1, 2025 update)"),
-        ("2025-06-03", "2024-06-03", "unknown", "FY2025 (April 1, 2025 update)"),
         (
-            "2024-06-03",
+            None,
             "2025-06-03",
-            "met",
-            "FY2021 (January 1, 2021 update) or FY2025 (April 1, 2025 update)",
+            "unknown",
+            _FY25,
+            (
+                _NOT_BILLABLE,
+                f"the line has no date of service, so its codes are read in {_FY25}, the "
+                "release in effect when the case was received (2025-06-03)",
+            ),
         ),
-        (None, None, "unknown", "FY2026 (April 1, 2026 update)"),
+        ("2025-06-03", "2024-06-03", "unknown", _FY25, (_NOT_BILLABLE,)),
+        ("2024-06-03", "2025-06-03", "met", _FY21_OR_25, (_LISTED,)),
+        (
+            None,
+            None,
+            "unknown",
+            "FY2026 (April 1, 2026 update)",
+            (
+                _NOT_BILLABLE,
+                "the line has no date of service, so its codes are read in FY2026 (April 1, "
+                "2026 update), the latest release here",
+            ),
+        ),
     ],
 )
 def test_the_received_date_picks_the_code_release_of_an_undated_line(
-    tmp_path: Path, day: str | None, received: str | None, status: str, release: str
+    tmp_path: Path,
+    day: str | None,
+    received: str | None,
+    status: str,
+    release: str,
+    notes: tuple[str, ...],
 ) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(_received(RULES), encoding="utf-8")
@@ -202,7 +239,8 @@ def test_the_received_date_picks_the_code_release_of_an_undated_line(
     reason = next(r for r in result.services[0].reasons if r.criterion == "diagnosis-listed")
     assert result.audit is not None
     # The decision and its audit name the same release.
-    assert (reason.status, result.audit.lines[0].code_set_release) == (status, release)
+    assert (reason.status, reason.notes) == (status, notes)
+    assert result.audit.lines[0].code_set_release == release
     assert result.decisions()["services"][0]["code_set_release"] == release
 
 

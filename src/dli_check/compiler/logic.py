@@ -34,7 +34,7 @@ from typing import Any
 from dli_check.results import Status
 from dli_check.values.case import Case, Line, loosely_same
 from dli_check.values.codes import ASK, LISTED, IcdCodeSet, ProcedureCodeSet
-from dli_check.values.icd10cm import CodeIndex, ReleaseChoice, releases_on
+from dli_check.values.icd10cm import CodeIndex, ReleaseChoice, releases_on, releases_received
 
 MAX_NOTES = 5
 """Notes kept per reason: a claim of 1,000 codes must not give 1,000 notes on each of its
@@ -397,7 +397,7 @@ def match_codes(
         kind, note = code_set.describe(code, index, on)
         (listed if kind == LISTED else ask if kind == ASK else unlisted).append(note)
     # Which release a line with no date was read in: said once.
-    said = (on.why,) if on is not None and not on.dated else ()
+    said = (on.why,) if on is not None and on.per_line else ()
     answer: Answer
     if listed:
         answer = ("met", (), (*listed, *said))
@@ -439,7 +439,9 @@ def line_releases(line: Line, received: dt.date | None) -> ReleaseChoice:
     service, else of the date the case was `received` (None when the rule file names no
     such fact or the case does not give it), else the latest."""
     day = line.facts.get("date")
-    return releases_on(day if day is not None else received)
+    if day is None and received is not None:
+        return releases_received(received)
+    return releases_on(day)
 
 
 def received_on(case: Case, received: str | None) -> dt.date | None:

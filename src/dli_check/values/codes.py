@@ -283,7 +283,7 @@ class IcdCodeSet:
 
 def _why(on: ReleaseChoice, joint: str) -> str:
     # A line with no date says which release it read once, not per code (`match_codes`).
-    return f"{joint}{on.why}" if on.dated and on.why else ""
+    return f"{joint}{on.why}" if not on.per_line and on.why else ""
 
 
 @dataclass(frozen=True)

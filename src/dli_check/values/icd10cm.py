@@ -374,7 +374,10 @@ class ReleaseChoice:
     gap: str = ""
     """Which release of the date of service is not here (``FY2024``); empty when it is."""
     dated: bool = True
-    """False for a line with no date of service."""
+    """False for a line with no date of service (and no received date in its place)."""
+    received: dt.date | None = None
+    """The date the case was received, which chose the releases for a line with no date
+    of service (`releases_received`)."""
 
     @cached_property
     def name(self) -> str:
@@ -382,16 +385,33 @@ class ReleaseChoice:
         return " or ".join(r.name for r in self.releases)
 
     @property
+    def per_line(self) -> bool:
+        """Whether `why` is said once for the line (which has no date of service), not
+        with each code."""
+        return not self.dated or self.received is not None
+
+    @property
     def why(self) -> str:
         """Why these releases, when they are not simply the one in effect on the date."""
+        either = "either " if len(self.releases) > 1 else ""
         if not self.dated:
             return (
                 f"the line has no date of service, so its codes are read in {self.name}, "
                 "the latest release here"
             )
+        if self.received is not None:
+            if self.gap:
+                return (
+                    "the line has no date of service, so its codes are read by the date the "
+                    f"case was received ({self.received}): {self.gap}, so a code valid in "
+                    f"{either}{self.name} is accepted"
+                )
+            return (
+                f"the line has no date of service, so its codes are read in {self.name}, the "
+                f"release in effect when the case was received ({self.received})"
+            )
         if not self.gap:
             return ""
-        either = "either " if len(self.releases) > 1 else ""
         return f"{self.gap}, so a code valid in {either}{self.name} is accepted"
 
 
@@ -418,6 +438,19 @@ def releases_on(day: dt.date | None) -> ReleaseChoice:
     after = [r for r in every if r.start > day][:1]
     fiscal = day.year + 1 if day.month >= 10 else day.year
     return _choice((*before, *after), f"ICD-10-CM FY{fiscal} is not shipped here", dated=True)
+
+
+@lru_cache(maxsize=4096)
+def releases_received(day: dt.date) -> ReleaseChoice:
+    """The releases a line with no date of service is judged by when its case was received
+    on `day`: those of `releases_on(day)`, saying why once for the line.
+
+    >>> on = releases_received(dt.date(2025, 6, 3))
+    >>> on.name, on.per_line
+    ('FY2025 (April 1, 2025 update)', True)
+    """
+    on = releases_on(day)
+    return ReleaseChoice(on.releases, on.gap, dated=True, received=day)
 
 
 @cache
