@@ -237,9 +237,9 @@ def test_the_received_date_picks_the_code_release_of_an_undated_line(
         case["request"] = {"received": received}
     result = evaluate(case, load_rules(path))
     reason = next(r for r in result.services[0].reasons if r.criterion == "diagnosis-listed")
-    assert result.audit is not None
-    # The decision and its audit name the same release.
     assert (reason.status, reason.notes) == (status, notes)
+    # The decision, its audit and the compact record name the same release.
+    assert result.audit is not None
     assert result.audit.lines[0].code_set_release == release
     assert result.decisions()["services"][0]["code_set_release"] == release
 

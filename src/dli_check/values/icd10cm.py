@@ -364,7 +364,7 @@ def in_any_release(undotted_code: str) -> bool:
     return any(undotted_code in r.index() for r in releases())
 
 
-@dataclass(frozen=True, eq=False)  # interned by `releases_on`: one object per choice
+@dataclass(frozen=True, eq=False)  # interned by `releases_on` and `releases_received`
 class ReleaseChoice:
     """The releases a line's codes are judged by: the one in effect on its date of service,
     or, when that one is not here, those just before and after it (a code valid, or
